@@ -1,0 +1,54 @@
+"""One exception hierarchy, so every face can turn a user error into one clear line.
+
+`PixseekError` and its subclasses are expected failures with a message written for the person
+(what went wrong and how to fix it). Anything else escaping the engine is a bug.
+"""
+
+
+class PixseekError(Exception):
+    """An expected failure; str(error) is a complete one-line message for the user."""
+
+
+class FolderNotFound(PixseekError):
+    pass
+
+
+class IndexNotFound(PixseekError):
+    pass
+
+
+class IndexLocked(PixseekError):
+    pass
+
+
+class IndexIncompatible(PixseekError):
+    """The index was written by another schema version or with another model."""
+
+
+class IndexCorrupt(PixseekError):
+    pass
+
+
+class ModelNotInstalled(PixseekError):
+    pass
+
+
+class ModelInvalid(PixseekError):
+    pass
+
+
+class QueryError(PixseekError):
+    """An empty or malformed query."""
+
+
+class ImageError(PixseekError):
+    """An image that cannot be used; `reason` is a short category (corrupt, truncated, ...)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class Cancelled(PixseekError):
+    pass

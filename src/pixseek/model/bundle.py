@@ -1,0 +1,143 @@
+"""A model bundle: a folder holding the two ONNX towers, the tokenizer and `pixseek-model.json`.
+
+The config names everything the engine needs to run the model without knowing where it came
+from: embedding size, CLIP preprocessing constants, context length and a model id that the
+index records, so that vectors from different models are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pixseek import paths
+from pixseek.errors import ModelInvalid, ModelNotInstalled
+
+CONFIG_NAME = "pixseek-model.json"
+BUNDLE_FORMAT = 1
+DEFAULT_MODEL = "clip-vit-b-32"
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+INSTALL_HINT = "install it with `pixseek model install` (or offline: `pixseek model install --from PATH`)"
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    model_id: str
+    embedding_dim: int
+    image_size: int = 224
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    context_length: int = 77
+    image_model: str = "image.onnx"
+    text_model: str = "text.onnx"
+    tokenizer: str = "tokenizer.json"
+    precision: str = "fp32"
+    # Other image towers in the folder by precision, e.g. {"int8": "image.int8.onnx"}.
+    image_variants: dict[str, str] = field(default_factory=dict)
+    format: int = BUNDLE_FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "BundleConfig":
+        data = json.loads(text)
+        if data.get("format") != BUNDLE_FORMAT:
+            raise ModelInvalid(f"model bundle format {data.get('format')!r} is not supported (expected {BUNDLE_FORMAT})")
+        data["mean"] = tuple(data["mean"])
+        data["std"] = tuple(data["std"])
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    config: BundleConfig
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model_id(self) -> str:
+        return self.config.model_id
+
+    def image_model_path(self, precision: str | None = None) -> Path:
+        """The image tower for `precision` (None: the bundle's default)."""
+        if precision in (None, self.config.precision):
+            return self.path / self.config.image_model
+        if precision == "fp32":
+            return self.path / self.config.image_variants.get("fp32", self.config.image_model)
+        variant = self.config.image_variants.get(precision)
+        if variant is None:
+            raise ModelInvalid(f"model {self.name} has no {precision} image tower")
+        return self.path / variant
+
+    @property
+    def text_model_path(self) -> Path:
+        return self.path / self.config.text_model
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / self.config.tokenizer
+
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+    def save_config(self, config: BundleConfig) -> "Bundle":
+        """Write a new config atomically and return the updated bundle."""
+        tmp = self.path / (CONFIG_NAME + ".tmp")
+        tmp.write_text(config.to_json())
+        tmp.replace(self.path / CONFIG_NAME)
+        return Bundle(self.path, config)
+
+    @classmethod
+    def load(cls, path: Path) -> "Bundle":
+        path = Path(path)
+        config_file = path / CONFIG_NAME
+        if not config_file.is_file():
+            raise ModelInvalid(f"{path} is not a pixseek model bundle (no {CONFIG_NAME})")
+        try:
+            config = BundleConfig.from_json(config_file.read_text())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelInvalid(f"{config_file} is damaged: {exc}") from None
+        bundle = cls(path, config)
+        for needed in (bundle.image_model_path(), bundle.text_model_path, bundle.tokenizer_path):
+            if not needed.is_file():
+                raise ModelInvalid(f"model {path.name} is incomplete: {needed.name} is missing; reinstall it")
+        return bundle
+
+
+def installed_bundles() -> list[Bundle]:
+    """Every valid bundle in the models folder, by name."""
+    root = paths.models_dir()
+    if not root.is_dir():
+        return []
+    bundles = []
+    for child in sorted(root.iterdir()):
+        if (child / CONFIG_NAME).is_file():
+            try:
+                bundles.append(Bundle.load(child))
+            except ModelInvalid:
+                continue
+    return bundles
+
+
+def find_bundle(name_or_path: str | None = None, model_id: str | None = None) -> Bundle:
+    """Resolve a bundle by folder path, installed name, or the model id an index recorded."""
+    if model_id is not None:
+        for bundle in installed_bundles():
+            if bundle.model_id == model_id:
+                return bundle
+        raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; {INSTALL_HINT}")
+    name = name_or_path or DEFAULT_MODEL
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        return Bundle.load(candidate)
+    installed = paths.models_dir() / name
+    if installed.is_dir():
+        return Bundle.load(installed)
+    raise ModelNotInstalled(f"model {name!r} is not installed; {INSTALL_HINT}")

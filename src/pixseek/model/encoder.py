@@ -1,0 +1,111 @@
+"""The Encoder: CLIP image and text towers on ONNX Runtime, returning unit-length float32 vectors.
+
+Sessions are created on first use, so a text search never pays for loading the image tower
+and indexing never loads the text tower. CUDA is used when ONNX Runtime offers it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+from PIL import Image
+
+from pixseek.errors import ModelInvalid
+from pixseek.model.bundle import Bundle
+from pixseek.model.preprocess import ClipPreprocessor
+from pixseek.model.tokenizer import ClipTokenizer
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _providers(device: str) -> list[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise ModelInvalid("CUDA was asked for, but this ONNX Runtime has no CUDA provider (pip install onnxruntime-gpu)")
+    if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Encoder:
+    def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None):
+        self.bundle = bundle
+        self.precision = precision or bundle.config.precision
+        self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
+        if self.device not in DEVICES:
+            raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
+        self.threads = threads or int(os.environ.get("PIXSEEK_THREADS", 0)) or os.cpu_count() or 1
+        self.image_model_path = bundle.image_model_path(self.precision)
+        if not self.image_model_path.is_file():
+            raise ModelInvalid(f"model {bundle.name} has no {self.precision} image tower; reinstall it")
+        config = bundle.config
+        self.preprocess = ClipPreprocessor(config.image_size, config.mean, config.std)
+        self._sessions: dict[str, object] = {}
+        self._tokenizer: ClipTokenizer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.bundle.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.bundle.config.embedding_dim
+
+    @property
+    def image_size(self) -> int:
+        return self.bundle.config.image_size
+
+    @property
+    def providers(self) -> list[str]:
+        return _providers(self.device)
+
+    def _session(self, kind: str):
+        with self._lock:
+            if kind not in self._sessions:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                path = self.image_model_path if kind == "image" else self.bundle.text_model_path
+                try:
+                    self._sessions[kind] = ort.InferenceSession(str(path), options, providers=self.providers)
+                except Exception as exc:  # ORT raises its own untyped errors for damaged files
+                    raise ModelInvalid(f"cannot load {path}: {str(exc).splitlines()[0]}; reinstall the model") from None
+            return self._sessions[kind]
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Embed a batch of preprocessed images, shape (N, 3, S, S)."""
+        session = self._session("image")
+        name = session.get_inputs()[0].name
+        (features,) = session.run(None, {name: np.ascontiguousarray(pixels, dtype=np.float32)})[:1]
+        return normalise(features)
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        return self.encode_pixels(np.stack([self.preprocess(image) for image in images]))
+
+    def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._tokenizer is None:
+            self._tokenizer = ClipTokenizer(self.bundle.tokenizer_path, self.bundle.config.context_length)
+        return self._tokenizer(texts)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        ids, mask = self.tokenize(texts)
+        session = self._session("text")
+        feeds = {}
+        for spec in session.get_inputs():
+            feeds[spec.name] = mask if "mask" in spec.name else ids
+        (features,) = session.run(None, feeds)[:1]
+        return normalise(features)

@@ -1,0 +1,156 @@
+"""Export a Hugging Face CLIP checkpoint to a pixseek bundle (needs the `export` extra).
+
+This is the one place that imports torch and transformers. The same path serves the real
+ViT-B/32 checkpoint, other CLIP-family checkpoints of the same format, and the random-weight
+models that tests and benchmarks make (the real weights cannot be downloaded everywhere).
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import tempfile
+from pathlib import Path
+
+from pixseek.errors import ModelInvalid
+from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+
+OPSET = 17
+# Presets for random-weight models. "vit-b-32" is CLIP ViT-B/32's exact shape (transformers'
+# CLIPConfig defaults); "tiny" keeps every layer type with a few small layers, for fast tests.
+RANDOM_PRESETS = {
+    "tiny": dict(
+        text_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
+        vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, patch_size=32),
+        projection_dim=32,
+    ),
+    "vit-b-32": dict(),
+}
+
+
+def _require_export_extra():
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise ModelInvalid("exporting needs PyTorch and transformers: pip install 'pixseek[export]'") from None
+
+
+def clip_tokenizer_from_bpe(bpe_file: Path):
+    """CLIP's tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` (the vocabulary open_clip ships).
+
+    The vocabulary is laid out as CLIP's SimpleTokenizer builds it: 256 byte symbols, the same
+    with the end-of-word mark, one entry per merge, then the start and end tokens.
+    """
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    lines = gzip.open(bpe_file, "rt", encoding="utf-8").read().split("\n")
+    merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
+    symbols = list(bytes_to_unicode().values())
+    tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    return CLIPTokenizer(vocab=vocab, merges=merges)
+
+
+def random_clip(preset: str = "tiny", seed: int = 0):
+    """A CLIPModel with random weights in one of RANDOM_PRESETS' shapes."""
+    _require_export_extra()
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    if preset not in RANDOM_PRESETS:
+        raise ModelInvalid(f"unknown preset {preset!r}; choose from {', '.join(RANDOM_PRESETS)}")
+    torch.manual_seed(seed)
+    return CLIPModel(CLIPConfig(**RANDOM_PRESETS[preset])).eval()
+
+
+class _ImageTower:
+    def __new__(cls, model):
+        import torch
+
+        class ImageTower(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, pixel_values):
+                return self.model.get_image_features(pixel_values=pixel_values).pooler_output
+
+        return ImageTower()
+
+
+class _TextTower:
+    def __new__(cls, model):
+        import torch
+
+        class TextTower(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids):
+                return self.model.get_text_features(input_ids=input_ids).pooler_output
+
+        return TextTower()
+
+
+def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
+    """Write `model` and `tokenizer` as a bundle at `destination`, replacing it atomically."""
+    _require_export_extra()
+    import torch
+
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    vision, text = model.config.vision_config, model.config.text_config
+    context_length = text.max_position_embeddings
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        with torch.no_grad():
+            pixels = torch.zeros(2, 3, vision.image_size, vision.image_size)
+            torch.onnx.export(
+                _ImageTower(model), (pixels,), str(staging / "image.onnx"), dynamo=False, opset_version=OPSET,
+                input_names=["pixel_values"], output_names=["image_embeds"],
+                dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
+            )
+            ids = torch.zeros(2, context_length, dtype=torch.long)
+            torch.onnx.export(
+                _TextTower(model), (ids,), str(staging / "text.onnx"), dynamo=False, opset_version=OPSET,
+                input_names=["input_ids"], output_names=["text_embeds"],
+                dynamic_axes={"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}},
+            )
+        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        config = BundleConfig(
+            model_id=model_id,
+            embedding_dim=model.config.projection_dim,
+            image_size=vision.image_size,
+            context_length=context_length,
+        )
+        (staging / CONFIG_NAME).write_text(config.to_json())
+        if destination.exists():
+            shutil.rmtree(destination)
+        staging.rename(destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle.load(destination)
+
+
+def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None = None) -> Bundle:
+    """Export a CLIP checkpoint in Hugging Face format (a local folder or a hub id)."""
+    _require_export_extra()
+    from transformers import CLIPModel, CLIPTokenizer
+
+    try:
+        model = CLIPModel.from_pretrained(checkpoint).eval()
+        tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
+    except (OSError, ValueError) as exc:
+        raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {str(exc).splitlines()[0]}") from None
+    return export_model(model, tokenizer, destination, model_id or str(checkpoint))
+
+
+def export_random(preset: str, destination: Path, bpe_file: Path, seed: int = 0) -> Bundle:
+    """A random-weight bundle for tests and benchmarks; its model id names preset and seed."""
+    model = random_clip(preset, seed)
+    return export_model(model, clip_tokenizer_from_bpe(bpe_file), destination, f"random/{preset}-seed{seed}")
