@@ -8,6 +8,7 @@ index records, so that vectors from different models are never mixed.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,12 @@ DEFAULT_MODEL = "clip-vit-b-32"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 INSTALL_HINT = "install it with `pixseek model install` (or offline: `pixseek model install --from PATH`)"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (ONNX Runtime's run to pages), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ def find_bundle(name_or_path: str | None = None, model_id: str | None = None) ->
             if bundle.model_id == model_id:
                 return bundle
         raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; {INSTALL_HINT}")
-    name = name_or_path or DEFAULT_MODEL
+    name = name_or_path or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         return Bundle.load(candidate)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the UI tests need: a virtual X display, a real browser, a window driver.
+set -euo pipefail
+packages=(xvfb xdotool x11-utils chromium chromium-driver fonts-dejavu-core unzip imagemagick)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

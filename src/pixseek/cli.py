@@ -1,0 +1,216 @@
+"""The `pixseek` command line: a thin face over the Library.
+
+User errors (PixseekError) print one line and exit 1; Ctrl-C during indexing stops after the
+batch in flight is committed (a second Ctrl-C stops at once; the index stays consistent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+
+from pixseek import __version__
+from pixseek.errors import PixseekError
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _library(args, create: bool = False):
+    from pixseek.library import Library
+
+    return Library.open(args.index, model=args.model, create=create, precision=getattr(args, "precision", None),
+                        device=args.device)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+# -- index ------------------------------------------------------------------------------------
+
+def _progress_bar(console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+def _cancel_on_interrupt() -> threading.Event:
+    cancel = threading.Event()
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after the current batch (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    return cancel
+
+
+def cmd_index(args) -> int:
+    console = _console(stderr=True)
+    with _library(args, create=True) as library:
+        if args.dry_run:
+            print(library.changes(args.folders).describe())
+            return 0
+        cancel = _cancel_on_interrupt()
+        with _progress_bar(console) as bar:
+            task = bar.add_task("index", total=None, rate=0.0)
+
+            def show(p):
+                bar.update(task, completed=p.done, total=p.total, rate=p.rate)
+
+            report = library.index(args.folders, progress=None if args.quiet else show, cancel=cancel)
+    print(report.describe())
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
+    return EXIT_INTERRUPTED if report.cancelled else 0
+
+
+# -- search -----------------------------------------------------------------------------------
+
+def cmd_search(args) -> int:
+    from pixseek.search import parse_query
+
+    query = parse_query(args.terms, args.image, args.negative)
+    with _library(args) as library:
+        results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
+    if args.json:
+        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results], ensure_ascii=False))
+        return 0
+    if not results:
+        print("no results" + (" above the minimum score" if args.min_score is not None else ""))
+    for result in results:
+        print(f"{result.score:.4f}  {result.path}")
+    return 0
+
+
+# -- status and remove ------------------------------------------------------------------------
+
+def cmd_status(args) -> int:
+    with _library(args) as library:
+        status = library.status()
+        skipped = library.skipped() if args.skipped else []
+    if args.json:
+        print(json.dumps(status.__dict__, ensure_ascii=False, default=str))
+        return 0
+    updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.last_update)) if status.last_update else "never"
+    print(f"index:        {status.index_dir}")
+    print(f"model:        {status.model_id}")
+    print(f"images:       {status.images}")
+    print(f"skipped:      {status.skipped}")
+    print(f"folders:      {', '.join(status.folders) or '(none)'}")
+    print(f"last update:  {updated}")
+    print(f"vector index: {status.vector_index}")
+    print("consistent:   " + ("yes" if status.consistent else "NO: " + "; ".join(status.problems)))
+    for note in status.notes:
+        print(f"note:         {note}")
+    for path, reason in skipped:
+        print(f"  skipped {path}: {reason}")
+    return 0 if status.consistent else EXIT_USER_ERROR
+
+
+def cmd_remove(args) -> int:
+    with _library(args) as library:
+        removed = library.remove(args.folder)
+    print(f"removed {args.folder} from the index ({removed} images)")
+    return 0
+
+
+# -- faces ------------------------------------------------------------------------------------
+
+def cmd_web(args) -> int:
+    from pixseek.web.launch import launch
+
+    return launch(args)
+
+
+def cmd_gui(args) -> int:
+    from pixseek.desktop.app import launch
+
+    return launch(args)
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", metavar="PATH", help="index folder (default: $PIXSEEK_INDEX or the user data folder)")
+    common.add_argument("--model", metavar="NAME", help="model name or bundle folder (default: $PIXSEEK_MODEL or clip-vit-b-32)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default: auto)")
+
+    parser = argparse.ArgumentParser(prog="pixseek", description="Offline semantic search over your photos.")
+    parser.add_argument("--version", action="version", version=f"pixseek {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("index", parents=[common], help="index (or update) folders of images")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to index (default: those already indexed)")
+    p.add_argument("--precision", choices=["int8", "fp32"], help="image tower precision (default: the model's)")
+    p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = commands.add_parser("search", parents=[common], help="search by text and/or example images")
+    p.add_argument("terms", nargs="*", metavar="QUERY",
+                   help='text or image path; "2:dog" weighs a term; an existing image file is an image query')
+    p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
+    p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
+                   help="steer away from this (text or image)")
+    p.add_argument("-k", type=int, default=10, help="number of results, 1 to 1000 (default 10)")
+    p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
+    p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_search)
+
+    p = commands.add_parser("status", parents=[common], help="show the index: model, images, folders, health")
+    p.add_argument("--skipped", action="store_true", help="list skipped files and why")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = commands.add_parser("remove", parents=[common], help="drop a folder from the index")
+    p.add_argument("folder", metavar="FOLDER")
+    p.set_defaults(func=cmd_remove)
+
+    p = commands.add_parser("web", parents=[common], help="start the web app on localhost")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_web)
+
+    p = commands.add_parser("gui", parents=[common], help="open the desktop app")
+    p.set_defaults(func=cmd_gui)
+
+    try:  # TEMPORARY until the model commands land
+        from pixseek.model.commands import add_model_commands
+        add_model_commands(commands)
+    except ImportError:
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PixseekError as error:
+        print(f"pixseek: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("pixseek: interrupted; the index keeps everything committed so far", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

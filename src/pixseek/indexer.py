@@ -1,0 +1,234 @@
+"""Indexing: diff the folders against the catalog, then embed what changed.
+
+The plan compares a scan with the catalog by (size, mtime): files are new, changed, unchanged
+or missing. Every new or changed file is read once; its content hash decides whether it needs
+the model at all: a hash already in the catalog means a moved, renamed, touched or duplicate
+file, whose stored vector is reused. The rest are decoded in worker threads while the encoder
+runs on the previous batch (Pillow and ONNX Runtime both release the GIL), and each batch is
+committed in one transaction: a crash loses at most the batch in flight. Missing files that no
+new file claimed as a move are removed at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from pixseek.errors import ImageError
+from pixseek.files import FileEntry, scan
+from pixseek.images import decode, read_file
+from pixseek.model import Encoder
+from pixseek.reports import ChangeSummary, IndexReport, Progress
+from pixseek.store.catalog import Catalog, FileRecord, NewFile
+
+ProgressCallback = Callable[[Progress], None]
+BATCH_SIZE = int(os.environ.get("PIXSEEK_BATCH", 32))
+
+
+def content_hash(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+@dataclass
+class Plan:
+    roots: list[str]
+    candidates: list[FileEntry] = field(default_factory=list)  # new or changed: to read
+    previous: dict[str, FileRecord] = field(default_factory=dict)  # changed path -> its old row
+    missing: dict[int, FileRecord] = field(default_factory=dict)  # rows whose file is gone
+    unchanged: int = 0
+    skipped_before: int = 0
+    scan_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> ChangeSummary:
+        changed = len(self.previous)
+        return ChangeSummary(new=len(self.candidates) - changed, changed=changed, deleted=len(self.missing),
+                             unchanged=self.unchanged)
+
+
+def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
+    roots = [os.path.abspath(r) for r in roots]
+    plan = Plan(roots)
+    known = {record.path: record for record in catalog.files_under(roots)}
+    skipped = catalog.skipped_under(roots)
+    for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason))):
+        record = known.pop(entry.path, None)
+        if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
+            plan.unchanged += 1
+            continue
+        if record is None and skipped.get(entry.path, (None, None))[:2] == (entry.size, entry.mtime_ns):
+            plan.skipped_before += 1
+            continue
+        if record is not None:
+            plan.previous[entry.path] = record
+        plan.candidates.append(entry)
+    unreadable = {path for path, _ in plan.scan_errors}
+    plan.missing = {r.id: r for r in known.values()
+                    if r.path not in unreadable and not any(r.path.startswith(os.path.join(u, "")) for u in unreadable)}
+    return plan
+
+
+@dataclass
+class _Outcome:
+    entry: FileEntry
+    hash: bytes | None = None
+    reuse_id: int | None = None  # a stored row with the same content
+    pixels: np.ndarray | None = None
+    size: tuple[int, int] = (0, 0)
+    error: ImageError | None = None
+
+
+class Indexer:
+    def __init__(self, catalog: Catalog, encoder: Encoder, workers: int | None = None):
+        self.catalog = catalog
+        self.encoder = encoder
+        self.workers = workers or int(os.environ.get("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
+        self._reader = catalog.reader()
+        self._reader_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def _examine(self, entry: FileEntry) -> _Outcome:
+        """Worker: read, hash, and decode only if no stored vector has the same content."""
+        outcome = _Outcome(entry)
+        try:
+            data = read_file(entry.path)
+            outcome.hash = content_hash(data)
+            with self._reader_lock:
+                outcome.reuse_id = self._reader.find_by_hash(outcome.hash)
+            if outcome.reuse_id is None:
+                image = decode(data, min_side=self.encoder.image_size)
+                outcome.size = image.size
+                outcome.pixels = self.encoder.preprocess(image)
+        except ImageError as error:
+            outcome.error = error
+        return outcome
+
+    def _outcomes(self, entries: list[FileEntry], pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
+        """Results in order, with a bounded number of files in flight."""
+        pending: deque = deque()
+        source = iter(entries)
+        window = max(2 * BATCH_SIZE, 4 * self.workers)
+        for entry in source:
+            pending.append(pool.submit(self._examine, entry))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def run(self, plan: Plan, progress: ProgressCallback | None = None,
+            cancel: threading.Event | None = None) -> IndexReport:
+        report = IndexReport(unchanged=plan.unchanged, skipped_before=plan.skipped_before,
+                             skipped=list(plan.scan_errors))
+        start = time.monotonic()
+        batch = _Batch(self.catalog, self.encoder, plan)
+        total = len(plan.candidates)
+        done = 0
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
+        try:
+            for outcome in self._outcomes(plan.candidates, pool):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True
+                    break
+                batch.take(outcome)
+                done += 1
+                if batch.full:
+                    batch.commit(report)
+                if progress:
+                    elapsed = time.monotonic() - start
+                    progress(Progress(done, total, report.indexed + batch.pending_embeds, report.reused,
+                                      len(report.skipped) - len(plan.scan_errors), elapsed,
+                                      done / elapsed if elapsed > 0 else 0.0, outcome.entry.path))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        batch.commit(report)
+        if not report.cancelled:
+            report.removed = len(batch.unclaimed_missing())
+            self.catalog.commit_batch(removed_ids=batch.unclaimed_missing())
+        report.elapsed = time.monotonic() - start
+        return report
+
+
+class _Batch:
+    """Outcomes waiting to be encoded and committed together."""
+
+    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan):
+        self.catalog = catalog
+        self.encoder = encoder
+        self.plan = plan
+        self.claimed: set[int] = set()  # missing rows claimed by a moved file
+        self._reset()
+
+    def _reset(self) -> None:
+        self.to_embed: list[_Outcome] = []
+        self.reused: list[_Outcome] = []
+        self.skips: list[_Outcome] = []
+
+    @property
+    def pending_embeds(self) -> int:
+        return len(self.to_embed)
+
+    @property
+    def full(self) -> bool:
+        return len(self.to_embed) >= BATCH_SIZE or len(self.reused) + len(self.skips) >= 1000
+
+    def take(self, outcome: _Outcome) -> None:
+        if outcome.error is not None:
+            self.skips.append(outcome)
+        elif outcome.reuse_id is not None:
+            self.reused.append(outcome)
+        else:
+            self.to_embed.append(outcome)
+
+    def unclaimed_missing(self) -> list[int]:
+        return [i for i in self.plan.missing if i not in self.claimed]
+
+    def commit(self, report: IndexReport) -> None:
+        if not (self.to_embed or self.reused or self.skips):
+            return
+        added: list[NewFile] = []
+        if self.to_embed:
+            vectors = self.encoder.encode_pixels(np.stack([o.pixels for o in self.to_embed]))
+            added += [self._new_file(o, v) for o, v in zip(self.to_embed, vectors)]
+        removed: list[int] = []
+        moved: list[tuple[int, str, int]] = []
+        copies = []
+        for outcome in self.reused:
+            old = self.plan.previous.get(outcome.entry.path)
+            if old is not None and old.id == outcome.reuse_id:  # touched: same content, new mtime
+                moved.append((old.id, outcome.entry.path, outcome.entry.mtime_ns))
+            elif outcome.reuse_id in self.plan.missing and outcome.reuse_id not in self.claimed:
+                self.claimed.add(outcome.reuse_id)  # moved or renamed
+                moved.append((outcome.reuse_id, outcome.entry.path, outcome.entry.mtime_ns))
+                if old is not None:
+                    removed.append(old.id)
+            else:  # a duplicate of stored content, or a changed file that now equals another
+                copies.append(outcome)
+                if old is not None:
+                    removed.append(old.id)
+        if copies:
+            vectors = self.catalog.vectors_for([o.reuse_id for o in copies])
+            added += [self._new_file(o, v) for o, v in zip(copies, vectors)]
+        for outcome in self.to_embed + self.skips:
+            old = self.plan.previous.get(outcome.entry.path)
+            if old is not None:
+                removed.append(old.id)
+        skipped = [(o.entry.path, o.entry.size, o.entry.mtime_ns, o.error.reason) for o in self.skips]
+        self.catalog.commit_batch(added=added, removed_ids=removed, moved=moved, skipped=skipped,
+                                  forget_skipped=[path for _, path, _ in moved])
+        report.indexed += len(self.to_embed)
+        report.reused += len(self.reused)
+        report.skipped += [(o.entry.path, str(o.error)) for o in self.skips]
+        self._reset()
+
+    def _new_file(self, outcome: _Outcome, vector: np.ndarray) -> NewFile:
+        entry = outcome.entry
+        return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, outcome.size[0], outcome.size[1], vector)

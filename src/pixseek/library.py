@@ -1,0 +1,246 @@
+"""The Library: the one engine facade that the CLI, the web app and the desktop app call.
+
+Plain data in and out (see reports.py), a progress callback and a cancel event for long work.
+It owns the index folder: the SQLite catalog, the FAISS vector file, and the writer lock that
+keeps two indexers off the same index. The model is loaded only when a call needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from pixseek import paths
+from pixseek.errors import (FolderNotFound, ImageError, IndexIncompatible, IndexLocked, PixseekError, QueryError)
+from pixseek.indexer import Indexer, ProgressCallback, make_plan
+from pixseek.model import Encoder, find_bundle
+from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
+from pixseek.search import Query, combine, parse_query
+from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range
+from pixseek.store.live_index import LiveVectorIndex
+from pixseek.thumbnails import ThumbnailCache
+
+MAX_K = 1000
+LOCK_NAME = "write.lock"
+
+
+def index_exists(index_dir: Path | str | None = None) -> bool:
+    return (Path(index_dir or paths.default_index_dir()) / CATALOG_NAME).is_file()
+
+
+class Library:
+    def __init__(self, index_dir: Path, catalog: Catalog, model: str | None, precision: str | None,
+                 device: str | None):
+        self.index_dir = index_dir
+        self.catalog = catalog
+        self._model_name = model
+        self._precision = precision
+        self._device = device
+        self._encoder: Encoder | None = None
+        self._live: LiveVectorIndex | None = None
+        self._text_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.RLock()
+        self.thumbnails = ThumbnailCache()
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, model: str | None = None, create: bool = False,
+             precision: str | None = None, device: str | None = None) -> "Library":
+        """Open an index; with `create`, make it (with `model`, default the default model) if absent."""
+        index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
+        if index_exists(index_dir):
+            catalog = Catalog.open(index_dir, create=False)
+            if model is not None:
+                bundle = find_bundle(model)
+                if bundle.model_id != catalog.model_id:
+                    catalog.close()
+                    raise IndexIncompatible(
+                        f"the index at {index_dir} was built with model {catalog.model_id!r}, not "
+                        f"{bundle.model_id!r}; use another --index for this model")
+        else:
+            bundle = find_bundle(model) if create else None
+            catalog = Catalog.open(index_dir, create=create,
+                                   model_id=bundle.model_id if bundle else None,
+                                   dim=bundle.config.embedding_dim if bundle else None)
+        return cls(index_dir, catalog, model, precision, device)
+
+    def close(self) -> None:
+        if self._encoder is not None:
+            self._encoder = None
+        self.catalog.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def encoder(self) -> Encoder:
+        """The model this index was built with (loaded on first use)."""
+        with self._lock:
+            if self._encoder is None:
+                bundle = find_bundle(self._model_name) if self._model_name else None
+                if bundle is None or bundle.model_id != self.catalog.model_id:
+                    bundle = find_bundle(model_id=self.catalog.model_id)
+                if bundle.config.embedding_dim != self.catalog.dim:
+                    raise IndexIncompatible(f"model {bundle.name} makes {bundle.config.embedding_dim}-d vectors, "
+                                            f"this index holds {self.catalog.dim}-d ones")
+                self._encoder = Encoder(bundle, precision=self._precision, device=self._device)
+            return self._encoder
+
+    def _vectors(self) -> LiveVectorIndex:
+        with self._lock:
+            if self._live is None:
+                self._live = LiveVectorIndex(self.index_dir, self.catalog)
+            return self._live
+
+    # -- indexing ---------------------------------------------------------------------------
+
+    def _check_folders(self, folders) -> list[str]:
+        checked = []
+        for folder in folders:
+            path = os.path.abspath(os.path.expanduser(str(folder)))
+            if not os.path.isdir(path):
+                raise FolderNotFound(f"folder not found: {folder}")
+            checked.append(path)
+        if not checked:
+            raise FolderNotFound("no folder given, and this index has no folders yet")
+        return checked
+
+    def _write_lock(self):
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.index_dir / LOCK_NAME), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexLocked(f"another pixseek process is updating the index at {self.index_dir}; "
+                              "wait for it to finish") from None
+        except OSError as exc:
+            raise IndexLocked(f"cannot write to the index at {self.index_dir} ({exc.strerror})") from None
+        return lock
+
+    def index(self, folders=None, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+        folders = self._check_folders(folders or self.catalog.roots())
+        lock = self._write_lock()
+        try:
+            self.catalog.add_roots(folders)
+            plan = make_plan(self.catalog, folders)
+            indexer = Indexer(self.catalog, self.encoder if plan.candidates else None)
+            try:
+                report = indexer.run(plan, progress, cancel)
+            finally:
+                indexer.close()
+            self._vectors().save()
+            return report
+        except OSError as exc:
+            raise PixseekError(f"could not write the index at {self.index_dir}: {exc.strerror or exc}") from None
+        finally:
+            lock.release()
+
+    def changes(self, folders=None) -> ChangeSummary:
+        """What `index` would do now, without doing it."""
+        folders = self._check_folders(folders or self.catalog.roots())
+        return make_plan(self.catalog, folders).summary()
+
+    def remove(self, folder) -> int:
+        """Drop a folder (and everything under it) from the index; returns files removed."""
+        path = os.path.abspath(os.path.expanduser(str(folder)))
+        lock = self._write_lock()
+        try:
+            removed = self.catalog.remove_roots([path])
+            self._vectors().save()
+            return removed
+        finally:
+            lock.release()
+
+    # -- searching --------------------------------------------------------------------------
+
+    def _term_vector(self, term) -> np.ndarray:
+        if term.text is not None:
+            cached = self._text_cache.get(term.text)
+            if cached is None:
+                cached = self.encoder.encode_texts([term.text])[0]
+                if len(self._text_cache) > 256:
+                    self._text_cache.clear()
+                self._text_cache[term.text] = cached
+            return cached
+        record = self.catalog.lookup(term.image)
+        if record is not None:
+            stat = os.stat(term.image)
+            if (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns):
+                return self.catalog.vectors_for([record.id])[0]
+        from pixseek.images import open_upright
+
+        try:
+            image = open_upright(term.image, min_side=self.encoder.image_size)
+        except ImageError as error:
+            raise QueryError(f"cannot use {term.image} as a query image: {error}") from None
+        return self.encoder.encode_images([image])[0]
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        vectors = np.stack([self._term_vector(t) for t in query.terms])
+        return combine(vectors, np.array([t.weight for t in query.terms]))
+
+    def search(self, query: Query | str, k: int = 10, min_score: float | None = None,
+               within: str | None = None) -> list[SearchResult]:
+        """The `k` best matches, best first; `within` keeps results under one folder."""
+        if isinstance(query, str):
+            query = parse_query([query])
+        if not 1 <= k <= MAX_K:
+            raise QueryError(f"the number of results must be between 1 and {MAX_K}")
+        vector = self.query_vector(query)
+        live = self._vectors()
+        bounds = folder_range(os.path.abspath(os.path.expanduser(within))) if within else None
+        fetch = k if bounds is None and min_score is None else k * 4
+        while True:
+            scores, ids = live.search(vector, fetch)
+            paths_by_id = self.catalog.paths_for(i for i in ids if i >= 0)
+            results = []
+            for score, id_ in zip(scores, ids):
+                path = paths_by_id.get(int(id_))
+                if path is None or (min_score is not None and score < min_score):
+                    continue
+                if bounds and not bounds[0] <= os.fsencode(path) < bounds[1]:
+                    continue
+                if os.path.exists(path):
+                    results.append(SearchResult(path, float(score), int(id_)))
+            exhausted = fetch >= live.index.ntotal or (min_score is not None and len(scores) and scores[-1] < min_score)
+            if len(results) >= k or exhausted:
+                return results[:k]
+            fetch *= 4
+
+    # -- information ------------------------------------------------------------------------
+
+    def contains(self, path: str) -> bool:
+        """True only for a file that is in the index (what the web app may serve)."""
+        return self.catalog.lookup(os.path.abspath(path)) is not None
+
+    def thumbnail(self, path: str, size: int = 256) -> bytes:
+        record = self.catalog.lookup(os.path.abspath(path))
+        if record is None:
+            raise FolderNotFound(f"not in the index: {path}")
+        return self.thumbnails.get(record.path, record.hash, size)
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return self.catalog.skipped()
+
+    def status(self) -> Status:
+        problems = self.catalog.check()
+        live = self._vectors()
+        live.refresh()
+        count = self.catalog.count()
+        if live.index.ntotal != count:
+            problems.append(f"vector index holds {live.index.ntotal} vectors for {count} files")
+        updated = float(self.catalog.meta("updated_at", "0"))
+        return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
+                      folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
+                      last_update=updated or None, vector_index=live.index.kind,
+                      consistent=not problems, problems=problems, notes=list(live.notes))

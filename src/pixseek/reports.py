@@ -1,0 +1,86 @@
+"""Plain data that the engine hands to the faces: progress, reports, results, status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    indexed: int
+    reused: int
+    skipped: int
+    elapsed: float
+    rate: float  # files per second over the run so far
+    current: str = ""
+
+    @property
+    def eta(self) -> float | None:
+        if self.rate <= 0 or self.done == 0:
+            return None
+        return (self.total - self.done) / self.rate
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """What an index run would do: files new, changed and gone since the last run."""
+
+    new: int
+    changed: int
+    deleted: int
+    unchanged: int
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.new or self.changed or self.deleted)
+
+    def describe(self) -> str:
+        return f"{self.new} new, {self.changed} changed, {self.deleted} deleted"
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    reused: int = 0  # moved, renamed, duplicate or touched files that kept a stored vector
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_before: int = 0  # files skipped in an earlier run and still unchanged
+    elapsed: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.indexed / self.elapsed if self.elapsed > 0 else 0.0
+
+    def describe(self) -> str:
+        parts = [f"{self.indexed} indexed", f"{self.reused} reused", f"{self.unchanged} unchanged",
+                 f"{self.removed} removed", f"{len(self.skipped) + self.skipped_before} skipped"]
+        return ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    path: str
+    score: float
+    id: int
+
+
+@dataclass(frozen=True)
+class Status:
+    index_dir: str
+    model_id: str
+    images: int
+    folders: list[str]
+    skipped: int
+    last_update: float | None
+    vector_index: str
+    consistent: bool
+    problems: list[str]
+    notes: list[str]

@@ -1,0 +1,80 @@
+"""Queries: text, example images, weighted mixes and negatives, as rclip does them.
+
+A query is a list of weighted terms. Each term is a text or an image; its vector is scaled by
+its weight (negative for "not ..."), the sum is normalised, and the index returns the nearest
+stored vectors by cosine similarity. `"2:dog" "1:snow"` weighs terms; a term that names an
+existing image file is an image term.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from pixseek.errors import QueryError
+
+WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//)(.*)$", re.DOTALL)
+MAX_TEXT_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Term:
+    weight: float
+    text: str | None = None
+    image: str | None = None
+
+    def describe(self) -> str:
+        subject = f"image {self.image}" if self.image else repr(self.text)
+        return subject if self.weight == 1 else f"{self.weight:g} x {subject}"
+
+
+@dataclass(frozen=True)
+class Query:
+    terms: tuple[Term, ...]
+
+    def describe(self) -> str:
+        return " + ".join(t.describe() for t in self.terms).replace("+ -", "- ")
+
+
+def _split_weight(raw: str) -> tuple[float, str]:
+    match = WEIGHT_PREFIX.match(raw)
+    if match:
+        return float(match.group(1)), match.group(2)
+    return 1.0, raw
+
+
+def _term(raw: str, sign: float, force_image: bool = False) -> Term:
+    weight, body = _split_weight(raw)
+    body = body.strip()
+    if not body:
+        raise QueryError("empty query: give some words to search for, or an image with --image")
+    if force_image or os.path.isfile(os.path.expanduser(body)):
+        path = os.path.abspath(os.path.expanduser(body))
+        if not os.path.isfile(path):
+            raise QueryError(f"query image not found: {body}")
+        return Term(sign * weight, image=path)
+    if len(body) > MAX_TEXT_CHARS:
+        raise QueryError(f"query text is too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
+    return Term(sign * weight, text=body)
+
+
+def parse_query(texts: list[str] = (), images: list[str] = (), negatives: list[str] = ()) -> Query:
+    """Build a query from CLI-style arguments; raises QueryError for an empty or bad query."""
+    terms = [_term(t, 1.0) for t in texts if t is not None]
+    terms += [_term(i, 1.0, force_image=True) for i in images]
+    terms += [_term(n, -1.0) for n in negatives]
+    if not any(t.weight > 0 for t in terms):
+        raise QueryError("empty query: give some words to search for, or an image with --image")
+    return Query(tuple(terms))
+
+
+def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The unit query vector for weighted term vectors."""
+    mixed = (np.asarray(weights, dtype=np.float32)[:, None] * vectors).sum(axis=0)
+    norm = float(np.linalg.norm(mixed))
+    if norm < 1e-6:
+        raise QueryError("the query's terms cancel each other out; change the weights")
+    return (mixed / norm).astype(np.float32)

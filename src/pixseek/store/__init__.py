@@ -1,0 +1,1 @@
+"""Persistent state of an index: the SQLite catalog (source of truth) and the FAISS vector index."""

@@ -1,0 +1,354 @@
+"""The catalog: one SQLite database that is the source of truth for an index.
+
+It holds every indexed file (path, size, mtime, content hash), its vector, the files skipped
+and why, the indexed folders, and the model and schema that wrote it. Every change happens in
+a transaction, so a crash at any moment leaves the last committed state. WAL mode lets
+searches read the last committed state while an indexer writes.
+
+Each committed batch bumps a generation number. Rows carry the generation that added them and
+deletions leave a tombstone with theirs, so a FAISS file saved at generation G can be brought
+up to date by replaying only what came after G. Row ids are never reused (AUTOINCREMENT) and
+are the FAISS ids, so ids and paths cannot drift apart.
+
+Paths are stored as bytes (os.fsencode) so that names that are not valid UTF-8 survive.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexNotFound
+
+SCHEMA_VERSION = 1
+CATALOG_NAME = "catalog.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    indexed_at REAL NOT NULL,
+    gen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_gen ON files (gen);
+CREATE INDEX IF NOT EXISTS files_hash ON files (hash);
+CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS removed (id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS removed_gen ON removed (gen);
+CREATE TABLE IF NOT EXISTS skipped (
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, reason TEXT NOT NULL
+);
+"""
+
+
+def encode_path(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def decode_path(raw: bytes) -> str:
+    return os.fsdecode(raw)
+
+
+def folder_range(folder: str) -> tuple[bytes, bytes]:
+    """Byte bounds [low, high) of every path strictly inside `folder` ('/a/' .. '/a0')."""
+    prefix = encode_path(os.path.join(folder, ""))
+    return prefix, prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class NewFile:
+    path: str
+    size: int
+    mtime_ns: int
+    hash: bytes
+    width: int
+    height: int
+    vector: np.ndarray
+
+
+class Catalog:
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self._db = connection
+        self.path = path
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, folder: Path, create: bool, model_id: str | None = None, dim: int | None = None) -> "Catalog":
+        path = Path(folder) / CATALOG_NAME
+        if not path.exists():
+            if not create:
+                raise IndexNotFound(f"no index at {folder}; create one with `pixseek index FOLDER`")
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA busy_timeout = 30000")
+            catalog = cls(connection, path)
+            catalog._prepare(create, model_id, dim)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"the catalog {path} is damaged ({exc}); restore it or remove the index folder") from None
+        return catalog
+
+    def _prepare(self, create: bool, model_id: str | None, dim: int | None) -> None:
+        db = self._db
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only folder keeps the mode it has
+        db.execute("PRAGMA synchronous = NORMAL")
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if not create or model_id is None or dim is None:
+                raise IndexNotFound(f"no index at {self.path.parent}; create one with `pixseek index FOLDER`")
+            with self.transaction():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                self._set_meta(schema_version=SCHEMA_VERSION, model_id=model_id, dim=dim, generation=0,
+                               created_at=time.time(), updated_at=0)
+        version = int(self.meta("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise IndexIncompatible(
+                f"the index at {self.path.parent} was written by a newer pixseek (schema {version}, "
+                f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another --index")
+        if version < 1:
+            raise IndexCorrupt(f"the catalog at {self.path} has no schema version; remove the index folder and re-index")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- transactions and metadata ----------------------------------------------------------
+
+    class _Transaction:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def __enter__(self):
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type, exc, tb):
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            return False
+
+    def transaction(self) -> "_Transaction":
+        """A write transaction (BEGIN IMMEDIATE: takes the write lock up front)."""
+        return Catalog._Transaction(self._db)
+
+    def snapshot(self) -> "_Snapshot":
+        """A read transaction: every query inside sees one committed state."""
+        return Catalog._Snapshot(self._db)
+
+    class _Snapshot:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def __enter__(self):
+            self.db.execute("BEGIN")
+            return self.db
+
+        def __exit__(self, exc_type, exc, tb):
+            self.db.execute("COMMIT")
+            return False
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def _set_meta(self, **values) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             [(k, str(v)) for k, v in values.items()])
+
+    @property
+    def model_id(self) -> str:
+        return self.meta("model_id")
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta("dim"))
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta("generation", "0"))
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._set_meta(**{key: value})
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def roots(self) -> list[str]:
+        return [decode_path(r[0]) for r in self._db.execute("SELECT path FROM roots ORDER BY path")]
+
+    def add_roots(self, roots: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO roots (path, added_at) VALUES (?, ?)",
+                           [(encode_path(r), time.time()) for r in roots])
+
+    # -- reading files ----------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
+        for folder in folders:
+            low, high = folder_range(folder)
+            rows = self._db.execute(
+                "SELECT id, path, size, mtime_ns, hash FROM files WHERE path >= ? AND path < ?", (low, high))
+            for id_, path, size, mtime_ns, hash_ in rows:
+                yield FileRecord(id_, decode_path(path), size, mtime_ns, hash_)
+
+    def skipped_under(self, folders: Iterable[str]) -> dict[str, tuple[int, int, str]]:
+        found = {}
+        for folder in folders:
+            low, high = folder_range(folder)
+            for path, size, mtime_ns, reason in self._db.execute(
+                    "SELECT path, size, mtime_ns, reason FROM skipped WHERE path >= ? AND path < ?", (low, high)):
+                found[decode_path(path)] = (size, mtime_ns, reason)
+        return found
+
+    def paths_for(self, ids: Iterable[int]) -> dict[int, str]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {id_: decode_path(path) for id_, path in
+                self._db.execute(f"SELECT id, path FROM files WHERE id IN ({marks})", ids)}
+
+    def lookup(self, path: str) -> FileRecord | None:
+        row = self._db.execute("SELECT id, path, size, mtime_ns, hash FROM files WHERE path = ?",
+                               (encode_path(path),)).fetchone()
+        return FileRecord(row[0], decode_path(row[1]), row[2], row[3], row[4]) if row else None
+
+    def find_by_hash(self, content_hash: bytes) -> int | None:
+        row = self._db.execute("SELECT id FROM files WHERE hash = ? LIMIT 1", (content_hash,)).fetchone()
+        return row[0] if row else None
+
+    def reader(self) -> "Catalog":
+        """A second connection to this catalog, for reading from another thread."""
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        return Catalog(connection, self.path)
+
+    def vectors_for(self, ids: Iterable[int]) -> np.ndarray:
+        ids = [int(i) for i in ids]
+        rows = dict(self._db.execute(
+            f"SELECT id, vector FROM vectors WHERE id IN ({','.join('?' * len(ids))})", ids)) if ids else {}
+        return self._as_matrix([rows[i] for i in ids])
+
+    def _as_matrix(self, blobs: list[bytes]) -> np.ndarray:
+        if not blobs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), self.dim)
+
+    def all_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) for every file, in batches, for rebuilding the vector index."""
+        cursor = self._db.execute("SELECT id, vector FROM vectors ORDER BY id")
+        while rows := cursor.fetchmany(batch):
+            yield np.array([r[0] for r in rows], dtype=np.int64), self._as_matrix([r[1] for r in rows])
+
+    def changes_since(self, generation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(removed ids, added ids, added vectors) after `generation`; call inside snapshot()."""
+        removed = np.array([r[0] for r in self._db.execute(
+            "SELECT id FROM removed WHERE gen > ?", (generation,))], dtype=np.int64)
+        rows = self._db.execute(
+            "SELECT v.id, v.vector FROM files f JOIN vectors v ON v.id = f.id WHERE f.gen > ? ORDER BY v.id",
+            (generation,)).fetchall()
+        return removed, np.array([r[0] for r in rows], dtype=np.int64), self._as_matrix([r[1] for r in rows])
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(decode_path(p), r) for p, r in self._db.execute("SELECT path, reason FROM skipped ORDER BY path")]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def commit_batch(self, added: list[NewFile] = (), removed_ids: Iterable[int] = (),
+                     moved: Iterable[tuple[int, str, int]] = (), skipped: Iterable[tuple[str, int, int, str]] = (),
+                     forget_skipped: Iterable[str] = ()) -> list[int]:
+        """Apply one batch of changes in one transaction and return the new rows' ids.
+
+        `moved` is (id, new path, new mtime_ns): the row and its vector are kept.
+        """
+        with self.transaction() as db:
+            generation = self._next_generation()
+            self._remove(db, removed_ids, generation)
+            db.executemany("UPDATE files SET path = ?, mtime_ns = ? WHERE id = ?",
+                           [(encode_path(path), mtime, id_) for id_, path, mtime in moved])
+            now = time.time()
+            new_ids = []
+            for item in added:
+                cursor = db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, hash, width, height, indexed_at, gen) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (encode_path(item.path), item.size, item.mtime_ns, item.hash, item.width, item.height,
+                     now, generation))
+                new_ids.append(cursor.lastrowid)
+            db.executemany("INSERT INTO vectors (id, vector) VALUES (?, ?)",
+                           [(i, np.ascontiguousarray(item.vector, dtype=np.float32).tobytes())
+                            for i, item in zip(new_ids, added)])
+            touched = [encode_path(item.path) for item in added] + [encode_path(p) for p in forget_skipped]
+            db.executemany("DELETE FROM skipped WHERE path = ?", [(p,) for p in touched])
+            db.executemany("INSERT OR REPLACE INTO skipped (path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+                           [(encode_path(p), s, m, r) for p, s, m, r in skipped])
+        return new_ids
+
+    def _next_generation(self) -> int:
+        generation = self.generation + 1
+        self._set_meta(generation=generation, updated_at=time.time())
+        return generation
+
+    def _remove(self, db: sqlite3.Connection, ids: Iterable[int], generation: int) -> None:
+        """Delete rows and their vectors, leaving tombstones for vector-index replay."""
+        ids = [(int(i),) for i in ids]
+        db.executemany("DELETE FROM files WHERE id = ?", ids)
+        db.executemany("DELETE FROM vectors WHERE id = ?", ids)
+        db.executemany("INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)", [(i, generation) for (i,) in ids])
+
+    def remove_roots(self, folders: Iterable[str]) -> int:
+        """Forget folders: their files leave the index (tombstoned) and they stop being roots."""
+        folders = list(folders)
+        ids = [record.id for record in self.files_under(folders)]
+        with self.transaction() as db:
+            self._remove(db, ids, self._next_generation())
+            for folder in folders:
+                low, high = folder_range(folder)
+                db.execute("DELETE FROM skipped WHERE path >= ? AND path < ?", (low, high))
+                db.execute("DELETE FROM roots WHERE path = ? OR (path >= ? AND path < ?)",
+                           (encode_path(folder), low, high))
+        return len(ids)
+
+    def check(self) -> list[str]:
+        """Problems found in the catalog itself (an empty list means consistent)."""
+        problems = []
+        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            problems.append("SQLite integrity check failed")
+        orphans = self._db.execute(
+            "SELECT (SELECT COUNT(*) FROM files WHERE id NOT IN (SELECT id FROM vectors)),"
+            " (SELECT COUNT(*) FROM vectors WHERE id NOT IN (SELECT id FROM files))").fetchone()
+        if orphans[0]:
+            problems.append(f"{orphans[0]} files without a vector")
+        if orphans[1]:
+            problems.append(f"{orphans[1]} vectors without a file")
+        return problems

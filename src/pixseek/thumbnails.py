@@ -1,0 +1,41 @@
+"""Thumbnails, made once per image content and size and kept in the cache folder.
+
+Keyed by the catalog's content hash, so a moved or renamed photo keeps its thumbnail and an
+edited one gets a new one. Files are written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pixseek import paths
+from pixseek.images import thumbnail_jpeg
+
+
+class ThumbnailCache:
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder else paths.cache_dir() / "thumbnails"
+
+    def get(self, image_path: str, content_hash: bytes, size: int) -> bytes:
+        key = self.folder / content_hash.hex()[:2] / f"{content_hash.hex()}-{size}.jpg"
+        try:
+            return key.read_bytes()
+        except OSError:
+            pass
+        data = thumbnail_jpeg(image_path, size)
+        try:
+            key.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=key.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, key)
+        except OSError:
+            pass  # a read-only or full cache still serves the thumbnail it just made
+        return data
+
+    def path_for(self, image_path: str, content_hash: bytes, size: int) -> Path:
+        """The cached thumbnail's file, made if needed (for faces that link to files)."""
+        self.get(image_path, content_hash, size)
+        return self.folder / content_hash.hex()[:2] / f"{content_hash.hex()}-{size}.jpg"

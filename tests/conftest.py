@@ -1,0 +1,85 @@
+"""Shared fixtures: an isolated PIXSEEK_HOME, a tiny random CLIP exported through the real
+export path, and folders of real image files generated on the fly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+TEST_MODEL = "tiny-test"
+
+
+def clip_vocab_path() -> Path:
+    path = Path(os.environ.get("PIXSEEK_CLIP_VOCAB", ROOT / ".cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz"))
+    if not path.is_file():
+        pytest.fail(f"CLIP vocabulary missing at {path}: run `make install`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_vocab() -> Path:
+    return clip_vocab_path()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory, clip_vocab) -> Path:
+    """A tiny random-weight CLIP bundle, exported once per test session."""
+    from pixseek.model.export import export_random
+
+    destination = tmp_path_factory.mktemp("models") / TEST_MODEL
+    export_random("tiny", destination, clip_vocab, seed=0)
+    return destination
+
+
+@pytest.fixture
+def pixseek_home(tmp_path, monkeypatch, tiny_bundle_dir) -> Path:
+    """An isolated pixseek home with the tiny model installed as the default model."""
+    home = tmp_path / "home"
+    models = home / "models"
+    models.mkdir(parents=True)
+    shutil.copytree(tiny_bundle_dir, models / TEST_MODEL)
+    monkeypatch.setenv("PIXSEEK_HOME", str(home))
+    monkeypatch.setenv("PIXSEEK_MODEL", TEST_MODEL)
+    monkeypatch.delenv("PIXSEEK_INDEX", raising=False)
+    monkeypatch.delenv("PIXSEEK_MODELS", raising=False)
+    return home
+
+
+def make_photo(path: Path, seed: int, size=(320, 240), fmt: str | None = None, mode: str = "RGB") -> Path:
+    """A distinct, deterministic picture: a colour gradient with a few random shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    x = np.linspace(0, 1, w)[None, :, None]
+    y = np.linspace(0, 1, h)[:, None, None]
+    base = rng.random(3)[None, None, :] * 255
+    pixels = (base * (0.5 + 0.5 * x) + (255 - base) * 0.5 * y) % 256
+    image = Image.fromarray(pixels.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=colour)
+    if mode != "RGB":
+        image = image.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+    return path
+
+
+@pytest.fixture
+def photo_dir(tmp_path) -> Path:
+    """A folder of 12 generated photos in nested folders, mixed formats and name cases."""
+    root = tmp_path / "photos"
+    for i in range(12):
+        sub = root / ("trip" if i % 3 == 0 else "home") / ("deep" if i % 4 == 0 else "")
+        ext = [".jpg", ".JPG", ".jpeg", ".png"][i % 4]
+        make_photo(sub / f"photo {i}{ext}", seed=i)
+    return root
