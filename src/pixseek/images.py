@@ -95,7 +95,7 @@ def decode(data: bytes, min_side: int | None = None) -> Image.Image:
             ZeroDivisionError, OverflowError, MemoryError, AttributeError) as exc:
         # Pillow's plugins raise all of these for damaged files, and only for damaged files.
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = "truncated" if "truncated" in message or isinstance(exc, EOFError) else "corrupt"
+        reason = "truncated" if "truncated" in message.lower() or isinstance(exc, EOFError) else "corrupt"
         raise ImageError(reason, message[:120]) from None
 
 

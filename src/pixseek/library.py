@@ -57,9 +57,10 @@ class Library:
             if model is not None:
                 bundle = find_bundle(model)
                 if bundle.model_id != catalog.model_id:
+                    built_with = catalog.model_id
                     catalog.close()
                     raise IndexIncompatible(
-                        f"the index at {index_dir} was built with model {catalog.model_id!r}, not "
+                        f"the index at {index_dir} was built with model {built_with!r}, not "
                         f"{bundle.model_id!r}; use another --index for this model")
         else:
             bundle = find_bundle(model) if create else None
