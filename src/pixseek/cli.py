@@ -85,7 +85,8 @@ def cmd_search(args) -> int:
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
     if args.json:
-        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results], ensure_ascii=False))
+        # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
+        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
         return 0
     if not results:
         print("no results" + (" above the minimum score" if args.min_score is not None else ""))
@@ -101,7 +102,7 @@ def cmd_status(args) -> int:
         status = library.status()
         skipped = library.skipped() if args.skipped else []
     if args.json:
-        print(json.dumps(status.__dict__, ensure_ascii=False, default=str))
+        print(json.dumps(status.__dict__, default=str))
         return 0
     updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.last_update)) if status.last_update else "never"
     print(f"index:        {status.index_dir}")
@@ -200,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # File names are bytes on Linux: print the ones that are not valid UTF-8 as they are.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     try:
         return args.func(args)
     except PixseekError as error:
