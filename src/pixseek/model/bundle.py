@@ -125,7 +125,7 @@ def installed_bundles() -> list[Bundle]:
         return []
     bundles = []
     for child in sorted(root.iterdir()):
-        if (child / CONFIG_NAME).is_file():
+        if not child.name.startswith(".") and (child / CONFIG_NAME).is_file():
             try:
                 bundles.append(Bundle.load(child))
             except ModelInvalid:

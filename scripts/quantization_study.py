@@ -1,0 +1,97 @@
+"""Measure int8 quantization settings of a bundle's image tower: speed on this machine and
+agreement with fp32 (cosine, top-10 overlap). The figures in docs/model.md come from this.
+
+usage: python scripts/quantization_study.py BUNDLE_DIR [--photos DIR] [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from pixseek.model.bundle import Bundle
+from pixseek.model.encoder import Encoder
+from pixseek.model.quantize import INT8_IMAGE_MODEL, PROBE_QUERIES, QuantSettings, compare, quantize_image_tower
+from pixseek.model.samples import sample_photos
+
+VARIANTS = [
+    QuantSettings(),
+    QuantSettings(weight_type="QUInt8"),
+    QuantSettings(per_channel=True),
+    QuantSettings(reduce_range=True),
+    QuantSettings(weight_type="QUInt8", reduce_range=True),
+    QuantSettings(op_types=("MatMul", "Conv")),
+    QuantSettings(op_types=("MatMul", "Gemm", "Conv", "Attention")),
+]
+
+
+def fused_copy(source: Path, destination: Path, heads: int, hidden: int) -> Path:
+    """The fp32 tower with ONNX Runtime's transformer fusions (Attention, LayerNorm, Gelu) applied."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimize_model(str(source), model_type="clip", num_heads=heads, hidden_size=hidden).save_model_to_file(str(destination))
+    return destination
+
+
+def images_per_second(encoder: Encoder, pixels: np.ndarray, batch: int, rounds: int = 3) -> float:
+    encoder.encode_pixels(pixels[:batch])
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        encoder.encode_pixels(pixels[:batch])
+        best = max(best, batch / (time.perf_counter() - start))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--photos", type=Path)
+    parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--heads", type=int, default=12, help="vision attention heads (ViT-B: 12)")
+    parser.add_argument("--hidden", type=int, default=768, help="vision hidden size (ViT-B: 768)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="pixseek-quant-"))
+    try:
+        source = Bundle.load(args.bundle)
+        shutil.copytree(source.path, work / "b", ignore=shutil.ignore_patterns("*.int8.onnx"))
+        bundle = Bundle.load(work / "b").save_config(replace(source.config, precision="fp32", image_model="image.onnx", image_variants={}))
+        fp32 = Encoder(bundle, precision="fp32")
+        pixels = np.stack([fp32.preprocess(p) for p in sample_photos(args.photos, args.count)])
+        start = time.perf_counter()
+        reference = fp32.encode_pixels(pixels)
+        print(f"fp32 session+first pass {time.perf_counter() - start:.2f}s; {images_per_second(fp32, pixels, args.batch):.1f} img/s")
+        queries = fp32.encode_texts(list(PROBE_QUERIES))
+        spread = reference @ reference.T
+        print(f"fp32 pairwise cosine between different photos: mean {spread[~np.eye(len(spread), dtype=bool)].mean():.4f}")
+        fused = fused_copy(bundle.image_model_path(), work / "b" / "image.fused.onnx", args.heads, args.hidden)
+        runs = [(QuantSettings(op_types=("MatMul", "Attention")), fused), (None, fused)]
+        for settings, src in runs:
+            label = (settings.describe() if settings else "fp32") + (" (fused graph)" if src == fused else "")
+            out = work / "b" / INT8_IMAGE_MODEL
+            if settings:
+                quantize_image_tower(src, out, settings)
+            else:
+                shutil.copy(src, out)
+            variant = bundle.save_config(replace(bundle.config, image_variants={"int8": INT8_IMAGE_MODEL}))
+            start = time.perf_counter()
+            int8 = Encoder(variant, precision="int8")
+            candidate = int8.encode_pixels(pixels[:1])
+            load = time.perf_counter() - start
+            candidate = np.concatenate([int8.encode_pixels(pixels[i : i + args.batch]) for i in range(0, len(pixels), args.batch)])
+            mean_cos, min_cos, overlap = compare(reference, candidate, queries)
+            speed = images_per_second(int8, pixels, args.batch)
+            print(f"{label:45s} {out.stat().st_size / 1e6:6.0f} MB load {load:.2f}s {speed:6.1f} img/s  cos mean {mean_cos:.5f} min {min_cos:.5f}  top10 {overlap:.3f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

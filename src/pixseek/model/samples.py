@@ -1,0 +1,62 @@
+"""Photos for checking a quantized image tower: the user's own when given, generated ones otherwise.
+
+Generated pictures mix smooth colour fields, texture and hard-edged shapes at several sizes, so
+that activations cover a wide range as real photos do; no photo is shipped with pixseek (licences).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def generated_photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A deterministic picture: a smooth random colour field, noise texture and a few shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    coarse = rng.random((4 + seed % 5, 4 + seed % 7, 3)) * 255
+    field = Image.fromarray(coarse.astype(np.uint8), "RGB").resize(size, Image.Resampling.BICUBIC)
+    pixels = np.asarray(field, dtype=np.float32) + rng.normal(0, 6 + seed % 20, (h, w, 3))
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(2, 9))):
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        x1, y1 = x0 + int(rng.integers(8, w // 2)), y0 + int(rng.integers(8, h // 2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        shape = (draw.ellipse, draw.rectangle, draw.line)[int(rng.integers(0, 3))]
+        shape([x0, y0, x1, y1], fill=colour, **({"width": int(rng.integers(2, 12))} if shape == draw.line else {}))
+    if seed % 3 == 0:
+        image = image.filter(ImageFilter.GaussianBlur(1 + seed % 4))
+    return image
+
+
+def generated_photos(count: int) -> list[Image.Image]:
+    sizes = [(320, 240), (240, 320), (500, 375), (224, 224), (640, 427)]
+    return [generated_photo(seed, sizes[seed % len(sizes)]) for seed in range(count)]
+
+
+def folder_photos(folder: Path, count: int) -> list[Image.Image]:
+    """Up to `count` readable photos from `folder` (recursively), spread over its sorted file list."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+    step = max(1, len(files) // count)
+    photos = []
+    for path in files[::step]:
+        try:
+            with Image.open(path) as image:
+                image.draft("RGB", (448, 448))
+                photos.append(image.convert("RGB"))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue
+        if len(photos) == count:
+            break
+    return photos
+
+
+def sample_photos(folder: Path | None = None, count: int = 64) -> list[Image.Image]:
+    """The user's photos from `folder` when it has enough, topped up with generated ones."""
+    photos = folder_photos(folder, count) if folder else []
+    return photos + generated_photos(count - len(photos))
