@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -142,37 +143,23 @@ class Catalog:
 
     # -- transactions and metadata ----------------------------------------------------------
 
-    class _Transaction:
-        def __init__(self, db: sqlite3.Connection):
-            self.db = db
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        self._db.execute(begin)
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
-        def __enter__(self):
-            self.db.execute("BEGIN IMMEDIATE")
-            return self.db
-
-        def __exit__(self, exc_type, exc, tb):
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-            return False
-
-    def transaction(self) -> "_Transaction":
+    def transaction(self):
         """A write transaction (BEGIN IMMEDIATE: takes the write lock up front)."""
-        return Catalog._Transaction(self._db)
+        return self._transaction("BEGIN IMMEDIATE")
 
-    def snapshot(self) -> "_Snapshot":
+    def snapshot(self):
         """A read transaction: every query inside sees one committed state."""
-        return Catalog._Snapshot(self._db)
-
-    class _Snapshot:
-        def __init__(self, db: sqlite3.Connection):
-            self.db = db
-
-        def __enter__(self):
-            self.db.execute("BEGIN")
-            return self.db
-
-        def __exit__(self, exc_type, exc, tb):
-            self.db.execute("COMMIT")
-            return False
+        return self._transaction("BEGIN")
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -255,9 +242,17 @@ class Catalog:
 
     def vectors_for(self, ids: Iterable[int]) -> np.ndarray:
         ids = [int(i) for i in ids]
+        found, vectors = self.stored_vectors(ids)
+        if len(found) != len(ids):
+            raise KeyError(next(i for i in ids if i not in set(found)))
+        return vectors
+
+    def stored_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """The ids among `ids` that still have a row, in the given order, and their vectors."""
         rows = dict(self._db.execute(
             f"SELECT id, vector FROM vectors WHERE id IN ({','.join('?' * len(ids))})", ids)) if ids else {}
-        return self._as_matrix([rows[i] for i in ids])
+        found = [i for i in ids if i in rows]
+        return found, self._as_matrix([rows[i] for i in found])
 
     def _as_matrix(self, blobs: list[bytes]) -> np.ndarray:
         if not blobs:
