@@ -1,9 +1,14 @@
 """A vector index kept in step with the catalog.
 
 On open it loads the newest saved FAISS file and replays the catalog changes made after it
-(or rebuilds from the catalog's stored vectors when the file is missing, damaged or
-inconsistent, never by re-embedding). Before each search it replays whatever other processes
+(or rebuilds from the catalog's stored vectors when the file is missing, damaged, inconsistent
+or far behind, never by re-embedding). Before each search it replays whatever other processes
 have committed since, so a search always reflects the last committed state.
+
+The writer (`save`, after each index run) also picks the index kind for the collection's size
+(see vector_index.Spec) and rebuilds when the collection has outgrown the one it has. Results
+from an approximate index are re-ranked with the catalog's exact vectors, which also drops any
+row removed since the index was last updated.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from pathlib import Path
 
 from pixseek.errors import IndexCorrupt
 from pixseek.store.catalog import Catalog
-from pixseek.store.vector_index import VectorIndex, saved_files
+from pixseek.store.vector_index import KINDS, Spec, VectorIndex, rerank, saved_files
 
 log = logging.getLogger(__name__)
+SETTING_KEY = "vector_index_setting"  # "auto", or a kind forced by the user
+DESCRIPTION_KEY = "vector_index"  # what the last save wrote, for tools that read only the catalog
 
 
 class LiveVectorIndex:
@@ -27,6 +34,11 @@ class LiveVectorIndex:
         self._lock = threading.RLock()
         self.generation, self.index = self._load()
         self.refresh()
+
+    @property
+    def setting(self) -> str:
+        value = self.catalog.meta(SETTING_KEY, "auto")
+        return value if value in KINDS else "auto"
 
     def _load(self) -> tuple[int, VectorIndex]:
         files = saved_files(self.folder)
@@ -42,11 +54,11 @@ class LiveVectorIndex:
         return self._rebuild()
 
     def _rebuild(self) -> tuple[int, VectorIndex]:
-        index = VectorIndex.empty(self.catalog.dim)
         with self.catalog.snapshot():
             generation = self.catalog.generation
-            for ids, vectors in self.catalog.all_vectors():
-                index.add(ids, vectors)
+            count = self.catalog.count()
+            spec = Spec.choose(count, self.setting)
+            index = VectorIndex.build(self.catalog.dim, spec, self.catalog.all_vectors, count)
         return generation, index
 
     def _note(self, message: str) -> None:
@@ -59,9 +71,14 @@ class LiveVectorIndex:
             if self.catalog.generation == self.generation:
                 return
             with self.catalog.snapshot():
-                current = self.catalog.generation
-                removed, added_ids, added_vectors = self.catalog.changes_since(self.generation)
                 expected = self.catalog.count()
+                far_behind = expected > 2 * self.index.ntotal + 1000  # one build beats replaying
+                if not far_behind:
+                    current = self.catalog.generation
+                    removed, added_ids, added_vectors = self.catalog.changes_since(self.generation)
+            if far_behind:
+                self.generation, self.index = self._rebuild()
+                return
             self.index.remove(removed)
             self.index.add(added_ids, added_vectors)
             self.generation = current
@@ -70,14 +87,24 @@ class LiveVectorIndex:
                 self.generation, self.index = self._rebuild()
 
     def search(self, query, k: int):
+        """Scores and ids of the `k` best matches, exact scores from the stored vectors."""
         with self._lock:
             self.refresh()
             if self.index.ntotal == 0:
                 return [], []
-            return self.index.search(query, k)
+            scores, ids = self.index.search(query, self.index.candidates(k))
+            if not self.index.approximate:
+                return scores, ids
+            scores, ids = rerank(query, ids, self.catalog.stored_vectors)
+            return scores[:k], ids[:k]
 
     def save(self) -> None:
-        """Write the index at its generation (call after committing; readers then replay less)."""
+        """Write the index at its generation (call after committing; readers then replay less),
+        first rebuilding it when the collection has outgrown its kind or the setting changed."""
         with self._lock:
             self.refresh()
+            if self.index.spec.outgrown(self.index.ntotal, self.setting):
+                self.generation, self.index = self._rebuild()
             self.index.save(self.folder, self.generation)
+            if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
+                self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())

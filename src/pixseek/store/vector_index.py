@@ -1,24 +1,41 @@
-"""The FAISS vector index: an inner-product index over unit vectors, keyed by catalog row id.
+"""The FAISS vector index: inner-product search over unit vectors, keyed by catalog row id.
 
 It is a derived cache of the vectors in the catalog, saved as `vectors-<generation>.faiss`
 (written to a temporary file, fsynced and renamed), so a reader always finds a whole file and
-knows which catalog generation it reflects. The index type is chosen by a factory string, so
-exact search (the default) can be swapped for an approximate one.
+knows which catalog generation it reflects.
+
+Two kinds, chosen by collection size (or forced by a setting):
+- "flat": exact search over float32 vectors. Single-query search is memory-bound, so it is kept
+  only while the scan stays well under the query latency budget.
+- "ivf": an inverted file over 8-bit scalar-quantized codes (4x smaller than float32). It only
+  proposes candidates: the caller re-ranks them with the exact vectors stored in the catalog,
+  so reported scores stay exact while the index stays small enough for 1M photos in RAM.
+The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
-DEFAULT_KIND = "flat"
+KINDS = ("auto", "flat", "ivf")
+FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see docs/benchmarks.md)
+IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
+MAX_NLIST = 4096
+RERANK_FACTOR = 4  # candidates per wanted result, re-ranked with the exact stored vectors
+RERANK_MIN = 100
+
+Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
 
 def _faiss():
@@ -27,17 +44,97 @@ def _faiss():
     return faiss
 
 
-class VectorIndex:
-    def __init__(self, index, kind: str):
-        self._index = index
-        self.kind = kind
+def _floor_pow2(value: float) -> int:
+    return 1 << max(0, int(math.floor(math.log2(max(value, 1.0)))))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An index kind and its parameters."""
+
+    kind: str
+    nlist: int = 0
+    nprobe: int = 0
 
     @classmethod
-    def empty(cls, dim: int, kind: str = DEFAULT_KIND) -> "VectorIndex":
+    def choose(cls, count: int, setting: str = "auto") -> "Spec":
+        """The spec for `count` vectors: exact while that is fast, IVF beyond (or as forced)."""
+        if setting not in KINDS:
+            raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
+        wants_ivf = setting == "ivf" or (setting == "auto" and count > FLAT_LIMIT)
+        if not wants_ivf or count < IVF_MIN:
+            return cls("flat")
+        # About sqrt(n) lists, each trained from >= 39 points (FAISS's own floor).
+        nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
+        return cls("ivf", nlist, max(8, nlist // 8))
+
+    @classmethod
+    def of(cls, index) -> "Spec":
+        if hasattr(index, "nlist"):
+            return cls("ivf", int(index.nlist), int(index.nprobe))
+        return cls("flat")
+
+    def describe(self) -> str:
+        if self.kind == "flat":
+            return "flat (exact)"
+        return (f"ivf (approximate: {self.nlist} lists, {self.nprobe} probed, 8-bit codes, "
+                f"top {RERANK_FACTOR}x re-ranked exactly)")
+
+    def outgrown(self, count: int, setting: str = "auto") -> bool:
+        """True when `count` vectors want another kind, or IVF lists 2x finer or 4x coarser.
+
+        Auto leaves IVF only below half the flat limit, so a collection near the limit does not
+        flip between kinds on every update.
+        """
+        wanted = Spec.choose(count, setting)
+        if wanted.kind != self.kind:
+            return not (setting == "auto" and self.kind == "ivf" and count > FLAT_LIMIT // 2)
+        return self.kind == "ivf" and not self.nlist // 4 < wanted.nlist < self.nlist * 2
+
+
+class VectorIndex:
+    def __init__(self, index, spec: Spec):
+        self._index = index
+        self.spec = spec
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def approximate(self) -> bool:
+        return self.spec.kind == "ivf"
+
+    def describe(self) -> str:
+        return self.spec.describe()
+
+    @classmethod
+    def empty(cls, dim: int) -> "VectorIndex":
         faiss = _faiss()
-        if kind != "flat":
-            raise ValueError(f"unknown vector index kind {kind!r}")
-        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), kind)
+        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), Spec("flat"))
+
+    @classmethod
+    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> "VectorIndex":
+        """An index of `spec` holding everything `batches()` yields ((ids, vectors) pairs).
+
+        IVF reads the batches twice: once to train on an even sample, once to add.
+        """
+        if spec.kind == "flat":
+            index = cls.empty(dim)
+        else:
+            faiss = _faiss()
+            quantizer = faiss.IndexFlatIP(dim)
+            ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                faiss.METRIC_INNER_PRODUCT)
+            ivf.own_fields = True
+            quantizer.this.disown()
+            ivf.cp.max_points_per_centroid = 64
+            ivf.train(_sample(batches, count, spec.nlist * 64))
+            ivf.nprobe = spec.nprobe
+            index = cls(ivf, spec)
+        for ids, vectors in batches():
+            index.add(ids, vectors)
+        return index
 
     @property
     def ntotal(self) -> int:
@@ -56,10 +153,25 @@ class VectorIndex:
         if len(ids):
             self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
 
+    def candidates(self, k: int) -> int:
+        """How many results to ask for so that `k` survive exact re-ranking."""
+        return max(k * RERANK_FACTOR, RERANK_MIN) if self.approximate else k
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list)."""
+        """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list).
+
+        IVF scores are approximate; IVF probes more lists when `k` is a large share of the index,
+        so that asking for everything returns everything.
+        """
         k = max(1, min(k, self.ntotal))
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if not self.approximate:
+            scores, ids = self._index.search(query, k)
+            return scores[0], ids[0]
+        faiss = _faiss()
+        share = math.ceil(self.spec.nlist * 4 * k / max(self.ntotal, 1))
+        params = faiss.SearchParametersIVF(nprobe=min(self.spec.nlist, max(self.spec.nprobe, share)))
+        scores, ids = self._index.search(query, k, params=params)
         return scores[0], ids[0]
 
     # -- files ------------------------------------------------------------------------------
@@ -92,7 +204,13 @@ class VectorIndex:
             raise IndexCorrupt(f"{path.name} is damaged ({str(exc).splitlines()[0][:80]})") from None
         if index.d != dim:
             raise IndexCorrupt(f"{path.name} holds {index.d}-d vectors, the catalog {dim}-d")
-        return cls(index, DEFAULT_KIND)
+        return cls(index, Spec.of(index))
+
+
+def _sample(batches: Batches, count: int, wanted: int) -> np.ndarray:
+    """About `wanted` vectors spread evenly over all `count` (a strided pass, no random reads)."""
+    stride = max(1, count // max(wanted, 1))
+    return np.ascontiguousarray(np.concatenate([v[::stride] for _, v in batches()]), dtype=np.float32)
 
 
 def saved_files(folder: Path) -> list[tuple[int, Path]]:
@@ -103,3 +221,14 @@ def saved_files(folder: Path) -> list[tuple[int, Path]]:
         if match:
             found.append((int(match.group(1)), child))
     return sorted(found, reverse=True)
+
+
+def rerank(query: np.ndarray, ids: Iterable[int], lookup) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores for candidate `ids`, best first, from `lookup(ids) -> (ids found, vectors)`.
+
+    Ids whose vectors are gone (removed since the index was updated) drop out.
+    """
+    found, vectors = lookup([int(i) for i in ids if i >= 0])
+    scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    return scores[order], np.asarray(found, dtype=np.int64)[order]

@@ -1,0 +1,198 @@
+"""Vector index kinds: the automatic choice, IVF adds/removes/recall/persistence, and the live
+index over a real catalog (re-ranked scores, tombstones, rebuilds when outgrown)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixseek.store import live_index, vector_index
+from pixseek.store.catalog import Catalog, NewFile
+from pixseek.store.live_index import LiveVectorIndex
+from pixseek.store.vector_index import Spec, VectorIndex, rerank
+
+DIM = 32
+
+
+def clustered(count: int, seed: int = 0, clusters: int = 50) -> np.ndarray:
+    """Unit vectors around a few centroids, as photo embeddings are (uniform noise is too easy)."""
+    centres = np.random.default_rng(0).normal(size=(clusters, DIM))  # the same for every seed
+    rng = np.random.default_rng(seed + 1)
+    points = centres[rng.integers(0, clusters, count)] * 0.6 + rng.normal(size=(count, DIM)) * 0.4
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def batches_of(ids: np.ndarray, vectors: np.ndarray, size: int = 1000):
+    return lambda: ((ids[i:i + size], vectors[i:i + size]) for i in range(0, len(ids), size))
+
+
+def build(kind: str, vectors: np.ndarray, ids: np.ndarray | None = None) -> VectorIndex:
+    ids = np.arange(100, 100 + len(vectors), dtype=np.int64) if ids is None else ids
+    spec = Spec.choose(len(vectors), kind)
+    return VectorIndex.build(DIM, spec, batches_of(ids, vectors), len(vectors))
+
+
+def exact_lookup(ids: np.ndarray, vectors: np.ndarray, removed=()):
+    by_id = {int(i): v for i, v in zip(ids, vectors) if int(i) not in set(removed)}
+    return lambda wanted: ([i for i in wanted if i in by_id],
+                           np.array([by_id[i] for i in wanted if i in by_id], dtype=np.float32).reshape(-1, DIM))
+
+
+def top_ids(index: VectorIndex, query: np.ndarray, k: int, lookup) -> list[int]:
+    _, ids = index.search(query, index.candidates(k))
+    if index.approximate:
+        _, ids = rerank(query, ids, lookup)
+    return [int(i) for i in ids[:k]]
+
+
+# -- the choice ---------------------------------------------------------------------------------
+
+def test_auto_choice_is_exact_for_small_collections_and_ivf_beyond():
+    assert Spec.choose(0).kind == "flat"
+    assert Spec.choose(vector_index.FLAT_LIMIT).kind == "flat"
+    large = Spec.choose(vector_index.FLAT_LIMIT + 1)
+    assert large.kind == "ivf" and 1 <= large.nprobe <= large.nlist
+    assert Spec.choose(1_000_000).nlist > Spec.choose(100_000).nlist > large.nlist
+
+
+def test_forced_kinds_and_the_ivf_floor():
+    assert Spec.choose(10 * vector_index.FLAT_LIMIT, "flat").kind == "flat"
+    assert Spec.choose(5000, "ivf").kind == "ivf"
+    assert Spec.choose(vector_index.IVF_MIN - 1, "ivf").kind == "flat"  # too few to train
+    with pytest.raises(ValueError):
+        Spec.choose(10, "hnsw")
+
+
+def test_outgrown_has_hysteresis_around_the_limit():
+    limit = vector_index.FLAT_LIMIT
+    ivf = Spec.choose(limit + 1)
+    assert Spec("flat").outgrown(limit + 1)
+    assert not Spec("flat").outgrown(limit)
+    assert not ivf.outgrown(limit - 1)  # just under the limit: keep the IVF
+    assert ivf.outgrown(limit // 2 - 1)
+    assert ivf.outgrown(limit + 1, "flat")  # the user forced exact search
+    assert ivf.outgrown(16 * (limit + 1))  # lists far too long now
+    assert not ivf.outgrown(limit + 1)
+
+
+def test_ivf_lists_scale_with_the_collection():
+    # lists of about sqrt(n) entries, and at least 39 training points each
+    for count in (1_000, 5_000, 100_000, 1_000_000):
+        spec = Spec.choose(count, "ivf")
+        assert count / spec.nlist >= 39
+        assert spec.nlist <= max(np.sqrt(count), 1)
+
+
+# -- IVF ------------------------------------------------------------------------------------------
+
+def test_ivf_recall_at_10_on_clustered_data():
+    vectors = clustered(8000)
+    ids = np.arange(100, 8100, dtype=np.int64)
+    index = build("ivf", vectors, ids)
+    assert index.approximate and index.ntotal == 8000
+    lookup = exact_lookup(ids, vectors)
+    queries = clustered(100, seed=1)
+    hits = 0
+    for query in queries:
+        truth = ids[np.argsort(-(vectors @ query))[:10]]
+        hits += len(set(truth) & set(top_ids(index, query, 10, lookup)))
+    assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_ivf_reranked_scores_are_exact_cosines():
+    vectors = clustered(3000)
+    ids = np.arange(3000, dtype=np.int64)
+    index = build("ivf", vectors, ids)
+    query = clustered(1, seed=7)[0]
+    scores, found = rerank(query, index.search(query, 100)[1], exact_lookup(ids, vectors))
+    np.testing.assert_allclose(scores, vectors[found] @ query, rtol=0, atol=1e-6)
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_ivf_adds_and_removes():
+    vectors = clustered(4000)
+    index = build("ivf", vectors[:3000], np.arange(3000, dtype=np.int64))
+    index.add(np.arange(3000, 4000, dtype=np.int64), vectors[3000:])
+    assert index.ntotal == 4000
+    query = vectors[3500]
+    assert int(index.search(query, 1)[1][0]) == 3500  # an added vector finds itself
+    index.remove(np.array([3500, 10], dtype=np.int64))
+    assert index.ntotal == 3998
+    _, ids = index.search(query, index.ntotal)
+    assert 3500 not in set(ids.tolist()) and 10 not in set(ids.tolist())
+
+
+def test_asking_for_everything_returns_everything():
+    vectors = clustered(2000)
+    index = build("ivf", vectors, np.arange(2000, dtype=np.int64))
+    _, ids = index.search(vectors[0], 2000)
+    assert sorted(ids.tolist()) == list(range(2000))
+
+
+def test_ivf_persistence_round_trip(tmp_path):
+    vectors = clustered(3000)
+    ids = np.arange(50, 3050, dtype=np.int64)
+    index = build("ivf", vectors, ids)
+    path = index.save(tmp_path, generation=7)
+    loaded = VectorIndex.load(path, DIM)
+    assert loaded.spec == index.spec and loaded.ntotal == 3000
+    query = clustered(1, seed=3)[0]
+    for a, b in zip(index.search(query, 20), loaded.search(query, 20)):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- the live index over a real catalog ---------------------------------------------------------
+
+@pytest.fixture
+def catalog(tmp_path):
+    catalog = Catalog.open(tmp_path, create=True, model_id="test/model", dim=DIM)
+    yield catalog
+    catalog.close()
+
+
+def fill(catalog: Catalog, vectors: np.ndarray, prefix: str = "/photos") -> list[int]:
+    files = [NewFile(f"{prefix}/{i}.jpg", 1, 1, i.to_bytes(8, "little") + prefix.encode(), 1, 1, v)
+             for i, v in enumerate(vectors)]
+    return catalog.commit_batch(added=files)
+
+
+def test_live_index_switches_to_ivf_and_records_it(catalog, tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_index, "FLAT_LIMIT", 1500)
+    fill(catalog, clustered(1000))
+    live = LiveVectorIndex(tmp_path, catalog)
+    live.save()
+    assert live.index.kind == "flat"
+    fill(catalog, clustered(1000, seed=2), prefix="/more")
+    live.save()
+    assert live.index.kind == "ivf" and live.index.ntotal == 2000
+    assert catalog.meta(live_index.DESCRIPTION_KEY) == live.index.describe()
+    reopened = LiveVectorIndex(tmp_path, catalog)
+    assert reopened.index.spec == live.index.spec and not reopened.notes
+
+
+def test_forced_kind_is_applied_on_save(catalog, tmp_path):
+    fill(catalog, clustered(1500))
+    catalog.set_setting(live_index.SETTING_KEY, "ivf")
+    live = LiveVectorIndex(tmp_path, catalog)
+    live.save()
+    assert live.index.kind == "ivf"
+    catalog.set_setting(live_index.SETTING_KEY, "flat")
+    live.save()
+    assert live.index.kind == "flat"
+
+
+def test_live_ivf_scores_are_stored_cosines_and_removed_rows_never_return(catalog, tmp_path):
+    vectors = clustered(3000)
+    ids = fill(catalog, vectors)
+    catalog.set_setting(live_index.SETTING_KEY, "ivf")
+    live = LiveVectorIndex(tmp_path, catalog)
+    live.save()
+    query = vectors[42]
+    scores, found = live.search(query, 10)
+    assert int(found[0]) == ids[42] and scores[0] == pytest.approx(1.0, abs=1e-5)
+    stored = catalog.vectors_for(found)
+    np.testing.assert_allclose(scores, stored @ query, rtol=0, atol=1e-6)
+    catalog.commit_batch(removed_ids=[ids[42]])
+    _, found = live.search(query, 10)
+    assert ids[42] not in set(int(i) for i in found)
+    assert live.index.ntotal == 2999
