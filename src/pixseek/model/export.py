@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from pixseek.errors import ModelInvalid
@@ -107,7 +108,10 @@ def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
     context_length = text.max_position_embeddings
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
-        with torch.no_grad():
+        # The tracer warns about Python control flow that is constant for CLIP (shapes checks,
+        # argmax pooling); the fidelity tests are what prove the graphs right.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             pixels = torch.zeros(2, 3, vision.image_size, vision.image_size)
             torch.onnx.export(
                 _ImageTower(model), (pixels,), str(staging / "image.onnx"), dynamo=False, opset_version=OPSET,
@@ -118,7 +122,7 @@ def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
             torch.onnx.export(
                 _TextTower(model), (ids,), str(staging / "text.onnx"), dynamo=False, opset_version=OPSET,
                 input_names=["input_ids"], output_names=["text_embeds"],
-                dynamic_axes={"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}},
+                dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
             )
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
         config = BundleConfig(
