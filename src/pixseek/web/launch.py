@@ -1,0 +1,95 @@
+"""`pixseek web`: run the Streamlit app as a child process and open a browser on it.
+
+The server binds to 127.0.0.1 unless --host says otherwise, serves no static folder, refuses
+big uploads, hides tracebacks, and (on localhost) accepts only local Host names, so a web
+page elsewhere cannot reach it through DNS rebinding. Ctrl-C stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import webbrowser
+from pathlib import Path
+
+from pixseek.web.uploads import MAX_UPLOAD_MB
+
+APP = Path(__file__).with_name("app.py")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+READY_TIMEOUT_S = 60
+GRACE_S = 2
+STOP_TIMEOUT_S = 10
+
+
+def command(args) -> list[str]:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
+           "--server.address", args.host, "--server.port", str(args.port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.enableStaticServing", "false", "--server.maxUploadSize", str(MAX_UPLOAD_MB),
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+           "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+           "--global.developmentMode", "false", "--server.enableAgentApi", "false"]
+    if args.host in LOOPBACK:
+        for name in LOOPBACK:
+            cmd += ["--server.allowedHosts", name]
+    return cmd
+
+
+def environment(args) -> dict[str, str]:
+    """The engine's own variables carry --index, --model and --device to the app."""
+    env = dict(os.environ)
+    for name, value in (("PIXSEEK_INDEX", args.index and os.path.abspath(os.path.expanduser(args.index))),
+                        ("PIXSEEK_MODEL", args.model), ("PIXSEEK_DEVICE", args.device)):
+        if value:
+            env[name] = value
+    return env
+
+
+def url(args) -> str:
+    host = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
+
+
+def _open_browser_when_ready(address: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(address + "_stcore/health", timeout=2):
+                webbrowser.open(address)
+                return
+        except OSError:
+            time.sleep(0.3)
+
+
+def _stop(server: subprocess.Popen) -> int:
+    """After Ctrl-C: a terminal sent it to the server too; if it did not, pass it on; then insist."""
+    try:
+        return server.wait(timeout=GRACE_S)
+    except subprocess.TimeoutExpired:
+        server.send_signal(signal.SIGINT)
+    try:
+        return server.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        return server.wait()
+
+
+def launch(args) -> int:
+    """Serve the app until it exits or Ctrl-C; returns the server's exit code."""
+    address = url(args)
+    if args.host not in LOOPBACK:
+        print(f"pixseek: listening on {args.host}: anyone who can reach this machine can search and view "
+              "the indexed photos", file=sys.stderr)
+    print(f"pixseek: the web app is at {address} (Ctrl-C to stop)", file=sys.stderr)
+    server = subprocess.Popen(command(args), env=environment(args))
+    if not args.no_browser:
+        threading.Thread(target=_open_browser_when_ready, args=(address, server), daemon=True).start()
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return _stop(server)
