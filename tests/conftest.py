@@ -83,3 +83,14 @@ def photo_dir(tmp_path) -> Path:
         ext = [".jpg", ".JPG", ".jpeg", ".png"][i % 4]
         make_photo(sub / f"photo {i}{ext}", seed=i)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_dir(tmp_path_factory, clip_vocab) -> Path:
+    """A tiny random CLIP in Hugging Face format (as `save_pretrained` writes it), for export routes."""
+    from pixseek.model.export import clip_tokenizer_from_bpe, random_clip
+
+    folder = tmp_path_factory.mktemp("checkpoint")
+    random_clip("tiny", seed=3).save_pretrained(folder)
+    clip_tokenizer_from_bpe(clip_vocab).save_pretrained(folder)
+    return folder

@@ -101,17 +101,6 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint_dir(tmp_path_factory, clip_vocab) -> Path:
-    """A tiny random CLIP saved in Hugging Face format, as `save_pretrained` writes it."""
-    from pixseek.model.export import clip_tokenizer_from_bpe, random_clip
-
-    folder = tmp_path_factory.mktemp("checkpoint")
-    random_clip("tiny", seed=3).save_pretrained(folder)
-    clip_tokenizer_from_bpe(clip_vocab).save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture
 def hub(tmp_path, monkeypatch, pixseek_home, tiny_bundle_dir, tiny_checkpoint_dir):
     server = FakeHub({BUNDLE_REPO: _files(tiny_bundle_dir), CHECKPOINT_REPO: _files(tiny_checkpoint_dir)})

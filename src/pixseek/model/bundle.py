@@ -18,9 +18,16 @@ from pixseek.errors import ModelInvalid, ModelNotInstalled
 CONFIG_NAME = "pixseek-model.json"
 BUNDLE_FORMAT = 1
 DEFAULT_MODEL = "clip-vit-b-32"
+# The id the default model's indexes record, by whichever route it was installed.
+DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-INSTALL_HINT = "install it with `pixseek model install` (or offline: `pixseek model install --from PATH`)"
+
+
+def install_hint(name: str = DEFAULT_MODEL) -> str:
+    """How to install model `name`: the default comes from the hub, any model from a copied-in path."""
+    online = "`pixseek model install`" if name == DEFAULT_MODEL else f"`pixseek model export CHECKPOINT --name {name}`"
+    return f"install it with {online} (offline: `pixseek model install {name} --from PATH`, see docs/model.md)"
 
 
 def first_line(exc: BaseException) -> str:
@@ -139,7 +146,7 @@ def find_bundle(name_or_path: str | None = None, model_id: str | None = None) ->
         for bundle in installed_bundles():
             if bundle.model_id == model_id:
                 return bundle
-        raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; {INSTALL_HINT}")
+        raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; {install_hint(DEFAULT_MODEL if model_id == DEFAULT_MODEL_ID else model_id.split('/')[-1])}")
     name = name_or_path or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
     candidate = Path(name).expanduser()
     if candidate.is_dir():
@@ -147,4 +154,4 @@ def find_bundle(name_or_path: str | None = None, model_id: str | None = None) ->
     installed = paths.models_dir() / name
     if installed.is_dir():
         return Bundle.load(installed)
-    raise ModelNotInstalled(f"model {name!r} is not installed; {INSTALL_HINT}")
+    raise ModelNotInstalled(f"model {name!r} is not installed; {install_hint(name)}")

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import Bundle
+from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.preprocess import ClipPreprocessor
 from pixseek.model.tokenizer import ClipTokenizer
 
@@ -83,7 +83,8 @@ class Encoder:
                 try:
                     self._sessions[kind] = ort.InferenceSession(str(path), options, providers=self.providers)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
-                    raise ModelInvalid(f"cannot load {path}: {str(exc).splitlines()[0]}; reinstall the model") from None
+                    detail = first_line(exc).replace(str(path), path.name)
+                    raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None
             return self._sessions[kind]
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:

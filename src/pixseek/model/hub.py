@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixseek.errors import PixseekError
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, BundleConfig, first_line
+from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, DEFAULT_MODEL_ID, BundleConfig, first_line
 
-DEFAULT_REPO = "openai/clip-vit-base-patch32"
 # Which hub repo each well-known model name comes from.
-KNOWN_REPOS = {DEFAULT_MODEL: DEFAULT_REPO}
+KNOWN_REPOS = {DEFAULT_MODEL: DEFAULT_MODEL_ID}
 CHECKPOINT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 CHECKPOINT_TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt")
 OFFLINE_HINT = "on a machine without internet, copy the model in and run `pixseek model install --from PATH` (see docs/model.md)"

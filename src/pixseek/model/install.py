@@ -112,11 +112,12 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
         raise ModelInvalid(f"{name!r} is not a usable model name")
     destination = paths.models_dir() / name
     with _staging(name) as staging:
-        built = Path(build(staging / "work"))
+        built = Path(build(staging / name))
+        check_runs(Bundle.load(built))  # what was shipped, before spending time on quantization
         bundle = choose_precision(Bundle.load(built), precision, photos, report)
         check_runs(bundle)
         if destination.exists():
-            destination.rename(staging / "replaced")
+            destination.rename(staging / ".replaced")
         built.rename(destination)
     installed = Bundle.load(destination)
     report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, {installed.size_bytes() / 1e6:.0f} MB) in {destination}")
@@ -173,8 +174,8 @@ def build_from_path(source: Path, model_id: str | None = None) -> Callable[[Path
     def build(workdir: Path) -> Path:
         folder = source
         if source.is_file():
-            _extract(source, workdir.parent / "unpacked")
-            folder = _find_model_folder(workdir.parent / "unpacked")
+            _extract(source, workdir.parent / ".unpacked")
+            folder = _find_model_folder(workdir.parent / ".unpacked")
             if folder is None:
                 raise ModelInvalid(f"{source.name} holds no pixseek model bundle and no CLIP checkpoint")
         if (folder / CONFIG_NAME).is_file():
@@ -201,7 +202,8 @@ def install_from_path(source: Path, name: str = DEFAULT_MODEL, precision: str = 
 
 
 def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revision: str | None = None,
-                     precision: str = "int8", photos: Path | None = None, report: Report = _stderr) -> Bundle:
+                     precision: str = "int8", photos: Path | None = None, model_id: str | None = None,
+                     report: Report = _stderr) -> Bundle:
     """Download model `name` (or `repo_id`) once from the hub and install it; a checkpoint is exported."""
     from pixseek.model.hub import KNOWN_REPOS, download
 
@@ -215,13 +217,13 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
         if fetched.kind == "bundle":
             return copy_bundle(fetched.folder, workdir)
         report(f"exporting {repo_id} to ONNX ...")
-        return export_checkpoint_into(fetched.folder, workdir, repo_id)
+        return export_checkpoint_into(fetched.folder, workdir, model_id or repo_id)
 
     return install_built(name, build, precision, photos, report)
 
 
-def install_checkpoint(checkpoint: str, name: str | None = None, model_id: str | None = None, precision: str = "int8",
-                       photos: Path | None = None, report: Report = _stderr) -> Bundle:
+def install_checkpoint(checkpoint: str, name: str | None = None, precision: str = "int8", photos: Path | None = None,
+                       model_id: str | None = None, report: Report = _stderr) -> Bundle:
     """Export a Hugging Face CLIP checkpoint (folder or hub id) and install it."""
     name = name or Path(str(checkpoint).rstrip("/")).name
     return install_built(name, lambda workdir: export_checkpoint_into(checkpoint, workdir, model_id), precision, photos, report)

@@ -2,13 +2,33 @@
 
 CLIP wants exactly `context_length` ids: start token, BPE tokens, end token, zero padding; text
 that is too long is truncated but keeps its end token, as CLIP's own tokenizer does.
+
+Before BPE, OpenAI's tokenizer (the one CLIP was trained with) cleans text with ftfy and a double
+HTML unescape; tokenizer.json has no such step, so we apply it here. Without it, a query typed on
+a phone ("dog’s toy", curly apostrophe) or pasted from a web page ("cats &amp; dogs") would get
+other ids than CLIP saw in training. ftfy is optional: without it only mojibake, curly quotes,
+ligatures and full-width forms go uncorrected (docs/model.md).
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
+
+
+def _fix_text():
+    try:
+        from ftfy import fix_text
+    except ImportError:
+        return lambda text: text
+    return fix_text
+
+
+def clean(text: str, fix_text=None) -> str:
+    """OpenAI CLIP's `basic_clean`; whitespace and case are left to tokenizer.json's normalizer."""
+    return html.unescape(html.unescape((fix_text or _fix_text())(text))).strip()
 
 
 class ClipTokenizer:
@@ -19,10 +39,11 @@ class ClipTokenizer:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=context_length)
+        self._fix_text = _fix_text()
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, both int64 of shape (len(texts), context_length)."""
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch([clean(text, self._fix_text) for text in texts])
         ids = np.zeros((len(texts), self.context_length), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, encoding in enumerate(encodings):

@@ -1,0 +1,185 @@
+"""Our ONNX towers and preprocessing against the reference (transformers + PyTorch), same weights.
+
+A random-weight CLIP is rebuilt from the same seed as the exported bundle, so both sides hold
+identical weights: any difference is the export, the runtime or the preprocessing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SHARED_PHOTOS, make_photo
+from pixseek.model.bundle import Bundle
+from pixseek.model.encoder import Encoder, normalise
+from pixseek.model.samples import folder_photos, generated_photos
+
+TEXTS = ["a photo of a dog", "sunset over the mountains", "", "a red sports car parked by the sea at night",
+         "word " * 100, "東京の夜景 🌃", "two cats, one dog & a parrot!"]
+
+
+def reference_photos(count: int = 24) -> list[Image.Image]:
+    """Generated photos of several sizes, plus real ones when ../shared is present."""
+    photos = list(generated_photos(count))
+    return photos + (folder_photos(SHARED_PHOTOS, count) if SHARED_PHOTOS.is_dir() else [])
+
+
+def torch_image_embeddings(model, pixels: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return normalise(model.get_image_features(pixel_values=torch.from_numpy(pixels)).pooler_output.numpy())
+
+
+def torch_text_embeddings(model, hf_tokenizer, texts: list[str]) -> np.ndarray:
+    """The reference path end to end: transformers' tokenizer (max-length padding) and text tower."""
+    import torch
+
+    batch = hf_tokenizer(texts, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
+    with torch.no_grad():
+        features = model.get_text_features(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return normalise(features.pooler_output.numpy())
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_reference():
+    from pixseek.model.export import random_clip
+
+    return random_clip("tiny", seed=0)  # the weights of conftest's tiny bundle
+
+
+@pytest.fixture(scope="module")
+def hf_tokenizer(clip_vocab):
+    from pixseek.model.export import clip_tokenizer_from_bpe
+
+    return clip_tokenizer_from_bpe(clip_vocab)
+
+
+def check_towers(bundle: Bundle, model, hf_tokenizer, label: str, min_cosine: float = 0.9999) -> None:
+    encoder = Encoder(bundle, precision="fp32")
+    pixels = np.stack([encoder.preprocess(p) for p in reference_photos()])
+    image_cos = cosines(encoder.encode_pixels(pixels), torch_image_embeddings(model, pixels))
+    text_cos = cosines(encoder.encode_texts(TEXTS), torch_text_embeddings(model, hf_tokenizer, TEXTS))
+    print(f"\n{label} fp32 ONNX vs PyTorch: image cosine min {image_cos.min():.7f} over {len(pixels)} photos, "
+          f"text cosine min {text_cos.min():.7f} over {len(TEXTS)} texts")
+    assert image_cos.min() >= min_cosine
+    assert text_cos.min() >= min_cosine
+
+
+def test_tiny_model_matches_pytorch(tiny_bundle_dir, tiny_reference, hf_tokenizer):
+    check_towers(Bundle.load(tiny_bundle_dir), tiny_reference, hf_tokenizer, "tiny")
+
+
+def test_reference_embeddings_differ_between_photos(tiny_bundle_dir):
+    """Guards the test above: equal cosines mean nothing if every photo gave the same vector."""
+    encoder = Encoder(Bundle.load(tiny_bundle_dir), precision="fp32")
+    vectors = encoder.encode_images(reference_photos(8))
+    off_diagonal = (vectors @ vectors.T)[~np.eye(len(vectors), dtype=bool)]
+    assert off_diagonal.min() < 0.999
+
+
+def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_vocab, hf_tokenizer):
+    """A ViT-B/16-style model (patch 16, other width and image size) saved in HF format and exported."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from pixseek.model.export import clip_tokenizer_from_bpe, export_checkpoint
+
+    torch.manual_seed(5)
+    config = CLIPConfig(
+        text_config=dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4),
+        vision_config=dict(hidden_size=96, intermediate_size=192, num_hidden_layers=3, num_attention_heads=4,
+                           patch_size=16, image_size=96),
+        projection_dim=24,
+    )
+    model = CLIPModel(config).eval()
+    model.save_pretrained(tmp_path / "checkpoint")
+    clip_tokenizer_from_bpe(clip_vocab).save_pretrained(tmp_path / "checkpoint")
+    bundle = export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle", "test/clip-p16")
+    assert (bundle.config.image_size, bundle.config.embedding_dim) == (96, 24)
+    check_towers(bundle, model, hf_tokenizer, "patch-16 96px")
+
+
+def test_tiny_int8_stays_close(tiny_bundle_dir, tmp_path):
+    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_image_tower
+
+    fp32 = Encoder(Bundle.load(tiny_bundle_dir), precision="fp32")
+    quantize_image_tower(tiny_bundle_dir / "image.onnx", tmp_path / INT8_IMAGE_MODEL)
+    pixels = np.stack([fp32.preprocess(p) for p in reference_photos()])
+    int8 = Encoder(_with_int8(tiny_bundle_dir, tmp_path), precision="int8")
+    cos = cosines(fp32.encode_pixels(pixels), int8.encode_pixels(pixels))
+    print(f"\ntiny int8 vs fp32: image cosine mean {cos.mean():.5f} min {cos.min():.5f}")
+    assert cos.min() > 0.98
+
+
+def _with_int8(source, folder) -> Bundle:
+    """A copy of bundle `source` in `folder` (which already holds the int8 tower) naming the int8 variant."""
+    import shutil
+    from dataclasses import replace
+
+    from pixseek.model.quantize import INT8_IMAGE_MODEL
+
+    for item in source.iterdir():
+        shutil.copy(item, folder / item.name)
+    bundle = Bundle.load(folder)
+    return bundle.save_config(replace(bundle.config, image_variants={"int8": INT8_IMAGE_MODEL}))
+
+
+# -- preprocessing ----------------------------------------------------------------------------
+
+
+def odd_images(tmp_path) -> list[Image.Image]:
+    """Sizes and modes that exercise every branch: small, tall, wide, exact, grey, alpha, palette, CMYK."""
+    specs = [((320, 240), "RGB"), ((240, 320), "RGB"), ((224, 224), "RGB"), ((100, 60), "RGB"), ((2000, 225), "RGB"),
+             ((225, 2000), "RGB"), ((301, 257), "L"), ((300, 200), "RGBA"), ((300, 200), "P"), ((257, 301), "CMYK"),
+             ((1024, 768), "RGB"), ((223, 225), "RGB")]
+    return [Image.open(make_photo(tmp_path / f"{i}.png" if mode != "CMYK" else tmp_path / f"{i}.jpg", seed=i, size=size, mode=mode))
+            for i, (size, mode) in enumerate(specs)]
+
+
+@pytest.mark.parametrize("size", [224, 96])
+def test_preprocessing_matches_clip_image_processor(tmp_path, size):
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    from pixseek.model.bundle import CLIP_MEAN, CLIP_STD
+    from pixseek.model.preprocess import ClipPreprocessor
+
+    reference = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    ours = ClipPreprocessor(size, CLIP_MEAN, CLIP_STD)
+    images = odd_images(tmp_path) + reference_photos(8)
+    if SHARED_PHOTOS.is_dir():
+        images += [Image.open(p) for p in sorted((SHARED_PHOTOS / "imagenet-sample").glob("*.JPEG"))[::10]]
+    worst = 0.0
+    for image in images:
+        expected = reference(image, return_tensors="np")["pixel_values"][0]
+        got = ours(image)
+        assert got.shape == expected.shape == (3, size, size)
+        worst = max(worst, float(np.abs(got - expected).max()))
+    print(f"\npreprocessing {size}px vs CLIPImageProcessor (PIL) on {len(images)} images: max abs diff {worst:.2e}")
+    assert worst <= 1e-5
+
+
+# -- full size --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_size_vit_b_32_matches_pytorch_and_int8_agrees(tmp_path, clip_vocab, hf_tokenizer):
+    from pixseek.model.export import export_random, random_clip
+    from pixseek.model.install import verify_int8
+    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_image_tower
+
+    bundle = export_random("vit-b-32", tmp_path / "full", clip_vocab, seed=0)
+    assert (bundle.config.embedding_dim, bundle.config.image_size) == (512, 224)
+    check_towers(bundle, random_clip("vit-b-32", seed=0), hf_tokenizer, "ViT-B/32")
+    (tmp_path / "q").mkdir()
+    quantize_image_tower(bundle.path / "image.onnx", tmp_path / "q" / INT8_IMAGE_MODEL)
+    int8 = _with_int8(bundle.path, tmp_path / "q")
+    agreement = verify_int8(Encoder(int8, precision="fp32"), Encoder(int8, precision="int8"),
+                            SHARED_PHOTOS if SHARED_PHOTOS.is_dir() else None)
+    print(f"\nViT-B/32 (random weights) {agreement.summary()}")
+    assert agreement.accepted
