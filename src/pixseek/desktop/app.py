@@ -1,0 +1,358 @@
+"""The desktop window: choose a folder, keep its index up to date, search it by text or image.
+
+Everything slow (opening the index, scanning, indexing, searching, writing the results page)
+runs on the Worker; this module only builds widgets, reacts to the user and to the outcomes
+the worker hands back, which it drains from a queue every POLL_MS with `after()`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tkinter as tk
+from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+
+from pixseek.desktop import settings
+from pixseek.desktop.dialogs import install_error_hook, show_about, show_error
+from pixseek.desktop.session import FolderState, SearchPage, Session
+from pixseek.desktop.worker import Outcome, Worker
+from pixseek.errors import PixseekError, QueryError
+from pixseek.reports import IndexReport, Progress
+from pixseek.search import parse_query
+
+POLL_MS = 40
+MAX_RESULTS = 50
+ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "pixseek.png"
+IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif "
+                          "*.JPG *.JPEG *.PNG *.WEBP *.GIF *.BMP *.TIF *.TIFF *.HEIC *.HEIF"),
+               ("All files", "*")]
+
+
+def describe_progress(p: Progress) -> str:
+    eta = f" · about {p.eta:.0f} s left" if p.eta is not None else ""
+    return f"Indexing: {p.done} of {p.total} images · {p.rate:.1f} images/s{eta}"
+
+
+def describe_report(report: IndexReport, folder: str) -> str:
+    text = f"{'Indexing cancelled' if report.cancelled else 'Indexed'} {folder}: " + report.describe()
+    if report.skipped:
+        shown = ", ".join(f"{os.path.basename(path)} ({reason})" for path, reason in report.skipped[:3])
+        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+        text += f". Skipped: {shown}{more}"
+    return text
+
+
+class App:
+    """The main window; `busy` is None, "open", "index" or "search" (one engine job at a time)."""
+
+    def __init__(self, root: tk.Tk, index: str | None = None, model: str | None = None,
+                 device: str | None = None, icon: Path = ICON_PATH):
+        self.root = root
+        self.session = Session(index, model, device)
+        self.worker = Worker()
+        self.busy: str | None = None
+        self.folder: str | None = None  # the folder whose index is loaded
+        self.model = self.session.model_name()
+        self.index_dir = str(self.session.index_dir)
+        self._attempted = ""  # the folder text last acted on, so focus-out does not repeat it
+        install_error_hook(root)
+        root.title("pixseek")
+        root.minsize(560, 0)
+        self._icon = self._load_icon(icon)
+        self._build()
+        root.protocol("WM_DELETE_WINDOW", self.close)
+        self._poll_id = root.after(POLL_MS, self._poll)
+        remembered = settings.load_folder()
+        if remembered:
+            self.folder_var.set(remembered)
+            root.after_idle(self.select_folder)
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def _load_icon(self, icon: Path) -> tk.PhotoImage | None:
+        """The window icon; a missing or unreadable icon file only costs the icon."""
+        try:
+            image = tk.PhotoImage(master=self.root, file=str(icon))
+        except (tk.TclError, OSError):
+            return None
+        self.root.iconphoto(True, image)
+        return image
+
+    def _build(self) -> None:
+        root = self.root
+        style = ttk.Style(root)
+        if "clam" in style.theme_names():
+            style.theme_use("clam")
+        frame = ttk.Frame(root, padding=10)
+        frame.grid(sticky="nsew")
+        root.columnconfigure(0, weight=1)
+        root.rowconfigure(0, weight=1)
+        frame.columnconfigure(1, weight=1)
+
+        ttk.Label(frame, text="Image folder:").grid(row=0, column=0, sticky="w")
+        self.folder_var = tk.StringVar(root)
+        self.folder_entry = ttk.Entry(frame, textvariable=self.folder_var, width=60)
+        self.folder_entry.grid(row=0, column=1, sticky="ew", padx=5)
+        self.folder_entry.bind("<Return>", self._on_folder_enter)
+        self.folder_entry.bind("<KP_Enter>", self._on_folder_enter)
+        self.folder_entry.bind("<FocusOut>", lambda event: self.select_folder())
+        self.browse_folder_button = ttk.Button(frame, text="Browse…", command=self.browse_folder)
+        self.browse_folder_button.grid(row=0, column=2)
+        self.update_button = ttk.Button(frame, text="Update index", command=self.update_index)
+        self.update_button.grid(row=0, column=3, padx=(5, 0))
+
+        self.progress = ttk.Progressbar(frame, mode="determinate")
+        self.progress.grid(row=1, column=0, columnspan=3, sticky="ew", pady=(8, 0))
+        self.cancel_button = ttk.Button(frame, text="Cancel", command=self.cancel_indexing)
+        self.cancel_button.grid(row=1, column=3, sticky="ew", padx=(5, 0), pady=(8, 0))
+        self.status_var = tk.StringVar(root, "Choose a folder of images to search.")
+        self.status = ttk.Label(frame, textvariable=self.status_var, wraplength=640, justify="left")
+        self.status.grid(row=2, column=0, columnspan=4, sticky="w", pady=(6, 0))
+        frame.bind("<Configure>", lambda event: self.status.configure(wraplength=max(200, event.width - 20)))
+        ttk.Separator(frame).grid(row=3, column=0, columnspan=4, sticky="ew", pady=10)
+
+        self.mode_var = tk.StringVar(root, "text")
+        modes = ttk.Frame(frame)
+        modes.grid(row=4, column=0, columnspan=4, sticky="w")
+        ttk.Label(modes, text="Search:").pack(side="left")
+        self.text_radio = ttk.Radiobutton(modes, text="By text", value="text", variable=self.mode_var,
+                                          command=self._show_mode)
+        self.text_radio.pack(side="left", padx=(8, 0))
+        self.image_radio = ttk.Radiobutton(modes, text="By image", value="image", variable=self.mode_var,
+                                           command=self._show_mode)
+        self.image_radio.pack(side="left", padx=(8, 0))
+
+        self.query_label = ttk.Label(frame)
+        self.query_label.grid(row=5, column=0, sticky="w", pady=(6, 0))
+        self.query_var = tk.StringVar(root)
+        self.query_entry = ttk.Entry(frame, textvariable=self.query_var)
+        self.image_var = tk.StringVar(root)
+        self.image_entry = ttk.Entry(frame, textvariable=self.image_var)
+        self.browse_image_button = ttk.Button(frame, text="Browse…", command=self.browse_image)
+
+        bottom = ttk.Frame(frame)
+        bottom.grid(row=6, column=0, columnspan=4, sticky="ew", pady=(10, 0))
+        ttk.Label(bottom, text="Results (K):").pack(side="left")
+        self.k_var = tk.StringVar(root, "12")
+        self.k_spinbox = ttk.Spinbox(bottom, from_=1, to=MAX_RESULTS, textvariable=self.k_var, width=4)
+        self.k_spinbox.pack(side="left", padx=(5, 0))
+        self.about_button = ttk.Button(bottom, text="?", width=3, command=self.about)
+        self.about_button.pack(side="right")
+        self.search_button = ttk.Button(bottom, text="Search", command=self.search)
+        self.search_button.pack(side="right", padx=(0, 5))
+
+        root.bind("<Return>", lambda event: self.search())
+        root.bind("<KP_Enter>", lambda event: self.search())
+        self._show_mode()
+        self._set_busy(None)
+
+    def _show_mode(self) -> None:
+        """Show the query field for the chosen mode (text, or image path with Browse)."""
+        by_image = self.mode_var.get() == "image"
+        self.query_label.configure(text="Image:" if by_image else "Query:")
+        if by_image:
+            self.query_entry.grid_remove()
+            self.image_entry.grid(row=5, column=1, columnspan=2, sticky="ew", padx=5, pady=(6, 0))
+            self.browse_image_button.grid(row=5, column=3, sticky="ew", padx=(5, 0), pady=(6, 0))
+            self.image_entry.focus_set()
+        else:
+            self.image_entry.grid_remove()
+            self.browse_image_button.grid_remove()
+            self.query_entry.grid(row=5, column=1, columnspan=3, sticky="ew", padx=(5, 0), pady=(6, 0))
+            self.query_entry.focus_set()
+
+    def _set_busy(self, busy: str | None) -> None:
+        """Enable what makes sense now; the progress row shows only while indexing."""
+        self.busy = busy
+        idle = "disabled" if busy else "!disabled"
+        for widget in (self.search_button, self.update_button, self.browse_folder_button, self.folder_entry):
+            widget.state([idle])
+        if busy == "index":
+            self.progress.grid()
+            self.cancel_button.grid()
+        else:
+            self.progress.stop()
+            self.progress.configure(mode="determinate", value=0)
+            self.progress.grid_remove()
+            self.cancel_button.grid_remove()
+
+    def _say(self, text: str) -> None:
+        self.status_var.set(text)
+
+    # -- worker outcomes ----------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        """Drain the worker's queue on the UI thread; only the latest progress is drawn."""
+        try:
+            progress = None
+            while True:
+                try:
+                    item = self.worker.events.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, Progress):
+                    progress = item
+                    continue
+                if progress is not None:
+                    self._show_progress(progress)
+                    progress = None
+                self._deliver(item)
+            if progress is not None:
+                self._show_progress(progress)
+        finally:
+            self._poll_id = self.root.after(POLL_MS, self._poll)
+
+    def _deliver(self, outcome: Outcome) -> None:
+        if outcome.error is None:
+            outcome.on_done(outcome.result)
+            return
+        self._set_busy(None)
+        self._say(f"Error: {outcome.error}")
+        show_error(self.root, outcome.error)
+
+    def _show_progress(self, p: Progress) -> None:
+        if self.busy != "index":
+            return
+        if str(self.progress.cget("mode")) != "determinate":
+            self.progress.stop()
+            self.progress.configure(mode="determinate")
+        self.progress.configure(maximum=max(p.total, 1), value=p.done)
+        self._say(describe_progress(p))
+
+    # -- folder and index ---------------------------------------------------------------------
+
+    def _on_folder_enter(self, event) -> str:
+        self.select_folder(force=True)
+        return "break"  # Enter in the folder field selects the folder; it does not search
+
+    def browse_folder(self) -> None:
+        chosen = filedialog.askdirectory(parent=self.root, mustexist=True, title="Choose an image folder",
+                                         initialdir=self.folder or os.path.expanduser("~"))
+        if chosen:
+            self.folder_var.set(chosen)
+            self.select_folder(force=True)
+
+    def select_folder(self, force: bool = False) -> None:
+        """Open the folder in the entry: load its index, offer an update, or index it."""
+        text = self.folder_var.get().strip()
+        if self.busy or not text or (text == self._attempted and not force):
+            return
+        self._attempted = text
+        self.folder = None
+        self._set_busy("open")
+        self._say(f"Opening {text}…")
+        self.worker.submit(self.session.inspect, self._on_inspected, text)
+
+    def _on_inspected(self, state: FolderState) -> None:
+        self._set_busy(None)
+        self.folder, self.model, self.index_dir = state.folder, state.model, state.index_dir
+        self._attempted = state.folder
+        self.folder_var.set(state.folder)
+        self.root.title(f"pixseek: {os.path.basename(state.folder) or state.folder}")
+        settings.save_folder(state.folder)
+        changes = state.changes
+        if not state.indexed:
+            self.update_index()
+        elif changes.has_changes:
+            if messagebox.askyesno("Index out of date",
+                                   f"Since this folder was indexed: {changes.describe()}.",
+                                   detail="Update the index now? Only those files are read again.",
+                                   parent=self.root):
+                self.update_index()
+            else:
+                self._say(f"Index out of date ({changes.describe()}); searching the previous index. "
+                          "Click Update index to bring it up to date.")
+        else:
+            self._say(f"Ready: {changes.unchanged} images indexed in {state.folder}.")
+
+    def update_index(self) -> None:
+        """Re-scan the current folder and index what is new or changed (in the background)."""
+        if self.busy:
+            return
+        if self.folder is None:  # nothing loaded yet: open what the field names (which indexes it)
+            if not self.folder_var.get().strip():
+                show_error(self.root, QueryError("no image folder chosen yet"))
+            self.select_folder(force=True)
+            return
+        self.worker.cancel.clear()
+        self._set_busy("index")
+        self.progress.configure(mode="indeterminate")
+        self.progress.start(15)
+        self._say(f"Scanning {self.folder}…")
+        self.worker.submit(self.session.index, self._on_indexed, self.folder, self.worker.report,
+                           self.worker.cancel)
+
+    def _on_indexed(self, report: IndexReport) -> None:
+        self._set_busy(None)
+        self._say(describe_report(report, self.folder))
+
+    def cancel_indexing(self) -> None:
+        self.worker.cancel.set()
+        self._say("Cancelling: the batch in flight is saved first…")
+
+    # -- search -------------------------------------------------------------------------------
+
+    def _results_wanted(self) -> int:
+        try:
+            k = int(self.k_var.get())
+        except ValueError:
+            k = 0
+        if not 1 <= k <= MAX_RESULTS:
+            raise QueryError(f"Results (K) must be a whole number from 1 to {MAX_RESULTS}")
+        return k
+
+    def search(self) -> None:
+        """Search the current folder; the results page opens in the web browser."""
+        if self.busy:
+            self.root.bell()
+            return
+        try:
+            if self.folder is None:
+                raise QueryError("choose an image folder before searching")
+            k = self._results_wanted()
+            if self.mode_var.get() == "image":
+                query = parse_query(images=[self.image_var.get().strip()])
+            else:
+                query = parse_query([self.query_var.get()])
+        except PixseekError as error:
+            show_error(self.root, error)
+            return
+        self._set_busy("search")
+        self._say(f"Searching for {query.describe()}…")
+        self.worker.submit(self.session.search, self._on_searched, query, k, self.folder)
+
+    def _on_searched(self, found: SearchPage) -> None:
+        self._set_busy(None)
+        where = "opened in your web browser" if found.opened else f"no web browser found: open {found.page.as_uri()}"
+        self._say(f"{len(found.results)} results for {found.query.describe()}: {where}.")
+
+    def browse_image(self) -> None:
+        chosen = filedialog.askopenfilename(parent=self.root, title="Choose an example image",
+                                            filetypes=IMAGE_TYPES, initialdir=self.folder)
+        if chosen:
+            self.image_var.set(chosen)
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def about(self) -> None:
+        show_about(self.root, self.model, self.index_dir)
+
+    def close(self) -> None:
+        """Stop indexing (what is committed stays), close the index and the window."""
+        self.root.after_cancel(self._poll_id)
+        self.worker.submit(self.session.close, lambda result: None)
+        self.worker.stop()
+        self.root.destroy()
+
+
+def launch(args) -> int:
+    """`pixseek gui`: open the window and run until it is closed."""
+    try:
+        root = tk.Tk(className="pixseek")
+    except tk.TclError as error:
+        raise PixseekError(f"cannot open the desktop window ({error}); run `pixseek gui` in a desktop "
+                           "session, or use `pixseek search`") from None
+    App(root, index=args.index, model=args.model, device=args.device)
+    root.mainloop()
+    return 0

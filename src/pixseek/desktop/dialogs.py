@@ -1,0 +1,59 @@
+"""Dialogs: errors with the fix, the About box, and a last resort for unexpected errors.
+
+Expected failures (PixseekError) already carry a one-line message; the dialog adds what to do
+about it in the desktop app. Anything else is a bug: the traceback goes to stderr and the user
+gets a dialog instead of a dead window.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import tkinter as tk
+from tkinter import messagebox
+
+from pixseek import __version__
+from pixseek.errors import (FolderNotFound, IndexCorrupt, IndexIncompatible, IndexLocked, ModelNotInstalled,
+                            PixseekError, QueryError)
+
+# error class -> (dialog title, what to do); looked up along the class's MRO
+FIXES: dict[type, tuple[str, str]] = {
+    FolderNotFound: ("Folder not available", "Check the path, or choose another folder with Browse."),
+    ModelNotInstalled: ("No model installed",
+                        "Install the model once from a terminal:  pixseek model install\n"
+                        "(on an offline machine:  pixseek model install --from PATH), then choose the folder again."),
+    IndexIncompatible: ("Index cannot be used",
+                        "Start the app with the model that built this index (pixseek gui --model NAME), "
+                        "or give it its own index folder (pixseek gui --index PATH)."),
+    IndexLocked: ("Index busy", "Wait for the other pixseek process to finish, then click Update index."),
+    IndexCorrupt: ("Index damaged", "Remove the index folder named above and index the folder again."),
+    QueryError: ("Cannot search",
+                 "Type some words to search for, or choose an existing image file with Browse."),
+    PixseekError: ("pixseek", ""),
+}
+
+LICENCES = ("pixseek: MIT. CLIP ViT-B/32 weights: MIT (OpenAI). ONNX Runtime: MIT. FAISS: MIT. "
+            "Pillow: MIT-CMU. SQLite: public domain. Tcl/Tk: BSD-style.")
+
+
+def show_error(parent: tk.Misc, error: BaseException) -> None:
+    """A modal error dialog: the message, and for expected errors how to fix it."""
+    if isinstance(error, PixseekError):
+        title, fix = next(FIXES[c] for c in type(error).__mro__ if c in FIXES)
+        messagebox.showerror(title, str(error), detail=fix, parent=parent)
+        return
+    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    messagebox.showerror("Unexpected error", f"{type(error).__name__}: {error}",
+                         detail="This is a bug in pixseek; the details were printed to the terminal. "
+                                "The app keeps running.", parent=parent)
+
+
+def install_error_hook(root: tk.Tk) -> None:
+    """Show any exception that escapes a Tk callback as a dialog instead of dying silently."""
+    root.report_callback_exception = lambda kind, error, trace: show_error(root, error.with_traceback(trace))
+
+
+def show_about(parent: tk.Misc, model: str, index_dir: str) -> None:
+    messagebox.showinfo("About pixseek", f"pixseek {__version__}",
+                        detail=f"Offline semantic image search: CLIP on ONNX Runtime, FAISS and SQLite.\n\n"
+                               f"Model: {model}\nIndex: {index_dir}\n\nLicences: {LICENCES}", parent=parent)

@@ -1,0 +1,94 @@
+"""The search results page that the desktop app opens in the user's web browser.
+
+A self-contained HTML file: thumbnails are embedded as JPEG data URIs (from the Library's
+content-hash thumbnail cache), so the page needs no server and keeps working if the cache is
+cleared. Every name is HTML-escaped and every link is a percent-encoded file:// URI, so paths
+with spaces, quotes, `<script>` or any unicode open the right file. Pages go to one folder in
+the cache, newest kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from pixseek.errors import PixseekError
+from pixseek.reports import SearchResult
+from pixseek.search import Query, Term
+
+KEEP_PAGES = 20
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f4; color: #222; }
+header h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
+header p { margin: 0 0 1rem; color: #666; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 1rem; }
+figure { margin: 0; background: #fff; border-radius: 6px; box-shadow: 0 1px 3px #0002; overflow: hidden; }
+figure img { display: block; width: 100%; height: 200px; object-fit: cover; background: #ddd; }
+figure .missing { display: flex; height: 200px; align-items: center; justify-content: center; color: #888; }
+figcaption { display: flex; justify-content: space-between; gap: .5rem; padding: .4rem .6rem; font-size: .85rem; }
+figcaption a { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: inherit; }
+.score { font-variant-numeric: tabular-nums; color: #0a5; }
+"""
+
+
+def file_uri(path: str) -> str:
+    """A file:// URI for `path`, percent-encoded (spaces, quotes, unicode, undecodable bytes)."""
+    return Path(os.path.abspath(path)).as_uri()
+
+
+def _term_html(term: Term) -> str:
+    if term.image:
+        subject = (f'image <a href="{html.escape(file_uri(term.image))}">'
+                   f"{html.escape(os.path.basename(term.image))}</a>")
+    else:
+        subject = f"“{html.escape(term.text)}”"
+    weight = abs(term.weight)
+    prefix = "not " if term.weight < 0 else ""
+    return prefix + (subject if weight == 1 else f"{weight:g} × {subject}")
+
+
+def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) -> str:
+    name = html.escape(os.path.basename(result.path))
+    link = html.escape(file_uri(result.path))
+    try:
+        data = base64.b64encode(thumbnail(result.path)).decode("ascii")
+        picture = f'<img src="data:image/jpeg;base64,{data}" alt="{name}">'
+    except PixseekError:
+        picture = '<div class="missing">no preview</div>'
+    return (f'<figure class="result" data-rank="{rank}" data-score="{result.score:.6f}">'
+            f'<a href="{link}" title="{html.escape(result.path)}">{picture}</a>'
+            f'<figcaption><a href="{link}">{name}</a><span class="score">{result.score:.4f}</span></figcaption>'
+            "</figure>")
+
+
+def render(query: Query, results: list[SearchResult], folder: str, thumbnail: Callable[[str], bytes]) -> str:
+    """The page's HTML; `thumbnail(path)` gives JPEG bytes or raises PixseekError."""
+    query_html = " + ".join(_term_html(t) for t in query.terms).replace("+ not", "but not")
+    cards = "\n".join(_card(rank, r, thumbnail) for rank, r in enumerate(results, 1))
+    count = f"{len(results)} result{'s' if len(results) != 1 else ''}"
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>pixseek: {html.escape(query.describe())}</title><style>{STYLE}</style></head>\n<body>"
+            f'<header><h1 class="query">Search: {query_html}</h1>'
+            f"<p>{count} in {html.escape(folder)} · {time.strftime('%Y-%m-%d %H:%M')}</p></header>\n"
+            f'<main class="grid">\n{cards or "<p>No images in this folder are indexed yet.</p>"}\n</main>'
+            "</body></html>\n")
+
+
+def _prune(folder: Path) -> None:
+    for page in sorted(folder.glob("results-*.html"))[:-KEEP_PAGES]:  # names sort by time
+        page.unlink(missing_ok=True)
+
+
+def write(folder: Path, query: Query, results: Iterable[SearchResult], searched: str,
+          thumbnail: Callable[[str], bytes]) -> Path:
+    """Write a new results page under `folder` (keeping the newest KEEP_PAGES) and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / f"results-{time.time_ns()}.html"
+    page.write_text(render(query, list(results), searched, thumbnail), encoding="utf-8")
+    _prune(folder)
+    return page

@@ -1,0 +1,103 @@
+"""What the desktop app asks of the engine. Runs on the worker thread only.
+
+The app uses one index: the one `--index` names, else the default index that the CLI and the
+web app use too (so a folder indexed from any face is ready in all of them; nested folders
+share vectors). Choosing a folder adds it to that index, and searches are kept to the chosen
+folder with the Library's `within` filter, so results are the folder the user is looking at.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import webbrowser
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixseek import paths
+from pixseek.desktop import results_page
+from pixseek.errors import FolderNotFound
+from pixseek.library import Library, index_exists
+from pixseek.model import DEFAULT_MODEL
+from pixseek.reports import ChangeSummary, IndexReport, SearchResult
+from pixseek.search import Query
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """A chosen folder against the index: `changes` is None when there is no index yet."""
+
+    folder: str
+    changes: ChangeSummary | None
+    model: str
+    index_dir: str
+
+    @property
+    def indexed(self) -> bool:
+        """Whether any file under the folder has been indexed before."""
+        c = self.changes
+        return c is not None and bool(c.unchanged or c.changed or c.deleted)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: Query
+    results: list[SearchResult]
+    page: Path
+    opened: bool  # whether a web browser took the page
+
+
+def results_folder() -> Path:
+    return paths.cache_dir() / "desktop"
+
+
+def check_folder(folder: str) -> str:
+    """The folder as an absolute path; FolderNotFound, with the reason, if it cannot be read."""
+    path = os.path.abspath(os.path.expanduser(folder))
+    if not os.path.isdir(path):
+        raise FolderNotFound(f"folder not found: {folder}")
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as error:
+        raise FolderNotFound(f"cannot read the folder {folder}: {error.strerror}") from None
+    return path
+
+
+class Session:
+    def __init__(self, index_dir: str | None = None, model: str | None = None, device: str | None = None):
+        self.index_dir = Path(index_dir).expanduser() if index_dir else paths.default_index_dir()
+        self.model = model
+        self.device = device
+        self._library: Library | None = None
+
+    def model_name(self) -> str:
+        """The model a new index would use (an existing index names its own)."""
+        return self.model or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+
+    def library(self) -> Library:
+        """The app's Library, opened (and created, with the model, if absent) on first use."""
+        if self._library is None:
+            self._library = Library.open(self.index_dir, model=self.model, create=True, device=self.device)
+        return self._library
+
+    def inspect(self, folder: str) -> FolderState:
+        folder = check_folder(folder)
+        if self._library is None and not index_exists(self.index_dir):
+            return FolderState(folder, None, self.model_name(), str(self.index_dir))
+        library = self.library()
+        return FolderState(folder, library.changes([folder]), library.catalog.model_id, str(library.index_dir))
+
+    def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
+        return self.library().index([check_folder(folder)], progress=progress, cancel=cancel)
+
+    def search(self, query: Query, k: int, folder: str) -> SearchPage:
+        library = self.library()
+        results = library.search(query, k=k, within=folder)
+        page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
+        return SearchPage(query, results, page, webbrowser.open(page.as_uri()))
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None

@@ -1,0 +1,59 @@
+"""One background thread for every engine call, so the window never waits on the engine.
+
+Tk is not thread-safe: the worker never touches a widget. Each job's outcome (its result or
+its exception) is put on `events`, and the UI thread drains that queue from an `after()` poll
+and runs the job's callback there. Jobs run one at a time, in order, so the Library is only
+ever used from this thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass
+class Outcome:
+    """What a job produced, delivered to the UI thread: call `on_done` with `result` unless `error`."""
+
+    on_done: Callable[[Any], None]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Worker:
+    def __init__(self):
+        self.events: queue.Queue = queue.Queue()
+        self.cancel = threading.Event()
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="pixseek-desktop-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args) -> None:
+        """Run `job(*args)` on the worker; `on_done(result)` later runs on the UI thread."""
+        self._jobs.put((job, on_done, args))
+
+    def report(self, message: Any) -> None:
+        """Hand a message (progress) to the UI thread; safe to call from any thread."""
+        self.events.put(message)
+
+    def _run(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job, on_done, args = item
+            try:
+                self.events.put(Outcome(on_done, result=job(*args)))
+            except Exception as error:  # handed to the UI, which shows it as a dialog
+                self.events.put(Outcome(on_done, error=error))
+            # Drop our references now: the last reference to a Tk object must not die on this thread.
+            item = job = on_done = args = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel indexing and let the job in flight finish (it commits what it has done)."""
+        self.cancel.set()
+        self._jobs.put(None)
+        self._thread.join(timeout)
