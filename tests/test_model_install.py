@@ -145,7 +145,7 @@ DAMAGE = {
     "missing text tower": (lambda b: (b / "text.onnx").unlink(), "text.onnx is missing"),
     "damaged config": (lambda b: (b / CONFIG_NAME).write_text("{not json"), "is damaged"),
     "future format": (lambda b: _set_config(b, format=99), "format 99 is not supported"),
-    "garbage tokenizer": (lambda b: (b / "tokenizer.json").write_text("[]"), "does not run"),
+    "garbage tokenizer": (lambda b: (b / "tokenizer.json").write_text("[]"), "cannot load its tokenizer"),
     "wrong dimension": (lambda b: _set_config(b, embedding_dim=64), r"not \(1, 64\)"),
 }
 

@@ -31,6 +31,22 @@ def _providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container or `taskset` may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _threads(threads: int | None) -> int:
+    value = threads or os.environ.get("PIXSEEK_THREADS") or 0
+    try:
+        return int(value) or usable_cores()
+    except ValueError:
+        raise ModelInvalid(f"PIXSEEK_THREADS={value!r} is not a number of threads") from None
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -44,7 +60,7 @@ class Encoder:
         self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
         if self.device not in DEVICES:
             raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
-        self.threads = threads or int(os.environ.get("PIXSEEK_THREADS", 0)) or os.cpu_count() or 1
+        self.threads = _threads(threads)
         self.image_model_path = bundle.image_model_path(self.precision)
         if not self.image_model_path.is_file():
             raise ModelInvalid(f"model {bundle.name} has no {self.precision} image tower; reinstall it")
@@ -53,6 +69,7 @@ class Encoder:
         self._sessions: dict[str, object] = {}
         self._tokenizer: ClipTokenizer | None = None
         self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -97,10 +114,35 @@ class Encoder:
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
         return self.encode_pixels(np.stack([self.preprocess(image) for image in images]))
 
+    def _text_tokenizer(self) -> ClipTokenizer:
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                try:
+                    self._tokenizer = ClipTokenizer(self.bundle.tokenizer_path, self.bundle.config.context_length)
+                except Exception as exc:  # tokenizers raises untyped errors for damaged files
+                    raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); reinstall it") from None
+            return self._tokenizer
+
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        if self._tokenizer is None:
-            self._tokenizer = ClipTokenizer(self.bundle.tokenizer_path, self.bundle.config.context_length)
-        return self._tokenizer(texts)
+        return self._text_tokenizer()(texts)
+
+    def preload(self, *kinds: str) -> threading.Thread:
+        """Load towers ("text", "image") in the background, e.g. while a search opens its index.
+
+        Errors are not lost: the tower is loaded again, and fails again, when it is used.
+        """
+        def load():
+            for kind in kinds:
+                try:
+                    self._session(kind)
+                    if kind == "text":
+                        self._text_tokenizer()
+                except ModelInvalid:
+                    pass
+
+        thread = threading.Thread(target=load, name="pixseek-model-preload", daemon=True)
+        thread.start()
+        return thread
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.tokenize(texts)

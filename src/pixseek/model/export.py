@@ -8,6 +8,7 @@ models that tests and benchmarks make (the real weights cannot be downloaded eve
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import tempfile
 import warnings
@@ -35,6 +36,14 @@ def _require_export_extra():
         import transformers  # noqa: F401
     except ImportError:
         raise ModelInvalid("exporting needs PyTorch and transformers: pip install 'pixseek[export]'") from None
+
+
+def default_bpe_file() -> Path:
+    """OpenAI's BPE vocabulary: $PIXSEEK_CLIP_VOCAB, or where `make install` puts it."""
+    path = Path(os.environ.get("PIXSEEK_CLIP_VOCAB") or Path(__file__).resolve().parents[3] / ".cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz")
+    if not path.is_file():
+        raise ModelInvalid(f"the CLIP BPE vocabulary is not at {path}: set PIXSEEK_CLIP_VOCAB or run `make install`")
+    return path
 
 
 def clip_tokenizer_from_bpe(bpe_file: Path):

@@ -227,3 +227,13 @@ def install_checkpoint(checkpoint: str, name: str | None = None, precision: str 
     """Export a Hugging Face CLIP checkpoint (folder or hub id) and install it."""
     name = name or Path(str(checkpoint).rstrip("/")).name
     return install_built(name, lambda workdir: export_checkpoint_into(checkpoint, workdir, model_id), precision, photos, report)
+
+
+def install_random(name: str, preset: str = "vit-b-32", seed: int = 0, bpe_file: Path | None = None,
+                   precision: str = "int8", photos: Path | None = None, report: Report = _stderr) -> Bundle:
+    """A random-weight CLIP of a real shape, installed like any model: for benchmarks and machines
+    that cannot get the real weights. Its model id says it is random, so no index mixes it up."""
+    from pixseek.model.export import default_bpe_file, export_random
+
+    bpe = bpe_file or default_bpe_file()
+    return install_built(name, lambda workdir: export_random(preset, workdir, bpe, seed).path, precision, photos, report)

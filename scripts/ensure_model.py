@@ -1,0 +1,53 @@
+"""`make run`'s model step: make sure the default model is installed, whatever the network.
+
+Installed already: nothing to do. Otherwise the real model comes from the Hugging Face hub; where
+the hub cannot be reached, a random-weight model of the same shape is installed under the
+default name so that the pipeline runs, with a loud warning that its search results mean nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
+from pixseek.model.bundle import DEFAULT_MODEL, find_bundle
+from pixseek.model.hub import DownloadFailed
+from pixseek.model.install import install_from_hub, install_random
+
+WARNING = f"""
+{'!' * 78}
+WARNING: the Hugging Face hub cannot be reached, so the model installed as "{DEFAULT_MODEL}"
+has RANDOM WEIGHTS. Indexing and search run at full speed, but SEARCH RESULTS ARE MEANINGLESS.
+Install the real CLIP ViT-B/32, then index again:
+  online:   pixseek model install
+  offline:  pixseek model install --from PATH   (a pixseek bundle, or the openai/clip-vit-base-patch32
+            checkpoint folder, or a .zip/.tar.gz of either; see docs/model.md)
+{'!' * 78}
+"""
+
+
+def main() -> int:
+    try:
+        bundle = find_bundle(DEFAULT_MODEL)
+        print(f"model {bundle.name} is installed ({bundle.model_id}, {bundle.config.precision})")
+        if bundle.model_id.startswith("random/"):
+            print(WARNING, file=sys.stderr)
+        return 0
+    except (ModelNotInstalled, ModelInvalid):
+        pass
+    try:
+        try:
+            install_from_hub(DEFAULT_MODEL)
+        except DownloadFailed as error:
+            print(f"ensure_model: {error}", file=sys.stderr)
+            print(WARNING, file=sys.stderr)
+            install_random(DEFAULT_MODEL)
+            print(WARNING, file=sys.stderr)
+    except PixseekError as error:
+        print(f"ensure_model: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

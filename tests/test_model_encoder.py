@@ -1,0 +1,76 @@
+"""The Encoder on a real (tiny, random-weight) bundle: shapes, unit vectors, batching, settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixseek.errors import ModelInvalid
+from pixseek.model.bundle import Bundle
+from pixseek.model.encoder import Encoder, usable_cores
+from pixseek.model.samples import generated_photos
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_bundle_dir) -> Encoder:
+    return Encoder(Bundle.load(tiny_bundle_dir))
+
+
+def test_interface(encoder):
+    assert (encoder.dim, encoder.image_size) == (32, 224)
+    assert encoder.model_id == "random/tiny-seed0"
+    pixels = encoder.preprocess(Image.new("L", (50, 300), 128))
+    assert pixels.shape == (3, 224, 224) and pixels.dtype == np.float32
+
+
+def test_vectors_are_unit_length_and_independent_of_batching(encoder):
+    photos = list(generated_photos(6))
+    batch = encoder.encode_images(photos)
+    single = np.concatenate([encoder.encode_images([p]) for p in photos])
+    assert batch.shape == (6, 32) and batch.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+
+
+def test_texts_of_any_length_in_one_batch_match_their_own_encoding(encoder):
+    """Padding is cut to the longest text of the batch; no text may depend on its neighbours."""
+    texts = ["dog", "a photo of a dog on a beach at sunset with two children", "word " * 100, ""]
+    batch = encoder.encode_texts(texts)
+    single = np.concatenate([encoder.encode_texts([t]) for t in texts])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+    assert batch.shape == (4, 32) and (batch @ batch.T)[0, 1] < 0.9999
+
+
+def test_preload_loads_both_towers_in_the_background(tiny_bundle_dir):
+    fresh = Encoder(Bundle.load(tiny_bundle_dir))
+    fresh.preload("text", "image").join(timeout=60)
+    assert set(fresh._sessions) == {"text", "image"} and fresh._tokenizer is not None
+
+
+def test_settings_are_checked(tiny_bundle_dir, monkeypatch):
+    bundle = Bundle.load(tiny_bundle_dir)
+    with pytest.raises(ModelInvalid, match="unknown device"):
+        Encoder(bundle, device="tpu")
+    with pytest.raises(ModelInvalid, match="has no int8 image tower"):
+        Encoder(bundle, precision="int8")
+    monkeypatch.setenv("PIXSEEK_THREADS", "many")
+    with pytest.raises(ModelInvalid, match="PIXSEEK_THREADS"):
+        Encoder(bundle)
+    monkeypatch.setenv("PIXSEEK_THREADS", "1")
+    assert Encoder(bundle).threads == 1
+    assert Encoder(bundle, threads=3).threads == 3
+    monkeypatch.delenv("PIXSEEK_THREADS")
+    assert Encoder(bundle).threads == usable_cores() >= 1
+
+
+def test_cuda_is_used_when_present_and_refused_clearly_when_not(tiny_bundle_dir):
+    import onnxruntime as ort
+
+    bundle = Bundle.load(tiny_bundle_dir)
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert Encoder(bundle).providers[0] == "CUDAExecutionProvider"
+    else:
+        assert Encoder(bundle).providers == ["CPUExecutionProvider"]
+        with pytest.raises(ModelInvalid, match="onnxruntime-gpu"):
+            Encoder(bundle, device="cuda").encode_texts(["x"])
