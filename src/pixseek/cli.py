@@ -15,6 +15,7 @@ import time
 
 from pixseek import __version__
 from pixseek.errors import PixseekError
+from pixseek.model.commands import add_model_commands
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -190,11 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("gui", parents=[common], help="open the desktop app")
     p.set_defaults(func=cmd_gui)
 
-    try:  # TEMPORARY until the model commands land
-        from pixseek.model.commands import add_model_commands
-        add_model_commands(commands)
-    except ImportError:
-        pass
+    add_model_commands(commands)
     return parser
 
 
