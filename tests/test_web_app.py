@@ -212,14 +212,16 @@ def test_skipped_files_are_listed_with_reasons(pixseek_home, photo_dir):
 
 
 def test_cancel_stops_indexing_and_keeps_what_was_done(pixseek_home, tmp_path):
-    for i in range(300):
-        make_photo(tmp_path / "many" / f"{i}.jpg", seed=i, size=(640, 480))
+    for i in range(120):
+        make_photo(tmp_path / "many" / f"{i}.jpg", seed=i)
     at = _app()
     at.sidebar.text_area(key="folders").input(str(tmp_path / "many"))
     at.sidebar.button(key="index_images").click().run()
+    (bar,) = at.sidebar.get("progress")
+    assert re.fullmatch(r"Looking for new and changed photos…|\d+ / 120 photos · [\d.]+ photos/s · .*", bar.proto.text)
     at.sidebar.button(key="cancel_index").click().run()
     _wait_for_index(at)
     cancelled, changed = _messages(at.sidebar.warning)
     assert cancelled.startswith("Last run: cancelled: ") and " new, 0 changed, 0 deleted" in changed
     with Library.open() as library:
-        assert library.status().images < 300
+        assert library.status().images < 120

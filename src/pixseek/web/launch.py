@@ -87,6 +87,7 @@ def launch(args) -> int:
               "the indexed photos", file=sys.stderr)
     print(f"pixseek: the web app is at {address} (Ctrl-C to stop)", file=sys.stderr)
     server = subprocess.Popen(command(args), env=environment(args))
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())  # never leave it orphaned
     if not args.no_browser:
         threading.Thread(target=_open_browser_when_ready, args=(address, server), daemon=True).start()
     try:
