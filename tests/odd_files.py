@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 
 
@@ -21,19 +21,54 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def _png(width: int, height: int, depth: int, colour: int, idat: bytes) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
 def huge_png_header(width: int, height: int) -> bytes:
     """A small PNG whose header claims enormous dimensions (a decompression bomb's calling card)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return _png(width, height, 8, 2, zlib.compress(b"\x00" * 64))
+
+
+def decompression_bomb_png(side: int = 16_000) -> bytes:
+    """A 250 KB greyscale PNG that really decodes to side x side pixels (256 MP by default:
+    over the 200 MP limit, and under twice it, where Pillow itself only warns)."""
+    rows = (b"\x00" * (side + 1)) * 1000
+    packer = zlib.compressobj(1)
+    idat = b"".join(packer.compress(rows) for _ in range(side // 1000)) + packer.flush()
+    return _png(side, side, 8, 0, idat)
+
+
+def sixteen_bit_rgb_png() -> bytes:
+    """48 bits a pixel (Pillow cannot write these): a red ramp left to right."""
+    ramp = np.linspace(0, 65535, 64).astype(">u2")
+    pixel_rows = np.zeros((32, 64, 3), ">u2")
+    pixel_rows[:, :, 0] = ramp
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixel_rows)
+    return _png(64, 32, 16, 2, zlib.compress(raw))
+
+
+def bad_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF gives a tag the wrong type (FreeOffsets as text), next to a valid
+    orientation 6: the file is fine to index, upright."""
+    entries = [(0x0120, 2, 4, b"cam\x00"), (0x0112, 3, 1, struct.pack(">HH", 6, 0))]
+    ifd = struct.pack(">H", len(entries)) + b"".join(struct.pack(">HHI", t, k, n) + v for t, k, n, v in entries)
+    exif = b"Exif\x00\x00MM\x00*" + struct.pack(">I", 8) + ifd + struct.pack(">I", 0)
+    return _encode(Image.fromarray(exif_rotated_pixels()), "JPEG", exif=exif)
+
+
+def exif_rotated_pixels() -> np.ndarray:
+    """120x60: left half red, right half blue."""
+    pixels = np.zeros((60, 120, 3), np.uint8)
+    pixels[:, :60] = (255, 0, 0)
+    pixels[:, 60:] = (0, 0, 255)
+    return pixels
 
 
 def exif_rotated_jpeg(orientation: int) -> bytes:
     """A 120x60 JPEG (left half red, right half blue) with an EXIF orientation tag."""
-    pixels = np.zeros((60, 120, 3), np.uint8)
-    pixels[:, :60] = (255, 0, 0)
-    pixels[:, 60:] = (0, 0, 255)
-    image = Image.fromarray(pixels)
+    image = Image.fromarray(exif_rotated_pixels())
     exif = Image.Exif()
     exif[0x0112] = orientation
     buffer = io.BytesIO()
@@ -120,6 +155,7 @@ def write_odd_corpus(root: Path) -> dict[str, str]:
         "signature only.png": (png_bytes(14)[:20], "truncated"),
         "rgba.png": (_encode(make_photo_image(15).convert("RGBA"), "PNG"), "indexed"),
         "la.png": (_encode(make_photo_image(16).convert("LA"), "PNG"), "indexed"),
+        **hostile_files(),
     }
     expected = {}
     for name, (data, outcome) in files.items():
@@ -141,7 +177,47 @@ def write_odd_corpus(root: Path) -> dict[str, str]:
     return expected
 
 
-def _encode(image: Image.Image, fmt: str) -> bytes:
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, fmt)
+    image.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def _multi_frame(fmt: str) -> bytes:
+    first, *rest = [make_photo_image(20 + i).resize((40, 30)) for i in range(3)]
+    return _encode(first, fmt, save_all=True, append_images=rest)
+
+
+def hostile_files() -> dict[str, tuple[bytes, str]]:
+    """Kinds added for the reliability work (issue 7): real bombs, odd encodings, formats we
+    do not parse hiding behind an image extension."""
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    text_bomb = PngImagePlugin.PngInfo()
+    text_bomb.add_text("comment", "A" * 20_000_000, zip=True)
+    return {
+        "bomb 256 MP.png": (decompression_bomb_png(), "too large"),
+        "elongated 60000x1.png": (_encode(Image.new("RGB", (60000, 1)), "PNG"), "too large"),
+        "huge claimed.jpg": (_jpeg_claiming(60000, 60000), "too large"),
+        "bad exif.jpg": (bad_exif_jpeg(), "indexed"),
+        "progressive.jpg": (_encode(make_photo_image(21), "JPEG", progressive=True), "indexed"),
+        "sixteen bit rgb.png": (sixteen_bit_rgb_png(), "indexed"),
+        "multi picture.jpg": (_multi_frame("MPO"), "indexed"),
+        "multi page.tiff": (_multi_frame("TIFF"), "indexed"),
+        "animated.webp": (_multi_frame("WEBP"), "indexed"),
+        "one bit.png": (_encode(make_photo_image(22).convert("1"), "PNG"), "indexed"),
+        "float.tiff": (_encode(make_photo_image(23).convert("F"), "TIFF"), "indexed"),
+        "cmyk.tiff": (_encode(make_photo_image(24).convert("CMYK"), "TIFF"), "indexed"),
+        "trailing garbage.jpg": (jpeg_bytes(25) + os.urandom(512), "indexed"),
+        "text chunk bomb.png": (_encode(make_photo_image(26), "PNG", pnginfo=text_bomb), "corrupt"),
+        "icon named.png": (_encode(make_photo_image(27).resize((32, 32)), "ICO"), "not an image"),
+        "dds named.jpg": (_encode(make_photo_image(28), "DDS"), "not an image"),
+        "postscript named.jpg": (eps, "not an image"),
+    }
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header claims `width` x `height`."""
+    data = bytearray(_encode(Image.new("RGB", (16, 16), (200, 10, 10)), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)

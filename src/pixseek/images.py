@@ -4,26 +4,34 @@ Every failure becomes an `ImageError` with a short reason (empty, not an image, 
 too large, corrupt) so the indexer can skip the file and say why. JPEGs are decoded at a
 reduced size with `Image.draft` (DCT scaling), which is most of our indexing speed on camera
 photos. EXIF orientation is applied; CMYK, palette, alpha and 16-bit images become proper RGB.
+
+The bytes are untrusted: only the formats we index are parsed (not every Pillow plugin, some of
+which shell out or are rarely exercised), sizes are checked before any pixel is decoded, and
+any exception a damaged file provokes in a decoder becomes an ImageError.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import warnings
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from pixseek.errors import ImageError
 
-# Pixels we agree to decode: 200 MP covers big panoramas and refuses decompression bombs. Pillow's
-# bomb warning is made an error so the limit holds in every decoder thread.
+# Pixels we agree to decode or to scale to: 200 MP covers big panoramas and refuses decompression
+# bombs. Checked by us before decoding: Pillow's own check only warns below twice its limit, and
+# warning filters are process-wide state that any library (or test runner) may reset.
 MAX_PIXELS = int(os.environ.get("PIXSEEK_MAX_PIXELS", 200_000_000))
 MAX_FILE_BYTES = 512 * 1024 * 1024
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.simplefilter("error", Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")  # those of files.py's extensions
+ORIENTATION = 0x0112
+TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}
 
 _heif_registered: bool | None = None
 
@@ -71,29 +79,50 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def _check_size(width: int, height: int, min_side: int | None) -> None:
+    """Refuse before decoding what would take too much memory to decode, or to scale so that
+    the short side is `min_side` (a 60000x1 PNG of 260 bytes would scale to 13 gigapixels)."""
+    if width < 1 or height < 1:
+        raise ImageError("corrupt", "zero-sized image")
+    if width * height > MAX_PIXELS:
+        raise ImageError("too large", f"{width}x{height} px, over {MAX_PIXELS // 1_000_000} megapixels")
+    if min_side and min_side * min_side * max(width, height) > MAX_PIXELS * min(width, height):
+        raise ImageError("too large", f"{width}x{height} px is too elongated to scale")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; EXIF that cannot be read leaves the pixels as they are."""
+    try:
+        method = TRANSPOSE.get(int(image.getexif().get(ORIENTATION, 1)))
+    except Exception:  # damaged EXIF is common in camera files and says nothing about the pixels
+        method = None
+    return image.transpose(method) if method is not None else image
+
+
 def decode(data: bytes, min_side: int | None = None) -> Image.Image:
     """Decode `data` to an upright RGB image; with `min_side`, JPEGs may come back smaller but
     never with a side under `min_side` (enough for a `min_side` CLIP crop or thumbnail)."""
     if not data:
         raise ImageError("empty file")
+    heif_supported()
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        _check_size(image.width, image.height, min_side)
         if min_side and image.format == "JPEG":
             image.draft("RGB", (min_side, min_side))
         image.load()
-        image = ImageOps.exif_transpose(image)
-        if image.width < 1 or image.height < 1:
-            raise ImageError("corrupt", "zero-sized image")
+        image = _upright(image)
+        _check_size(image.width, image.height, min_side)
         return _to_rgb(image)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, where made an error
         raise ImageError("too large", f"over {MAX_PIXELS // 1_000_000} megapixels") from None
     except UnidentifiedImageError:
         raise ImageError("not an image", "unrecognised format") from None
-    except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError,
-            ZeroDivisionError, OverflowError, MemoryError, AttributeError) as exc:
-        # Pillow's plugins raise all of these for damaged files, and only for damaged files.
+    except MemoryError:
+        raise ImageError("too large", "not enough memory to decode") from None
+    except Exception as exc:  # Pillow's plugins raise many types for damaged input, and only for that
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         reason = "truncated" if "truncated" in message.lower() or isinstance(exc, EOFError) else "corrupt"
         raise ImageError(reason, message[:120]) from None
