@@ -17,7 +17,7 @@ from pixseek.desktop import settings
 from pixseek.desktop.dialogs import install_error_hook, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session
 from pixseek.desktop.worker import Outcome, Worker
-from pixseek.errors import PixseekError, QueryError
+from pixseek.errors import FolderNotFound, PixseekError, QueryError
 from pixseek.reports import IndexReport, Progress
 from pixseek.search import parse_query
 
@@ -227,6 +227,7 @@ class App:
         return "break"  # Enter in the folder field selects the folder; it does not search
 
     def browse_folder(self) -> None:
+        self._attempted = self.folder_var.get().strip()  # the dialog takes focus: not a request to open
         chosen = filedialog.askdirectory(parent=self.root, mustexist=True, title="Choose an image folder",
                                          initialdir=self.folder or os.path.expanduser("~"))
         if chosen:
@@ -240,6 +241,7 @@ class App:
             return
         self._attempted = text
         self.folder = None
+        self.root.title("pixseek")
         self._set_busy("open")
         self._say(f"Opening {text}…")
         self.worker.submit(self.session.inspect, self._on_inspected, text)
@@ -272,7 +274,7 @@ class App:
             return
         if self.folder is None:  # nothing loaded yet: open what the field names (which indexes it)
             if not self.folder_var.get().strip():
-                show_error(self.root, QueryError("no image folder chosen yet"))
+                show_error(self.root, FolderNotFound("no image folder chosen yet"))
             self.select_folder(force=True)
             return
         self.worker.cancel.clear()
