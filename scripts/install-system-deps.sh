@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the UI tests need: a virtual X display, a real browser, a window driver.
+# Debian packages the UI tests need: a virtual X display, a real browser, a window driver, Tk.
 set -euo pipefail
-packages=(xvfb xdotool x11-utils chromium chromium-driver fonts-dejavu-core unzip imagemagick)
+packages=(xvfb xdotool x11-utils chromium chromium-driver fonts-dejavu-core unzip imagemagick python3-tk)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
