@@ -25,6 +25,9 @@ COLUMNS = 5
 THUMBNAIL_PX = 320
 DETAIL_PX = 1600
 SELECTED_KEY = "selected"
+# Every tile the same shape whatever the photo's, so the grid's rows line up.
+TILE_STYLE = """<style>[data-testid="stMain"] [data-testid="stColumn"] [data-testid="stImage"] img {
+  aspect-ratio: 4 / 3; width: 100%; object-fit: contain; background: rgba(128, 128, 128, 0.08); }</style>"""
 
 
 def _thumbnail(library: Library, path: str, size: int) -> bytes | None:
@@ -65,12 +68,12 @@ def _detail(library: Library, path: str) -> None:
     if not library.contains(path):
         st.error("This photo is no longer in the index.")
         return
-    large = _thumbnail(library, path, DETAIL_PX)
-    if large:
-        st.image(large, width="stretch", alt=os.path.basename(path))
     st.code(path, language=None, wrap_lines=True)
     st.download_button("Download original", data=partial(_original, library, path),
                        file_name=os.path.basename(path), on_click="ignore")
+    large = _thumbnail(library, path, DETAIL_PX)
+    if large:
+        st.image(large, width="stretch", alt=os.path.basename(path))
 
 
 def _empty(outcome: searchbar.Outcome) -> str:
@@ -90,6 +93,7 @@ def render(cfg: state.Config, outcome: searchbar.Outcome | None) -> None:
     st.subheader(escape(outcome.title))
     st.caption(f"{count} result{'s' if count != 1 else ''}, best first; the score is the cosine similarity")
     thumbnails = _thumbnails(library, outcome.results)
+    st.html(TILE_STYLE)
     for start in range(0, count, COLUMNS):
         for column, result, thumbnail in zip(st.columns(COLUMNS), outcome.results[start:start + COLUMNS],
                                              thumbnails[start:start + COLUMNS]):

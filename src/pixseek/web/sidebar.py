@@ -54,7 +54,8 @@ def progress_text(progress: Progress | None) -> str:
 
 
 @st.fragment(run_every=POLL_S)
-def _live_progress(job: IndexJob) -> None:
+def _while_indexing(cfg: state.Config, job: IndexJob) -> None:
+    """Redrawn alone every POLL_S while a run goes on; the rest of the page stays usable."""
     current = job.state()
     if not current.running:
         st.rerun()  # the run ended: redraw the whole page with the new status
@@ -62,6 +63,7 @@ def _live_progress(job: IndexJob) -> None:
     st.progress(progress.fraction if progress else 0.0, text=progress_text(progress))
     st.button("Stopping…" if current.cancelling else "Cancel", on_click=job.cancel, disabled=current.cancelling,
               key="cancel_index")
+    _index_status(cfg, job, current)
 
 
 def _last_run(current: JobState) -> None:
@@ -76,6 +78,7 @@ def _when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "never"
 
 
+@user_errors()
 def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
     if not cfg.has_index:
         st.info("No index yet: type a folder above and press **Index images**.")
@@ -119,8 +122,7 @@ def render(cfg: state.Config) -> None:
     if error:
         st.error(error)
     if current.running:
-        _live_progress(job)
+        _while_indexing(cfg, job)
     else:
         _last_run(current)
-    with user_errors():
         _index_status(cfg, job, current)
