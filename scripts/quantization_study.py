@@ -17,7 +17,7 @@ import numpy as np
 
 from pixseek.model.bundle import Bundle
 from pixseek.model.encoder import Encoder
-from pixseek.model.quantize import INT8_IMAGE_MODEL, PROBE_QUERIES, QuantSettings, compare, quantize_image_tower
+from pixseek.model.quantize import PROBE_QUERIES, QuantSettings, compare, quantize_image_tower
 from pixseek.model.samples import sample_photos
 
 VARIANTS = [
@@ -39,14 +39,15 @@ def fused_copy(source: Path, destination: Path, heads: int, hidden: int) -> Path
     return destination
 
 
-def images_per_second(encoder: Encoder, pixels: np.ndarray, batch: int, rounds: int = 3) -> float:
-    encoder.encode_pixels(pixels[:batch])
-    best = 0.0
+def timed_rounds(encoders: dict[str, Encoder], pixels: np.ndarray, rounds: int) -> dict[str, list[float]]:
+    """Images/s of each encoder, round-robin, so a busy spell on a shared machine hits all alike."""
+    rates: dict[str, list[float]] = {label: [] for label in encoders}
     for _ in range(rounds):
-        start = time.perf_counter()
-        encoder.encode_pixels(pixels[:batch])
-        best = max(best, batch / (time.perf_counter() - start))
-    return best
+        for label, encoder in encoders.items():
+            start = time.perf_counter()
+            encoder.encode_pixels(pixels)
+            rates[label].append(len(pixels) / (time.perf_counter() - start))
+    return rates
 
 
 def main() -> None:
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path)
     parser.add_argument("--count", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--heads", type=int, default=12, help="vision attention heads (ViT-B: 12)")
     parser.add_argument("--hidden", type=int, default=768, help="vision hidden size (ViT-B: 768)")
     args = parser.parse_args()
@@ -65,30 +67,35 @@ def main() -> None:
         bundle = Bundle.load(work / "b").save_config(replace(source.config, precision="fp32", image_model="image.onnx", image_variants={}))
         fp32 = Encoder(bundle, precision="fp32")
         pixels = np.stack([fp32.preprocess(p) for p in sample_photos(args.photos, args.count)])
-        start = time.perf_counter()
         reference = fp32.encode_pixels(pixels)
-        print(f"fp32 session+first pass {time.perf_counter() - start:.2f}s; {images_per_second(fp32, pixels, args.batch):.1f} img/s")
         queries = fp32.encode_texts(list(PROBE_QUERIES))
         spread = reference @ reference.T
         print(f"fp32 pairwise cosine between different photos: mean {spread[~np.eye(len(spread), dtype=bool)].mean():.4f}")
         fused = fused_copy(bundle.image_model_path(), work / "b" / "image.fused.onnx", args.heads, args.hidden)
-        runs = [(QuantSettings(op_types=("MatMul", "Attention")), fused), (None, fused)]
-        for settings, src in runs:
+        runs = [(s, bundle.image_model_path()) for s in VARIANTS]
+        runs += [(QuantSettings(op_types=("MatMul", "Attention")), fused), (None, fused)]
+        encoders, rows = {"fp32": fp32}, {"fp32": "351 MB"}
+        for i, (settings, src) in enumerate(runs):
             label = (settings.describe() if settings else "fp32") + (" (fused graph)" if src == fused else "")
-            out = work / "b" / INT8_IMAGE_MODEL
+            out = work / "b" / f"variant{i}.onnx"
             if settings:
                 quantize_image_tower(src, out, settings)
             else:
                 shutil.copy(src, out)
-            variant = bundle.save_config(replace(bundle.config, image_variants={"int8": INT8_IMAGE_MODEL}))
+            variant = bundle.save_config(replace(bundle.config, image_variants={"int8": out.name}))
             start = time.perf_counter()
-            int8 = Encoder(variant, precision="int8")
-            candidate = int8.encode_pixels(pixels[:1])
+            encoders[label] = Encoder(variant, precision="int8")
+            candidate = encoders[label].encode_pixels(pixels[:1])
             load = time.perf_counter() - start
-            candidate = np.concatenate([int8.encode_pixels(pixels[i : i + args.batch]) for i in range(0, len(pixels), args.batch)])
+            candidate = np.concatenate([encoders[label].encode_pixels(pixels[i : i + args.batch]) for i in range(0, len(pixels), args.batch)])
             mean_cos, min_cos, overlap = compare(reference, candidate, queries)
-            speed = images_per_second(int8, pixels, args.batch)
-            print(f"{label:45s} {out.stat().st_size / 1e6:6.0f} MB load {load:.2f}s {speed:6.1f} img/s  cos mean {mean_cos:.5f} min {min_cos:.5f}  top10 {overlap:.3f}", flush=True)
+            rows[label] = f"{out.stat().st_size / 1e6:4.0f} MB  load {load:.2f}s  cos mean {mean_cos:.5f} min {min_cos:.5f}  top10 {overlap:.3f}"
+            print(f"{label:40s} {rows[label]}", flush=True)
+        rates = timed_rounds(encoders, pixels[: args.batch], args.rounds)
+        base = max(rates["fp32"])
+        print(f"\nspeed, batch {args.batch}, {encoders['fp32'].threads} threads, best of {args.rounds} interleaved rounds:")
+        for label, values in rates.items():
+            print(f"{label:40s} {max(values):6.1f} img/s (median {np.median(values):5.1f})  x{max(values) / base:.2f} vs fp32")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -83,12 +83,14 @@ def test_reference_embeddings_differ_between_photos(tiny_bundle_dir):
     assert off_diagonal.min() < 0.999
 
 
-def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_vocab, hf_tokenizer):
-    """A ViT-B/16-style model (patch 16, other width and image size) saved in HF format and exported."""
+def small_p16_checkpoint(folder, clip_vocab, preprocessor: dict):
+    """A ViT-B/16-style random CLIP (patch 16, 96 px, other widths) saved in HF format with its
+    image processor config, as hub checkpoints come."""
     import torch
     from transformers import CLIPConfig, CLIPModel
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    from pixseek.model.export import clip_tokenizer_from_bpe, export_checkpoint
+    from pixseek.model.export import clip_tokenizer_from_bpe
 
     torch.manual_seed(5)
     config = CLIPConfig(
@@ -98,11 +100,38 @@ def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_voc
         projection_dim=24,
     )
     model = CLIPModel(config).eval()
-    model.save_pretrained(tmp_path / "checkpoint")
-    clip_tokenizer_from_bpe(clip_vocab).save_pretrained(tmp_path / "checkpoint")
+    model.save_pretrained(folder)
+    clip_tokenizer_from_bpe(clip_vocab).save_pretrained(folder)
+    CLIPImageProcessorPil(**preprocessor).save_pretrained(folder)
+    return model
+
+
+def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_vocab, hf_tokenizer):
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    from pixseek.model.export import export_checkpoint
+
+    preprocessor = dict(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}, image_mean=[0.5] * 3, image_std=[0.25] * 3)
+    model = small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab, preprocessor)
     bundle = export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle", "test/clip-p16")
     assert (bundle.config.image_size, bundle.config.embedding_dim) == (96, 24)
+    assert (bundle.config.mean, bundle.config.std) == ((0.5,) * 3, (0.25,) * 3)
     check_towers(bundle, model, hf_tokenizer, "patch-16 96px")
+    # End to end from PIL images, against the checkpoint's own image processor.
+    photos = reference_photos(6)
+    reference = CLIPImageProcessorPil.from_pretrained(tmp_path / "checkpoint")(photos, return_tensors="np")["pixel_values"]
+    ours = Encoder(bundle).encode_images(photos)
+    assert cosines(ours, torch_image_embeddings(model, reference)).min() >= 0.9999
+
+
+def test_checkpoint_with_other_preprocessing_is_refused(tmp_path, clip_vocab):
+    from pixseek.errors import ModelInvalid
+    from pixseek.model.export import export_checkpoint
+
+    small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab, dict(size={"shortest_edge": 110}, crop_size={"height": 96, "width": 96}))
+    with pytest.raises(ModelInvalid, match="otherwise than CLIP"):
+        export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
 
 
 def test_tiny_int8_stays_close(tiny_bundle_dir, tmp_path):

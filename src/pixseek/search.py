@@ -8,6 +8,7 @@ existing image file is an image term.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -42,8 +43,20 @@ class Query:
 def _split_weight(raw: str) -> tuple[float, str]:
     match = WEIGHT_PREFIX.match(raw)
     if match:
-        return float(match.group(1)), match.group(2)
+        weight = float(match.group(1))
+        if not math.isfinite(weight):  # 400 nines parse as inf, and would make every score NaN
+            raise QueryError(f"the weight {match.group(1)[:20]}... is too large")
+        return weight, match.group(2)
     return 1.0, raw
+
+
+def _existing_file(text: str) -> str | None:
+    """The absolute path if `text` names a file; text that cannot be a path (a NUL) is not one."""
+    try:
+        path = os.path.abspath(os.path.expanduser(text))
+        return path if os.path.isfile(path) else None
+    except ValueError:
+        return None
 
 
 def _term(raw: str, sign: float, force_image: bool = False) -> Term:
@@ -51,9 +64,9 @@ def _term(raw: str, sign: float, force_image: bool = False) -> Term:
     body = body.strip()
     if not body:
         raise QueryError("empty query: give some words to search for, or an image with --image")
-    if force_image or os.path.isfile(os.path.expanduser(body)):
-        path = os.path.abspath(os.path.expanduser(body))
-        if not os.path.isfile(path):
+    path = _existing_file(body)
+    if force_image or path:
+        if not path:
             raise QueryError(f"query image not found: {body}")
         return Term(sign * weight, image=path)
     if len(body) > MAX_TEXT_CHARS:
@@ -73,7 +86,9 @@ def parse_query(texts: list[str] = (), images: list[str] = (), negatives: list[s
 
 def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The unit query vector for weighted term vectors."""
-    mixed = (np.asarray(weights, dtype=np.float32)[:, None] * vectors).sum(axis=0)
+    weights = np.asarray(weights, dtype=np.float64)
+    scale = float(np.abs(weights).max(initial=0.0))  # ratios are what count: scaled, nothing overflows
+    mixed = (weights[:, None] / max(scale, 1e-300) * vectors).sum(axis=0)
     norm = float(np.linalg.norm(mixed))
     if norm < 1e-6:
         raise QueryError("the query's terms cancel each other out; change the weights")

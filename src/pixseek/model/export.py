@@ -8,6 +8,7 @@ models that tests and benchmarks make (the real weights cannot be downloaded eve
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig, first_line
 
 OPSET = 17
 # Presets for random-weight models. "vit-b-32" is CLIP ViT-B/32's exact shape (transformers'
@@ -106,8 +107,10 @@ class _TextTower:
         return TextTower()
 
 
-def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
-    """Write `model` and `tokenizer` as a bundle at `destination`, replacing it atomically."""
+def export_model(model, tokenizer, destination: Path, model_id: str, preprocessing: dict | None = None) -> Bundle:
+    """Write `model` and `tokenizer` as a bundle at `destination`, replacing it atomically.
+
+    `preprocessing` may set the bundle's `mean` and `std` (default: CLIP's)."""
     _require_export_extra()
     import torch
 
@@ -139,6 +142,7 @@ def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
             embedding_dim=model.config.projection_dim,
             image_size=vision.image_size,
             context_length=context_length,
+            **(preprocessing or {}),
         )
         (staging / CONFIG_NAME).write_text(config.to_json())
         if destination.exists():
@@ -150,6 +154,30 @@ def export_model(model, tokenizer, destination: Path, model_id: str) -> Bundle:
     return Bundle.load(destination)
 
 
+def _edge(value) -> int | None:
+    """A size from preprocessor_config.json: an int (old files) or a dict (newer ones)."""
+    if isinstance(value, dict):
+        return value.get("shortest_edge", value.get("height"))
+    return value
+
+
+def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
+    """Mean and std from the checkpoint's preprocessor_config.json, after checking that the rest
+    is the CLIP preprocessing we reproduce (shortest side to the crop size, bicubic, centre crop)."""
+    from transformers.utils import cached_file
+
+    path = cached_file(checkpoint, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
+                       _raise_exceptions_for_connection_errors=False)
+    if path is None:
+        return {}
+    config = json.loads(Path(path).read_text())
+    found = (_edge(config.get("size", image_size)), _edge(config.get("crop_size", image_size)), config.get("resample", 3))
+    if found != (image_size, image_size, 3) or not config.get("do_center_crop", True):
+        raise ModelInvalid(f"{checkpoint} preprocesses images otherwise than CLIP does (resize, crop, resample = {found}); "
+                           f"pixseek reproduces only resize to {image_size}, bicubic, centre crop")
+    return {key: tuple(config[field]) for key, field in (("mean", "image_mean"), ("std", "image_std")) if field in config}
+
+
 def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None = None) -> Bundle:
     """Export a CLIP checkpoint in Hugging Face format (a local folder or a hub id)."""
     _require_export_extra()
@@ -159,8 +187,9 @@ def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None =
         model = CLIPModel.from_pretrained(checkpoint).eval()
         tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     except (OSError, ValueError) as exc:
-        raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {str(exc).splitlines()[0]}") from None
-    return export_model(model, tokenizer, destination, model_id or str(checkpoint))
+        raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {first_line(exc)}") from None
+    preprocessing = checkpoint_preprocessing(checkpoint, model.config.vision_config.image_size)
+    return export_model(model, tokenizer, destination, model_id or str(checkpoint), preprocessing)
 
 
 def export_random(preset: str, destination: Path, bpe_file: Path, seed: int = 0) -> Bundle:

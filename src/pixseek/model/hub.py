@@ -19,7 +19,8 @@ from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, DEFAULT_MODEL_ID, B
 # Which hub repo each well-known model name comes from.
 KNOWN_REPOS = {DEFAULT_MODEL: DEFAULT_MODEL_ID}
 CHECKPOINT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-CHECKPOINT_TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt")
+CHECKPOINT_EXTRAS = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+                     "preprocessor_config.json")
 OFFLINE_HINT = "on a machine without internet, copy the model in and run `pixseek model install --from PATH` (see docs/model.md)"
 
 
@@ -100,7 +101,7 @@ def _fetch_checkpoint(repo_id: str, revision: str | None) -> Path:
     folder = _fetch(repo_id, "config.json", revision).parent
     if not any(_fetch_optional(repo_id, name, revision) for name in CHECKPOINT_WEIGHTS):
         raise DownloadFailed(f"{repo_id} on the hub is neither a pixseek bundle nor a CLIP checkpoint with weights")
-    for name in CHECKPOINT_TOKENIZER:
+    for name in CHECKPOINT_EXTRAS:
         _fetch_optional(repo_id, name, revision)
     return folder
 

@@ -140,7 +140,7 @@ def _extract(archive: Path, into: Path) -> None:
     """Unpack safely: no member may land outside `into`."""
     into.mkdir(parents=True)
     try:
-        if archive.name.endswith(".zip"):
+        if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
                 for member in zf.namelist():
                     target = (into / member).resolve()
