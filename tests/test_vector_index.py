@@ -196,3 +196,16 @@ def test_live_ivf_scores_are_stored_cosines_and_removed_rows_never_return(catalo
     _, found = live.search(query, 10)
     assert ids[42] not in set(int(i) for i in found)
     assert live.index.ntotal == 2999
+
+
+def test_library_status_names_the_index_and_the_setting_is_validated(pixseek_home, photo_dir, tmp_path):
+    from pixseek.errors import PixseekError
+    from pixseek.library import Library
+
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([photo_dir])
+        library.set_vector_index("ivf")  # 12 photos: too few to train, so it stays exact
+        assert library.status().vector_index == "flat (exact)"
+        assert library.catalog.meta(live_index.SETTING_KEY) == "ivf"
+        with pytest.raises(PixseekError):
+            library.set_vector_index("hnsw")

@@ -63,6 +63,8 @@ def cmd_index(args) -> int:
         if args.dry_run:
             print(library.changes(args.folders).describe())
             return 0
+        if args.vector_index:
+            library.set_vector_index(args.vector_index)
         cancel = _cancel_on_interrupt()
         with _progress_bar(console) as bar:
             task = bar.add_task("index", total=None, rate=0.0)
@@ -158,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to index (default: those already indexed)")
     p.add_argument("--precision", choices=["int8", "fp32"], help="image tower precision (default: the model's)")
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
+    p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
+                   help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
 

@@ -20,7 +20,8 @@ from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range
-from pixseek.store.live_index import LiveVectorIndex
+from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
+from pixseek.store.vector_index import KINDS
 from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
@@ -146,6 +147,17 @@ class Library:
         finally:
             lock.release()
 
+    def set_vector_index(self, kind: str) -> None:
+        """Force a vector index kind ("flat", "ivf"), or "auto" to choose by size; applied now."""
+        if kind not in KINDS:
+            raise PixseekError(f"unknown vector index kind {kind!r}; use one of {', '.join(KINDS)}")
+        lock = self._write_lock()
+        try:
+            self.catalog.set_setting(SETTING_KEY, kind)
+            self._vectors().save()
+        finally:
+            lock.release()
+
     def changes(self, folders=None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
         folders = self._check_folders(folders or self.catalog.roots())
@@ -243,5 +255,5 @@ class Library:
         updated = float(self.catalog.meta("updated_at", "0"))
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
                       folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
-                      last_update=updated or None, vector_index=live.index.kind,
+                      last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=list(live.notes))
