@@ -30,7 +30,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "test-output"
 TILE = re.compile(r"^(-?\d+\.\d{3}) · (.+)$")
-XSS_NAME = '<img src=x onerror="window.pwned=1"> & \'quotes\'.png'
+XSS_NAME = '<img src=x onerror="window.pwned=1"> *not bold* & \'quotes\'.png'
 
 
 @dataclass
@@ -162,12 +162,13 @@ def _get(url: str, raw_path: str, headers: dict | None = None) -> tuple[int, byt
     parsed = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
     try:
-        connection.putrequest("GET", raw_path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
+        headers = headers or {}
+        connection.putrequest("GET", raw_path, skip_host="Host" in headers, skip_accept_encoding=True)
+        for name, value in headers.items():
             connection.putheader(name, value)
         connection.endheaders()
         response = connection.getresponse()
-        return response.status, response.read()
+        return response.status, b"" if response.status == 101 else response.read()  # 101: a WebSocket now
     finally:
         connection.close()
 
@@ -218,3 +219,12 @@ def test_sigterm_to_the_command_stops_the_server_too(server):
     server.process.wait(timeout=20)
     with pytest.raises(OSError):
         urllib.request.urlopen(server.url + "/_stcore/health", timeout=2)
+
+
+def test_only_local_host_names_may_open_the_app(server):
+    """A page elsewhere that rebinds its own name to 127.0.0.1 cannot open the app's WebSocket."""
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "streamlit"}
+    port = urllib.parse.urlsplit(server.url).port
+    assert _get(server.url, "/_stcore/stream", {**upgrade, "Host": f"localhost:{port}"})[0] == 101
+    assert _get(server.url, "/_stcore/stream", {**upgrade, "Host": f"attacker.example:{port}"})[0] == 403
