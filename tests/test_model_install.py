@@ -21,6 +21,7 @@ from pixseek.model.commands import add_model_commands
 from pixseek.model.encoder import Encoder
 from pixseek.model.install import install_from_path
 from pixseek.model.quantize import INT8_IMAGE_MODEL
+from pixseek.model.samples import generated_photos
 
 
 def quiet(message: str) -> None:
@@ -133,7 +134,49 @@ def test_int8_that_disagrees_with_fp32_is_dropped(empty_home, bundle_copy):
     bundle = install_from_path(bundle_copy, name="checked", report=messages.append)
     assert bundle.config.precision == "fp32" and bundle.config.image_variants == {}
     assert not (bundle.path / INT8_IMAGE_MODEL).exists()
-    assert any("kept fp32" in m for m in messages), messages
+    assert sum("rejected" in m for m in messages) == 1 and "fp32 image tower stays" in messages[-2], messages
+    assert not any("quantizing" in m for m in messages)  # a shipped int8 tower is checked, not redone
+
+
+def test_outlier_channel_defeats_int8_and_fp32_is_kept(empty_home, bundle_copy):
+    """Real CLIP towers have activation channels of huge magnitude, which per-tensor int8
+    activations cannot represent. Build one into the tiny model without changing what fp32
+    computes (a LayerNorm channel scaled up, the rows that read it scaled down): every int8
+    setting must then be rejected."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(bundle_copy / "image.onnx"))
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    aliases = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}  # the exporter shares equal tensors
+
+    def rescale(node, index, channel, factor):
+        """Give `node` its own copy of input `index`, with one channel (first axis) multiplied."""
+        name = node.input[index]
+        array = numpy_helper.to_array(initializers[aliases.get(name, name)]).copy()
+        array[channel] *= factor
+        graph.initializer.append(numpy_helper.from_array(array, f"{node.name}/outlier{index}"))
+        node.input[index] = f"{node.name}/outlier{index}"
+
+    norm = next(n for n in graph.node if n.op_type == "LayerNormalization" and "layers.0/layer_norm1" in n.name)
+    readers = [n for n in graph.node if n.op_type == "MatMul" and n.input[0] == norm.output[0]]
+    assert len(readers) == 3  # q, k and v projections
+    for index in (1, 2):
+        rescale(norm, index, 5, 2000.0)
+    for reader in readers:
+        rescale(reader, 1, 5, 1 / 2000.0)
+    onnx.save(model, str(bundle_copy / "outlier.onnx"))
+    photos = list(generated_photos(8))
+    before = Encoder(Bundle.load(bundle_copy)).encode_images(photos)
+    _set_config(bundle_copy, image_model="outlier.onnx")
+    after = Encoder(Bundle.load(bundle_copy)).encode_images(photos)
+    assert np.sum(before * after, axis=1).min() > 0.9999  # fp32 computes the same function
+    messages = []
+    bundle = install_from_path(bundle_copy, name="outlier", report=messages.append)
+    assert bundle.config.precision == "fp32" and not (bundle.path / INT8_IMAGE_MODEL).exists()
+    print("\n" + "\n".join(messages))
+    assert sum("rejected" in m for m in messages) == 2, messages
 
 
 # -- damaged inputs -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pixseek import paths
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, BundleConfig, first_line
 from pixseek.model.encoder import Encoder
-from pixseek.model.quantize import INT8_IMAGE_MODEL, Agreement, check_agreement, quantize_image_tower
+from pixseek.model.quantize import INT8_IMAGE_MODEL, QUANT_CANDIDATES, Agreement, check_agreement, quantize_image_tower
 from pixseek.model.samples import sample_photos
 
 PRECISIONS = ("int8", "fp32")
@@ -62,6 +62,26 @@ def verify_int8(fp32: Encoder, int8: Encoder, photos: Path | None, count: int = 
     return check_agreement(fp32, int8, pixels)
 
 
+def _settle_int8(bundle: Bundle, towers: dict[str, str], photos: Path | None, report: Report) -> bool:
+    """Find an int8 tower that agrees with fp32: the shipped one, else each setting in turn.
+
+    On success `towers["int8"]` names it; otherwise every rejected int8 file is deleted."""
+    fp32 = check_runs(bundle.save_config(_with_default(bundle.config, towers, "fp32")), "fp32")
+    attempts = [None] if "int8" in towers else list(QUANT_CANDIDATES)
+    for settings in attempts:
+        if settings is not None:
+            report(f"quantizing the image tower to int8 ({settings.describe()}) ...")
+            towers["int8"] = quantize_image_tower(bundle.path / towers["fp32"], bundle.path / INT8_IMAGE_MODEL, settings).name
+        trial = bundle.save_config(_with_default(bundle.config, towers, "fp32"))
+        agreement = verify_int8(fp32, check_runs(trial, "int8"), photos)
+        report(agreement.summary())
+        if agreement.accepted:
+            return True
+        (bundle.path / towers.pop("int8")).unlink()
+    report("int8 does not agree with fp32 closely enough: the fp32 image tower stays the default")
+    return False
+
+
 def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report: Report) -> Bundle:
     """Make int8 the default image tower if it agrees with fp32 on sample photos, else fp32."""
     if precision not in PRECISIONS:
@@ -71,17 +91,8 @@ def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report
         if precision not in towers:
             raise ModelInvalid(f"model {bundle.name} has no {precision} image tower")
         report(f"model {bundle.name} ships only an {precision} image tower, so it cannot be checked against fp32")
-        return bundle.save_config(_with_default(bundle.config, towers, precision))
-    if precision == "int8":
-        if "int8" not in towers:
-            report("quantizing the image tower to int8 ...")
-            towers["int8"] = quantize_image_tower(bundle.path / towers["fp32"], bundle.path / INT8_IMAGE_MODEL).name
-        bundle = bundle.save_config(_with_default(bundle.config, towers, "fp32"))
-        agreement = verify_int8(check_runs(bundle, "fp32"), check_runs(bundle, "int8"), photos)
-        report(agreement.summary())
-        if not agreement.accepted:
-            (bundle.path / towers.pop("int8")).unlink()
-            precision = "fp32"
+    elif precision == "int8" and not _settle_int8(bundle, towers, photos, report):
+        precision = "fp32"
     return bundle.save_config(_with_default(bundle.config, towers, precision))
 
 

@@ -41,12 +41,19 @@ class QuantSettings:
         return " ".join(flags)
 
 
+# Tried in order until one agrees with fp32: the fastest first, then per-channel weight scales,
+# which cost a few percent of speed and follow weights with outlier channels more closely.
+QUANT_CANDIDATES = (QuantSettings(), QuantSettings(per_channel=True))
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """What "the embeddings agree" means; loose enough for real CLIP, strict enough to catch damage."""
+    """What "the embeddings agree" means. Rankings decide: an outlier channel can leave the mean
+    cosine at 0.99 while reordering half of the top 10 (see the tests), so the cosine bounds only
+    catch gross damage, and leave room for real CLIP's larger but harmless int8 error."""
 
-    mean_cosine: float = 0.99
-    min_cosine: float = 0.97
+    mean_cosine: float = 0.98
+    min_cosine: float = 0.95
     top10_overlap: float = 0.8
 
 
@@ -62,7 +69,7 @@ class Agreement:
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        verdict = "kept int8" if self.accepted else "kept fp32 (" + "; ".join(self.reasons) + ")"
+        verdict = "accepted" if self.accepted else "rejected (" + "; ".join(self.reasons) + ")"
         return (
             f"int8 vs fp32 on {self.images} photos: mean cosine {self.mean_cosine:.4f}, "
             f"min {self.min_cosine:.4f}, top-10 overlap {self.top10_overlap:.2f}: {verdict}"
