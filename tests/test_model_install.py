@@ -268,6 +268,8 @@ def test_command_errors_are_pixseek_errors(empty_home, tmp_path):
         run_cli("model", "install", "--from", str(tmp_path / "nothing"))
     with pytest.raises(PixseekError, match="no hub repo is known"):
         run_cli("model", "install", "some-other-model")
+    with pytest.raises(PixseekError, match="photos folder .* does not exist"):
+        run_cli("model", "install", "--from", str(tmp_path), "--photos", str(tmp_path / "no-photos"))
 
 
 def test_mounting_the_commands_imports_nothing_heavy():

@@ -121,6 +121,8 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
     """Run `build(workdir) -> bundle folder`, settle its precision, check it runs, move it into place."""
     if not name or name.startswith(".") or "/" in name or "\\" in name:
         raise ModelInvalid(f"{name!r} is not a usable model name")
+    if photos is not None and not Path(photos).is_dir():
+        raise ModelInvalid(f"the photos folder {photos} does not exist")
     destination = paths.models_dir() / name
     with _staging(name) as staging:
         built = Path(build(staging / name))
@@ -129,6 +131,7 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
         check_runs(bundle)
         if destination.exists():
             destination.rename(staging / ".replaced")
+        built.chmod(0o755)  # staging folders are private (mkdtemp); a model is not
         built.rename(destination)
     installed = Bundle.load(destination)
     report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, {installed.size_bytes() / 1e6:.0f} MB) in {destination}")
