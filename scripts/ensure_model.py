@@ -7,17 +7,19 @@ default name so that the pipeline runs, with a loud warning that its search resu
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
 from pixseek.model.bundle import DEFAULT_MODEL, find_bundle
+from pixseek.model.export import RANDOM_PRESETS
 from pixseek.model.hub import DownloadFailed
 from pixseek.model.install import install_from_hub, install_random
 
 WARNING = f"""
 {'!' * 78}
-WARNING: the Hugging Face hub cannot be reached, so the model installed as "{DEFAULT_MODEL}"
-has RANDOM WEIGHTS. Indexing and search run at full speed, but SEARCH RESULTS ARE MEANINGLESS.
+WARNING: the model installed as "{DEFAULT_MODEL}" has RANDOM WEIGHTS (the Hugging Face hub could
+not be reached). Indexing and search run at full speed, but SEARCH RESULTS ARE MEANINGLESS.
 Install the real CLIP ViT-B/32, then index again:
   online:   pixseek model install
   offline:  pixseek model install --from PATH   (a pixseek bundle, or the openai/clip-vit-base-patch32
@@ -26,7 +28,11 @@ Install the real CLIP ViT-B/32, then index again:
 """
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--random-preset", default="vit-b-32", choices=sorted(RANDOM_PRESETS),
+                        help="shape of the random-weight stand-in (default: vit-b-32, the real model's)")
+    args = parser.parse_args(argv)
     try:
         bundle = find_bundle(DEFAULT_MODEL)
         print(f"model {bundle.name} is installed ({bundle.model_id}, {bundle.config.precision})")
@@ -41,7 +47,7 @@ def main() -> int:
         except DownloadFailed as error:
             print(f"ensure_model: {error}", file=sys.stderr)
             print(WARNING, file=sys.stderr)
-            install_random(DEFAULT_MODEL)
+            install_random(DEFAULT_MODEL, args.random_preset)
             print(WARNING, file=sys.stderr)
     except PixseekError as error:
         print(f"ensure_model: error: {error}", file=sys.stderr)
