@@ -228,13 +228,15 @@ def test_bad_sources_are_refused_in_one_line(empty_home, tmp_path):
 
 
 def test_killed_install_leftovers_are_ignored_then_swept(empty_home, bundle_copy):
-    stale = empty_home / "models" / f".staging-{DEFAULT_MODEL}-dead"
+    stale = empty_home / "models" / f".staging-{DEFAULT_MODEL}-deadbeef"
+    other = empty_home / "models" / f".staging-{DEFAULT_MODEL}-other-c0ffee12"  # model "clip-vit-b-32-other" installing
+    other.mkdir(parents=True)
     shutil.copytree(bundle_copy, stale / DEFAULT_MODEL)
     for item in bundle_copy.iterdir():  # even a complete-looking bundle there is not a model
         shutil.copy(item, stale / item.name)
     assert installed_bundles() == []
     install_from_path(bundle_copy, precision="fp32", report=quiet)
-    assert models(empty_home) == [DEFAULT_MODEL]
+    assert models(empty_home) == [other.name, DEFAULT_MODEL]
 
 
 def test_missing_model_messages_say_how_to_install(empty_home):

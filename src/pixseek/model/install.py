@@ -107,10 +107,13 @@ def _staging(name: str) -> Iterator[Path]:
 
     root = paths.models_dir()
     root.mkdir(parents=True, exist_ok=True)
+    prefix = f"{STAGING_PREFIX}{name}-"
     with FileLock(str(root / f".{name}.lock")):
-        for stale in root.glob(f"{STAGING_PREFIX}{name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{name}-", dir=root))
+        for stale in root.iterdir():  # mkdtemp adds 8 characters, none a "-": model "a" never sweeps "a-b"'s
+            rest = stale.name[len(prefix):]
+            if stale.name.startswith(prefix) and len(rest) == 8 and "-" not in rest:
+                shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
         try:
             yield staging
         finally:
