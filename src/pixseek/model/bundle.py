@@ -63,7 +63,12 @@ class BundleConfig:
         data["mean"] = tuple(data["mean"])
         data["std"] = tuple(data["std"])
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in known})
+        config = cls(**{k: v for k, v in data.items() if k in known})
+        for name in (config.image_model, config.text_model, config.tokenizer, *config.image_variants.values()):
+            # A config from a download or a copied-in folder must not reach outside its bundle.
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise ModelInvalid(f"model bundle config names {name!r}, which is not a file name in the bundle")
+        return config
 
 
 @dataclass(frozen=True)
