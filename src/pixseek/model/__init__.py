@@ -1,6 +1,24 @@
-"""The CLIP model layer: bundles on disk, the ONNX Runtime encoder, preprocessing, tokenizer."""
+"""The CLIP model layer: bundles on disk, the ONNX Runtime encoder, preprocessing, tokenizer.
 
-from pixseek.model.bundle import DEFAULT_MODEL, Bundle, find_bundle, installed_bundles
-from pixseek.model.encoder import Encoder
+Names are imported on first use, so that `pixseek --help` and the CLI's parser (which mounts the
+model commands) do not pay for NumPy and Pillow.
+"""
 
-__all__ = ["DEFAULT_MODEL", "Bundle", "Encoder", "find_bundle", "installed_bundles"]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "DEFAULT_MODEL": "bundle", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
+    "installed_bundles": "bundle", "Encoder": "encoder",
+    "export_model": "export", "export_checkpoint": "export", "export_random": "export",
+    "install_from_hub": "install", "install_from_path": "install", "install_checkpoint": "install",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pixseek.model.{_HOMES[name]}"), name)
