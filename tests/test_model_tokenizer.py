@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED_PHOTOS
-from pixseek.model.tokenizer import ClipTokenizer, clean
+from pixseek.model.tokenizer import ClipTokenizer, clean, plain
 
 CONTEXT = 77
 HAND_WRITTEN = [
@@ -134,3 +134,16 @@ def test_cleaning_matches_openai_basic_clean(open_clip_module):
     for text in ["dog’s toy", "cats &amp;amp; dogs", "ﬁsh", "naÃ¯ve cafÃ©", "  spaced  "]:
         assert clean(text) == open_clip_module.basic_clean(text)
     assert clean("dog’s toy") == "dog's toy"
+
+
+def test_plain_text_is_left_alone_by_ftfy(open_clip_module):
+    """The shortcut in `clean`: printable ASCII without "&" is what ftfy leaves as it is."""
+    import ftfy
+
+    rng = random.Random(3)
+    alphabet = "".join(chr(c) for c in range(0x20, 0x7F))
+    strings = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(3000)]
+    checked = [s for s in strings if plain(s)]
+    assert len(checked) > 1500
+    assert [s for s in checked if ftfy.fix_text(s) != s or open_clip_module.basic_clean(s) != s.strip()] == []
+    assert not plain("cats &amp; dogs") and not plain("dog’s") and not plain("tab\there")
