@@ -215,3 +215,12 @@ def test_offline_machine_gets_one_line_with_the_offline_route(hub, monkeypatch, 
     assert "\n" not in message
     assert "pixseek model install --from PATH" in message
     assert not (pixseek_home / "models" / "clip-vit-b-32").exists()
+
+
+def test_cached_download_installs_with_hub_offline(hub, monkeypatch, pixseek_home):
+    install_from_hub("first", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _reload_hub_constants()
+    requests = len(hub.requests)
+    bundle = install_from_hub("again", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
+    assert len(hub.requests) == requests and (bundle.path / "image.onnx").is_file()
