@@ -8,7 +8,7 @@ from PIL import Image
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle
-from pixseek.model.encoder import Encoder, usable_cores
+from pixseek.model.encoder import Encoder, default_precision, usable_cores
 from pixseek.model.samples import generated_photos
 
 
@@ -74,3 +74,16 @@ def test_cuda_is_used_when_present_and_refused_clearly_when_not(tiny_bundle_dir)
         assert Encoder(bundle).providers == ["CPUExecutionProvider"]
         with pytest.raises(ModelInvalid, match="onnxruntime-gpu"):
             Encoder(bundle, device="cuda").encode_texts(["x"])
+
+
+def test_cuda_prefers_the_fp32_image_tower(tiny_bundle_dir, tmp_path):
+    from dataclasses import replace
+
+    source = Bundle.load(tiny_bundle_dir)
+    int8_default = Bundle(tmp_path, replace(source.config, precision="int8", image_model="image.int8.onnx",
+                                            image_variants={"fp32": "image.onnx"}))
+    cuda, cpu = ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]
+    assert default_precision(int8_default, cuda) == "fp32"
+    assert default_precision(int8_default, cpu) == "int8"
+    only_int8 = Bundle(tmp_path, replace(int8_default.config, image_variants={}))
+    assert default_precision(only_int8, cuda) == "int8"

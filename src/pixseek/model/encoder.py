@@ -47,6 +47,15 @@ def _threads(threads: int | None) -> int:
         raise ModelInvalid(f"PIXSEEK_THREADS={value!r} is not a number of threads") from None
 
 
+def default_precision(bundle: Bundle, providers: list[str]) -> str:
+    """The bundle's default image tower, except fp32 on CUDA: ONNX Runtime's CUDA provider has no
+    kernels for dynamically quantized MatMuls, so an int8 tower would run them on the CPU."""
+    config = bundle.config
+    if providers[:1] == ["CUDAExecutionProvider"] and "fp32" in {config.precision, *config.image_variants}:
+        return "fp32"
+    return config.precision
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -56,10 +65,10 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 class Encoder:
     def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None):
         self.bundle = bundle
-        self.precision = precision or bundle.config.precision
         self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
         if self.device not in DEVICES:
             raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
+        self.precision = precision or default_precision(bundle, _providers(self.device) if self.device != "cpu" else [])
         self.threads = _threads(threads)
         self.image_model_path = bundle.image_model_path(self.precision)
         if not self.image_model_path.is_file():
