@@ -224,3 +224,14 @@ def test_cached_download_installs_with_hub_offline(hub, monkeypatch, pixseek_hom
     requests = len(hub.requests)
     bundle = install_from_hub("again", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
     assert len(hub.requests) == requests and (bundle.path / "image.onnx").is_file()
+
+
+def test_checkpoint_that_cannot_be_exported_is_refused_before_its_weights(hub):
+    from pixseek.errors import ModelInvalid
+
+    def no_export_extra():
+        raise ModelInvalid("exporting needs PyTorch and transformers")
+
+    with pytest.raises(ModelInvalid):
+        download(CHECKPOINT_REPO, before_checkpoint=no_export_extra)
+    assert [p for _, p, _ in hub.requests if "resolve" in p] == [f"/{CHECKPOINT_REPO}/resolve/main/{CONFIG_NAME}"]

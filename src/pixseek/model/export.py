@@ -31,7 +31,8 @@ RANDOM_PRESETS = {
 }
 
 
-def _require_export_extra():
+def require_export_extra() -> None:
+    """Fail in one line, before any long download or work, when PyTorch or transformers is missing."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -67,7 +68,7 @@ def clip_tokenizer_from_bpe(bpe_file: Path):
 
 def random_clip(preset: str = "tiny", seed: int = 0):
     """A CLIPModel with random weights in one of RANDOM_PRESETS' shapes."""
-    _require_export_extra()
+    require_export_extra()
     import torch
     from transformers import CLIPConfig, CLIPModel
 
@@ -111,7 +112,7 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
     """Write `model` and `tokenizer` as a bundle at `destination`, replacing it atomically.
 
     `preprocessing` may set the bundle's `mean` and `std` (default: CLIP's)."""
-    _require_export_extra()
+    require_export_extra()
     import torch
 
     destination = Path(destination)
@@ -180,7 +181,7 @@ def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
 
 def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None = None) -> Bundle:
     """Export a CLIP checkpoint in Hugging Face format (a local folder or a hub id)."""
-    _require_export_extra()
+    require_export_extra()
     from transformers import CLIPModel, CLIPTokenizer
 
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,11 @@ def _fetch_checkpoint(repo_id: str, revision: str | None) -> Path:
     return folder
 
 
-def download(repo_id: str, revision: str | None = None) -> Download:
-    """Fetch a bundle or checkpoint repo into the hub cache and say which it was."""
+def download(repo_id: str, revision: str | None = None, before_checkpoint: Callable[[], None] = lambda: None) -> Download:
+    """Fetch a bundle or checkpoint repo into the hub cache and say which it was.
+
+    `before_checkpoint` runs once the repo turns out to be a checkpoint, before its weights are
+    fetched: the place to refuse a download that could not be used (no export extra)."""
     from huggingface_hub import constants, errors
 
     if not constants.HF_HUB_OFFLINE:
@@ -116,6 +120,7 @@ def download(repo_id: str, revision: str | None = None) -> Download:
         config_file = _fetch_optional(repo_id, CONFIG_NAME, revision)
         if config_file is not None:
             return Download("bundle", _fetch_bundle(repo_id, revision, config_file), repo_id)
+        before_checkpoint()
         return Download("checkpoint", _fetch_checkpoint(repo_id, revision), repo_id)
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError) as exc:
         raise DownloadFailed(f"{repo_id} (revision {revision or 'main'}) was not found on the hub {_endpoint()}: {first_line(exc)}") from None

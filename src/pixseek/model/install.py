@@ -222,13 +222,14 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
                      precision: str = "int8", photos: Path | None = None, model_id: str | None = None,
                      report: Report = _stderr) -> Bundle:
     """Download model `name` (or `repo_id`) once from the hub and install it; a checkpoint is exported."""
+    from pixseek.model.export import require_export_extra
     from pixseek.model.hub import KNOWN_REPOS, download
 
     repo_id = repo_id or KNOWN_REPOS.get(name)
     if repo_id is None:
         raise ModelInvalid(f"no hub repo is known for model {name!r}; name one with --repo OWNER/NAME")
     report(f"downloading {repo_id} from the Hugging Face hub ...")
-    fetched = download(repo_id, revision)
+    fetched = download(repo_id, revision, before_checkpoint=require_export_extra)
 
     def build(workdir: Path) -> Path:
         if fetched.kind == "bundle":
