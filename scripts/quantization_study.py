@@ -17,7 +17,7 @@ import numpy as np
 
 from pixseek.model.bundle import Bundle
 from pixseek.model.encoder import Encoder
-from pixseek.model.quantize import PROBE_QUERIES, QuantSettings, compare, quantize_image_tower
+from pixseek.model.quantize import PROBE_QUERIES, QuantSettings, compare, quantize_tower
 from pixseek.model.samples import sample_photos
 
 VARIANTS = [
@@ -79,7 +79,7 @@ def main() -> None:
             label = (settings.describe() if settings else "fp32") + (" (fused graph)" if src == fused else "")
             out = work / "b" / f"variant{i}.onnx"
             if settings:
-                quantize_image_tower(src, out, settings)
+                quantize_tower(src, out, settings)
             else:
                 shutil.copy(src, out)
             variant = bundle.save_config(replace(bundle.config, image_variants={"int8": out.name}))

@@ -54,6 +54,8 @@ def test_settings_are_checked(tiny_bundle_dir, monkeypatch):
         Encoder(bundle, device="tpu")
     with pytest.raises(ModelInvalid, match="has no int8 image tower"):
         Encoder(bundle, precision="int8")
+    with pytest.raises(ModelInvalid, match="has no int8 text tower"):
+        Encoder(bundle, text_precision="int8")
     monkeypatch.setenv("PIXSEEK_THREADS", "many")
     with pytest.raises(ModelInvalid, match="PIXSEEK_THREADS"):
         Encoder(bundle)
@@ -76,14 +78,13 @@ def test_cuda_is_used_when_present_and_refused_clearly_when_not(tiny_bundle_dir)
             Encoder(bundle, device="cuda").encode_texts(["x"])
 
 
-def test_cuda_prefers_the_fp32_image_tower(tiny_bundle_dir, tmp_path):
-    from dataclasses import replace
-
+def test_cuda_prefers_fp32_towers(tiny_bundle_dir, tmp_path):
     source = Bundle.load(tiny_bundle_dir)
-    int8_default = Bundle(tmp_path, replace(source.config, precision="int8", image_model="image.int8.onnx",
-                                            image_variants={"fp32": "image.onnx"}))
+    both_int8 = source.config.with_towers("image", {"fp32": "image.onnx", "int8": "image.int8.onnx"}, "int8")
+    both_int8 = Bundle(tmp_path, both_int8.with_towers("text", {"fp32": "text.onnx", "int8": "text.int8.onnx"}, "int8"))
     cuda, cpu = ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]
-    assert default_precision(int8_default, cuda) == "fp32"
-    assert default_precision(int8_default, cpu) == "int8"
-    only_int8 = Bundle(tmp_path, replace(int8_default.config, image_variants={}))
-    assert default_precision(only_int8, cuda) == "int8"
+    for kind in ("image", "text"):
+        assert default_precision(both_int8, kind, cuda) == "fp32"
+        assert default_precision(both_int8, kind, cpu) == "int8"
+    only_int8 = Bundle(tmp_path, both_int8.config.with_towers("image", {"int8": "image.int8.onnx"}, "int8"))
+    assert default_precision(only_int8, "image", cuda) == "int8"

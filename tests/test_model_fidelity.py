@@ -134,29 +134,29 @@ def test_checkpoint_with_other_preprocessing_is_refused(tmp_path, clip_vocab):
     assert not (tmp_path / "bundle").exists()
 
 
-def test_tiny_int8_stays_close(tiny_bundle_dir, tmp_path):
-    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_image_tower
+def int8_figures(bundle: Bundle, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines between the fp32 and int8 embeddings of both towers of `bundle`."""
+    from pixseek.model.quantize import PROBE_CAPTIONS
 
-    fp32 = Encoder(Bundle.load(tiny_bundle_dir), precision="fp32")
-    quantize_image_tower(tiny_bundle_dir / "image.onnx", tmp_path / INT8_IMAGE_MODEL)
+    fp32 = Encoder(bundle, precision="fp32", text_precision="fp32")
+    int8 = Encoder(bundle, precision="int8", text_precision="int8")
     pixels = np.stack([fp32.preprocess(p) for p in reference_photos()])
-    int8 = Encoder(_with_int8(tiny_bundle_dir, tmp_path), precision="int8")
-    cos = cosines(fp32.encode_pixels(pixels), int8.encode_pixels(pixels))
-    print(f"\ntiny int8 vs fp32: image cosine mean {cos.mean():.5f} min {cos.min():.5f}")
-    assert cos.min() > 0.98
+    image_cos = cosines(fp32.encode_pixels(pixels), int8.encode_pixels(pixels))
+    text_cos = cosines(fp32.encode_texts(list(PROBE_CAPTIONS)), int8.encode_texts(list(PROBE_CAPTIONS)))
+    print(f"\n{label} int8 vs fp32: image cosine mean {image_cos.mean():.5f} min {image_cos.min():.5f} over {len(pixels)} photos; "
+          f"text cosine mean {text_cos.mean():.5f} min {text_cos.min():.5f} over {len(text_cos)} captions")
+    return image_cos, text_cos
 
 
-def _with_int8(source, folder) -> Bundle:
-    """A copy of bundle `source` in `folder` (which already holds the int8 tower) naming the int8 variant."""
+def test_tiny_int8_stays_close(tiny_bundle_dir, tmp_path):
     import shutil
-    from dataclasses import replace
 
-    from pixseek.model.quantize import INT8_IMAGE_MODEL
+    from pixseek.model.install import choose_precision
 
-    for item in source.iterdir():
-        shutil.copy(item, folder / item.name)
-    bundle = Bundle.load(folder)
-    return bundle.save_config(replace(bundle.config, image_variants={"int8": INT8_IMAGE_MODEL}))
+    bundle = choose_precision(Bundle.load(shutil.copytree(tiny_bundle_dir, tmp_path / "b")), "int8", None, lambda m: None)
+    assert (bundle.config.precision, bundle.config.text_precision) == ("int8", "int8")
+    image_cos, text_cos = int8_figures(bundle, "tiny")
+    assert image_cos.min() > 0.98 and text_cos.min() > 0.98
 
 
 # -- preprocessing ----------------------------------------------------------------------------
@@ -199,16 +199,13 @@ def test_preprocessing_matches_clip_image_processor(tmp_path, size):
 @pytest.mark.slow
 def test_full_size_vit_b_32_matches_pytorch_and_int8_agrees(tmp_path, clip_vocab, hf_tokenizer):
     from pixseek.model.export import export_random, random_clip
-    from pixseek.model.install import verify_int8
-    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_image_tower
+    from pixseek.model.install import choose_precision
 
     bundle = export_random("vit-b-32", tmp_path / "full", clip_vocab, seed=0)
     assert (bundle.config.embedding_dim, bundle.config.image_size) == (512, 224)
     check_towers(bundle, random_clip("vit-b-32", seed=0), hf_tokenizer, "ViT-B/32")
-    (tmp_path / "q").mkdir()
-    quantize_image_tower(bundle.path / "image.onnx", tmp_path / "q" / INT8_IMAGE_MODEL)
-    int8 = _with_int8(bundle.path, tmp_path / "q")
-    agreement = verify_int8(Encoder(int8, precision="fp32"), Encoder(int8, precision="int8"),
-                            SHARED_PHOTOS if SHARED_PHOTOS.is_dir() else None)
-    print(f"\nViT-B/32 (random weights) {agreement.summary()}")
-    assert agreement.accepted
+    messages = []
+    bundle = choose_precision(bundle, "int8", SHARED_PHOTOS if SHARED_PHOTOS.is_dir() else None, messages.append)
+    print("\n" + "\n".join(messages))
+    assert (bundle.config.precision, bundle.config.text_precision) == ("int8", "int8")
+    int8_figures(bundle, "ViT-B/32 (random weights)")

@@ -20,7 +20,7 @@ from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, find_bundle
 from pixseek.model.commands import add_model_commands
 from pixseek.model.encoder import Encoder
 from pixseek.model.install import install_from_path
-from pixseek.model.quantize import INT8_IMAGE_MODEL
+from pixseek.model.quantize import INT8_IMAGE_MODEL, INT8_TEXT_MODEL
 from pixseek.model.samples import generated_photos
 
 
@@ -74,8 +74,10 @@ def test_install_folder_as_default_model_and_encode(empty_home, bundle_copy):
     bundle = install_from_path(bundle_copy, report=messages.append)
     assert bundle.path == empty_home / "models" / DEFAULT_MODEL
     assert find_bundle().path == bundle.path
-    assert any("int8 vs fp32 on 64 photos" in m for m in messages), messages
+    assert any("int8 vs fp32 image tower on 64 photos" in m for m in messages), messages
+    assert any("int8 vs fp32 text tower on 120 captions" in m for m in messages), messages
     assert bundle.config.precision == "int8" and bundle.config.image_variants == {"fp32": "image.onnx"}
+    assert bundle.config.text_precision == "int8" and bundle.config.text_variants == {"fp32": "text.onnx"}
     vectors = Encoder(bundle).encode_texts(["a dog"])
     assert vectors.shape == (1, 32) and np.isclose(np.linalg.norm(vectors), 1, atol=1e-5)
     assert models(empty_home) == [DEFAULT_MODEL]
@@ -117,25 +119,29 @@ def test_reinstall_replaces_the_old_bundle(empty_home, bundle_copy):
     assert models(empty_home) == ["m"]
 
 
-def test_int8_that_disagrees_with_fp32_is_dropped(empty_home, bundle_copy):
-    """A bundle whose int8 tower went wrong (weights scrambled): the check must catch it and keep fp32."""
+def test_int8_towers_that_disagree_with_fp32_are_dropped(empty_home, bundle_copy):
+    """A bundle whose shipped int8 towers went wrong (weights scrambled): the checks must catch
+    both and keep fp32, without quantizing anew."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(bundle_copy / "image.onnx"))
     rng = np.random.default_rng(0)
-    for i, tensor in enumerate(model.graph.initializer):
-        weights = numpy_helper.to_array(tensor)
-        if weights.dtype == np.float32 and weights.ndim == 2:
-            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(rng.permutation(weights), tensor.name))
-    onnx.save(model, str(bundle_copy / INT8_IMAGE_MODEL))
-    _set_config(bundle_copy, image_variants={"int8": INT8_IMAGE_MODEL})
+    for fp32, int8 in (("image.onnx", INT8_IMAGE_MODEL), ("text.onnx", INT8_TEXT_MODEL)):
+        model = onnx.load(str(bundle_copy / fp32))
+        for i, tensor in enumerate(model.graph.initializer):
+            weights = numpy_helper.to_array(tensor)
+            if weights.dtype == np.float32 and weights.ndim == 2 and weights.shape[0] < 1000:  # not the token embedding
+                model.graph.initializer[i].CopyFrom(numpy_helper.from_array(rng.permutation(weights), tensor.name))
+        onnx.save(model, str(bundle_copy / int8))
+    _set_config(bundle_copy, image_variants={"int8": INT8_IMAGE_MODEL}, text_variants={"int8": INT8_TEXT_MODEL})
     messages = []
     bundle = install_from_path(bundle_copy, name="checked", report=messages.append)
-    assert bundle.config.precision == "fp32" and bundle.config.image_variants == {}
-    assert not (bundle.path / INT8_IMAGE_MODEL).exists()
-    assert sum("rejected" in m for m in messages) == 1 and "fp32 image tower stays" in messages[-2], messages
-    assert not any("quantizing" in m for m in messages)  # a shipped int8 tower is checked, not redone
+    assert (bundle.config.precision, bundle.config.image_variants) == ("fp32", {})
+    assert (bundle.config.text_precision, bundle.config.text_variants) == ("fp32", {})
+    assert not (bundle.path / INT8_IMAGE_MODEL).exists() and not (bundle.path / INT8_TEXT_MODEL).exists()
+    assert sum("rejected" in m for m in messages) == 2, messages
+    assert any("fp32 image tower stays" in m for m in messages) and any("fp32 text tower stays" in m for m in messages)
+    assert not any("quantizing" in m for m in messages)  # shipped int8 towers are checked, not redone
 
 
 def test_outlier_channel_defeats_int8_and_fp32_is_kept(empty_home, bundle_copy):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pixseek import paths
@@ -20,6 +20,8 @@ BUNDLE_FORMAT = 1
 DEFAULT_MODEL = "clip-vit-b-32"
 # The id the default model's indexes record, by whichever route it was installed.
 DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
+# Per tower: the config fields naming its default precision, its default file and its other files.
+TOWER_FIELDS = {"image": ("precision", "image_model", "image_variants"), "text": ("text_precision", "text_model", "text_variants")}
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -48,12 +50,30 @@ class BundleConfig:
     text_model: str = "text.onnx"
     tokenizer: str = "tokenizer.json"
     precision: str = "fp32"
-    # Other image towers in the folder by precision, e.g. {"int8": "image.int8.onnx"}.
+    # Other image towers in the folder by precision, e.g. {"fp32": "image.onnx"}.
     image_variants: dict[str, str] = field(default_factory=dict)
+    # The same for the text tower (added later: bundles without these fields have an fp32 text tower).
+    text_precision: str = "fp32"
+    text_variants: dict[str, str] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
+
+    def files(self) -> list[str]:
+        """Every file of the bundle that this config names, itself excepted."""
+        return [self.tokenizer, *self.towers("image").values(), *self.towers("text").values()]
+
+    def towers(self, kind: str) -> dict[str, str]:
+        """Every file of tower `kind` ("image" or "text") by precision, the default included."""
+        precision, model, variants = TOWER_FIELDS[kind]
+        return {**getattr(self, variants), getattr(self, precision): getattr(self, model)}
+
+    def with_towers(self, kind: str, towers: dict[str, str], default: str) -> "BundleConfig":
+        """This config with tower `kind` made of `towers`, `default` being the one used unless asked."""
+        precision, model, variants = TOWER_FIELDS[kind]
+        others = {name: file for name, file in towers.items() if name != default}
+        return replace(self, **{precision: default, model: towers[default], variants: others})
 
     @classmethod
     def from_json(cls, text: str) -> "BundleConfig":
@@ -64,7 +84,7 @@ class BundleConfig:
         data["std"] = tuple(data["std"])
         known = cls.__dataclass_fields__
         config = cls(**{k: v for k, v in data.items() if k in known})
-        for name in (config.image_model, config.text_model, config.tokenizer, *config.image_variants.values()):
+        for name in config.files():
             # A config from a download or a copied-in folder must not reach outside its bundle.
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
                 raise ModelInvalid(f"model bundle config names {name!r}, which is not a file name in the bundle")
@@ -84,20 +104,20 @@ class Bundle:
     def model_id(self) -> str:
         return self.config.model_id
 
+    def tower_path(self, kind: str, precision: str | None = None) -> Path:
+        """The file of tower `kind` ("image" or "text") for `precision` (None: the bundle's default)."""
+        default = getattr(self.config, TOWER_FIELDS[kind][0])
+        file = self.config.towers(kind).get(precision or default)
+        if file is None:
+            raise ModelInvalid(f"model {self.name} has no {precision} {kind} tower")
+        return self.path / file
+
     def image_model_path(self, precision: str | None = None) -> Path:
-        """The image tower for `precision` (None: the bundle's default)."""
-        if precision in (None, self.config.precision):
-            return self.path / self.config.image_model
-        if precision == "fp32":
-            return self.path / self.config.image_variants.get("fp32", self.config.image_model)
-        variant = self.config.image_variants.get(precision)
-        if variant is None:
-            raise ModelInvalid(f"model {self.name} has no {precision} image tower")
-        return self.path / variant
+        return self.tower_path("image", precision)
 
     @property
     def text_model_path(self) -> Path:
-        return self.path / self.config.text_model
+        return self.tower_path("text")
 
     @property
     def tokenizer_path(self) -> Path:
@@ -124,9 +144,9 @@ class Bundle:
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelInvalid(f"{config_file} is damaged: {exc}") from None
         bundle = cls(path, config)
-        for needed in (bundle.image_model_path(), bundle.text_model_path, bundle.tokenizer_path):
-            if not needed.is_file():
-                raise ModelInvalid(f"model {path.name} is incomplete: {needed.name} is missing; reinstall it")
+        for name in config.files():
+            if not (path / name).is_file():
+                raise ModelInvalid(f"model {path.name} is incomplete: {name} is missing; reinstall it")
         return bundle
 
 

@@ -47,13 +47,13 @@ def _threads(threads: int | None) -> int:
         raise ModelInvalid(f"PIXSEEK_THREADS={value!r} is not a number of threads") from None
 
 
-def default_precision(bundle: Bundle, providers: list[str]) -> str:
-    """The bundle's default image tower, except fp32 on CUDA: ONNX Runtime's CUDA provider has no
-    kernels for dynamically quantized MatMuls, so an int8 tower would run them on the CPU."""
-    config = bundle.config
-    if providers[:1] == ["CUDAExecutionProvider"] and "fp32" in {config.precision, *config.image_variants}:
+def default_precision(bundle: Bundle, kind: str, providers: list[str]) -> str:
+    """The bundle's default precision for tower `kind`, except fp32 on CUDA: ONNX Runtime's CUDA
+    provider has no kernels for dynamically quantized MatMuls, so int8 would run them on the CPU."""
+    towers = bundle.config.towers(kind)
+    if providers[:1] == ["CUDAExecutionProvider"] and "fp32" in towers:
         return "fp32"
-    return config.precision
+    return bundle.config.precision if kind == "image" else bundle.config.text_precision
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -63,16 +63,23 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Encoder:
-    def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None):
+    """`precision` picks the image tower, `text_precision` the text tower (None: the bundle's)."""
+
+    def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None,
+                 text_precision: str | None = None):
         self.bundle = bundle
         self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
         if self.device not in DEVICES:
             raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
-        self.precision = precision or default_precision(bundle, _providers(self.device) if self.device != "cpu" else [])
+        providers = _providers(self.device) if self.device != "cpu" else []
+        self.precision = precision or default_precision(bundle, "image", providers)
+        self.text_precision = text_precision or default_precision(bundle, "text", providers)
         self.threads = _threads(threads)
-        self.image_model_path = bundle.image_model_path(self.precision)
-        if not self.image_model_path.is_file():
-            raise ModelInvalid(f"model {bundle.name} has no {self.precision} image tower; reinstall it")
+        self.image_model_path = bundle.tower_path("image", self.precision)
+        self.text_model_path = bundle.tower_path("text", self.text_precision)
+        for path, kind in ((self.image_model_path, "image"), (self.text_model_path, "text")):
+            if not path.is_file():
+                raise ModelInvalid(f"model {bundle.name} is incomplete: its {kind} tower {path.name} is missing; reinstall it")
         config = bundle.config
         self.preprocess = ClipPreprocessor(config.image_size, config.mean, config.std)
         self._sessions: dict[str, object] = {}
@@ -105,7 +112,7 @@ class Encoder:
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                path = self.image_model_path if kind == "image" else self.bundle.text_model_path
+                path = self.image_model_path if kind == "image" else self.text_model_path
                 try:
                     self._sessions[kind] = ort.InferenceSession(str(path), options, providers=self.providers)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files

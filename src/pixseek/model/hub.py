@@ -93,7 +93,7 @@ def _fetch_bundle(repo_id: str, revision: str | None, config_file: Path) -> Path
         config = BundleConfig.from_json(config_file.read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise DownloadFailed(f"{repo_id} on the hub has a damaged {CONFIG_NAME}: {exc}") from None
-    for name in {config.image_model, config.text_model, config.tokenizer, *config.image_variants.values()}:
+    for name in set(config.files()):
         _fetch(repo_id, name, revision)
     return config_file.parent
 

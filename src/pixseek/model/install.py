@@ -14,19 +14,23 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from pixseek import paths
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, BundleConfig, first_line
+from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, first_line
 from pixseek.model.encoder import Encoder
-from pixseek.model.quantize import INT8_IMAGE_MODEL, QUANT_CANDIDATES, Agreement, check_agreement, quantize_image_tower
+from pixseek.model.quantize import (
+    IMAGE_CANDIDATES, INT8_IMAGE_MODEL, INT8_TEXT_MODEL, TEXT_CANDIDATES, Agreement, check_agreement, check_text_agreement,
+    image_vectors, quantize_tower,
+)
 from pixseek.model.samples import sample_photos
 
 PRECISIONS = ("int8", "fp32")
+INT8_FILES = {"image": INT8_IMAGE_MODEL, "text": INT8_TEXT_MODEL}
+CANDIDATES = {"image": IMAGE_CANDIDATES, "text": TEXT_CANDIDATES}
 STAGING_PREFIX = ".staging-"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 Report = Callable[[str], None]
@@ -36,9 +40,9 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def check_runs(bundle: Bundle, precision: str | None = None) -> Encoder:
+def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str | None = None) -> Encoder:
     """Load both towers and embed one blank image and one text, as the real work will."""
-    encoder = Encoder(bundle, precision=precision)
+    encoder = Encoder(bundle, precision=precision, text_precision=text_precision)
     size = bundle.config.image_size
     try:
         vectors = [encoder.encode_pixels(np.zeros((1, 3, size, size), np.float32)), encoder.encode_texts(["a photo"])]
@@ -52,48 +56,59 @@ def check_runs(bundle: Bundle, precision: str | None = None) -> Encoder:
     return encoder
 
 
-def _with_default(config: BundleConfig, towers: dict[str, str], precision: str) -> BundleConfig:
-    others = {name: file for name, file in towers.items() if name != precision}
-    return replace(config, precision=precision, image_model=towers[precision], image_variants=others)
+class Int8Check:
+    """Compares a bundle's int8 tower with its fp32 one on sample photos (made once, used for both)."""
+
+    def __init__(self, photos: Path | None, count: int = 64):
+        self.photos, self.count = photos, count
+        self._pixels: np.ndarray | None = None
+
+    def pixels(self, encoder: Encoder) -> np.ndarray:
+        if self._pixels is None:
+            self._pixels = np.stack([encoder.preprocess(image) for image in sample_photos(self.photos, self.count)])
+        return self._pixels
+
+    def __call__(self, bundle: Bundle, kind: str) -> Agreement:
+        fp32 = check_runs(bundle, "fp32", "fp32")
+        if kind == "image":
+            return check_agreement(fp32, check_runs(bundle, "int8", "fp32"), self.pixels(fp32))
+        photos = image_vectors(fp32, self.pixels(fp32))
+        return check_text_agreement(fp32, check_runs(bundle, "fp32", "int8"), photos)
 
 
-def verify_int8(fp32: Encoder, int8: Encoder, photos: Path | None, count: int = 64) -> Agreement:
-    pixels = np.stack([fp32.preprocess(image) for image in sample_photos(photos, count)])
-    return check_agreement(fp32, int8, pixels)
-
-
-def _settle_int8(bundle: Bundle, towers: dict[str, str], photos: Path | None, report: Report) -> bool:
-    """Find an int8 tower that agrees with fp32: the shipped one, else each setting in turn.
+def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8Check, report: Report) -> bool:
+    """Find an int8 `kind` tower that agrees with fp32: the shipped one, else each setting in turn.
 
     On success `towers["int8"]` names it; otherwise every rejected int8 file is deleted."""
-    fp32 = check_runs(bundle.save_config(_with_default(bundle.config, towers, "fp32")), "fp32")
-    attempts = [None] if "int8" in towers else list(QUANT_CANDIDATES)
+    attempts = [None] if "int8" in towers else list(CANDIDATES[kind])
     for settings in attempts:
         if settings is not None:
-            report(f"quantizing the image tower to int8 ({settings.describe()}) ...")
-            towers["int8"] = quantize_image_tower(bundle.path / towers["fp32"], bundle.path / INT8_IMAGE_MODEL, settings).name
-        trial = bundle.save_config(_with_default(bundle.config, towers, "fp32"))
-        agreement = verify_int8(fp32, check_runs(trial, "int8"), photos)
+            report(f"quantizing the {kind} tower to int8 ({settings.describe()}) ...")
+            towers["int8"] = quantize_tower(bundle.path / towers["fp32"], bundle.path / INT8_FILES[kind], settings).name
+        agreement = check(bundle.save_config(bundle.config.with_towers(kind, towers, "fp32")), kind)
         report(agreement.summary())
         if agreement.accepted:
             return True
         (bundle.path / towers.pop("int8")).unlink()
-    report("int8 does not agree with fp32 closely enough: the fp32 image tower stays the default")
+    report(f"int8 does not agree with fp32 closely enough: the fp32 {kind} tower stays the default")
     return False
 
 
 def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report: Report) -> Bundle:
-    """Make int8 the default image tower if it agrees with fp32 on sample photos, else fp32."""
+    """Make int8 the default of each tower where it agrees with fp32 on sample photos, else fp32."""
     if precision not in PRECISIONS:
         raise ModelInvalid(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-    towers = {**bundle.config.image_variants, bundle.config.precision: bundle.config.image_model}
-    if "fp32" not in towers:
-        if precision not in towers:
-            raise ModelInvalid(f"model {bundle.name} has no {precision} image tower")
-        report(f"model {bundle.name} ships only an {precision} image tower, so it cannot be checked against fp32")
-    elif precision == "int8" and not _settle_int8(bundle, towers, photos, report):
-        precision = "fp32"
-    return bundle.save_config(_with_default(bundle.config, towers, precision))
+    check = Int8Check(photos)
+    for kind in ("image", "text"):
+        towers, chosen = bundle.config.towers(kind), precision
+        if "fp32" not in towers:
+            if precision not in towers:
+                raise ModelInvalid(f"model {bundle.name} has no {precision} {kind} tower")
+            report(f"model {bundle.name} ships only an {precision} {kind} tower, so it cannot be checked against fp32")
+        elif precision == "int8" and not _settle_int8(bundle, kind, towers, check, report):
+            chosen = "fp32"
+        bundle = bundle.save_config(bundle.config.with_towers(kind, towers, chosen))
+    return bundle
 
 
 @contextmanager
@@ -142,13 +157,11 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
 
 
 def copy_bundle(source: Path, workdir: Path) -> Path:
-    """Only the files a bundle's config names, so stray files in the source are not installed."""
-    bundle = Bundle.load(source)
-    config = bundle.config
+    """Only the files a bundle's config names (Bundle.load checks they are there), so stray files
+    in the source are not installed."""
+    config = Bundle.load(source).config
     workdir.mkdir(parents=True)
-    for name in {CONFIG_NAME, config.image_model, config.text_model, config.tokenizer, *config.image_variants.values()}:
-        if not (source / name).is_file():
-            raise ModelInvalid(f"model at {source} is incomplete: {name} is missing")
+    for name in {CONFIG_NAME, *config.files()}:
         shutil.copy2(source / name, workdir / name)
     return workdir
 

@@ -18,11 +18,18 @@ from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import first_line
 
 INT8_IMAGE_MODEL = "image.int8.onnx"
+INT8_TEXT_MODEL = "text.int8.onnx"
 # Queries used to compare rankings; only their variety matters, not their meaning.
 PROBE_QUERIES = (
     "a photo of a dog", "a red car parked on a street", "sunset over the mountains", "a bowl of fruit",
     "people at a birthday party", "a snowy forest", "a cat sleeping on a sofa", "a city skyline at night",
 )
+_SUBJECTS = ("a dog", "two cats", "a red car", "an old man", "a bowl of soup", "a mountain lake", "children playing",
+             "a city street", "a wooden boat", "a bicycle", "a wedding cake", "an airplane")
+_PLACES = ("on a beach", "at night", "in the snow", "under a tree", "in a kitchen", "near the sea", "in the rain",
+           "at a party", "in the desert", "on a bridge")
+# Captions for checking a text tower: 120 of them, short to long.
+PROBE_CAPTIONS = tuple(f"{subject} {place}" for subject in _SUBJECTS for place in _PLACES)
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,11 @@ class QuantSettings:
 
 
 # Tried in order until one agrees with fp32: the fastest first, then per-channel weight scales,
-# which cost a few percent of speed and follow weights with outlier channels more closely.
-QUANT_CANDIDATES = (QuantSettings(), QuantSettings(per_channel=True))
+# which cost a few percent of speed and follow weights with outlier channels more closely. The
+# text tower's token embedding (a Gather, 100 MB of its 254 MB) is quantized too: a third of the
+# file to load, which is what a one-off search waits for.
+IMAGE_CANDIDATES = (QuantSettings(), QuantSettings(per_channel=True))
+TEXT_CANDIDATES = (QuantSettings(op_types=("MatMul", "Gather")), QuantSettings(op_types=("MatMul", "Gather"), per_channel=True))
 
 
 @dataclass(frozen=True)
@@ -59,25 +69,26 @@ class Thresholds:
 
 @dataclass
 class Agreement:
-    """How closely one image tower's embeddings follow another's on the same photos."""
+    """How closely an int8 tower's embeddings (and the rankings they give) follow fp32's."""
 
-    images: int
+    kind: str  # "image" or "text"
+    count: int  # photos or captions embedded by both
     mean_cosine: float
     min_cosine: float
-    top10_overlap: float  # mean fraction of shared top-10 results, image and text queries together
+    top10_overlap: float  # mean fraction of shared top-10 results
     accepted: bool = False
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         verdict = "accepted" if self.accepted else "rejected (" + "; ".join(self.reasons) + ")"
         return (
-            f"int8 vs fp32 on {self.images} photos: mean cosine {self.mean_cosine:.4f}, "
+            f"int8 vs fp32 {self.kind} tower on {self.count} {'photos' if self.kind == 'image' else 'captions'}: mean cosine {self.mean_cosine:.4f}, "
             f"min {self.min_cosine:.4f}, top-10 overlap {self.top10_overlap:.2f}: {verdict}"
         )
 
 
-def quantize_image_tower(source: Path, destination: Path, settings: QuantSettings = QuantSettings()) -> Path:
-    """Write an int8 copy of the fp32 image tower `source` to `destination`."""
+def quantize_tower(source: Path, destination: Path, settings: QuantSettings = QuantSettings()) -> Path:
+    """Write an int8 copy of the fp32 tower `source` to `destination`."""
     import logging
 
     from onnx import TensorProto
@@ -101,31 +112,29 @@ def quantize_image_tower(source: Path, destination: Path, settings: QuantSetting
     return destination
 
 
-def _top_k_overlap(reference: np.ndarray, candidate: np.ndarray, queries_ref: np.ndarray, queries_cand: np.ndarray, k: int) -> float:
-    k = min(k, len(reference))
-    top_ref = np.argsort(-(queries_ref @ reference.T), axis=1)[:, :k]
-    top_cand = np.argsort(-(queries_cand @ candidate.T), axis=1)[:, :k]
+quantize_image_tower = quantize_tower  # its first name; the benchmarks still call it so
+
+
+def top_k_overlap(targets_ref: np.ndarray, targets_cand: np.ndarray, queries_ref: np.ndarray, queries_cand: np.ndarray,
+                  k: int = 10) -> float:
+    """Mean fraction of the top-k targets that two (queries, targets) embeddings agree on."""
+    k = min(k, len(targets_ref))
+    top_ref = np.argsort(-(queries_ref @ targets_ref.T), axis=1)[:, :k]
+    top_cand = np.argsort(-(queries_cand @ targets_cand.T), axis=1)[:, :k]
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(top_ref, top_cand)]))
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, text_queries: np.ndarray, k: int = 10) -> tuple[float, float, float]:
-    """Mean and min cosine of paired unit vectors, and mean top-k overlap of the rankings they give.
-
-    Rankings are checked for every image used as a query against the others, and for text queries,
-    which is what search does; int8 error matters only where it reorders results.
-    """
+    """Mean and min cosine of paired image vectors, and the mean top-k overlap of the rankings they
+    give, for every photo as a query against the others and for text queries (what search does)."""
     cosines = np.sum(reference * candidate, axis=1)
-    image_overlap = _top_k_overlap(reference, candidate, reference, candidate, k)
-    text_overlap = _top_k_overlap(reference, candidate, text_queries, text_queries, k)
+    image_overlap = top_k_overlap(reference, candidate, reference, candidate, k)
+    text_overlap = top_k_overlap(reference, candidate, text_queries, text_queries, k)
     return float(cosines.mean()), float(cosines.min()), (image_overlap + text_overlap) / 2
 
 
-def check_agreement(fp32, int8, pixels: np.ndarray, thresholds: Thresholds = Thresholds(), batch: int = 16) -> Agreement:
-    """Compare two Encoders' image embeddings on preprocessed `pixels` (N, 3, S, S)."""
-    reference = np.concatenate([fp32.encode_pixels(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
-    candidate = np.concatenate([int8.encode_pixels(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
-    mean_cos, min_cos, overlap = compare(reference, candidate, fp32.encode_texts(list(PROBE_QUERIES)))
-    agreement = Agreement(len(pixels), mean_cos, min_cos, overlap)
+def judge(kind: str, count: int, mean_cos: float, min_cos: float, overlap: float, thresholds: Thresholds) -> Agreement:
+    agreement = Agreement(kind, count, mean_cos, min_cos, overlap)
     if mean_cos < thresholds.mean_cosine:
         agreement.reasons.append(f"mean cosine below {thresholds.mean_cosine}")
     if min_cos < thresholds.min_cosine:
@@ -134,3 +143,22 @@ def check_agreement(fp32, int8, pixels: np.ndarray, thresholds: Thresholds = Thr
         agreement.reasons.append(f"top-10 overlap below {thresholds.top10_overlap}")
     agreement.accepted = not agreement.reasons
     return agreement
+
+
+def image_vectors(encoder, pixels: np.ndarray, batch: int = 16) -> np.ndarray:
+    return np.concatenate([encoder.encode_pixels(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
+
+
+def check_agreement(fp32, int8, pixels: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
+    """Compare two Encoders' image towers on preprocessed `pixels` (N, 3, S, S)."""
+    reference, candidate = image_vectors(fp32, pixels), image_vectors(int8, pixels)
+    return judge("image", len(pixels), *compare(reference, candidate, fp32.encode_texts(list(PROBE_QUERIES))), thresholds)
+
+
+def check_text_agreement(fp32, int8, photos: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
+    """Compare two Encoders' text towers on PROBE_CAPTIONS: cosines, and the photos (image vectors
+    `photos`, from one image tower) that each caption ranks first."""
+    reference, candidate = fp32.encode_texts(list(PROBE_CAPTIONS)), int8.encode_texts(list(PROBE_CAPTIONS))
+    cosines = np.sum(reference * candidate, axis=1)
+    overlap = top_k_overlap(photos, photos, reference, candidate)
+    return judge("text", len(reference), float(cosines.mean()), float(cosines.min()), overlap, thresholds)
