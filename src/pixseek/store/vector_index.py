@@ -194,10 +194,12 @@ class VectorIndex:
         folder = Path(folder)
         target = folder / f"vectors-{generation:012d}.faiss"
         fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=folder)
-        os.close(fd)
         try:
-            faiss.write_index(self._index, tmp)
-            with open(tmp, "rb") as handle:
+            # Written through a Python file: FAISS's own writer only prints a failed final flush
+            # (a full disk, a size limit) and would leave a truncated file to rename into place.
+            with os.fdopen(fd, "wb") as handle:
+                faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
+                handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
