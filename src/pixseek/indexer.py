@@ -43,6 +43,7 @@ class Plan:
     candidates: list[FileEntry] = field(default_factory=list)  # new or changed: to read
     previous: dict[str, FileRecord] = field(default_factory=dict)  # changed path -> its old row
     missing: dict[int, FileRecord] = field(default_factory=dict)  # rows whose file is gone
+    gone_skipped: list[str] = field(default_factory=list)  # skipped files that are gone: forget them
     unchanged: int = 0
     skipped_before: int = 0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
@@ -60,18 +61,23 @@ def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
     skipped = catalog.skipped_under(roots)
     for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason))):
         record = known.pop(entry.path, None)
+        skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
             plan.unchanged += 1
             continue
-        if record is None and skipped.get(entry.path, (None, None))[:2] == (entry.size, entry.mtime_ns):
+        if record is None and skip[:2] == (entry.size, entry.mtime_ns):
             plan.skipped_before += 1
             continue
         if record is not None:
             plan.previous[entry.path] = record
         plan.candidates.append(entry)
     unreadable = {path for path, _ in plan.scan_errors}
-    plan.missing = {r.id: r for r in known.values()
-                    if r.path not in unreadable and not any(r.path.startswith(os.path.join(u, "")) for u in unreadable)}
+
+    def gone(path: str) -> bool:  # not seen, and not merely hidden behind an unreadable folder
+        return path not in unreadable and not any(path.startswith(os.path.join(u, "")) for u in unreadable)
+
+    plan.missing = {r.id: r for r in known.values() if gone(r.path)}
+    plan.gone_skipped = [path for path in skipped if gone(path)]
     return plan
 
 
@@ -152,7 +158,7 @@ class Indexer:
         batch.commit(report)
         if not report.cancelled:
             report.removed = len(batch.unclaimed_missing())
-            self.catalog.commit_batch(removed_ids=batch.unclaimed_missing())
+            self.catalog.commit_batch(removed_ids=batch.unclaimed_missing(), forget_skipped=plan.gone_skipped)
         report.elapsed = time.monotonic() - start
         return report
 
