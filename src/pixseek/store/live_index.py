@@ -108,3 +108,5 @@ class LiveVectorIndex:
             self.index.save(self.folder, self.generation)
             if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
                 self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())
+            for debris in self.folder.glob(".vectors-*.tmp"):  # from a save that was killed; we are the writer
+                debris.unlink(missing_ok=True)
