@@ -265,6 +265,18 @@ class Catalog:
         while rows := cursor.fetchmany(batch):
             yield np.array([r[0] for r in rows], dtype=np.int64), self._as_matrix([r[1] for r in rows])
 
+    def sample_vectors(self, generation: int, count: int) -> list[tuple[int, np.ndarray]]:
+        """Up to `count` (id, vector) pairs spread over the ids, from rows that existed at
+        `generation` (rowid seeks only: cheap on any size of catalog)."""
+        low, high = self._db.execute("SELECT MIN(id), MAX(id) FROM files").fetchone()
+        picks = {}
+        for point in np.linspace(low, high, count).astype(int) if low is not None else []:
+            row = self._db.execute("SELECT f.id, f.gen, v.vector FROM files f JOIN vectors v ON v.id = f.id "
+                                   "WHERE f.id >= ? ORDER BY f.id LIMIT 1", (int(point),)).fetchone()
+            if row and row[1] <= generation:
+                picks[row[0]] = self._as_matrix([row[2]])[0]
+        return list(picks.items())
+
     def changes_since(self, generation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(removed ids, added ids, added vectors) after `generation`; call inside snapshot()."""
         removed = np.array([r[0] for r in self._db.execute(

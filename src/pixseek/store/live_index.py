@@ -17,6 +17,8 @@ import logging
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from pixseek.errors import IndexCorrupt
 from pixseek.store.catalog import Catalog
 from pixseek.store.vector_index import KINDS, Spec, VectorIndex, rerank, saved_files
@@ -24,6 +26,7 @@ from pixseek.store.vector_index import KINDS, Spec, VectorIndex, rerank, saved_f
 log = logging.getLogger(__name__)
 SETTING_KEY = "vector_index_setting"  # "auto", or a kind forced by the user
 DESCRIPTION_KEY = "vector_index"  # what the last save wrote, for tools that read only the catalog
+CHECK_SAMPLES = 8  # stored vectors looked up in a loaded file before it is trusted
 
 
 class LiveVectorIndex:
@@ -46,12 +49,28 @@ class LiveVectorIndex:
             generation, path = files[0]
             if generation <= self.catalog.generation:
                 try:
-                    return generation, VectorIndex.load(path, self.catalog.dim)
+                    index = VectorIndex.load(path, self.catalog.dim)
+                    self._check(index, generation, path)
+                    return generation, index
                 except IndexCorrupt as exc:
                     self._note(f"{exc}; rebuilt from the catalog's stored vectors")
             else:
                 self._note(f"{path.name} is newer than the catalog; rebuilt from the catalog's stored vectors")
         return self._rebuild()
+
+    def _check(self, index: VectorIndex, generation: int, path: Path) -> None:
+        """A file that loads may still hold another index's vectors (a restore from the wrong
+        backup; generations of young indexes collide): its size must match the catalog's, and
+        vectors sampled from the catalog must find themselves in it."""
+        with self.catalog.snapshot():
+            current, count = self.catalog.generation, self.catalog.count()
+            samples = self.catalog.sample_vectors(generation, CHECK_SAMPLES)
+        if generation == current and index.ntotal != count:
+            raise IndexCorrupt(f"{path.name} holds {index.ntotal} vectors for {count} files")
+        for id_, vector in samples:
+            ids = [int(i) for i in index.search(vector, 8)[1] if i >= 0]
+            if id_ not in ids and not any(np.dot(v, vector) > 0.999 for v in self.catalog.stored_vectors(ids)[1]):
+                raise IndexCorrupt(f"{path.name} does not hold this catalog's vectors")
 
     def _rebuild(self) -> tuple[int, VectorIndex]:
         with self.catalog.snapshot():
@@ -102,11 +121,11 @@ class LiveVectorIndex:
         """Write the index at its generation (call after committing; readers then replay less),
         first rebuilding it when the collection has outgrown its kind or the setting changed."""
         with self._lock:
+            for debris in self.folder.glob(".vectors-*.tmp"):  # from a save that was killed; we are the writer
+                debris.unlink(missing_ok=True)
             self.refresh()
             if self.index.spec.outgrown(self.index.ntotal, self.setting):
                 self.generation, self.index = self._rebuild()
             self.index.save(self.folder, self.generation)
             if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
                 self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())
-            for debris in self.folder.glob(".vectors-*.tmp"):  # from a save that was killed; we are the writer
-                debris.unlink(missing_ok=True)
