@@ -15,6 +15,7 @@ from PIL import Image
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.preprocess import ClipPreprocessor
+from pixseek.model.sessions import create_session
 from pixseek.model.tokenizer import ClipTokenizer
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -106,15 +107,9 @@ class Encoder:
     def _session(self, kind: str):
         with self._lock:
             if kind not in self._sessions:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 path = self.image_model_path if kind == "image" else self.text_model_path
                 try:
-                    self._sessions[kind] = ort.InferenceSession(str(path), options, providers=self.providers)
+                    self._sessions[kind] = create_session(path, self.providers, self.threads)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None

@@ -1,0 +1,69 @@
+"""The cache of graph-optimised models: used when valid, rebuilt when the model changes, and
+never a reason to fail."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from pixseek.model.bundle import Bundle
+from pixseek.model.encoder import Encoder
+from pixseek.model.sessions import CPU_ONLY, cached_model_path, create_session
+
+IDS = np.array([[49406, 320, 1929, 525, 320, 2117, 49407]], dtype=np.int64)
+
+
+@pytest.fixture
+def text_model(tmp_path, monkeypatch, tiny_bundle_dir):
+    monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path / "home"))
+    model = tmp_path / "text.onnx"
+    model.write_bytes((tiny_bundle_dir / "text.onnx").read_bytes())
+    return model
+
+
+def run(session) -> np.ndarray:
+    return session.run(None, {"input_ids": IDS})[0]
+
+
+def test_first_session_fills_the_cache_and_later_ones_read_it(text_model):
+    import onnxruntime as ort
+
+    direct = run(ort.InferenceSession(str(text_model), providers=CPU_ONLY))
+    cached = cached_model_path(text_model)
+    assert not cached.exists()
+    np.testing.assert_allclose(run(create_session(text_model, CPU_ONLY, 1)), direct, atol=1e-5)
+    assert cached.is_file() and cached.read_bytes() != text_model.read_bytes()  # optimised: fused ops
+    stamp = cached.stat().st_mtime_ns
+    np.testing.assert_allclose(run(create_session(text_model, CPU_ONLY, 1)), direct, atol=1e-5)
+    assert cached.stat().st_mtime_ns == stamp  # read, not rewritten
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temporary files left
+
+
+def test_changed_model_gets_a_new_copy_and_the_old_one_goes(text_model):
+    create_session(text_model, CPU_ONLY, 1)
+    old = cached_model_path(text_model)
+    os.utime(text_model, ns=(1_000_000_000, 1_000_000_000))
+    create_session(text_model, CPU_ONLY, 1)
+    new = cached_model_path(text_model)
+    assert new != old and new.is_file() and not old.exists()
+
+
+def test_damaged_cache_file_is_dropped_and_the_model_used(text_model):
+    import onnxruntime as ort
+
+    create_session(text_model, CPU_ONLY, 1)
+    cached = cached_model_path(text_model)
+    cached.write_bytes(cached.read_bytes()[:1000])
+    direct = run(ort.InferenceSession(str(text_model), providers=CPU_ONLY))
+    np.testing.assert_allclose(run(create_session(text_model, CPU_ONLY, 1)), direct, atol=1e-5)
+    assert not cached.exists()
+
+
+def test_encoder_vectors_are_the_same_from_the_cache(tmp_path, monkeypatch, tiny_bundle_dir):
+    monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path))
+    bundle = Bundle.load(tiny_bundle_dir)
+    first = Encoder(bundle).encode_texts(["a dog", "sunset"])
+    assert len(list((tmp_path / "cache" / "onnx").iterdir())) == 1
+    np.testing.assert_allclose(Encoder(bundle).encode_texts(["a dog", "sunset"]), first, atol=1e-6)
