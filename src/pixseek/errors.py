@@ -26,7 +26,15 @@ class IndexIncompatible(PixseekError):
 
 
 class IndexCorrupt(PixseekError):
-    pass
+    """A damaged file of the index; `reason` says what is wrong in a few words."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class StorageError(PixseekError):
+    """The index's files cannot be written or read: a full disk, a read-only folder, an I/O error."""
 
 
 class ModelNotInstalled(PixseekError):

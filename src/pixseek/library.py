@@ -3,23 +3,30 @@
 Plain data in and out (see reports.py), a progress callback and a cancel event for long work.
 It owns the index folder: the SQLite catalog, the FAISS vector file, and the writer lock that
 keeps two indexers off the same index. The model is loaded only when a call needs it.
+
+Every public call fails with a one-line PixseekError, never a storage traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from pixseek import paths
-from pixseek.errors import (FolderNotFound, ImageError, IndexIncompatible, IndexLocked, PixseekError, QueryError)
+from pixseek.errors import (FolderNotFound, ImageError, IndexIncompatible, IndexLocked, PixseekError, QueryError,
+                            StorageError)
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
-from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range
+from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
 from pixseek.store.vector_index import KINDS
 from pixseek.thumbnails import ThumbnailCache
@@ -30,6 +37,37 @@ LOCK_NAME = "write.lock"
 
 def index_exists(index_dir: Path | str | None = None) -> bool:
     return (Path(index_dir or paths.default_index_dir()) / CATALOG_NAME).is_file()
+
+
+@contextmanager
+def writing(index_dir: Path):
+    """The writer lock: one process at a time changes an index (an fcntl lock, so a process
+    that dies, even by SIGKILL, releases it)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(index_dir / LOCK_NAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IndexLocked(f"another pixseek process is updating the index at {index_dir}; "
+                          "wait for it to finish") from None
+    except OSError as exc:
+        raise StorageError(f"cannot write to the index at {index_dir} ({exc.strerror})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _storage_errors(method):
+    """SQLite failures (locked, full, read-only, damaged) become one clear PixseekError."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.catalog.path) from None
+    return guarded
 
 
 class Library:
@@ -114,25 +152,21 @@ class Library:
             raise FolderNotFound("no folder given, and this index has no folders yet")
         return checked
 
-    def _write_lock(self):
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.index_dir / LOCK_NAME), timeout=0)
+    def _save_vectors(self) -> None:
+        """Write the vector file. The catalog is committed by now, so a failure here loses
+        nothing: searches rebuild the vectors from the catalog until a save succeeds."""
         try:
-            lock.acquire()
-        except Timeout:
-            raise IndexLocked(f"another pixseek process is updating the index at {self.index_dir}; "
-                              "wait for it to finish") from None
-        except OSError as exc:
-            raise IndexLocked(f"cannot write to the index at {self.index_dir} ({exc.strerror})") from None
-        return lock
+            self._vectors().save()
+        except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as RuntimeError
+            raise StorageError(f"the index at {self.index_dir} is up to date, but its vector file could not be "
+                               f"written ({_write_failure(exc)}); searches rebuild it from the catalog meanwhile") from None
 
+    @_storage_errors
     def index(self, folders=None, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed)."""
-        folders = self._check_folders(folders or self.catalog.roots())
-        lock = self._write_lock()
-        try:
+        with writing(self.index_dir):
+            folders = self._check_folders(folders or self.catalog.roots())
             self.catalog.add_roots(folders)
             plan = make_plan(self.catalog, folders)
             indexer = Indexer(self.catalog, self.encoder if plan.candidates else None)
@@ -140,39 +174,32 @@ class Library:
                 report = indexer.run(plan, progress, cancel)
             finally:
                 indexer.close()
-            self._vectors().save()
+            self._save_vectors()
             return report
-        except OSError as exc:
-            raise PixseekError(f"could not write the index at {self.index_dir}: {exc.strerror or exc}") from None
-        finally:
-            lock.release()
 
+    @_storage_errors
     def set_vector_index(self, kind: str) -> None:
         """Force a vector index kind ("flat", "ivf"), or "auto" to choose by size; applied now."""
         if kind not in KINDS:
             raise PixseekError(f"unknown vector index kind {kind!r}; use one of {', '.join(KINDS)}")
-        lock = self._write_lock()
-        try:
+        with writing(self.index_dir):
             self.catalog.set_setting(SETTING_KEY, kind)
-            self._vectors().save()
-        finally:
-            lock.release()
+            self._save_vectors()
 
+    @_storage_errors
     def changes(self, folders=None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
         folders = self._check_folders(folders or self.catalog.roots())
         return make_plan(self.catalog, folders).summary()
 
+    @_storage_errors
     def remove(self, folder) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
         path = os.path.abspath(os.path.expanduser(str(folder)))
-        lock = self._write_lock()
-        try:
+        with writing(self.index_dir):
             removed = self.catalog.remove_roots([path])
-            self._vectors().save()
+            self._save_vectors()
             return removed
-        finally:
-            lock.release()
 
     # -- searching --------------------------------------------------------------------------
 
@@ -186,10 +213,8 @@ class Library:
                 self._text_cache[term.text] = cached
             return cached
         record = self.catalog.lookup(term.image)
-        if record is not None:
-            stat = os.stat(term.image)
-            if (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns):
-                return self.catalog.vectors_for([record.id])[0]
+        if record is not None and _stat_key(term.image) == (record.size, record.mtime_ns):
+            return self.catalog.vectors_for([record.id])[0]
         from pixseek.images import open_upright
 
         try:
@@ -198,10 +223,12 @@ class Library:
             raise QueryError(f"cannot use {term.image} as a query image: {error}") from None
         return self.encoder.encode_images([image])[0]
 
+    @_storage_errors
     def query_vector(self, query: Query) -> np.ndarray:
         vectors = np.stack([self._term_vector(t) for t in query.terms])
         return combine(vectors, np.array([t.weight for t in query.terms]))
 
+    @_storage_errors
     def search(self, query: Query | str, k: int = 10, min_score: float | None = None,
                within: str | None = None) -> list[SearchResult]:
         """The `k` best matches, best first; `within` keeps results under one folder."""
@@ -232,19 +259,23 @@ class Library:
 
     # -- information ------------------------------------------------------------------------
 
+    @_storage_errors
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what the web app may serve)."""
         return self.catalog.lookup(os.path.abspath(path)) is not None
 
+    @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
         record = self.catalog.lookup(os.path.abspath(path))
         if record is None:
             raise FolderNotFound(f"not in the index: {path}")
         return self.thumbnails.get(record.path, record.hash, size)
 
+    @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
         return self.catalog.skipped()
 
+    @_storage_errors
     def status(self) -> Status:
         problems = self.catalog.check()
         live = self._vectors()
@@ -257,3 +288,19 @@ class Library:
                       folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
                       last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=list(live.notes))
+
+
+def _stat_key(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:  # gone since the query was parsed: decoding it says so
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _write_failure(exc: Exception) -> str:
+    """The system's words for a failed write: strerror, or the last parenthesis in FAISS's message."""
+    if getattr(exc, "strerror", None):
+        return exc.strerror
+    found = re.findall(r"\(([^()]+)\)", str(exc))
+    return found[-1] if found else str(exc).splitlines()[0]

@@ -16,6 +16,7 @@ Paths are stored as bytes (os.fsencode) so that names that are not valid UTF-8 s
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -25,10 +26,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexNotFound
+from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, StorageError
 
 SCHEMA_VERSION = 1
 CATALOG_NAME = "catalog.sqlite3"
+BUSY_TIMEOUT_S = float(os.environ.get("PIXSEEK_BUSY_TIMEOUT", 30))  # waiting for another writer's batch
+OPEN_MODES = ("rwc", "ro", "ro&immutable=1")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +72,56 @@ def folder_range(folder: str) -> tuple[bytes, bytes]:
     return prefix, prefix[:-1] + bytes([prefix[-1] + 1])
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to the catalog at `path`: read-write where SQLite may write, else read-only
+    (a read-only mount, another user's index), else immutable, for a WAL database in a folder
+    where SQLite cannot even make its -shm file (it then reads the last checkpointed state)."""
+    for mode in OPEN_MODES[:-1]:
+        try:
+            return _connect(path, mode)
+        except sqlite3.OperationalError as exc:
+            if not _cannot_write(exc):
+                raise
+    return _connect(path, OPEN_MODES[-1])
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
+                                 isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fails here, not later
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    """An error opening read-write that a read-only connection may not have: no write access,
+    or no room for SQLite's -shm file on a full disk (reported as an I/O error)."""
+    text = str(exc).lower()
+    return any(words in text for words in ("readonly", "read-only", "unable to open", "disk i/o error"))
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> PixseekError:
+    """The one-line error a person should see for an SQLite failure on the catalog at `path`."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return IndexLocked(f"the catalog {path} is in use by another program (database is locked); "
+                           "try again when it has finished")
+    if "full" in text:
+        return StorageError(f"the disk holding the index at {path.parent} is full; free some space and run "
+                            "again (everything committed before is kept)")
+    if "readonly" in text:  # opened read-only: see connect()
+        why = ("its disk is full; free some space and run again (everything committed before is kept)"
+               if shutil.disk_usage(path.parent).free < 2**20 else "it can only be read here (a read-only folder?)")
+        return StorageError(f"cannot write to the index at {path.parent}: {why}")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return IndexCorrupt(f"the catalog {path} is damaged ({exc}); `pixseek index` rebuilds it from what "
+                            "can still be read", reason=str(exc))
+    return StorageError(f"cannot use the catalog {path} ({exc})")
+
+
 @dataclass(frozen=True)
 class FileRecord:
     id: int
@@ -104,12 +157,16 @@ class Catalog:
                 raise IndexNotFound(f"no index at {folder}; create one with `pixseek index FOLDER`")
             Path(folder).mkdir(parents=True, exist_ok=True)
         try:
-            connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA busy_timeout = 30000")
-            catalog = cls(connection, path)
+            catalog = cls(connect(path), path)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, path) from None
+        try:
             catalog._prepare(create, model_id, dim)
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"the catalog {path} is damaged ({exc}); restore it or remove the index folder") from None
+        except BaseException as exc:
+            catalog.close()
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error(exc, path) from None
+            raise
         return catalog
 
     def _prepare(self, create: bool, model_id: str | None, dim: int | None) -> None:
@@ -145,13 +202,16 @@ class Catalog:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """BEGIN ... COMMIT, rolled back on any error, COMMIT's own included (a full disk), so the
+        connection never stays inside a transaction that holds the write lock."""
         self._db.execute(begin)
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back by itself after some errors
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def transaction(self):
         """A write transaction (BEGIN IMMEDIATE: takes the write lock up front)."""
@@ -236,9 +296,7 @@ class Catalog:
 
     def reader(self) -> "Catalog":
         """A second connection to this catalog, for reading from another thread."""
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout = 30000")
-        return Catalog(connection, self.path)
+        return Catalog(connect(self.path), self.path)
 
     def vectors_for(self, ids: Iterable[int]) -> np.ndarray:
         ids = [int(i) for i in ids]
