@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -206,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
+    engine_log = logging.getLogger("pixseek")  # says what the engine repaired (a damaged catalog, ...)
+    if not engine_log.handlers:
+        notes = logging.StreamHandler()
+        notes.setFormatter(logging.Formatter("pixseek: note: %(message)s"))
+        engine_log.addHandler(notes)
     try:
         return args.func(args)
     except PixseekError as error:

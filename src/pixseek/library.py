@@ -4,12 +4,14 @@ Plain data in and out (see reports.py), a progress callback and a cancel event f
 It owns the index folder: the SQLite catalog, the FAISS vector file, and the writer lock that
 keeps two indexers off the same index. The model is loaded only when a call needs it.
 
-Every public call fails with a one-line PixseekError, never a storage traceback.
+Every public call fails with a one-line PixseekError, never a storage traceback. Opening to
+write (`create`) and indexing repair what they find damaged; what was repaired is in `notes`.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import sqlite3
@@ -20,19 +22,21 @@ from pathlib import Path
 import numpy as np
 
 from pixseek import paths
-from pixseek.errors import (FolderNotFound, ImageError, IndexIncompatible, IndexLocked, PixseekError, QueryError,
-                            StorageError)
+from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
+                            PixseekError, QueryError, StorageError)
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
-from pixseek.store.vector_index import KINDS
+from pixseek.store.repair import repair_catalog
+from pixseek.store.vector_index import KINDS, saved_files
 from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
 LOCK_NAME = "write.lock"
+log = logging.getLogger(__name__)
 
 
 def index_exists(index_dir: Path | str | None = None) -> bool:
@@ -70,6 +74,11 @@ def _storage_errors(method):
     return guarded
 
 
+def _model_identity(model: str | None) -> tuple[str, int]:
+    bundle = find_bundle(model)
+    return bundle.model_id, bundle.config.embedding_dim
+
+
 class Library:
     def __init__(self, index_dir: Path, catalog: Catalog, model: str | None, precision: str | None,
                  device: str | None):
@@ -83,30 +92,70 @@ class Library:
         self._text_cache: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
         self.thumbnails = ThumbnailCache()
+        self.notes: list[str] = []  # what opening or indexing had to repair
+
+    def _note(self, message: str) -> None:
+        log.warning(message)
+        self.notes.append(message)
 
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, model: str | None = None, create: bool = False,
              precision: str | None = None, device: str | None = None) -> "Library":
-        """Open an index; with `create`, make it (with `model`, default the default model) if absent."""
+        """Open an index; with `create`, make it (with `model`, default the default model) if absent,
+        and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
-        if index_exists(index_dir):
+        notes = []
+        try:
             catalog = Catalog.open(index_dir, create=False)
-            if model is not None:
-                bundle = find_bundle(model)
-                if bundle.model_id != catalog.model_id:
-                    built_with = catalog.model_id
-                    catalog.close()
-                    raise IndexIncompatible(
-                        f"the index at {index_dir} was built with model {built_with!r}, not "
-                        f"{bundle.model_id!r}; use another --index for this model")
-        else:
-            bundle = find_bundle(model) if create else None
-            catalog = Catalog.open(index_dir, create=create,
-                                   model_id=bundle.model_id if bundle else None,
-                                   dim=bundle.config.embedding_dim if bundle else None)
-        return cls(index_dir, catalog, model, precision, device)
+        except IndexNotFound:
+            if not create:
+                if saved_files(index_dir):
+                    raise IndexNotFound(f"the index at {index_dir} has lost its catalog ({CATALOG_NAME}); a vector "
+                                        "file alone cannot tell which photo is which: `pixseek index FOLDER` "
+                                        "makes a new one") from None
+                raise
+            catalog, notes = cls._new_catalog(index_dir, model)
+        except IndexCorrupt as damage:
+            if not create:
+                raise
+            with writing(index_dir):
+                notes = [repair_catalog(index_dir, damage.reason, *_model_identity(model))]
+            catalog = Catalog.open(index_dir, create=False)
+        if model is not None:
+            bundle = find_bundle(model)
+            if bundle.model_id != catalog.model_id:
+                built_with = catalog.model_id
+                catalog.close()
+                raise IndexIncompatible(
+                    f"the index at {index_dir} was built with model {built_with!r}, not "
+                    f"{bundle.model_id!r}; use another --index for this model")
+        library = cls(index_dir, catalog, model, precision, device)
+        for note in notes:
+            library._note(note)
+        return library
+
+    @staticmethod
+    def _new_catalog(index_dir: Path, model: str | None) -> tuple[Catalog, list[str]]:
+        """A new catalog (also where a run was killed while making one). Vector files already
+        in the folder belong to a catalog that is gone, so they must not be mixed with it."""
+        model_id, dim = _model_identity(model)
+        stale = saved_files(index_dir)
+        catalog = Catalog.open(index_dir, create=True, model_id=model_id, dim=dim)
+        for _, path in stale:
+            path.unlink(missing_ok=True)
+        return catalog, [f"the catalog was missing: made a new one and dropped {len(stale)} vector file(s) "
+                         "that belonged to the old one"] if stale else []
+
+    def _repair_if_damaged(self) -> None:
+        """Under the write lock: a catalog that fails its check is rebuilt from what it still holds."""
+        problems = self.catalog.check()
+        if problems:
+            self.catalog.close()
+            self._note(repair_catalog(self.index_dir, "; ".join(problems), *_model_identity(self._model_name)))
+            self.catalog = Catalog.open(self.index_dir, create=False)
+            self._live = None
 
     def close(self) -> None:
         if self._encoder is not None:
@@ -166,6 +215,7 @@ class Library:
               cancel: threading.Event | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed)."""
         with writing(self.index_dir):
+            self._repair_if_damaged()
             folders = self._check_folders(folders or self.catalog.roots())
             self.catalog.add_roots(folders)
             plan = make_plan(self.catalog, folders)
@@ -287,7 +337,7 @@ class Library:
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
                       folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
                       last_update=updated or None, vector_index=live.index.describe(),
-                      consistent=not problems, problems=problems, notes=list(live.notes))
+                      consistent=not problems, problems=problems, notes=self.notes + live.notes)
 
 
 def _stat_key(path: str) -> tuple[int, int] | None:

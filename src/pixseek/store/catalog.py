@@ -185,15 +185,16 @@ class Catalog:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                self._set_meta(schema_version=SCHEMA_VERSION, model_id=model_id, dim=dim, generation=0,
-                               created_at=time.time(), updated_at=0)
+                if db.execute("SELECT 1 FROM meta").fetchone() is None:  # else another process just made it
+                    self._set_meta(schema_version=SCHEMA_VERSION, model_id=model_id, dim=dim, generation=0,
+                                   created_at=time.time(), updated_at=0)
         version = int(self.meta("schema_version", "0"))
         if version > SCHEMA_VERSION:
             raise IndexIncompatible(
                 f"the index at {self.path.parent} was written by a newer pixseek (schema {version}, "
                 f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another --index")
         if version < 1:
-            raise IndexCorrupt(f"the catalog at {self.path} has no schema version; remove the index folder and re-index")
+            raise IndexCorrupt(f"the catalog at {self.path} has no schema version")
 
     def close(self) -> None:
         self._db.close()
@@ -406,9 +407,13 @@ class Catalog:
 
     def check(self) -> list[str]:
         """Problems found in the catalog itself (an empty list means consistent)."""
+        try:
+            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            result = str(exc)
+        if result != "ok":
+            return [f"SQLite integrity check failed ({result})"]
         problems = []
-        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            problems.append("SQLite integrity check failed")
         orphans = self._db.execute(
             "SELECT (SELECT COUNT(*) FROM files WHERE id NOT IN (SELECT id FROM vectors)),"
             " (SELECT COUNT(*) FROM vectors WHERE id NOT IN (SELECT id FROM files))").fetchone()
