@@ -64,11 +64,13 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Encoder:
-    """`precision` picks the image tower, `text_precision` the text tower (None: the bundle's)."""
+    """`precision` picks the image tower, `text_precision` the text tower (None: the bundle's);
+    `session_cache=False` keeps the text tower out of the optimised-model cache (model checks)."""
 
     def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None,
-                 text_precision: str | None = None):
+                 text_precision: str | None = None, session_cache: bool = True):
         self.bundle = bundle
+        self.session_cache = session_cache
         self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
         if self.device not in DEVICES:
             raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
@@ -109,7 +111,8 @@ class Encoder:
             if kind not in self._sessions:
                 path = self.image_model_path if kind == "image" else self.text_model_path
                 try:
-                    self._sessions[kind] = create_session(path, self.providers, self.threads)
+                    cache = self.session_cache and kind == "text"
+                    self._sessions[kind] = create_session(path, self.providers, self.threads, cache)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None
