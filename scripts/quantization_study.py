@@ -1,7 +1,7 @@
-"""Measure int8 quantization settings of a bundle's image tower: speed on this machine and
-agreement with fp32 (cosine, top-10 overlap). The figures in docs/model.md come from this.
+"""Measure int8 quantization settings of a bundle's towers: speed on this machine and agreement
+with fp32 (cosine, top-10 overlap). The figures in docs/model.md come from this.
 
-usage: python scripts/quantization_study.py BUNDLE_DIR [--photos DIR] [--count N]
+usage: python scripts/quantization_study.py BUNDLE_DIR [--photos DIR] [--count N] [--text]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from pixseek.model.bundle import Bundle
 from pixseek.model.encoder import Encoder
-from pixseek.model.quantize import PROBE_QUERIES, QuantSettings, compare, quantize_tower
+from pixseek.model.quantize import PROBE_CAPTIONS, PROBE_QUERIES, TEXT_CANDIDATES, QuantSettings, compare, quantize_tower
 from pixseek.model.samples import sample_photos
 
 VARIANTS = [
@@ -29,6 +29,45 @@ VARIANTS = [
     QuantSettings(op_types=("MatMul", "Conv")),
     QuantSettings(op_types=("MatMul", "Gemm", "Conv", "Attention")),
 ]
+
+
+TEXT_VARIANTS = [QuantSettings(), QuantSettings(per_channel=True), *TEXT_CANDIDATES]
+
+
+def fp32_copy(source: Bundle, folder: Path) -> Bundle:
+    """The bundle's fp32 towers alone, in `folder`."""
+    image, text = source.config.towers("image")["fp32"], source.config.towers("text")["fp32"]
+    folder.mkdir()
+    for name in (image, text, source.config.tokenizer, "pixseek-model.json"):
+        shutil.copy(source.path / name, folder / name)
+    config = source.config.with_towers("image", {"fp32": image}, "fp32").with_towers("text", {"fp32": text}, "fp32")
+    return Bundle(folder, config).save_config(config)
+
+
+def study_text(bundle: Bundle, rounds: int) -> None:
+    """Each text setting: file size, session load, one-query latency, cosine to fp32 on captions."""
+    fp32_file = bundle.text_model_path
+    variants = {"fp32": fp32_file.name}
+    for i, settings in enumerate(TEXT_VARIANTS):
+        variants[settings.describe()] = quantize_tower(fp32_file, bundle.path / f"text{i}.onnx", settings).name
+    reference = None
+    for label, file in variants.items():
+        variant = bundle.save_config(bundle.config.with_towers("text", {"fp32": fp32_file.name, "int8": file}, "int8"))
+        loads, latencies = [], []
+        for _ in range(rounds):
+            encoder = Encoder(variant, session_cache=False)
+            start = time.perf_counter()
+            encoder._session("text")
+            loads.append(time.perf_counter() - start)
+            for _ in range(10):
+                start = time.perf_counter()
+                encoder.encode_texts(["a dog on a beach"])
+                latencies.append(time.perf_counter() - start)
+        vectors = encoder.encode_texts(list(PROBE_CAPTIONS))
+        reference = vectors if reference is None else reference
+        cos = np.sum(vectors * reference, axis=1)
+        print(f"{label:32s} {(bundle.path / file).stat().st_size / 1e6:4.0f} MB  load best {min(loads):.3f}s  "
+              f"query best {min(latencies) * 1e3:.1f} median {np.median(latencies) * 1e3:.1f} ms  cos mean {cos.mean():.5f} min {cos.min():.5f}")
 
 
 def fused_copy(source: Path, destination: Path, heads: int, hidden: int) -> Path:
@@ -59,12 +98,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--heads", type=int, default=12, help="vision attention heads (ViT-B: 12)")
     parser.add_argument("--hidden", type=int, default=768, help="vision hidden size (ViT-B: 768)")
+    parser.add_argument("--text", action="store_true", help="study the text tower instead")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pixseek-quant-"))
     try:
-        source = Bundle.load(args.bundle)
-        shutil.copytree(source.path, work / "b", ignore=shutil.ignore_patterns("*.int8.onnx"))
-        bundle = Bundle.load(work / "b").save_config(replace(source.config, precision="fp32", image_model="image.onnx", image_variants={}))
+        bundle = fp32_copy(Bundle.load(args.bundle), work / "b")
+        if args.text:
+            return study_text(bundle, args.rounds)
         fp32 = Encoder(bundle, precision="fp32")
         pixels = np.stack([fp32.preprocess(p) for p in sample_photos(args.photos, args.count)])
         reference = fp32.encode_pixels(pixels)
