@@ -55,7 +55,7 @@ def study_text(bundle: Bundle, rounds: int) -> None:
         variant = bundle.save_config(bundle.config.with_towers("text", {"fp32": fp32_file.name, "int8": file}, "int8"))
         loads, latencies = [], []
         for _ in range(rounds):
-            encoder = Encoder(variant, session_cache=False)
+            encoder = Encoder(variant)
             start = time.perf_counter()
             encoder._session("text")
             loads.append(time.perf_counter() - start)

@@ -61,22 +61,26 @@ def test_damaged_cache_file_is_dropped_and_the_model_used(text_model):
     assert not cached.exists()
 
 
-def test_encoder_caches_the_text_tower_only_and_gives_the_same_vectors(tmp_path, monkeypatch, tiny_bundle_dir):
+def test_encoder_caches_the_text_tower_of_installed_models_only(tmp_path, monkeypatch, tiny_bundle_dir):
+    import shutil
+
     monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path))
-    bundle = Bundle.load(tiny_bundle_dir)
-    uncached = Encoder(bundle, session_cache=False)
-    first = uncached.encode_texts(["a dog", "sunset"])
-    uncached.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
-    assert not (tmp_path / "cache" / "onnx").exists()
-    encoder = Encoder(bundle)
-    np.testing.assert_allclose(encoder.encode_texts(["a dog", "sunset"]), first, atol=1e-6)
-    encoder.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
-    assert [p.name.split("-")[0] for p in (tmp_path / "cache" / "onnx").iterdir()] == ["text"]
+    monkeypatch.delenv("PIXSEEK_MODELS", raising=False)
+    cache = tmp_path / "cache" / "onnx"
+    by_path = Encoder(Bundle.load(tiny_bundle_dir))
+    first = by_path.encode_texts(["a dog", "sunset"])
+    by_path.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
+    assert not cache.exists()
+    installed = Encoder(Bundle.load(shutil.copytree(tiny_bundle_dir, tmp_path / "models" / "m")))
+    np.testing.assert_allclose(installed.encode_texts(["a dog", "sunset"]), first, atol=1e-6)
+    installed.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
+    assert [p.name.split("-")[0] for p in cache.iterdir()] == ["text"]
 
 
 def test_installing_leaves_the_cache_alone(tmp_path, monkeypatch, tiny_bundle_dir):
     from pixseek.model.install import install_from_path
 
     monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path))
+    monkeypatch.delenv("PIXSEEK_MODELS", raising=False)
     install_from_path(tiny_bundle_dir, name="m", report=lambda message: None)
     assert not (tmp_path / "cache" / "onnx").exists()

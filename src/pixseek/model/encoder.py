@@ -12,6 +12,7 @@ import threading
 import numpy as np
 from PIL import Image
 
+from pixseek import paths
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.preprocess import ClipPreprocessor
@@ -64,13 +65,11 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Encoder:
-    """`precision` picks the image tower, `text_precision` the text tower (None: the bundle's);
-    `session_cache=False` keeps the text tower out of the optimised-model cache (model checks)."""
+    """`precision` picks the image tower, `text_precision` the text tower (None: the bundle's)."""
 
     def __init__(self, bundle: Bundle, precision: str | None = None, device: str | None = None, threads: int | None = None,
-                 text_precision: str | None = None, session_cache: bool = True):
+                 text_precision: str | None = None):
         self.bundle = bundle
-        self.session_cache = session_cache
         self.device = device or os.environ.get("PIXSEEK_DEVICE", "auto")
         if self.device not in DEVICES:
             raise ModelInvalid(f"unknown device {self.device!r}; use one of {', '.join(DEVICES)}")
@@ -111,7 +110,9 @@ class Encoder:
             if kind not in self._sessions:
                 path = self.image_model_path if kind == "image" else self.text_model_path
                 try:
-                    cache = self.session_cache and kind == "text"
+                    # Only installed models use the optimised-model cache: not one being installed
+                    # (in a staging folder), not a folder named by path, whose copies would pile up.
+                    cache = kind == "text" and self.bundle.path.parent.resolve() == paths.models_dir().resolve()
                     self._sessions[kind] = create_session(path, self.providers, self.threads, cache)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)

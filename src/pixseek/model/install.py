@@ -42,7 +42,7 @@ def _stderr(message: str) -> None:
 
 def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str | None = None) -> Encoder:
     """Load both towers and embed one blank image and one text, as the real work will."""
-    encoder = Encoder(bundle, precision=precision, text_precision=text_precision, session_cache=False)
+    encoder = Encoder(bundle, precision=precision, text_precision=text_precision)
     size = bundle.config.image_size
     try:
         vectors = [encoder.encode_pixels(np.zeros((1, 3, size, size), np.float32)), encoder.encode_texts(["a photo"])]

@@ -6,8 +6,9 @@ in the cache folder; later processes load that instead, which halves the text to
 (measured: 150-220 ms to 80-100 ms for the int8 tower), the largest part of a one-off search's
 start. Only "extended" optimisations are saved, which do not depend on the CPU, and full
 optimisation still runs on load, so a cached session is the same as a fresh one. CPU only: other
-providers optimise differently. The Encoder caches the text tower only: a search waits for it,
-while the image tower serves long indexing runs, where 0.1 s is nothing and 95 MB of disk is.
+providers optimise differently. The Encoder caches the text tower of installed models only: a
+search waits for it, while the image tower serves long indexing runs, where 0.1 s is nothing and
+95 MB of disk is.
 """
 
 from __future__ import annotations
