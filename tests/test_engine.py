@@ -198,3 +198,42 @@ def test_real_photos_index_and_self_query(library):
     sample = sorted(all_paths(library))[::40]
     for path in sample:
         assert library.search(parse_query(images=[path]), k=1)[0].path == path
+
+
+def test_indexing_in_one_thread_while_another_reads(library, photo_dir, monkeypatch):
+    """A search replays the catalog in a read transaction on the shared connection; the indexer
+    must commit on a connection of its own meanwhile, and searches must see each commit."""
+    import threading
+
+    import pixseek.indexer
+
+    library.index([photo_dir])
+    for i in range(40):
+        make_photo(photo_dir / "more" / f"{i}.jpg", seed=100 + i)
+    monkeypatch.setattr(pixseek.indexer, "BATCH_SIZE", 4)  # many commits to search between
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(library.index([photo_dir])))
+    with library.catalog.snapshot():  # what a search's replay holds while another thread indexes
+        worker.start()
+        worker.join(120)
+    assert outcome and outcome[0].indexed == 40
+
+    for i in range(20):
+        make_photo(photo_dir / "even more" / f"{i}.jpg", seed=200 + i)
+    worker = threading.Thread(target=library.index, args=([photo_dir],))
+    counts = []
+    worker.start()
+    while worker.is_alive():
+        counts.append(len(library.search("x", k=100)))
+    worker.join()
+    assert counts == sorted(counts) and 52 <= counts[0] and counts[-1] <= 72
+    assert len(library.search("x", k=100)) == 72
+
+
+def test_a_run_with_nothing_to_do_rewrites_nothing(library, photo_dir, tmp_path):
+    library.index([photo_dir])
+    (before,) = (tmp_path / "index").glob("vectors-*.faiss")
+    generation = library.catalog.generation
+    library.index([photo_dir])
+    assert library.catalog.generation == generation
+    assert list((tmp_path / "index").glob("vectors-*.faiss")) == [before]

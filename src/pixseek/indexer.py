@@ -96,7 +96,7 @@ class Indexer:
         self.catalog = catalog
         self.encoder = encoder
         self.workers = workers or int(os.environ.get("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
-        self._reader = catalog.reader()
+        self._reader = catalog.clone()
         self._reader_lock = threading.Lock()
 
     def close(self) -> None:
@@ -157,8 +157,10 @@ class Indexer:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
         if not report.cancelled:
-            report.removed = len(batch.unclaimed_missing())
-            self.catalog.commit_batch(removed_ids=batch.unclaimed_missing(), forget_skipped=plan.gone_skipped)
+            gone = batch.unclaimed_missing()
+            report.removed = len(gone)
+            if gone or plan.gone_skipped:
+                self.catalog.commit_batch(removed_ids=gone, forget_skipped=plan.gone_skipped)
         report.elapsed = time.monotonic() - start
         return report
 

@@ -201,6 +201,16 @@ class Library:
             raise FolderNotFound("no folder given, and this index has no folders yet")
         return checked
 
+    @contextmanager
+    def _writer(self):
+        """A connection of its own for a write, so that searches from other threads, on the
+        shared connection, never see (or join) its open transactions."""
+        writer = self.catalog.clone()
+        try:
+            yield writer
+        finally:
+            writer.close()
+
     def _save_vectors(self) -> None:
         """Write the vector file. The catalog is committed by now, so a failure here loses
         nothing: searches rebuild the vectors from the catalog until a save succeeds."""
@@ -217,13 +227,14 @@ class Library:
         with writing(self.index_dir):
             self._repair_if_damaged()
             folders = self._check_folders(folders or self.catalog.roots())
-            self.catalog.add_roots(folders)
-            plan = make_plan(self.catalog, folders)
-            indexer = Indexer(self.catalog, self.encoder if plan.candidates else None)
-            try:
-                report = indexer.run(plan, progress, cancel)
-            finally:
-                indexer.close()
+            with self._writer() as writer:
+                writer.add_roots(folders)
+                plan = make_plan(writer, folders)
+                indexer = Indexer(writer, self.encoder if plan.candidates else None)
+                try:
+                    report = indexer.run(plan, progress, cancel)
+                finally:
+                    indexer.close()
             self._save_vectors()
             return report
 
@@ -232,8 +243,9 @@ class Library:
         """Force a vector index kind ("flat", "ivf"), or "auto" to choose by size; applied now."""
         if kind not in KINDS:
             raise PixseekError(f"unknown vector index kind {kind!r}; use one of {', '.join(KINDS)}")
+        with writing(self.index_dir), self._writer() as writer:
+            writer.set_setting(SETTING_KEY, kind)
         with writing(self.index_dir):
-            self.catalog.set_setting(SETTING_KEY, kind)
             self._save_vectors()
 
     @_storage_errors
@@ -247,7 +259,8 @@ class Library:
         """Drop a folder (and everything under it) from the index; returns files removed."""
         path = os.path.abspath(os.path.expanduser(str(folder)))
         with writing(self.index_dir):
-            removed = self.catalog.remove_roots([path])
+            with self._writer() as writer:
+                removed = writer.remove_roots([path])
             self._save_vectors()
             return removed
 

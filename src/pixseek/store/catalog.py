@@ -295,8 +295,9 @@ class Catalog:
         row = self._db.execute("SELECT id FROM files WHERE hash = ? LIMIT 1", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    def reader(self) -> "Catalog":
-        """A second connection to this catalog, for reading from another thread."""
+    def clone(self) -> "Catalog":
+        """A second connection to this catalog. A connection's transactions are shared by every
+        thread that uses it, so a thread that writes (or reads in parallel) needs its own."""
         return Catalog(connect(self.path), self.path)
 
     def vectors_for(self, ids: Iterable[int]) -> np.ndarray:

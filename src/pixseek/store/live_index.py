@@ -124,8 +124,11 @@ class LiveVectorIndex:
             for debris in self.folder.glob(".vectors-*.tmp"):  # from a save that was killed; we are the writer
                 debris.unlink(missing_ok=True)
             self.refresh()
-            if self.index.spec.outgrown(self.index.ntotal, self.setting):
+            rebuild = self.index.spec.outgrown(self.index.ntotal, self.setting)
+            if rebuild:
                 self.generation, self.index = self._rebuild()
-            self.index.save(self.folder, self.generation)
+            newest = saved_files(self.folder)[:1]
+            if rebuild or not newest or newest[0][0] != self.generation:  # a no-op run rewrites nothing
+                self.index.save(self.folder, self.generation)
             if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
                 self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())
