@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TEST_MODEL
 
 OUTPUT = ROOT / "test-output"
+QUERY = "a red car"
 
 
 def record(name: str, figures: dict) -> None:
@@ -28,13 +33,51 @@ def cli(*args, env: dict | None = None, prefix: tuple = (), timeout: float = 120
                           env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
 
+@contextmanager
+def module_home(base: Path, bundle: Path) -> Iterator[dict]:
+    """A pixseek home under `base` with the tiny model as default, for a module's fixtures;
+    set in this process while the context lasts, and yielded as the environment for the CLI."""
+    shutil.copytree(bundle, base / "home" / "models" / TEST_MODEL)
+    env = {"PIXSEEK_HOME": str(base / "home"), "PIXSEEK_MODEL": TEST_MODEL}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield env
+
+
+def search_everything(index: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return cli("search", "--index", index, "--json", "-k", 1000, QUERY, env=env)
+
+
+def assert_true_scores(stdout: str, reference: dict[str, np.ndarray], query: np.ndarray) -> int:
+    """Every hit of a `search --json` is a photo of the reference with its true score; returns
+    how many hits there were."""
+    hits = json.loads(stdout)
+    for hit in hits:
+        assert hit["score"] == pytest.approx(float(np.dot(query, reference[hit["path"]])), abs=1e-4), hit
+    return len(hits)
+
+
 def assert_clean_failure(result: subprocess.CompletedProcess, *needles: str) -> None:
-    """A refused command: exit 1 and one `pixseek: error:` line that says why, no traceback."""
+    """A refused command: exit 1, a `pixseek: error:` line that says why (after any notes), no
+    traceback."""
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("pixseek: error: "), result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("pixseek: ") for line in lines), result.stderr
+    assert lines[-1].startswith("pixseek: error: "), result.stderr
     for needle in needles:
         assert needle in result.stderr, result.stderr
+
+
+def indexed(index_dir: Path, folders: list[Path]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Index `folders` in this process; returns the index's state and QUERY's vector."""
+    from pixseek.library import Library
+    from pixseek.search import parse_query
+
+    with Library.open(index_dir, create=True) as library:
+        library.index(folders)
+        query = library.query_vector(parse_query([QUERY]))
+    return index_state(index_dir), query
 
 
 def index_state(index_dir: Path) -> dict[str, np.ndarray]:
