@@ -299,8 +299,10 @@ class Library:
             query = parse_query([query])
         if not 1 <= k <= MAX_K:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
-        vector = self.query_vector(query)
+        if self._live is None and any(t.text is not None for t in query.terms):
+            self.encoder.preload("text")  # the first search loads the model while the vector index opens
         live = self._vectors()
+        vector = self.query_vector(query)
         bounds = folder_range(os.path.abspath(os.path.expanduser(within))) if within else None
         fetch = k if bounds is None and min_score is None else k * 4
         while True:
