@@ -326,8 +326,9 @@ class Library:
 
     @_storage_errors
     def contains(self, path: str) -> bool:
-        """True only for a file that is in the index (what the web app may serve)."""
-        return self.catalog.lookup(os.path.abspath(path)) is not None
+        """True only for a file that is in the index (what the web app may serve), named exactly
+        as indexed: normalising `x/link/../a.jpg` to `x/a.jpg` would vouch for another file."""
+        return self.catalog.lookup(path) is not None
 
     @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
