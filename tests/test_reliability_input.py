@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import make_photo
-from odd_files import bad_exif_jpeg, sixteen_bit_rgb_png, write_odd_corpus
+from odd_files import bad_exif_jpeg, jpeg_bytes, sixteen_bit_rgb_png, write_odd_corpus
 from pixseek.images import decode
 from pixseek.library import Library
 from reliability_kit import cli, record
@@ -100,3 +100,59 @@ def test_damaged_exif_keeps_the_photo_and_its_orientation():
 def test_sixteen_bit_rgb_keeps_its_colours():
     red = np.asarray(decode(sixteen_bit_rgb_png()))[10, :, 0]
     assert red[0] < 5 and red[-1] > 250 and np.all(np.diff(red.astype(int)) >= 0)
+
+
+def _desktop_results_page(folder: Path, index: Path, pages: Path, query_text: str) -> tuple[Path, list]:
+    from pixseek.desktop import results_page
+    from pixseek.search import parse_query
+
+    with Library.open(index, create=True) as library:
+        library.index([folder])
+        query = parse_query([query_text])
+        results = library.search(query, k=100)
+        return results_page.write(pages, query, results, str(folder), library.thumbnail), results
+
+
+@pytest.mark.browser
+def test_hostile_names_on_the_desktop_results_page_stay_text_in_a_browser(pixseek_home, tmp_path):
+    """The desktop app's results page, written for the odd corpus (names holding <script>,
+    quotes, shell and markdown characters; the name that is not UTF-8 has its own test below)
+    plus an <img onerror> name, with a <script> query, opened in headless Chromium: nothing
+    runs, and every name shows as itself."""
+    from playwright.sync_api import sync_playwright
+
+    from test_web_browser import CHROMIUM, CHROMIUM_ARGS
+
+    root = tmp_path / "odd"
+    root.mkdir()
+    write_odd_corpus(root)
+    os.unlink(os.fsencode(str(root)) + b"/caf\xe9 latin-1 name.jpg")
+    make_photo(root / '<img src=x onerror="window.pwned=1">.png', seed=60)
+    page_file, results = _desktop_results_page(root, tmp_path / "index", tmp_path / "pages",
+                                               "<script>window.pwned=2</script>")
+    dialogs = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(page_file.as_uri())
+            shown = page.eval_on_selector_all("figure a:not(:has(img))", "links => links.map(a => a.textContent)")
+            assert page.evaluate("window.pwned") is None and not dialogs
+            assert page.locator("img[src='x']").count() == 0
+        finally:
+            browser.close()
+    assert len(results) > 30 and sorted(shown) == sorted(os.path.basename(r.path) for r in results)
+
+
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
+                   reason="desktop/results_page.py writes the page as strict UTF-8 (desktop engineer's code)")
+def test_a_name_that_is_not_utf8_does_not_break_the_desktop_results_page(pixseek_home, tmp_path):
+    """Linux names are bytes: a photo named in Latin-1 is indexed and found, so the page that
+    lists it must be written too (today: UnicodeEncodeError, 'surrogates not allowed')."""
+    folder = tmp_path / "photos"
+    make_photo(folder / "plain.jpg", seed=1)
+    with open(os.fsencode(str(folder)) + b"/caf\xe9.jpg", "wb") as handle:
+        handle.write(jpeg_bytes(2))
+    page_file, results = _desktop_results_page(folder, tmp_path / "index", tmp_path / "pages", "a cafe")
+    assert len(results) == 2 and "caf" in page_file.read_text(encoding="utf-8", errors="replace")
