@@ -145,14 +145,14 @@ def test_hostile_names_on_the_desktop_results_page_stay_text_in_a_browser(pixsee
     assert len(results) > 30 and sorted(shown) == sorted(os.path.basename(r.path) for r in results)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="desktop/results_page.py writes the page as strict UTF-8 (desktop engineer's code)")
 def test_a_name_that_is_not_utf8_does_not_break_the_desktop_results_page(pixseek_home, tmp_path):
     """Linux names are bytes: a photo named in Latin-1 is indexed and found, so the page that
-    lists it must be written too (today: UnicodeEncodeError, 'surrogates not allowed')."""
+    lists it must be written too, with the exact name in its link."""
     folder = tmp_path / "photos"
     make_photo(folder / "plain.jpg", seed=1)
     with open(os.fsencode(str(folder)) + b"/caf\xe9.jpg", "wb") as handle:
         handle.write(jpeg_bytes(2))
     page_file, results = _desktop_results_page(folder, tmp_path / "index", tmp_path / "pages", "a cafe")
-    assert len(results) == 2 and "caf" in page_file.read_text(encoding="utf-8", errors="replace")
+    page = page_file.read_text(encoding="utf-8")  # strict: the page is valid UTF-8
+    assert len(results) == 2 and "caf\ufffd.jpg" in page and 'href="file://' in page
+    assert "/caf%E9.jpg" in page  # the link names the exact bytes

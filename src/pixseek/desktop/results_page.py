@@ -41,19 +41,25 @@ def file_uri(path: str) -> str:
     return Path(os.path.abspath(path)).as_uri()
 
 
+def _text(text: str) -> str:
+    """Escaped for HTML and showable: bytes of a name that are not UTF-8 (Linux names are bytes)
+    are shown as U+FFFD; links keep the exact name through file_uri."""
+    return html.escape(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
 def _term_html(term: Term) -> str:
     if term.image:
         subject = (f'image <a href="{html.escape(file_uri(term.image))}">'
-                   f"{html.escape(os.path.basename(term.image))}</a>")
+                   f"{_text(os.path.basename(term.image))}</a>")
     else:
-        subject = f"“{html.escape(term.text)}”"
+        subject = f"“{_text(term.text)}”"
     weight = abs(term.weight)
     prefix = "not " if term.weight < 0 else ""
     return prefix + (subject if weight == 1 else f"{weight:g} × {subject}")
 
 
 def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) -> str:
-    name = html.escape(os.path.basename(result.path))
+    name = _text(os.path.basename(result.path))
     link = html.escape(file_uri(result.path))
     try:
         data = base64.b64encode(thumbnail(result.path)).decode("ascii")
@@ -61,7 +67,7 @@ def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) ->
     except PixseekError:
         picture = '<div class="missing">no preview</div>'
     return (f'<figure class="result" data-rank="{rank}" data-score="{result.score:.6f}">'
-            f'<a href="{link}" title="{html.escape(result.path)}">{picture}</a>'
+            f'<a href="{link}" title="{_text(result.path)}">{picture}</a>'
             f'<figcaption><a href="{link}">{name}</a><span class="score">{result.score:.4f}</span></figcaption>'
             "</figure>")
 
@@ -72,9 +78,9 @@ def render(query: Query, results: list[SearchResult], folder: str, thumbnail: Ca
     cards = "\n".join(_card(rank, r, thumbnail) for rank, r in enumerate(results, 1))
     count = f"{len(results)} result{'s' if len(results) != 1 else ''}"
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>pixseek: {html.escape(query.describe())}</title><style>{STYLE}</style></head>\n<body>"
+            f"<title>pixseek: {_text(query.describe())}</title><style>{STYLE}</style></head>\n<body>"
             f'<header><h1 class="query">Search: {query_html}</h1>'
-            f"<p>{count} in {html.escape(folder)} · {time.strftime('%Y-%m-%d %H:%M')}</p></header>\n"
+            f"<p>{count} in {_text(folder)} · {time.strftime('%Y-%m-%d %H:%M')}</p></header>\n"
             f'<main class="grid">\n{cards or "<p>No images in this folder are indexed yet.</p>"}\n</main>'
             "</body></html>\n")
 
