@@ -78,34 +78,19 @@ def random_clip(preset: str = "tiny", seed: int = 0):
     return CLIPModel(CLIPConfig(**RANDOM_PRESETS[preset])).eval()
 
 
-class _ImageTower:
-    def __new__(cls, model):
-        import torch
+def _tower(model, features: str, input_name: str):
+    """A module whose forward is one of CLIPModel's feature methods: what one ONNX tower holds."""
+    import torch
 
-        class ImageTower(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
+    class Tower(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
 
-            def forward(self, pixel_values):
-                return self.model.get_image_features(pixel_values=pixel_values).pooler_output
+        def forward(self, inputs):
+            return getattr(self.model, features)(**{input_name: inputs}).pooler_output
 
-        return ImageTower()
-
-
-class _TextTower:
-    def __new__(cls, model):
-        import torch
-
-        class TextTower(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids):
-                return self.model.get_text_features(input_ids=input_ids).pooler_output
-
-        return TextTower()
+    return Tower()
 
 
 def export_model(model, tokenizer, destination: Path, model_id: str, preprocessing: dict | None = None) -> Bundle:
@@ -127,14 +112,14 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
             warnings.simplefilter("ignore")
             pixels = torch.zeros(2, 3, vision.image_size, vision.image_size)
             torch.onnx.export(
-                _ImageTower(model), (pixels,), str(staging / "image.onnx"), dynamo=False, opset_version=OPSET,
-                input_names=["pixel_values"], output_names=["image_embeds"],
+                _tower(model, "get_image_features", "pixel_values"), (pixels,), str(staging / "image.onnx"),
+                dynamo=False, opset_version=OPSET, input_names=["pixel_values"], output_names=["image_embeds"],
                 dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
             )
             ids = torch.zeros(2, context_length, dtype=torch.long)
             torch.onnx.export(
-                _TextTower(model), (ids,), str(staging / "text.onnx"), dynamo=False, opset_version=OPSET,
-                input_names=["input_ids"], output_names=["text_embeds"],
+                _tower(model, "get_text_features", "input_ids"), (ids,), str(staging / "text.onnx"),
+                dynamo=False, opset_version=OPSET, input_names=["input_ids"], output_names=["text_embeds"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
             )
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
