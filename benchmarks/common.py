@@ -39,12 +39,12 @@ def bench_models() -> Path:
         return MODELS
     from pixseek.model.bundle import Bundle
     from pixseek.model.export import export_random
-    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_image_tower
+    from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_tower
 
     print("benchmark model: exporting a random-weight ViT-B/32 and quantizing it (once) ...", file=sys.stderr)
     base = export_random("vit-b-32", MODELS / MODEL, VOCAB, seed=SEED)
-    quantize_image_tower(base.path / "image.onnx", base.path / INT8_IMAGE_MODEL)
-    quantize_image_tower(base.path / "text.onnx", base.path / "text.int8.onnx")  # MatMul weights to int8, as for images
+    quantize_tower(base.path / "image.onnx", base.path / INT8_IMAGE_MODEL)
+    quantize_tower(base.path / "text.onnx", base.path / "text.int8.onnx")  # MatMul weights to int8, as for images
     base = base.save_config(replace(base.config, precision="int8", image_model=INT8_IMAGE_MODEL,
                                     image_variants={"fp32": "image.onnx"}))
     staging = MODELS / f".{MODEL_INT8_TEXT}"

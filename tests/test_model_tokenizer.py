@@ -12,7 +12,6 @@ import json
 import random
 import shutil
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest

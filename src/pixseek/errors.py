@@ -56,7 +56,3 @@ class ImageError(PixseekError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
-
-
-class Cancelled(PixseekError):
-    pass

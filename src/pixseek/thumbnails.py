@@ -34,8 +34,3 @@ class ThumbnailCache:
         except OSError:
             pass  # a read-only or full cache still serves the thumbnail it just made
         return data
-
-    def path_for(self, image_path: str, content_hash: bytes, size: int) -> Path:
-        """The cached thumbnail's file, made if needed (for faces that link to files)."""
-        self.get(image_path, content_hash, size)
-        return self.folder / content_hash.hex()[:2] / f"{content_hash.hex()}-{size}.jpg"

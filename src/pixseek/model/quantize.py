@@ -112,7 +112,6 @@ def quantize_tower(source: Path, destination: Path, settings: QuantSettings = Qu
     return destination
 
 
-quantize_image_tower = quantize_tower  # its first name; the benchmarks still call it so
 
 
 def top_k_overlap(targets_ref: np.ndarray, targets_cand: np.ndarray, queries_ref: np.ndarray, queries_cand: np.ndarray,
