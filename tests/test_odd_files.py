@@ -109,3 +109,19 @@ def test_unreadable_folder_is_reported_and_keeps_its_entries(pixseek_home):
     finally:
         subprocess.run(["chmod", "-R", "u+rwX", str(base)])
         subprocess.run(["rm", "-rf", str(base)])
+
+
+def test_heic_photos_are_indexed_when_pillow_heif_is_installed(pixseek_home, tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")  # an optional extra; the test extra installs it
+    pillow_heif.register_heif_opener()
+    root = tmp_path / "phone"
+    root.mkdir()
+    Image.new("RGB", (640, 480), (200, 30, 30)).save(root / "IMG_0001.HEIC", "HEIF")
+    Image.new("RGB", (480, 640), (30, 30, 200)).save(root / "img_0002.heif", "HEIF")
+    with Library.open(tmp_path / "index", create=True) as library:
+        report = library.index([root])
+        assert (report.indexed, report.skipped) == (2, [])
+        first = str(root / "IMG_0001.HEIC")
+        from pixseek.search import parse_query
+
+        assert library.search(parse_query(images=[first]), k=1)[0].path == first
