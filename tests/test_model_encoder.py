@@ -48,6 +48,16 @@ def test_preload_loads_both_towers_in_the_background(tiny_bundle_dir):
     assert set(fresh._sessions) == {"text", "image"} and fresh._tokenizer is not None
 
 
+def test_close_waits_for_a_preload_in_flight(tiny_bundle_dir):
+    """A process must not exit while ONNX Runtime builds a session in another thread: the C++
+    runtime aborts it ("terminate called without an active exception", exit -6), e.g. when a
+    search fails on a damaged catalog right after starting to load the text tower."""
+    fresh = Encoder(Bundle.load(tiny_bundle_dir))
+    thread = fresh.preload("image", "text")
+    fresh.close()
+    assert not thread.is_alive() and set(fresh._sessions) == {"text", "image"}
+
+
 def test_settings_are_checked(tiny_bundle_dir, monkeypatch):
     bundle = Bundle.load(tiny_bundle_dir)
     with pytest.raises(ModelInvalid, match="unknown device"):

@@ -121,6 +121,15 @@ def test_damaged_or_missing_catalog_is_reported_then_repaired(world, name):
                      "index_note": repaired.stderr.strip()[:400], "recovered": repaired.stdout.strip()}
 
 
+def test_a_search_refused_on_a_damaged_catalog_exits_cleanly_every_time(world):
+    """The refusal races the text tower loading in the background: before the fix, 24 of 40
+    runs were aborted by ONNX Runtime's C++ runtime (exit -6) after printing the error."""
+    base, _, _, env = world
+    index = damaged_copy(base, "pages overwritten, searched repeatedly", CATALOG_DAMAGE["catalog pages overwritten"])
+    for _ in range(8):
+        assert_clean_failure(search_everything(index, env), "damaged")
+
+
 @pytest.mark.parametrize("name", sorted(VECTOR_DAMAGE))
 def test_damaged_vector_file_is_rebuilt_from_the_catalog(world, name):
     base, reference, query, env = world

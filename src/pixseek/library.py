@@ -159,6 +159,7 @@ class Library:
 
     def close(self) -> None:
         if self._encoder is not None:
+            self._encoder.close()
             self._encoder = None
         self.catalog.close()
 

@@ -88,6 +88,7 @@ class Encoder:
         self._tokenizer: ClipTokenizer | None = None
         self._lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
+        self._preloads: list[threading.Thread] = []
 
     @property
     def model_id(self) -> str:
@@ -157,7 +158,14 @@ class Encoder:
 
         thread = threading.Thread(target=load, name="pixseek-model-preload", daemon=True)
         thread.start()
+        self._preloads.append(thread)
         return thread
+
+    def close(self) -> None:
+        """Wait for background loads: a process that exits while ONNX Runtime is still building a
+        session in another thread is aborted by the C++ runtime ("terminate called ...")."""
+        while self._preloads:
+            self._preloads.pop().join()
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.tokenize(texts)
