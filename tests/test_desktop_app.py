@@ -134,7 +134,7 @@ class Driver:
                              f"{self.app.status_var.get()!r}; dialogs {self.dialogs}")
 
     def wait_idle(self, what: str, timeout: float = 60.0) -> None:
-        self.wait(lambda: self.app.busy is None, what, timeout)
+        self.wait(lambda: self.app.busy is None and not self.app.searching, what, timeout)
 
     def wait_dialog(self, count: int) -> Dialog:
         self.wait(lambda: len(self.dialogs) >= count, f"dialog {count}")
@@ -169,7 +169,7 @@ class Driver:
             self.app.close()
 
     def alive(self) -> bool:
-        return bool(self.root.winfo_exists()) and self.app.busy is None and \
+        return bool(self.root.winfo_exists()) and self.app.busy is None and not self.app.searching and \
             "disabled" not in self.app.search_button.state()
 
 
@@ -312,7 +312,8 @@ def test_index_a_folder_then_search_by_text_and_by_image(start_app, gallery, ope
     assert str(gallery / ODD_NAME) in page.paths()
     assert "<script>alert" not in page.raw and "&lt;script&gt;alert(&quot;x&quot;)" in page.raw
     driver.wait_idle("the search to finish")
-    assert app.status_var.get().startswith("12 results for")
+    assert app.found_var.get().startswith("12 results for")
+    assert app.status_var.get().startswith(f"Indexed {gallery}: 12 indexed,")  # the index's line stays
     driver.screenshot("desktop-text-search.png")
 
     app.image_radio.invoke()
@@ -389,6 +390,35 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
     assert len(ResultsPage(opened_urls()[0]).cards) == 12
     driver.screenshot("desktop.png")  # the picture for the docs
     assert shot and shot[0].wait(30) == 0
+
+
+def test_search_while_indexing_finds_what_is_indexed_so_far(start_app, tmp_path, opened_urls):
+    folder = tmp_path / "arriving"
+    for i in range(400):
+        make_photo(folder / f"{i:03d}.png", seed=i, size=(400, 300))
+    driver = start_app()
+    app = driver.app
+    asked: list[float] = []
+
+    def search_once_started():
+        if app.busy == "index" and float(app.progress.cget("value")) >= 100 and not asked:  # 3 batches saved
+            assert app.search_button.instate(["!disabled"])  # open while the folder is indexed
+            asked.append(float(app.progress.cget("value")))
+            driver.type_into(app.query_entry, "a dog on a beach")
+            driver.press_return(app.query_entry)
+    driver.every(10, search_once_started)
+    driver.choose_folder(folder)
+    driver.wait(lambda: opened_urls(), "the results page")
+    assert app.busy == "index" and app.progress.winfo_ismapped()  # indexing went on meanwhile
+    driver.wait(lambda: not app.searching, "the search to be reported")
+    assert app.found_var.get().startswith("12 results for") and "indexed so far" in app.found_var.get()
+    paths_found = ResultsPage(opened_urls()[0]).paths()
+    assert len(paths_found) == 12 and all(Path(p).parent == folder for p in paths_found)
+    assert "disabled" in app.update_button.state()  # the folder's controls wait for indexing
+
+    driver.wait_idle("indexing", timeout=300)
+    assert app.status_var.get().startswith(f"Indexed {folder}: 400 indexed")
+    assert app.found_var.get().startswith("12 results for")  # the search's line is its own
 
 
 def test_cancel_then_restart_offers_to_finish(start_app, tmp_path):

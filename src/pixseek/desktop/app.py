@@ -1,8 +1,9 @@
 """The desktop window: choose a folder, keep its index up to date, search it by text or image.
 
 Everything slow (opening the index, scanning, indexing, searching, writing the results page)
-runs on the Worker; this module only builds widgets, reacts to the user and to the outcomes
-the worker hands back, which it drains from a queue every POLL_MS with `after()`.
+runs on two Workers (one for the folder's index, one for searches, so a search need not wait
+for indexing to end); this module only builds widgets, reacts to the user and to the outcomes
+the workers hand back, which it drains from a queue every POLL_MS with `after()`.
 """
 
 from __future__ import annotations
@@ -44,14 +45,17 @@ def describe_report(report: IndexReport, folder: str) -> str:
 
 
 class App:
-    """The main window; `busy` is None, "open", "index" or "search" (one engine job at a time)."""
+    """The main window. `busy` is what the folder's worker does (None, "open" or "index"),
+    `searching` whether a search is in flight; a search may run while a folder is indexed."""
 
     def __init__(self, root: tk.Tk, index: str | None = None, model: str | None = None,
                  device: str | None = None, icon: Path = ICON_PATH):
         self.root = root
         self.session = Session(index, model, device)
-        self.worker = Worker()
+        self.worker = Worker("indexer")
+        self.searcher = Worker("searcher", self.worker.events)
         self.busy: str | None = None
+        self.searching = False
         self.folder: str | None = None  # the folder whose index is loaded
         self.model = self.session.model_name()
         self.index_dir = str(self.session.index_dir)
@@ -109,7 +113,7 @@ class App:
         self.status_var = tk.StringVar(root, "Choose a folder of images to search.")
         self.status = ttk.Label(frame, textvariable=self.status_var, wraplength=640, justify="left")
         self.status.grid(row=2, column=0, columnspan=4, sticky="w", pady=(6, 0))
-        frame.bind("<Configure>", lambda event: self.status.configure(wraplength=max(200, event.width - 20)))
+        frame.bind("<Configure>", self._wrap_messages)
         ttk.Separator(frame).grid(row=3, column=0, columnspan=4, sticky="ew", pady=10)
 
         self.mode_var = tk.StringVar(root, "text")
@@ -141,6 +145,9 @@ class App:
         self.about_button.pack(side="right")
         self.search_button = ttk.Button(bottom, text="Search", command=self.search)
         self.search_button.pack(side="right", padx=(0, 5))
+        self.found_var = tk.StringVar(root, "")  # what the last search found (the status line is the index's)
+        self.found = ttk.Label(frame, textvariable=self.found_var, wraplength=640, justify="left")
+        self.found.grid(row=7, column=0, columnspan=4, sticky="w", pady=(6, 0))
 
         root.bind("<Return>", lambda event: self.search())
         root.bind("<KP_Enter>", lambda event: self.search())
@@ -162,12 +169,17 @@ class App:
             self.query_entry.grid(row=5, column=1, columnspan=3, sticky="ew", padx=(5, 0), pady=(6, 0))
             self.query_entry.focus_set()
 
+    def _wrap_messages(self, event) -> None:
+        for label in (self.status, self.found):
+            label.configure(wraplength=max(200, event.width - 20))
+
     def _set_busy(self, busy: str | None) -> None:
         """Enable what makes sense now; the progress row shows only while indexing."""
         self.busy = busy
         idle = "disabled" if busy else "!disabled"
-        for widget in (self.search_button, self.update_button, self.browse_folder_button, self.folder_entry):
+        for widget in (self.update_button, self.browse_folder_button, self.folder_entry):
             widget.state([idle])
+        self._enable_search()
         if busy == "index":
             self.progress.grid()
             self.cancel_button.grid()
@@ -176,6 +188,14 @@ class App:
             self.progress.configure(mode="determinate", value=0)
             self.progress.grid_remove()
             self.cancel_button.grid_remove()
+
+    def _enable_search(self) -> None:
+        """Search is open unless a search runs or a folder is being opened (not while indexing)."""
+        self.search_button.state(["disabled" if self.searching or self.busy == "open" else "!disabled"])
+
+    def _set_searching(self, searching: bool) -> None:
+        self.searching = searching
+        self._enable_search()
 
     def _say(self, text: str) -> None:
         self.status_var.set(text)
@@ -207,8 +227,12 @@ class App:
         if outcome.error is None:
             outcome.on_done(outcome.result)
             return
-        self._set_busy(None)
-        self._say(f"Error: {outcome.error}")
+        if outcome.worker is self.searcher:
+            self._set_searching(False)
+            self.found_var.set(f"Error: {outcome.error}")
+        else:
+            self._set_busy(None)
+            self._say(f"Error: {outcome.error}")
         show_error(self.root, outcome.error)
 
     def _show_progress(self, p: Progress) -> None:
@@ -305,8 +329,9 @@ class App:
         return k
 
     def search(self) -> None:
-        """Search the current folder; the results page opens in the web browser."""
-        if self.busy:
+        """Search the current folder (what is indexed so far, while indexing); the results page
+        opens in the web browser."""
+        if self.searching or self.busy == "open":
             self.root.bell()
             return
         try:
@@ -320,14 +345,15 @@ class App:
         except PixseekError as error:
             show_error(self.root, error)
             return
-        self._set_busy("search")
-        self._say(f"Searching for {query.describe()}…")
-        self.worker.submit(self.session.search, self._on_searched, query, k, self.folder)
+        self._set_searching(True)
+        self.found_var.set(f"Searching for {query.describe()}…")
+        self.searcher.submit(self.session.search, self._on_searched, query, k, self.folder)
 
     def _on_searched(self, found: SearchPage) -> None:
-        self._set_busy(None)
+        self._set_searching(False)
         where = "opened in your web browser" if found.opened else f"no web browser found: open {found.page.as_uri()}"
-        self._say(f"{len(found.results)} results for {found.query.describe()}: {where}.")
+        partial = " Indexing goes on: these are from the images indexed so far." if self.busy == "index" else ""
+        self.found_var.set(f"{len(found.results)} results for {found.query.describe()}: {where}.{partial}")
 
     def browse_image(self) -> None:
         chosen = filedialog.askopenfilename(parent=self.root, title="Choose an example image",
@@ -343,6 +369,7 @@ class App:
     def close(self) -> None:
         """Stop indexing (what is committed stays), close the index and the window."""
         self.root.after_cancel(self._poll_id)
+        self.searcher.stop()
         self.worker.submit(self.session.close, lambda result: None)
         self.worker.stop()
         self.root.destroy()

@@ -1,4 +1,4 @@
-"""What the desktop app asks of the engine. Runs on the worker thread only.
+"""What the desktop app asks of the engine. Runs on the app's worker threads, never the UI's.
 
 The app uses one index: the one `--index` names, else the default index that the CLI and the
 web app use too (so a folder indexed from any face is ready in all of them; nested folders
@@ -70,6 +70,7 @@ class Session:
         self.model = model
         self.device = device
         self._library: Library | None = None
+        self._opening = threading.Lock()  # a search and an index job may both ask first
 
     def model_name(self) -> str:
         """The model a new index would use (an existing index names its own)."""
@@ -77,9 +78,10 @@ class Session:
 
     def library(self) -> Library:
         """The app's Library, opened (and created, with the model, if absent) on first use."""
-        if self._library is None:
-            self._library = Library.open(self.index_dir, model=self.model, create=True, device=self.device)
-        return self._library
+        with self._opening:
+            if self._library is None:
+                self._library = Library.open(self.index_dir, model=self.model, create=True, device=self.device)
+            return self._library
 
     def inspect(self, folder: str) -> FolderState:
         folder = check_folder(folder)

@@ -1,9 +1,10 @@
-"""One background thread for every engine call, so the window never waits on the engine.
+"""A background thread for engine calls, so the window never waits on the engine.
 
-Tk is not thread-safe: the worker never touches a widget. Each job's outcome (its result or
+Tk is not thread-safe: a worker never touches a widget. Each job's outcome (its result or
 its exception) is put on `events`, and the UI thread drains that queue from an `after()` poll
-and runs the job's callback there. Jobs run one at a time, in order, so the Library is only
-ever used from this thread.
+and runs the job's callback there. A worker runs its jobs one at a time, in order; the app has
+two (one opens and indexes, one searches), which share one `events` queue, so a search can run
+while a folder is being indexed, as the Library allows.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ class Outcome:
     on_done: Callable[[Any], None]
     result: Any = None
     error: BaseException | None = None
+    worker: "Worker | None" = None  # which worker ran the job (its errors are handled apart)
 
 
 class Worker:
-    def __init__(self):
-        self.events: queue.Queue = queue.Queue()
+    def __init__(self, name: str = "worker", events: queue.Queue | None = None):
+        self.events: queue.Queue = events if events is not None else queue.Queue()
         self.cancel = threading.Event()
         self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="pixseek-desktop-worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"pixseek-desktop-{name}", daemon=True)
         self._thread.start()
 
     def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args) -> None:
@@ -46,9 +48,9 @@ class Worker:
                 return
             job, on_done, args = item
             try:
-                self.events.put(Outcome(on_done, result=job(*args)))
+                self.events.put(Outcome(on_done, result=job(*args), worker=self))
             except Exception as error:  # handed to the UI, which shows it as a dialog
-                self.events.put(Outcome(on_done, error=error))
+                self.events.put(Outcome(on_done, error=error, worker=self))
             # Drop our references now: the last reference to a Tk object must not die on this thread.
             item = job = on_done = args = None
 
