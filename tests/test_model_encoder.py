@@ -48,6 +48,20 @@ def test_preload_loads_both_towers_in_the_background(tiny_bundle_dir):
     assert set(fresh._sessions) == {"text", "image"} and fresh._tokenizer is not None
 
 
+def test_image_tower_threads_sleep_when_idle_and_text_tower_threads_spin(tiny_bundle_dir):
+    """While indexing, the image tower's idle threads must leave the CPU to the decoders; a
+    query, one short run, is quicker with threads that spin."""
+    fresh = Encoder(Bundle.load(tiny_bundle_dir))
+
+    def spins(kind: str) -> bool:
+        options = fresh._session(kind).get_session_options()
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:  # not set: ONNX Runtime's default, which spins
+            return True
+    assert not spins("image") and spins("text")
+
+
 def test_close_waits_for_a_preload_in_flight(tiny_bundle_dir):
     """A process must not exit while ONNX Runtime builds a session in another thread: the C++
     runtime aborts it ("terminate called without an active exception", exit -6), e.g. when a

@@ -114,7 +114,8 @@ class Encoder:
                     # Only installed models use the optimised-model cache: not one being installed
                     # (in a staging folder), not a folder named by path, whose copies would pile up.
                     cache = kind == "text" and self.bundle.path.parent.resolve() == paths.models_dir().resolve()
-                    self._sessions[kind] = create_session(path, self.providers, self.threads, cache)
+                    # The text tower answers one query at a time: spinning threads cut its latency.
+                    self._sessions[kind] = create_session(path, self.providers, self.threads, cache, spin=kind == "text")
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None

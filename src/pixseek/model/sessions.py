@@ -23,12 +23,17 @@ from pixseek import paths
 CPU_ONLY = ["CPUExecutionProvider"]
 
 
-def _options(threads: int, level=None, save_to: Path | None = None):
+def _options(threads: int, level=None, save_to: Path | None = None, spin: bool = True):
+    """`spin=False` makes ORT's idle threads sleep instead of busy-waiting: while indexing, the
+    image tower shares the CPU with the decoding threads, which then get those cycles (measured
+    on 2 cores: +8% images/s on 12 MP JPEGs, +5% on ~640 px photos, the encoder alone as fast)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = level if level is not None else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if save_to is not None:
         options.optimized_model_filepath = str(save_to)
@@ -65,20 +70,21 @@ def _save_optimised(model: Path, cached: Path, threads: int) -> None:
             old.unlink(missing_ok=True)
 
 
-def create_session(model: Path, providers: list[str], threads: int, cache: bool = True):
+def create_session(model: Path, providers: list[str], threads: int, cache: bool = True, spin: bool = True):
     """A session for `model`, through the optimised cache when `cache` is set and the CPU runs it."""
     import onnxruntime as ort
 
+    options = _options(threads, spin=spin)
     if not cache or providers != CPU_ONLY:
-        return ort.InferenceSession(str(model), _options(threads), providers=providers)
+        return ort.InferenceSession(str(model), options, providers=providers)
     cached = cached_model_path(model)
     if not cached.is_file():
         try:
             _save_optimised(model, cached, threads)
         except OSError:  # a read-only or full cache folder only costs speed
-            return ort.InferenceSession(str(model), _options(threads), providers=providers)
+            return ort.InferenceSession(str(model), options, providers=providers)
     try:
-        return ort.InferenceSession(str(cached), _options(threads), providers=providers)
+        return ort.InferenceSession(str(cached), options, providers=providers)
     except Exception:  # a damaged cache file: drop it, use the model itself
         cached.unlink(missing_ok=True)
-        return ort.InferenceSession(str(model), _options(threads), providers=providers)
+        return ort.InferenceSession(str(model), options, providers=providers)
