@@ -31,8 +31,10 @@ def summary(results: dict) -> list[list]:
         for name, bar in (("photos", 3.0), ("camera", 6.0)):
             r = results["indexing"][name]
             rows.append([f"indexing speedup, {r['corpus']}", f">= {bar:g}x", f"{r['speedup']:.2f}x", r["speedup"] >= bar])
-        efficiency = results["indexing"]["photos"]["pipeline_efficiency"]
-        rows.append(["end to end / encoder-only (photos)", ">= 75%", f"{efficiency:.0%}", efficiency >= 0.75])
+        for name in ("photos", "camera"):
+            efficiency = results["indexing"][name]["pipeline_efficiency"]
+            rows.append([f"end to end / encoder-only, {results['indexing'][name]['corpus']}", ">= 75%",
+                         f"{efficiency:.0%}", efficiency >= 0.75])
     for run in results.get("query", {}).get("runs", []):
         bar = {100_000: 20, 1_000_000: 30}.get(run["size"])
         if bar and run["mode"] == "auto":
