@@ -386,7 +386,7 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
 
     driver.type_into(app.query_entry, "a dog on a beach")
     driver.press_return(app.query_entry)
-    driver.wait(lambda: opened_urls() and app.busy is None, "the search")
+    driver.wait(lambda: opened_urls() and not app.searching, "the search")
     assert len(ResultsPage(opened_urls()[0]).cards) == 12
     driver.screenshot("desktop.png")  # the picture for the docs
     assert shot and shot[0].wait(30) == 0
