@@ -394,14 +394,14 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
 
 def test_search_while_indexing_finds_what_is_indexed_so_far(start_app, tmp_path, opened_urls):
     folder = tmp_path / "arriving"
-    for i in range(400):
+    for i in range(600):
         make_photo(folder / f"{i:03d}.png", seed=i, size=(400, 300))
     driver = start_app()
     app = driver.app
     asked: list[float] = []
 
     def search_once_started():
-        if app.busy == "index" and float(app.progress.cget("value")) >= 100 and not asked:  # 3 batches saved
+        if app.busy == "index" and float(app.progress.cget("value")) >= 40 and not asked:  # a batch of 32 saved
             assert app.search_button.instate(["!disabled"])  # open while the folder is indexed
             asked.append(float(app.progress.cget("value")))
             driver.type_into(app.query_entry, "a dog on a beach")
@@ -417,7 +417,7 @@ def test_search_while_indexing_finds_what_is_indexed_so_far(start_app, tmp_path,
     assert "disabled" in app.update_button.state()  # the folder's controls wait for indexing
 
     driver.wait_idle("indexing", timeout=300)
-    assert app.status_var.get().startswith(f"Indexed {folder}: 400 indexed")
+    assert app.status_var.get().startswith(f"Indexed {folder}: 600 indexed")
     assert app.found_var.get().startswith("12 results for")  # the search's line is its own
 
 
