@@ -339,7 +339,7 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
         folder = SHARED_PHOTOS
     else:
         folder = tmp_path / "many"
-        for i in range(300):
+        for i in range(600):
             make_photo(folder / f"{i:03d}.jpg", seed=i, size=(640, 480))
     driver = start_app()
     app = driver.app
@@ -367,7 +367,7 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
     (OUTPUT / "desktop-responsiveness.json").write_text(json.dumps(
         {"folder": str(folder), "seconds": round(duration, 2), "ticks": len(during),
          "max_gap_s": round(max(gaps), 4), "mean_gap_s": round(sum(gaps) / len(gaps), 4)}, indent=1))
-    assert duration > 0.5
+    assert len(during) >= 20, f"indexing took {duration:.2f} s: too short to tell"  # 600 photos: ~1 s here
     assert max(gaps) < 0.5, f"the window froze for {max(gaps):.2f} s while indexing"
     assert sum(gaps) / len(gaps) < 0.05  # it kept turning all along (10 ms asked), not once in a while
 
