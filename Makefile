@@ -10,7 +10,7 @@ PHOTOS ?= $(firstword $(wildcard ../shared/data/photos) $(HOME)/Pictures)
 QUERY ?= a dog on a beach
 export PIXSEEK_CLIP_VOCAB := $(abspath $(VOCAB))
 
-.PHONY: install system-deps run test test-fast bench model clean
+.PHONY: install system-deps run lint test test-fast bench model clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,13 @@ run: install
 	$(VENV)/bin/pixseek index "$(PHOTOS)"
 	$(VENV)/bin/pixseek search "$(QUERY)" -k 5
 
-test: install system-deps
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install system-deps lint
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install lint
 	$(PY) -m pytest -q -ra -m "not slow and not browser and not gui" $(PYTEST_ARGS)
 
 bench: install

@@ -205,12 +205,10 @@ def test_indexing_in_one_thread_while_another_reads(library, photo_dir, monkeypa
     must commit on a connection of its own meanwhile, and searches must see each commit."""
     import threading
 
-    import pixseek.indexer
-
     library.index([photo_dir])
     for i in range(40):
         make_photo(photo_dir / "more" / f"{i}.jpg", seed=100 + i)
-    monkeypatch.setattr(pixseek.indexer, "BATCH_SIZE", 4)  # many commits to search between
+    monkeypatch.setenv("PIXSEEK_BATCH", "4")  # many commits to search between
     outcome = []
     worker = threading.Thread(target=lambda: outcome.append(library.index([photo_dir])))
     with library.catalog.snapshot():  # what a search's replay holds while another thread indexes
@@ -226,7 +224,8 @@ def test_indexing_in_one_thread_while_another_reads(library, photo_dir, monkeypa
     while worker.is_alive():
         counts.append(len(library.search("x", k=100)))
     worker.join()
-    assert counts == sorted(counts) and 52 <= counts[0] and counts[-1] <= 72
+    # Never fewer than before, and some search saw a run half done: each batch shows on commit.
+    assert counts == sorted(counts) and 52 <= counts[0] and any(52 < c < 72 for c in counts), counts
     assert len(library.search("x", k=100)) == 72
 
 

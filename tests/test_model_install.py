@@ -285,7 +285,8 @@ def test_mounting_the_commands_imports_nothing_heavy():
     """The CLI builds its parser for every command, `pixseek search` included."""
     code = ("import sys, argparse; from pixseek.model.commands import add_model_commands; "
             "add_model_commands(argparse.ArgumentParser().add_subparsers()); "
-            "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'huggingface_hub', 'onnx', 'numpy', 'PIL') if m in sys.modules))")
+            "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'huggingface_hub', 'onnx', 'numpy', 'PIL')"
+            " if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
     from pixseek.model import Encoder, export_random, install_from_path

@@ -133,16 +133,16 @@ def test_several_clients_search_at_once_with_hostile_names(pixseek_home, photo_d
         library.index([photo_dir])
     expected = {text: [list(tile) for tile in _engine(text, 10)] for text in QUERIES}
     assert all(expected[a] != expected[b] for a, b in zip(QUERIES, QUERIES[1:] + QUERIES[:1]))
-    server = request.getfixturevalue("server")
+    web = request.getfixturevalue("server")
 
     started = time.monotonic()
-    latencies, dialogs, sources = asyncio.run(_crowd(server.url, expected))
+    latencies, dialogs, sources = asyncio.run(_crowd(web.url, expected))
     wall = time.monotonic() - started
     assert not dialogs, dialogs  # <script>alert(1)</script> in a name never ran
     with ThreadPoolExecutor(max_workers=8) as pool:
         fetched = list(pool.map(_fetch, [sources[i % len(sources)] for i in range(MEDIA_REQUESTS)]))
     assert all(status == 200 and size > 0 for status, size, _ in fetched)
-    port = int(server.url.rsplit(":", 1)[1])
+    port = int(web.url.rsplit(":", 1)[1])
     socket.create_connection(("127.0.0.1", port), timeout=2).close()
     for address in _addresses_other_than_loopback():
         with pytest.raises(OSError):

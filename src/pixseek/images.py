@@ -18,14 +18,14 @@ import os
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from pixseek.environment import number
 from pixseek.errors import ImageError
 
-# Pixels we agree to decode or to scale to: 200 MP covers big panoramas and refuses decompression
-# bombs. Checked by us before decoding: Pillow's own check only warns below twice its limit, and
-# warning filters are process-wide state that any library (or test runner) may reset.
-MAX_PIXELS = int(os.environ.get("PIXSEEK_MAX_PIXELS", 200_000_000))
+# Pixels we agree to decode (PIXSEEK_MAX_PIXELS): 200 MP covers big panoramas and refuses
+# decompression bombs. Checked by us before decoding: Pillow's own check only warns below twice
+# its limit, and warning filters are process-wide state that any library (or test runner) may reset.
+DEFAULT_MAX_PIXELS = 200_000_000
 MAX_FILE_BYTES = 512 * 1024 * 1024
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")  # those of files.py's extensions
 ORIENTATION = 0x0112
@@ -79,14 +79,18 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _check_size(width: int, height: int, min_side: int | None) -> None:
+def max_pixels() -> int:
+    return number("PIXSEEK_MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=1)
+
+
+def _check_size(width: int, height: int, min_side: int | None, limit: int) -> None:
     """Refuse before decoding what would take too much memory to decode, or to scale so that
     the short side is `min_side` (a 60000x1 PNG of 260 bytes would scale to 13 gigapixels)."""
     if width < 1 or height < 1:
         raise ImageError("corrupt", "zero-sized image")
-    if width * height > MAX_PIXELS:
-        raise ImageError("too large", f"{width}x{height} px, over {MAX_PIXELS // 1_000_000} megapixels")
-    if min_side and min_side * min_side * max(width, height) > MAX_PIXELS * min(width, height):
+    if width * height > limit:
+        raise ImageError("too large", f"{width}x{height} px, over {limit / 1_000_000:g} megapixels")
+    if min_side and min_side * min_side * max(width, height) > limit * min(width, height):
         raise ImageError("too large", f"{width}x{height} px is too elongated to scale")
 
 
@@ -105,19 +109,21 @@ def decode(data: bytes, min_side: int | None = None) -> Image.Image:
     if not data:
         raise ImageError("empty file")
     heif_supported()
+    limit = max_pixels()
+    Image.MAX_IMAGE_PIXELS = limit  # Pillow's own guard, for what it checks while decoding
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
-        _check_size(image.width, image.height, min_side)
+        _check_size(image.width, image.height, min_side, limit)
         if min_side and image.format == "JPEG":
             image.draft("RGB", (min_side, min_side))
         image.load()
         image = _upright(image)
-        _check_size(image.width, image.height, min_side)
+        _check_size(image.width, image.height, min_side, limit)
         return _to_rgb(image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, where made an error
-        raise ImageError("too large", f"over {MAX_PIXELS // 1_000_000} megapixels") from None
+        raise ImageError("too large", f"over {limit / 1_000_000:g} megapixels") from None
     except UnidentifiedImageError:
         raise ImageError("not an image", "unrecognised format") from None
     except MemoryError:

@@ -18,10 +18,11 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import FileEntry, scan
 from pixseek.images import decode, read_file
@@ -30,7 +31,11 @@ from pixseek.reports import ChangeSummary, IndexReport, Progress
 from pixseek.store.catalog import Catalog, FileRecord, NewFile
 
 ProgressCallback = Callable[[Progress], None]
-BATCH_SIZE = int(os.environ.get("PIXSEEK_BATCH", 32))
+DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
+
+
+def batch_size() -> int:
+    return number("PIXSEEK_BATCH", DEFAULT_BATCH, minimum=1)
 
 
 def content_hash(data: bytes) -> bytes:
@@ -95,7 +100,8 @@ class Indexer:
     def __init__(self, catalog: Catalog, encoder: Encoder, workers: int | None = None):
         self.catalog = catalog
         self.encoder = encoder
-        self.workers = workers or int(os.environ.get("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
+        self.workers = workers or number("PIXSEEK_DECODE_WORKERS", 0) or os.cpu_count() or 1
+        self.batch_size = batch_size()
         self._reader = catalog.clone()
         self._reader_lock = threading.Lock()
 
@@ -122,7 +128,7 @@ class Indexer:
         """Results in order, with a bounded number of files in flight."""
         pending: deque = deque()
         source = iter(entries)
-        window = max(2 * BATCH_SIZE, 4 * self.workers)
+        window = max(2 * self.batch_size, 4 * self.workers)
         for entry in source:
             pending.append(pool.submit(self._examine, entry))
             if len(pending) >= window:
@@ -135,7 +141,7 @@ class Indexer:
         report = IndexReport(unchanged=plan.unchanged, skipped_before=plan.skipped_before,
                              skipped=list(plan.scan_errors))
         start = time.monotonic()
-        batch = _Batch(self.catalog, self.encoder, plan)
+        batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
         total = len(plan.candidates)
         done = 0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
@@ -168,10 +174,11 @@ class Indexer:
 class _Batch:
     """Outcomes waiting to be encoded and committed together."""
 
-    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan):
+    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan, size: int):
         self.catalog = catalog
         self.encoder = encoder
         self.plan = plan
+        self.size = size
         self.claimed: set[int] = set()  # missing rows claimed by a moved file
         self._reset()
 
@@ -186,7 +193,7 @@ class _Batch:
 
     @property
     def full(self) -> bool:
-        return len(self.to_embed) >= BATCH_SIZE or len(self.reused) + len(self.skips) >= 1000
+        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) >= 1000
 
     def take(self, outcome: _Outcome) -> None:
         if outcome.error is not None:

@@ -102,7 +102,7 @@ class Library:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, model: str | None = None, create: bool = False,
-             precision: str | None = None, device: str | None = None) -> "Library":
+             precision: str | None = None, device: str | None = None) -> Library:
         """Open an index; with `create`, make it (with `model`, default the default model) if absent,
         and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
@@ -163,7 +163,7 @@ class Library:
             self._encoder = None
         self.catalog.close()
 
-    def __enter__(self) -> "Library":
+    def __enter__(self) -> Library:
         return self
 
     def __exit__(self, *exc) -> None:

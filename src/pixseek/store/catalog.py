@@ -22,15 +22,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from pixseek.environment import number
 from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, StorageError
 
 SCHEMA_VERSION = 1
 CATALOG_NAME = "catalog.sqlite3"
-BUSY_TIMEOUT_S = float(os.environ.get("PIXSEEK_BUSY_TIMEOUT", 30))  # waiting for another writer's batch
+DEFAULT_BUSY_TIMEOUT_S = 30.0  # waiting for another writer's batch (PIXSEEK_BUSY_TIMEOUT)
 OPEN_MODES = ("rwc", "ro", "ro&immutable=1")
 
 SCHEMA = """
@@ -86,7 +87,8 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def _connect(path: Path, mode: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
+    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
+                                 timeout=number("PIXSEEK_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT_S, kind=float),
                                  isolation_level=None, check_same_thread=False)
     try:
         connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fails here, not later
@@ -150,7 +152,7 @@ class Catalog:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, create: bool, model_id: str | None = None, dim: int | None = None) -> "Catalog":
+    def open(cls, folder: Path, create: bool, model_id: str | None = None, dim: int | None = None) -> Catalog:
         path = Path(folder) / CATALOG_NAME
         if not path.exists():
             if not create:
@@ -295,7 +297,7 @@ class Catalog:
         row = self._db.execute("SELECT id FROM files WHERE hash = ? LIMIT 1", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    def clone(self) -> "Catalog":
+    def clone(self) -> Catalog:
         """A second connection to this catalog. A connection's transactions are shared by every
         thread that uses it, so a thread that writes (or reads in parallel) needs its own."""
         return Catalog(connect(self.path), self.path)

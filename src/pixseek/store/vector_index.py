@@ -22,7 +22,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class Spec:
     nprobe: int = 0
 
     @classmethod
-    def choose(cls, count: int, setting: str = "auto") -> "Spec":
+    def choose(cls, count: int, setting: str = "auto") -> Spec:
         """The spec for `count` vectors: exact while that is fast, IVF beyond (or as forced)."""
         if setting not in KINDS:
             raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
@@ -83,7 +83,7 @@ class Spec:
         return cls("ivf", nlist, max(8, nlist // 8))
 
     @classmethod
-    def of(cls, index) -> "Spec":
+    def of(cls, index) -> Spec:
         if hasattr(index, "nlist"):
             return cls("ivf", int(index.nlist), int(index.nprobe))
         return cls("flat")
@@ -123,12 +123,12 @@ class VectorIndex:
         return self.spec.describe()
 
     @classmethod
-    def empty(cls, dim: int) -> "VectorIndex":
+    def empty(cls, dim: int) -> VectorIndex:
         faiss = _faiss()
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), Spec("flat"))
 
     @classmethod
-    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> "VectorIndex":
+    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> VectorIndex:
         """An index of `spec` holding everything `batches()` yields ((ids, vectors) pairs).
 
         IVF reads the batches twice: once to train on an even sample, once to add.
@@ -211,7 +211,7 @@ class VectorIndex:
         return target
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> "VectorIndex":
+    def load(cls, path: Path, dim: int) -> VectorIndex:
         faiss = _faiss()
         try:
             index = faiss.read_index(str(path))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from pixseek.errors import ImageError, QueryError
 from pixseek.images import decode
