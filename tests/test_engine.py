@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_PHOTOS, make_photo
-from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, IndexNotFound, QueryError
+from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, QueryError
 from pixseek.images import open_upright
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -236,3 +237,30 @@ def test_a_run_with_nothing_to_do_rewrites_nothing(library, photo_dir, tmp_path)
     library.index([photo_dir])
     assert library.catalog.generation == generation
     assert list((tmp_path / "index").glob("vectors-*.faiss")) == [before]
+
+
+def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, clip_vocab, pixseek_home):
+    """Every face shows the engine's words: they say what to do without a CLI command or flag
+    (each face adds its own how-to)."""
+    from pixseek.model.export import export_random
+
+    library.index([photo_dir])
+    export_random("tiny", pixseek_home / "models" / "other", clip_vocab, seed=1)
+    (tmp_path / "a file").write_text("not a folder")
+    attempts = [lambda: Library.open(tmp_path / "none"), lambda: parse_query([]),
+                lambda: parse_query(images=[str(tmp_path / "gone.jpg")]),
+                lambda: Library.open(tmp_path / "index", model="other"),
+                lambda: Library.open(tmp_path / "a file", create=True),
+                lambda: library.search("x", within=str(tmp_path / "elsewhere"))]
+    messages = []
+    for attempt in attempts:
+        with pytest.raises(PixseekError) as caught:
+            attempt()
+        messages.append(str(caught.value))
+    library.catalog.set_setting("schema_version", "99")
+    with pytest.raises(IndexIncompatible) as caught:
+        Library.open(tmp_path / "index")
+    messages.append(str(caught.value))
+    for message in messages:
+        assert not re.search(r"`pixseek|--[a-z]", message), message
+    assert "a file of that name is in the way" in messages[4]  # was a FileExistsError traceback

@@ -24,7 +24,7 @@ import numpy as np
 
 from pixseek.environment import number
 from pixseek.errors import ImageError
-from pixseek.files import FileEntry, scan
+from pixseek.files import FileEntry, ScanTally, scan
 from pixseek.images import decode, read_file
 from pixseek.model import Encoder
 from pixseek.reports import ChangeSummary, IndexReport, Progress
@@ -52,6 +52,8 @@ class Plan:
     unchanged: int = 0
     skipped_before: int = 0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    new_scan_errors: list[tuple[str, str]] = field(default_factory=list)  # not yet in the catalog as such
+    tally: ScanTally = field(default_factory=ScanTally)
 
     def summary(self) -> ChangeSummary:
         changed = len(self.previous)
@@ -59,12 +61,13 @@ class Plan:
                              unchanged=self.unchanged)
 
 
-def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
+def make_plan(catalog: Catalog, roots: Iterable[str], include_hidden: bool = False) -> Plan:
     roots = [os.path.abspath(r) for r in roots]
     plan = Plan(roots)
     known = {record.path: record for record in catalog.files_under(roots)}
     skipped = catalog.skipped_under(roots)
-    for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason))):
+    for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason)),
+                      include_hidden=include_hidden, tally=plan.tally):
         record = known.pop(entry.path, None)
         skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
@@ -77,6 +80,10 @@ def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
             plan.previous[entry.path] = record
         plan.candidates.append(entry)
     unreadable = {path for path, _ in plan.scan_errors}
+    # Broken links and unreadable folders are skipped files too: kept in the catalog like the rest,
+    # so that the run's summary and the index's status count the same skipped files.
+    plan.new_scan_errors = [(path, reason) for path, reason in plan.scan_errors
+                            if skipped.get(path, (None, None, None))[2] != reason]
 
     def gone(path: str) -> bool:  # not seen, and not merely hidden behind an unreadable folder
         return path not in unreadable and not any(path.startswith(os.path.join(u, "")) for u in unreadable)
@@ -139,11 +146,13 @@ class Indexer:
     def run(self, plan: Plan, progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None) -> IndexReport:
         report = IndexReport(unchanged=plan.unchanged, skipped_before=plan.skipped_before,
-                             skipped=list(plan.scan_errors))
+                             skipped=list(plan.scan_errors), hidden=plan.tally.hidden,
+                             not_followed=plan.tally.not_followed)
         start = time.monotonic()
         batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
         total = len(plan.candidates)
-        done = 0
+        done = saved = 0
+        saved_at = 0.0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
         try:
             for outcome in self._outcomes(plan.candidates, pool):
@@ -154,19 +163,22 @@ class Indexer:
                 done += 1
                 if batch.full:
                     batch.commit(report)
+                    saved, saved_at = done, time.monotonic() - start
                 if progress:
-                    elapsed = time.monotonic() - start
+                    # The rate counts saved files only: files read and decoded run ahead of the
+                    # encoder by a window, and would promise a finish long before it comes.
                     progress(Progress(done, total, report.indexed + batch.pending_embeds, report.reused,
-                                      len(report.skipped) - len(plan.scan_errors), elapsed,
-                                      done / elapsed if elapsed > 0 else 0.0, outcome.entry.path))
+                                      len(report.skipped) - len(plan.scan_errors), time.monotonic() - start,
+                                      saved / saved_at if saved_at > 0 else 0.0, outcome.entry.path))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
-        if not report.cancelled:
-            gone = batch.unclaimed_missing()
-            report.removed = len(gone)
-            if gone or plan.gone_skipped:
-                self.catalog.commit_batch(removed_ids=gone, forget_skipped=plan.gone_skipped)
+        gone = [] if report.cancelled else batch.unclaimed_missing()
+        forget = [] if report.cancelled else plan.gone_skipped
+        report.removed = len(gone)
+        if gone or forget or plan.new_scan_errors:
+            self.catalog.commit_batch(removed_ids=gone, forget_skipped=forget,
+                                      skipped=[(path, 0, 0, reason) for path, reason in plan.new_scan_errors])
         report.elapsed = time.monotonic() - start
         return report
 

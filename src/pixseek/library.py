@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -22,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from pixseek import paths
-from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
-                            PixseekError, QueryError, StorageError)
+from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexFromOtherModel,
+                            IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, QueryError, StorageError)
+from pixseek.files import check_folder
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
+from pixseek.reports import ChangeSummary, FolderInfo, IndexReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -36,6 +38,7 @@ from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
 LOCK_NAME = "write.lock"
+HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
 log = logging.getLogger(__name__)
 
 
@@ -93,6 +96,7 @@ class Library:
         self._lock = threading.RLock()
         self.thumbnails = ThumbnailCache()
         self.notes: list[str] = []  # what opening or indexing had to repair
+        self._made = False  # this Library made the index: if nothing is ever added, close() removes it
 
     def _note(self, message: str) -> None:
         log.warning(message)
@@ -107,16 +111,18 @@ class Library:
         and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
         notes = []
+        made = False
         try:
             catalog = Catalog.open(index_dir, create=False)
         except IndexNotFound:
             if not create:
                 if saved_files(index_dir):
                     raise IndexNotFound(f"the index at {index_dir} has lost its catalog ({CATALOG_NAME}); a vector "
-                                        "file alone cannot tell which photo is which: `pixseek index FOLDER` "
-                                        "makes a new one") from None
+                                        "file alone cannot tell which photo is which: indexing a folder makes "
+                                        "a new one") from None
                 raise
             catalog, notes = cls._new_catalog(index_dir, model)
+            made = True
         except IndexCorrupt as damage:
             if not create:
                 raise
@@ -128,10 +134,11 @@ class Library:
             if bundle.model_id != catalog.model_id:
                 built_with = catalog.model_id
                 catalog.close()
-                raise IndexIncompatible(
+                raise IndexFromOtherModel(
                     f"the index at {index_dir} was built with model {built_with!r}, not "
-                    f"{bundle.model_id!r}; use another --index for this model")
+                    f"{bundle.model_id!r}; use that model with it, or another index folder for this model")
         library = cls(index_dir, catalog, model, precision, device)
+        library._made = made
         for note in notes:
             library._note(note)
         return library
@@ -161,7 +168,28 @@ class Library:
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
+        unused = self._made and self._holds_nothing()
         self.catalog.close()
+        if unused:
+            self._remove_unused_index()
+
+    def _holds_nothing(self) -> bool:
+        try:
+            return not self.catalog.roots() and self.catalog.count() == 0
+        except sqlite3.Error:
+            return False
+
+    def _remove_unused_index(self) -> None:
+        """An index made for a run that never added a folder (a missing folder, a dry run) is not
+        left behind: later commands then say there is no index yet, not "no results"."""
+        self._made = False
+        try:
+            with writing(self.index_dir):
+                for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm"):
+                    (self.index_dir / name).unlink(missing_ok=True)
+        except (PixseekError, OSError):
+            return  # another process has it (and may be filling it): it stays
+        (self.index_dir / LOCK_NAME).unlink(missing_ok=True)
 
     def __enter__(self) -> Library:
         return self
@@ -191,16 +219,21 @@ class Library:
 
     # -- indexing ---------------------------------------------------------------------------
 
-    def _check_folders(self, folders) -> list[str]:
-        checked = []
-        for folder in folders:
-            path = os.path.abspath(os.path.expanduser(str(folder)))
-            if not os.path.isdir(path):
-                raise FolderNotFound(f"folder not found: {folder}")
-            checked.append(path)
-        if not checked:
+    def _folders_to_scan(self, folders) -> list[str]:
+        """The folders asked for, each checked; none asked for: every indexed folder still there
+        (a missing one, an unmounted drive, keeps its photos and is named in a note)."""
+        if folders:
+            return [check_folder(folder) for folder in folders]
+        roots = self.catalog.roots()
+        if not roots:
             raise FolderNotFound("no folder given, and this index has no folders yet")
-        return checked
+        present = [root for root in roots if os.path.isdir(root)]
+        for root in roots:
+            if root not in present:
+                self._note(missing_note(root, self.catalog.count_under(root)))
+        if not present:
+            raise FolderNotFound("every folder of this index is missing: " + ", ".join(roots))
+        return [check_folder(root) for root in present]
 
     @contextmanager
     def _writer(self):
@@ -223,14 +256,19 @@ class Library:
 
     @_storage_errors
     def index(self, folders=None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+              cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed).
+
+        `include_hidden` sets the index's policy for hidden files and folders (names starting
+        with "."), kept for later runs; None keeps the one it has (default: left out)."""
         with writing(self.index_dir):
             self._repair_if_damaged()
-            folders = self._check_folders(folders or self.catalog.roots())
+            folders = self._folders_to_scan(folders)
             with self._writer() as writer:
                 writer.add_roots(folders)
-                plan = make_plan(writer, folders)
+                if include_hidden is not None:
+                    writer.set_setting(HIDDEN_KEY, "yes" if include_hidden else "no")
+                plan = make_plan(writer, folders, include_hidden=writer.meta(HIDDEN_KEY) == "yes")
                 indexer = Indexer(writer, self.encoder if plan.candidates else None)
                 try:
                     report = indexer.run(plan, progress, cancel)
@@ -252,13 +290,22 @@ class Library:
     @_storage_errors
     def changes(self, folders=None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
-        folders = self._check_folders(folders or self.catalog.roots())
-        return make_plan(self.catalog, folders).summary()
+        folders = self._folders_to_scan(folders)
+        return make_plan(self.catalog, folders, include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes").summary()
+
+    def _indexed_folder(self, folder) -> str:
+        """`folder` as an absolute path, if the index holds it, a folder inside it, or one around it."""
+        path = os.path.abspath(os.path.expanduser(str(folder)))
+        roots = self.catalog.roots()
+        if not any(_inside(path, root) or _inside(root, path) for root in roots):
+            held = ", ".join(roots) if roots else "none yet"
+            raise FolderNotIndexed(f"{folder} is not in the index (its folders: {held})")
+        return path
 
     @_storage_errors
     def remove(self, folder) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
-        path = os.path.abspath(os.path.expanduser(str(folder)))
+        path = self._indexed_folder(folder)
         with writing(self.index_dir):
             with self._writer() as writer:
                 removed = writer.remove_roots([path])
@@ -300,11 +347,19 @@ class Library:
             query = parse_query([query])
         if not 1 <= k <= MAX_K:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
+        if min_score is not None and not math.isfinite(min_score):
+            raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
+        if within is not None:
+            within = self._indexed_folder(within)
+            missing = next((root for root in self.catalog.roots() if _inside(within, root) and not os.path.isdir(root)),
+                           None)
+            if missing:
+                raise FolderNotFound(missing_note(missing, self.catalog.count_under(missing)))
         if self._live is None and any(t.text is not None for t in query.terms):
             self.encoder.preload("text")  # the first search loads the model while the vector index opens
         live = self._vectors()
         vector = self.query_vector(query)
-        bounds = folder_range(os.path.abspath(os.path.expanduser(within))) if within else None
+        bounds = folder_range(within) if within else None
         fetch = k if bounds is None and min_score is None else k * 4
         while True:
             scores, ids = live.search(vector, fetch)
@@ -343,18 +398,36 @@ class Library:
         return self.catalog.skipped()
 
     @_storage_errors
-    def status(self) -> Status:
-        problems = self.catalog.check()
+    def folders(self) -> list[FolderInfo]:
+        """The indexed folders, with their photo counts and whether each is there now."""
+        return [FolderInfo(root, self.catalog.count_under(root), os.path.isdir(root)) for root in self.catalog.roots()]
+
+    @_storage_errors
+    def status(self, check: bool = True) -> Status:
+        """The index at a glance; `check=False` skips the integrity check, whose time grows with
+        the catalog (for a status redrawn while indexing)."""
+        problems = self.catalog.check() if check else []
         live = self._vectors()
         live.refresh()
         count = self.catalog.count()
         if live.index.ntotal != count:
             problems.append(f"vector index holds {live.index.ntotal} vectors for {count} files")
         updated = float(self.catalog.meta("updated_at", "0"))
+        roots = self.catalog.roots()
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
-                      folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
+                      folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
+                      include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=self.notes + live.notes)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+def missing_note(folder: str, images: int) -> str:
+    return (f"the indexed folder {folder} is missing (an unmounted drive?): its {images} photos are kept in the "
+            "index but left out of searches until it is back; or remove it from the index")
 
 
 def _stat_key(path: str) -> tuple[int, int] | None:

@@ -119,7 +119,7 @@ def storage_error(exc: sqlite3.Error, path: Path) -> PixseekError:
                if shutil.disk_usage(path.parent).free < 2**20 else "it can only be read here (a read-only folder?)")
         return StorageError(f"cannot write to the index at {path.parent}: {why}")
     if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return IndexCorrupt(f"the catalog {path} is damaged ({exc}); `pixseek index` rebuilds it from what "
+        return IndexCorrupt(f"the catalog {path} is damaged ({exc}); indexing again rebuilds it from what "
                             "can still be read", reason=str(exc))
     return StorageError(f"cannot use the catalog {path} ({exc})")
 
@@ -156,8 +156,12 @@ class Catalog:
         path = Path(folder) / CATALOG_NAME
         if not path.exists():
             if not create:
-                raise IndexNotFound(f"no index at {folder}; create one with `pixseek index FOLDER`")
-            Path(folder).mkdir(parents=True, exist_ok=True)
+                raise IndexNotFound(f"no index at {folder} yet; indexing a folder makes one")
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                why = "a file of that name is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                raise StorageError(f"cannot make an index folder at {folder}: {why}") from None
         try:
             catalog = cls(connect(path), path)
         except sqlite3.Error as exc:
@@ -182,7 +186,7 @@ class Catalog:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
             if not create or model_id is None or dim is None:
-                raise IndexNotFound(f"no index at {self.path.parent}; create one with `pixseek index FOLDER`")
+                raise IndexNotFound(f"no index at {self.path.parent} yet; indexing a folder makes one")
             with self.transaction():
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
@@ -194,7 +198,7 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise IndexIncompatible(
                 f"the index at {self.path.parent} was written by a newer pixseek (schema {version}, "
-                f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another --index")
+                f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another index folder")
         if version < 1:
             raise IndexCorrupt(f"the catalog at {self.path} has no schema version")
 
@@ -262,6 +266,13 @@ class Catalog:
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    def count_under(self, folder: str) -> int:
+        low, high = folder_range(folder)
+        return self._db.execute("SELECT COUNT(*) FROM files WHERE path >= ? AND path < ?", (low, high)).fetchone()[0]
+
+    def count_skipped(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM skipped").fetchone()[0]
 
     def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
         for folder in folders:
