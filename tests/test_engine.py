@@ -264,3 +264,26 @@ def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, c
     for message in messages:
         assert not re.search(r"`pixseek|--[a-z]", message), message
     assert "a file of that name is in the way" in messages[4]  # was a FileExistsError traceback
+
+
+def test_time_left_is_estimated_from_saved_batches_only(library, photo_dir, tmp_path, monkeypatch):
+    """Files are read and decoded a window ahead of the encoder: a rate counted from them
+    promised a finish long before it came (the web app said 2 s for a 14 s run). No estimate
+    until a batch is saved, and then from saved files."""
+    import sqlite3
+
+    monkeypatch.setenv("PIXSEEK_BATCH", "8")
+    for i in range(40):
+        make_photo(photo_dir / "more" / f"{i}.jpg", seed=400 + i)
+    reader = sqlite3.connect(tmp_path / "index" / "catalog.sqlite3")
+    seen = []
+
+    def progress(p):
+        saved = reader.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        seen.append((p.done, saved, p.eta))
+
+    library.index([photo_dir], progress=progress)
+    reader.close()
+    assert seen[0][2] is None and any(eta is not None for _, _, eta in seen)
+    for done, saved, eta in seen:
+        assert (eta is None) == (saved == 0), (done, saved, eta)
