@@ -21,6 +21,7 @@ from pixseek import __version__
 from pixseek.errors import (EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexFromOtherModel, IndexIncompatible,
                             IndexNotFound, PixseekError)
 from pixseek.model.commands import add_model_commands
+from pixseek.search import DEFAULT_K
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
-    p.add_argument("-k", type=int, default=10, help="number of results, 1 to 1000 (default 10)")
+    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -29,7 +29,7 @@ from pixseek.files import check_folder
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, FolderInfo, IndexReport, SearchResult, Status
-from pixseek.search import Query, combine, parse_query
+from pixseek.search import DEFAULT_K, Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
 from pixseek.store.repair import repair_catalog
@@ -340,7 +340,7 @@ class Library:
         return combine(vectors, np.array([t.weight for t in query.terms]))
 
     @_storage_errors
-    def search(self, query: Query | str, k: int = 10, min_score: float | None = None,
+    def search(self, query: Query | str, k: int = DEFAULT_K, min_score: float | None = None,
                within: str | None = None) -> list[SearchResult]:
         """The `k` best matches, best first; `within` keeps results under one folder."""
         if isinstance(query, str):

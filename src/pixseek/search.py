@@ -23,6 +23,7 @@ from pixseek.files import BASE_EXTENSIONS, HEIF_EXTENSIONS
 WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)$", re.DOTALL)
 PATH_STARTS = ("/", "./", "../", "~/")
 MAX_TEXT_CHARS = 1000
+DEFAULT_K = 10  # results shown when the user does not say, in every face
 EMPTY = "empty query: give some words to search for, or an example image"
 
 

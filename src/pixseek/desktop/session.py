@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pixseek import paths
 from pixseek.desktop import results_page
-from pixseek.errors import FolderNotFound
+from pixseek.files import check_folder
 from pixseek.library import Library, index_exists
 from pixseek.model import DEFAULT_MODEL
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult
@@ -44,24 +44,16 @@ class SearchPage:
     query: Query
     results: list[SearchResult]
     page: Path
-    opened: bool  # whether a web browser took the page
+    browser: bool  # whether a web browser was found to hand the page to (it may still fail to show it)
 
 
 def results_folder() -> Path:
     return paths.cache_dir() / "desktop"
 
 
-def check_folder(folder: str) -> str:
-    """The folder as an absolute path; FolderNotFound, with the reason, if it cannot be read."""
-    path = os.path.abspath(os.path.expanduser(folder))
-    if not os.path.isdir(path):
-        raise FolderNotFound(f"folder not found: {folder}")
-    try:
-        with os.scandir(path):
-            pass
-    except OSError as error:
-        raise FolderNotFound(f"cannot read the folder {folder}: {error.strerror}") from None
-    return path
+def open_page(page: Path) -> bool:
+    """Hand the page to the web browser; False when no browser was found."""
+    return webbrowser.open(page.as_uri())
 
 
 class Session:
@@ -97,7 +89,7 @@ class Session:
         library = self.library()
         results = library.search(query, k=k, within=folder)
         page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
-        return SearchPage(query, results, page, webbrowser.open(page.as_uri()))
+        return SearchPage(query, results, page, open_page(page))
 
     def close(self) -> None:
         if self._library is not None:

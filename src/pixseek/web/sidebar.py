@@ -9,7 +9,8 @@ import streamlit as st
 
 from pixseek.errors import PixseekError
 from pixseek.reports import Progress
-from pixseek.web import settings, state
+from pixseek import settings
+from pixseek.web import state
 from pixseek.web.jobs import IndexJob, JobState
 from pixseek.web.messages import escape, user_errors
 
@@ -29,7 +30,7 @@ def _start(cfg: state.Config, job: IndexJob, typed: bool) -> None:
         st.session_state[START_ERROR_KEY] = "type the folder to index (one per line)"
         return
     if folders:
-        settings.save_folders(folders)
+        settings.save("web", folders=folders)
     job.start(partial(state.open_library, cfg), folders)
 
 
@@ -111,7 +112,9 @@ def render(cfg: state.Config) -> None:
     job = state.index_job(cfg.index_dir)
     st.header("Index")
     if FOLDERS_KEY not in st.session_state:
-        st.session_state[FOLDERS_KEY] = "\n".join(settings.load_folders())
+        remembered = settings.load("web").get("folders")
+        st.session_state[FOLDERS_KEY] = "\n".join(f for f in remembered if isinstance(f, str)) \
+            if isinstance(remembered, list) else ""
     st.text_area("Folders to index", key=FOLDERS_KEY, height=80, placeholder="/home/me/Pictures",
                  help="One folder per line, searched recursively. Indexing is incremental: "
                       "only new and changed photos are read again.")
