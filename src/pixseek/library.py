@@ -97,6 +97,7 @@ class Library:
         self.thumbnails = ThumbnailCache()
         self.notes: list[str] = []  # what opening or indexing had to repair
         self._made = False  # this Library made the index: if nothing is ever added, close() removes it
+        self._catalog_file = _file_identity(catalog.path)
 
     def _note(self, message: str) -> None:
         log.warning(message)
@@ -162,6 +163,7 @@ class Library:
             self.catalog.close()
             self._note(repair_catalog(self.index_dir, "; ".join(problems), *_model_identity(self._model_name)))
             self.catalog = Catalog.open(self.index_dir, create=False)
+            self._catalog_file = _file_identity(self.catalog.path)
             self._live = None
 
     def close(self) -> None:
@@ -172,6 +174,12 @@ class Library:
         self.catalog.close()
         if unused:
             self._remove_unused_index()
+
+    def is_current(self) -> bool:
+        """Whether the index's catalog is still the file this Library reads: another process may
+        have rebuilt a damaged one, or removed an index it made and never filled. A long-lived
+        face (the web app) then opens a new Library."""
+        return _file_identity(self.catalog.path) == self._catalog_file
 
     def _holds_nothing(self) -> bool:
         try:
@@ -381,6 +389,12 @@ class Library:
     # -- information ------------------------------------------------------------------------
 
     @_storage_errors
+    def photo_path(self, photo_id: int) -> str | None:
+        """The path of the indexed photo with this id (SearchResult.id), None if it has left the
+        index: a face can name a photo by its id, in a URL say, without a path."""
+        return self.catalog.paths_for([photo_id]).get(int(photo_id))
+
+    @_storage_errors
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what the web app may serve), named exactly
         as indexed: normalising `x/link/../a.jpg` to `x/a.jpg` would vouch for another file."""
@@ -419,6 +433,14 @@ class Library:
                       include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=self.notes + live.notes)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _inside(path: str, folder: str) -> bool:
