@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 VOCAB := .cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz
-PHOTOS ?= $(firstword $(wildcard ../shared/data/photos) $(HOME)/Pictures)
-QUERY ?= a dog on a beach
+PHOTOS ?=
+# Without PHOTOS, `make run` shows pixseek on the demo photos (demo/LICENSE.md), in an index of their own.
+DEMO_PHOTOS := demo/photos
+DEMO_INDEX ?= .cache/demo-index
+QUERY ?= $(if $(PHOTOS),a dog on a beach,a cat)
+RUN_INDEX := $(if $(PHOTOS),,--index "$(DEMO_INDEX)")
 export PIXSEEK_CLIP_VOCAB := $(abspath $(VOCAB))
 
 .PHONY: install system-deps run lint test test-fast bench model clean
@@ -31,11 +35,16 @@ install: $(STAMP) $(VOCAB)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Install, make sure a model is there, index PHOTOS and run one search.
+# Install, make sure a model is there, index PHOTOS (default: the demo photos) and run one search.
 run: install
 	$(PY) scripts/ensure_model.py
-	$(VENV)/bin/pixseek index "$(PHOTOS)"
-	$(VENV)/bin/pixseek search "$(QUERY)" -k 5
+	$(VENV)/bin/pixseek index $(RUN_INDEX) "$(or $(PHOTOS),$(DEMO_PHOTOS))"
+	$(VENV)/bin/pixseek search $(RUN_INDEX) "$(QUERY)" -k 5
+	@$(if $(PHOTOS),true,printf '%s\n' "" \
+	  "Those were the demo photos in $(DEMO_PHOTOS). To search your own photos:" \
+	  "  make run PHOTOS=~/Pictures QUERY=\"a red car\"" \
+	  "or run pixseek itself (it is in .venv/bin: source .venv/bin/activate, or see README.md):" \
+	  "  pixseek index ~/Pictures" "  pixseek search \"a red car\"" "  pixseek web")
 
 lint: install
 	$(VENV)/bin/ruff check .
