@@ -62,8 +62,8 @@ def tile_html(result: SearchResult, thumbnail: bytes | None) -> str:
 def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
     st.html(tile_html(result, thumbnail))
     st.caption(f"**{result.score:.3f}** · {escape(os.path.basename(result.path))}")
-    st.html(f'<a class="like" href="{html.escape(searchbar.link(like=result.id, photo=None, q=None, **{"not": None}))}" target="_self">'
-            "More like this</a>")
+    alone = searchbar.link(like=result.id, photo=None, q=None, **{"not": None})  # by that photo alone
+    st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
 
 
 def _original(library: Library, path: str) -> bytes:
