@@ -195,7 +195,7 @@ DAMAGE = {
     "damaged config": (lambda b: (b / CONFIG_NAME).write_text("{not json"), "is damaged"),
     "future format": (lambda b: _set_config(b, format=99), "format 99 is not supported"),
     "garbage tokenizer": (lambda b: (b / "tokenizer.json").write_text("[]"), "cannot load its tokenizer"),
-    "wrong dimension": (lambda b: _set_config(b, embedding_dim=64), r"not \(1, 64\)"),
+    "wrong dimension": (lambda b: _set_config(b, embedding_dim=64), r"not \(64,\)"),
     "path outside the bundle": (lambda b: _set_config(b, text_model="../../text.onnx"), "not a file name in the bundle"),
 }
 

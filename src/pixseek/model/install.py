@@ -43,16 +43,15 @@ def _stderr(message: str) -> None:
 def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str | None = None) -> Encoder:
     """Load both towers and embed one blank image and one text, as the real work will."""
     encoder = Encoder(bundle, precision=precision, text_precision=text_precision)
-    size = bundle.config.image_size
     try:
-        vectors = [encoder.encode_pixels(np.zeros((1, 3, size, size), np.float32)), encoder.encode_texts(["a photo"])]
+        vectors = [encoder.encode_pixels(encoder.preprocess.blank(2)), encoder.encode_texts(["a photo", "two dogs"])]
     except ModelInvalid:
         raise
     except Exception as exc:  # tokenizers and ONNX Runtime raise untyped errors on damaged files
         raise ModelInvalid(f"model {bundle.name} does not run: {first_line(exc)}") from None
     for vector in vectors:
-        if vector.shape != (1, bundle.config.embedding_dim) or not np.isfinite(vector).all():
-            raise ModelInvalid(f"model {bundle.name} gives {vector.shape} vectors, not (1, {bundle.config.embedding_dim}) as its config says")
+        if vector.shape != (2, bundle.config.embedding_dim) or not np.isfinite(vector).all():
+            raise ModelInvalid(f"model {bundle.name} gives {vector.shape[1:]} vectors, not ({bundle.config.embedding_dim},) as its config says")
     return encoder
 
 
