@@ -1,10 +1,9 @@
 """The models `pixseek model install NAME` knows: where each is published, pinned, and what it gives.
 
 Every entry is a ready ONNX export on the Hugging Face hub, so installing needs no PyTorch. The
-revision pins the repo's files (layouts change under a branch); rclip's repo squashes its
-history at each upload, so it cannot be pinned and its files are checked by what their graphs
-take and give instead, as every file is. Where the file's content hash is known it is checked
-after download too.
+revision, a commit, pins the repo's files and their contents (layouts change under a branch);
+rclip's repo squashes its history at each upload, so it cannot be pinned, and it follows "main".
+Every file is checked anyway by what its graph takes and gives before it is installed.
 
 Figures: `download_mb` is what is fetched (hub file sizes); `recall` is open_clip's published
 zero-shot text->image R@1 on Flickr30k and MS-COCO 5k (docs/openclip_retrieval_results.csv;
@@ -15,7 +14,7 @@ random weights of the model's exact shape by benchmarks/models.py. Sources in do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pixseek.model.bundle import DEFAULT_MODEL
 
@@ -36,7 +35,6 @@ class CatalogueEntry:
     images_per_s: float | None
     languages: str = "English"
     root: str = ""  # the layout's folder inside the repo
-    sha256: dict[str, str] = field(default_factory=dict)  # repo path -> content hash, where pinned
 
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
@@ -44,7 +42,6 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         name=DEFAULT_MODEL, title="OpenAI CLIP ViT-B/32, the classic default", model_id="openai/clip-vit-base-patch32",
         repo="Xenova/clip-vit-base-patch32", revision="4c1807b705b1d015fb032789cc4d221b23025a6f", layout="xenova",
         download_mb=608, embedding_dim=512, image_size=224, licence="MIT", recall=(0.588, 0.304), images_per_s=None,
-        sha256={"onnx/vision_model.onnx": "fd6e1402a588279d1723c7534d4bcba5bc0b14b47dfab0e46f8c47b8270d7d40"},
     ),
     CatalogueEntry(
         name="clip-vit-b-32-laion2b", title="ViT-B/32 trained by LAION on LAION-2B: the default's cost, better recall",
@@ -63,8 +60,6 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         model_id="openai/clip-vit-base-patch16", repo="Xenova/clip-vit-base-patch16",
         revision="c32d8e02b868e2fbb4d080d155161b06393fb0f2", layout="xenova", download_mb=601, embedding_dim=512,
         image_size=224, licence="MIT", recall=(0.622, 0.331), images_per_s=None,
-        sha256={"onnx/vision_model.onnx": "b5170b47c0ecc667c9af5b42ed460c341377706d1466d177798c65fe49ea1e6b",
-                "onnx/text_model.onnx": "19f40c7988af119fc50dabfe8015da8595c0372000e2c1f1a6289e35930577aa"},
     ),
     CatalogueEntry(
         name="siglip-vit-b-16", title="Google SigLIP ViT-B/16 (WebLI): the best recall here, 768-d vectors",

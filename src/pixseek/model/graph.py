@@ -109,11 +109,53 @@ def batch_independent(path: Path, batch: int = 3) -> bool:
     return together.shape == alone.shape and np.allclose(together, alone, rtol=1e-3, atol=1e-4)
 
 
+def _reshape_targets(graph) -> dict[str, object]:
+    """The constant target shapes of Reshape nodes (initializers or Constant nodes) that nothing
+    else reads, by name: the tensors that hold a batch fixed at export."""
+    from collections import Counter
+
+    readers = Counter(name for node in graph.node for name in node.input)
+    shapes = {node.input[1] for node in graph.node if node.op_type == "Reshape" and len(node.input) > 1
+              and not any(a.name == "allowzero" and a.i for a in node.attribute)}
+    tensors = {init.name: init for init in graph.initializer}
+    tensors.update({node.output[0]: node.attribute[0].t for node in graph.node
+                    if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"})
+    reshape_reads = Counter(node.input[1] for node in graph.node if node.op_type == "Reshape" and len(node.input) > 1)
+    return {name: tensors[name] for name in shapes if name in tensors and readers[name] == reshape_reads[name]}
+
+
+def _leading_axis_from_batch(graph, batch_input: str) -> None:
+    """Make every Expand whose target shape leads with 1 lead with the input's batch size instead
+    (CLIP's class token is expanded to (1, 1, width) in a graph traced at batch 1)."""
+    from onnx import helper, numpy_helper
+
+    prefix = "pixseek_batch_"
+    graph.initializer.extend([numpy_helper.from_array(np.array([value], np.int64), f"{prefix}{name}")
+                              for name, value in (("zero", 0), ("one", 1), ("end", 2**62))])
+    zero, one, end = (f"{prefix}{name}" for name in ("zero", "one", "end"))
+    nodes = [helper.make_node("Shape", [batch_input], [f"{prefix}shape"]),
+             helper.make_node("Slice", [f"{prefix}shape", zero, one], [f"{prefix}size"])]
+    for index, node in enumerate(list(graph.node)):
+        if node.op_type == "Expand":
+            target, name = node.input[1], f"{prefix}expand{index}_"
+            nodes += [helper.make_node("Slice", [target, zero, one], [name + "lead"]),
+                      helper.make_node("Slice", [target, one, end], [name + "rest"]),
+                      helper.make_node("Equal", [name + "lead", one], [name + "is_one"]),
+                      helper.make_node("Where", [name + "is_one", f"{prefix}size", name + "lead"], [name + "batch"]),
+                      helper.make_node("Concat", [name + "batch", name + "rest"], [name + "target"], axis=0)]
+            node.input[1] = name + "target"
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def make_batch_dynamic(source: Path, destination: Path) -> bool:
     """Write a copy of a tower exported with its batch fixed at 1 that takes any batch, if the graph
-    allows it: the batch axis of inputs and outputs is freed, and reshapes to a fixed leading 1
-    infer it instead. Kept only when the copy gives each image exactly what the original does
-    alone (checked by running it); returns whether it was kept."""
+    allows it: the batch axis of inputs and outputs is freed, reshapes to a fixed leading 1 copy
+    their input's leading axis instead (a 0 in ONNX's Reshape), and expansions to a leading 1
+    expand to the batch. Kept only when the copy gives each image exactly what the original does
+    alone (checked by running it); returns whether it was kept. CLIP's image towers pass; SigLIP's
+    attention-pooling head (sequence-first) does not, and runs one image at a time."""
     import onnx
     from onnx import numpy_helper
 
@@ -121,18 +163,18 @@ def make_batch_dynamic(source: Path, destination: Path) -> bool:
     graph = model.graph
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in graph.initializer):
         return False  # too large to rewrite in memory; run it one image at a time
-    weights = {init.name: init for init in graph.initializer}
-    for value in [*[v for v in graph.input if v.name not in weights], *graph.output]:
+    weights = {init.name for init in graph.initializer}
+    inputs = [v for v in graph.input if v.name not in weights]
+    for value in [*inputs, *graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
             dims[0].dim_param = "batch"
     del graph.value_info[:]  # shapes inferred for batch 1 would contradict a larger batch
-    for node in graph.node:
-        if node.op_type == "Reshape" and node.input[1] in weights:
-            shape = numpy_helper.to_array(weights[node.input[1]])
-            if shape.ndim == 1 and len(shape) > 1 and shape[0] == 1 and -1 not in shape and 0 not in shape:
-                weights[node.input[1]].CopyFrom(numpy_helper.from_array(np.concatenate([[-1], shape[1:]]).astype(shape.dtype),
-                                                                        node.input[1]))
+    for tensor in _reshape_targets(graph).values():
+        shape = numpy_helper.to_array(tensor)
+        if shape.ndim == 1 and len(shape) > 1 and shape[0] == 1:
+            tensor.CopyFrom(numpy_helper.from_array(np.concatenate([[0], shape[1:]]).astype(shape.dtype), tensor.name))
+    _leading_axis_from_batch(graph, inputs[0].name)
     onnx.save(model, str(destination))
     if batch_independent(destination):
         return True

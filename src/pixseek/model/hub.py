@@ -11,7 +11,6 @@ offline route.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -122,18 +121,7 @@ def _weight_files(path: Path) -> list[str]:
     return list(read_tower(path).data_files)
 
 
-def _verify(path: Path, name: str, expected: str) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        raise DownloadFailed(f"{name} from the hub is not the file pixseek's catalogue pins (sha256 {digest.hexdigest()[:16]}..., "
-                             f"expected {expected[:16]}...); it may have been damaged on the way: delete it from the "
-                             "Hugging Face cache and try again")
-
-
-def _fetch_layout(fetch: _Fetcher, layout: ModuleType, root: str, sha256: dict[str, str]) -> Path:
+def _fetch_layout(fetch: _Fetcher, layout: ModuleType, root: str) -> Path:
     required, optional = layout.files(root)
     for name in required:
         fetch(name)
@@ -147,13 +135,10 @@ def _fetch_layout(fetch: _Fetcher, layout: ModuleType, root: str, sha256: dict[s
             parent = str(PurePosixPath(name).parent)
             for data in _weight_files(path):
                 fetch(data if parent == "." else f"{parent}/{data}")
-    for name, expected in sha256.items():
-        _verify(fetch(name), name, expected)
     return folder
 
 
-def download(repo_id: str, revision: str | None = None, layout: ModuleType | None = None, root: str = "",
-             sha256: dict[str, str] | None = None) -> Download:
+def download(repo_id: str, revision: str | None = None, layout: ModuleType | None = None, root: str = "") -> Download:
     """Fetch the files of the model in `repo_id` that its layout needs (found from the repo's
     listing when not given) into the hub cache."""
     from huggingface_hub import constants, errors
@@ -173,7 +158,7 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
 
             require_export_extra()
         fetch = _Fetcher(repo_id, revision)
-        folder = _fetch_layout(fetch, layout, root, sha256 or {})
+        folder = _fetch_layout(fetch, layout, root)
         return Download(layout, folder, repo_id, fetch.snapshot.name)
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError) as exc:
         raise DownloadFailed(f"{repo_id} (revision {revision or 'main'}) was not found on the hub {_endpoint()}: {first_line(exc)}") from None

@@ -231,7 +231,7 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
                            "name a hub repo to install another")
     if entry is not None:
         report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) from the Hugging Face hub ...")
-        fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root, entry.sha256)
+        fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root)
         model_id = model_id or entry.model_id
     else:
         report(f"downloading {repo_id} from the Hugging Face hub ...")
