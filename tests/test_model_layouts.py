@@ -166,3 +166,91 @@ def test_multilingual_model_tells_languages_apart(installed):
     assert all(unk not in row[: n] for row, n in zip(ids, mask.sum(axis=1)))  # German and Japanese words are in the vocabulary
     vectors = encoder.encode_texts(["ein Hund am Strand", "浜辺の犬"])
     assert float(vectors[0] @ vectors[1]) < 0.999
+
+
+@pytest.fixture(scope="module")
+def immich_files(tmp_path_factory) -> dict[str, bytes]:
+    return layouts.immich_clip_repo(tmp_path_factory.mktemp("immich"), seed=50).files
+
+
+def _spoil(files: dict[str, bytes], name: str, data: bytes | None) -> dict[str, bytes]:
+    spoilt = dict(files)
+    if data is None:
+        del spoilt[name]
+    else:
+        spoilt[name] = data
+    return spoilt
+
+
+FAULTS = {
+    "wrong revision": (None, "was not found on the hub"),
+    "missing file": (("visual/preprocess_cfg.json", None), "has no visual/preprocess_cfg.json"),
+    "damaged config": (("config.json", b"{not json"), "config.json is damaged"),
+    "damaged tower": (("visual/model.onnx", b"\x08\x07garbage" * 100), "not a readable ONNX model"),
+    "damaged tokenizer": (("textual/tokenizer.json", b"[]"), "textual/tokenizer.json|tokenizer.json is not a usable tokenizer"),
+    "unknown resize mode": (("visual/preprocess_cfg.json", b'{"size": 224, "resize_mode": "longest"}'), "resize mode 'longest'"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_broken_catalogue_repo_is_one_line_and_installs_nothing(immich_files, tmp_path, monkeypatch, pixseek_home, fault):
+    from pixseek.errors import PixseekError
+    from pixseek.model.install import install_from_hub
+
+    spoil, expected = FAULTS[fault]
+    entry = BY_NAME["clip-vit-b-32-laion2b"]
+    files = immich_files if spoil is None else _spoil(immich_files, *spoil)
+    with serving({entry.repo: files}, monkeypatch, tmp_path / "hf") as server:
+        server.revisions[entry.repo] = {"main"} if fault == "wrong revision" else {entry.revision}
+        with pytest.raises(PixseekError, match=expected) as error:
+            install_from_hub(entry.name, report=lambda message: None)
+    assert "\n" not in str(error.value)
+    left = sorted(p.name for p in (pixseek_home / "models").iterdir() if not p.name.endswith(".lock"))
+    assert left == ["tiny-test"]  # nothing installed, no staging folder left behind
+
+
+def test_interrupted_layout_download_resumes(immich_files, tmp_path, monkeypatch, pixseek_home):
+    from pixseek.model.install import install_from_hub
+
+    entry = BY_NAME["clip-vit-b-32-laion2b"]
+    with serving({entry.repo: immich_files}, monkeypatch, tmp_path / "hf") as server:
+        server.cut_once.add("textual/model.onnx")
+        bundle = install_from_hub(entry.name, precision="fp32", report=lambda message: None)
+        ranges = [r for method, path, r in server.requests if method == "GET" and path.endswith("/textual/model.onnx") and r]
+    assert ranges and not ranges[0].startswith("bytes=0-")
+    assert (bundle.path / "text.onnx").read_bytes() == immich_files["textual/model.onnx"]
+
+
+def test_repo_in_no_known_layout_is_one_line(tmp_path, monkeypatch, pixseek_home):
+    from pixseek.model.hub import DownloadFailed
+    from pixseek.model.install import install_from_hub
+
+    repo = {"weights/model.bin": b"x" * 100, "visual/model.armnn": layouts.JUNK, "README.md": b"hi"}
+    with serving({"someone/something": repo}, monkeypatch, tmp_path / "hf") as server:
+        with pytest.raises(DownloadFailed, match="holds no model in a layout pixseek knows"):
+            install_from_hub("something", repo_id="someone/something", report=lambda message: None)
+        assert not [path for _, path, _ in server.requests if "/resolve/" in path]
+
+
+@pytest.mark.parametrize("name", ["clip-vit-b-32-laion2b", "clip-vit-b-32-256-datacomp"])
+def test_copied_in_hub_files_install_offline(installed, tmp_path, monkeypatch, pixseek_home, name):
+    """`--from` takes a clone of a hub repo (or an archive of one), named as the hub names it."""
+    import tarfile
+
+    from pixseek.model.install import install_from_path
+
+    home, repos, _ = installed
+    clone = tmp_path / BY_NAME[name].repo.split("/")[-1]
+    for path, data in repos[name].files.items():
+        (clone / path).parent.mkdir(parents=True, exist_ok=True)
+        (clone / path).write_bytes(data)
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(clone, arcname=clone.name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for source, installed_as in ((clone, "from-folder"), (archive, "from-archive")):
+        bundle = install_from_path(source, installed_as, precision="fp32", report=lambda message: None)
+        assert bundle.model_id == BY_NAME[name].model_id
+        reference = Bundle.load(home / "models" / name)
+        texts = ["a dog on a beach", "two cats"]
+        assert np.allclose(Encoder(bundle).encode_texts(texts), Encoder(reference, text_precision="fp32").encode_texts(texts), atol=1e-5)

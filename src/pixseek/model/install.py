@@ -95,16 +95,23 @@ def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8C
 
 
 def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report: Report) -> Bundle:
-    """Make int8 the default of each tower where it agrees with fp32 on sample photos, else fp32."""
+    """Make int8 the default of each tower where it agrees with fp32 on sample photos, else fp32.
+
+    A tower shipped only in another precision (rclip's int8 or fp16 exports) is used as shipped;
+    one whose weights live in a separate file (over 2 GB) stays fp32."""
+    from pixseek.model.graph import read_tower
+
     if precision not in PRECISIONS:
         raise ModelInvalid(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     check = Int8Check(photos)
     for kind in ("image", "text"):
         towers, chosen = bundle.config.towers(kind), precision
         if "fp32" not in towers:
-            if precision not in towers:
-                raise ModelInvalid(f"model {bundle.name} has no {precision} {kind} tower")
-            report(f"model {bundle.name} ships only an {precision} {kind} tower, so it cannot be checked against fp32")
+            chosen = precision if precision in towers else next(iter(towers))
+            report(f"model {bundle.name} ships only an {chosen} {kind} tower, so it cannot be checked against fp32")
+        elif precision == "int8" and "int8" not in towers and read_tower(bundle.path / towers["fp32"]).data_files:
+            report(f"the {kind} tower keeps its weights in a separate file (too large to quantize here): it stays fp32")
+            chosen = "fp32"
         elif precision == "int8" and not _settle_int8(bundle, kind, towers, check, report):
             chosen = "fp32"
         bundle = bundle.save_config(bundle.config.with_towers(kind, towers, chosen))
