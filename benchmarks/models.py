@@ -44,20 +44,20 @@ def export_tower(name: str, vision: dict | None, destination: Path) -> int:
         from transformers import SiglipVisionConfig, SiglipVisionModel
 
         model, size = SiglipVisionModel(SiglipVisionConfig()).eval(), 224
-
-        def features(pixels):
-            return model(pixel_values=pixels).pooler_output
     else:
         from transformers import CLIPConfig, CLIPModel
 
         model, size = CLIPModel(CLIPConfig(vision_config=vision)).eval(), vision["image_size"]
 
-        def features(pixels):
-            return model.get_image_features(pixel_values=pixels).pooler_output
-
     class Tower(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
         def forward(self, pixels):
-            return features(pixels)
+            if vision is None:
+                return self.model(pixel_values=pixels).pooler_output
+            return self.model.get_image_features(pixel_values=pixels).pooler_output
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -22,10 +22,12 @@ EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _library(args, create: bool = False):
-    from pixseek.library import Library
+def _library(args, create: bool = False, check_model: bool = True):
+    """The index `--index` names; with `check_model`, refused when built with another model than `--model`."""
+    from pixseek.library import Library, index_exists
 
-    return Library.open(args.index, model=args.model, create=create, precision=getattr(args, "precision", None),
+    model = args.model if check_model or not index_exists(args.index) else None
+    return Library.open(args.index, model=model, create=create, precision=getattr(args, "precision", None),
                         device=args.device)
 
 
@@ -60,7 +62,9 @@ def _cancel_on_interrupt() -> threading.Event:
 
 def cmd_index(args) -> int:
     console = _console(stderr=True)
-    with _library(args, create=True) as library:
+    if args.reindex and not args.model:
+        raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
+    with _library(args, create=True, check_model=not args.reindex) as library:
         if args.dry_run:
             print(library.changes(args.folders).describe())
             return 0
@@ -73,7 +77,11 @@ def cmd_index(args) -> int:
             def show(p):
                 bar.update(task, completed=p.done, total=p.total, rate=p.rate)
 
-            report = library.index(args.folders, progress=None if args.quiet else show, cancel=cancel)
+            show = None if args.quiet else show
+            if args.reindex:
+                report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
+            else:
+                report = library.index(args.folders, progress=show, cancel=cancel)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -163,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
                    help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--reindex", action="store_true",
+                   help="rebuild the index for --model (every photo embedded again); the old index answers searches "
+                        "until the new one is complete; an interrupted rebuild resumes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
 
@@ -200,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _how_to(error: PixseekError) -> str:
+    """The command that fixes an engine error, in this face's words."""
+    from pixseek.errors import IndexIncompatible
+
+    if isinstance(error, IndexIncompatible) and error.model:
+        return f" (`pixseek index --model {error.model} --reindex`)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -215,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PixseekError as error:
-        print(f"pixseek: error: {error}", file=sys.stderr)
+        print(f"pixseek: error: {error}{_how_to(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("pixseek: interrupted; the index keeps everything committed so far", file=sys.stderr)
