@@ -78,14 +78,17 @@ def rate(encode, pixels: np.ndarray, rounds: int) -> float:
     return best
 
 
-def bundle_for(folder: Path, tower: str, size: int, image_batch: int):
+def bundle_for(folder: Path, tower: Path, size: int, image_batch: int):
     """A bundle around one image tower (the text tower is never loaded here)."""
+    import os
+
     from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
 
     folder.mkdir(exist_ok=True)
-    for name in (tower, "text.onnx", "tokenizer.json"):
-        (folder / name).touch(exist_ok=True)
-    config = BundleConfig(model_id="bench/tower", embedding_dim=1, image_size=size, image_model=tower, image_batch=image_batch)
+    os.link(tower, folder / tower.name)
+    for name in ("text.onnx", "tokenizer.json"):
+        (folder / name).touch()
+    config = BundleConfig(model_id="bench/tower", embedding_dim=1, image_size=size, image_model=tower.name, image_batch=image_batch)
     (folder / CONFIG_NAME).write_text(config.to_json())
     return Bundle.load(folder)
 
@@ -99,10 +102,10 @@ def measure(name: str, vision: dict | None, work: Path, count: int, rounds: int)
     pixels = np.random.default_rng(0).standard_normal((count, 3, size, size)).astype(np.float32)
     result = {}
     for precision, tower in (("int8", "image.int8.onnx"), ("fp32", "image.onnx")):
-        encoder = Encoder(bundle_for(work / f"batched-{precision}", tower, size, 0), device="cpu")
+        encoder = Encoder(bundle_for(work / f"batched-{precision}", work / tower, size, 0), device="cpu")
         result[f"{precision}_images_per_s"] = rate(encoder.encode_pixels, pixels, rounds)
     if vision is not None and vision["patch_size"] == 32 and size == 224:
-        one = Encoder(bundle_for(work / "one-at-a-time", "image.int8.onnx", size, 1), device="cpu")
+        one = Encoder(bundle_for(work / "one-at-a-time", work / "image.int8.onnx", size, 1), device="cpu")
         result["int8_one_image_per_thread_images_per_s"] = rate(one.encode_pixels, pixels, rounds)
     print(f"{name}: {result}", file=sys.stderr, flush=True)
     return result
