@@ -160,7 +160,7 @@ def test_index_from_another_model_is_a_clear_error(library, photo_dir, tmp_path,
     from pixseek.model.export import export_random
 
     library.index([photo_dir])
-    export_random("tiny", pixseek_home / "models" / "other", clip_vocab, seed=5)
+    export_random("tiny", pixseek_home / "models" / "other", seed=5)
     with pytest.raises(IndexIncompatible, match="built with model 'random/tiny-seed0'"):
         Library.open(tmp_path / "index", model="other")
 
@@ -239,13 +239,13 @@ def test_a_run_with_nothing_to_do_rewrites_nothing(library, photo_dir, tmp_path)
     assert list((tmp_path / "index").glob("vectors-*.faiss")) == [before]
 
 
-def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, clip_vocab, pixseek_home):
+def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, pixseek_home):
     """Every face shows the engine's words: they say what to do without a CLI command or flag
     (each face adds its own how-to)."""
     from pixseek.model.export import export_random
 
     library.index([photo_dir])
-    export_random("tiny", pixseek_home / "models" / "other", clip_vocab, seed=1)
+    export_random("tiny", pixseek_home / "models" / "other", seed=1)
     (tmp_path / "a file").write_text("not a folder")
     attempts = [lambda: Library.open(tmp_path / "none"), lambda: parse_query([]),
                 lambda: parse_query(images=[str(tmp_path / "gone.jpg")]),

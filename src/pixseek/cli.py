@@ -16,10 +16,10 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from pixseek import __version__
-from pixseek.errors import (EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexFromOtherModel, IndexIncompatible,
-                            IndexNotFound, PixseekError)
+from pixseek.errors import EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexIncompatible, IndexNotFound, PixseekError
 from pixseek.model.commands import add_model_commands
 from pixseek.search import DEFAULT_K
 
@@ -28,17 +28,17 @@ EXIT_INTERRUPTED = 130
 # The CLI's spelling of the engine's advice for each kind of error (looked up along the error's
 # class hierarchy): the engine says "indexing a folder makes one", the CLI adds the command.
 HINTS = {
-    IndexNotFound: "`pixseek index FOLDER`",
-    IndexCorrupt: "`pixseek index`",
-    IndexFromOtherModel: "--model NAME, or --index PATH",
-    IndexIncompatible: "--index PATH",
-    EmptyQuery: "`pixseek search WORDS`, or --image PHOTO",
-    FolderNotIndexed: "`pixseek status` shows them",
+    IndexNotFound: lambda error: "`pixseek index FOLDER`",
+    IndexCorrupt: lambda error: "`pixseek index`",
+    IndexIncompatible: lambda error: (f"`pixseek index --model {error.model} --reindex`, or --index PATH"
+                                      if error.model else "--index PATH"),
+    EmptyQuery: lambda error: "`pixseek search WORDS`, or --image PHOTO",
+    FolderNotIndexed: lambda error: "`pixseek status` shows them",
 }
 
 
 def error_line(error: PixseekError) -> str:
-    hint = next((HINTS[kind] for kind in type(error).__mro__ if kind in HINTS), None)
+    hint = next((HINTS[kind](error) for kind in type(error).__mro__ if kind in HINTS), None)
     return f"pixseek: error: {error}" + (f" ({hint})" if hint else "")
 
 
@@ -46,10 +46,12 @@ def note(text: str) -> None:
     print(f"pixseek: note: {text}", file=sys.stderr)
 
 
-def _library(args, create: bool = False):
-    from pixseek.library import Library
+def _library(args, create: bool = False, check_model: bool = True):
+    """The index `--index` names; with `check_model`, refused when built with another model than `--model`."""
+    from pixseek.library import Library, index_exists
 
-    return Library.open(args.index, model=args.model, create=create, precision=getattr(args, "precision", None),
+    model = args.model if check_model or not index_exists(args.index) else None
+    return Library.open(args.index, model=model, create=create, precision=getattr(args, "precision", None),
                         device=args.device)
 
 
@@ -108,7 +110,9 @@ def _cancel_on_interrupt() -> threading.Event:
 
 
 def cmd_index(args) -> int:
-    with _library(args, create=True) as library:
+    if args.reindex and not args.model:
+        raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
+    with _library(args, create=True, check_model=not args.reindex) as library:
         if args.dry_run:
             print(library.changes(args.folders).describe())
             return 0
@@ -116,8 +120,11 @@ def cmd_index(args) -> int:
             library.set_vector_index(args.vector_index)
         cancel = _cancel_on_interrupt()
         with _ProgressBar() as bar:
-            report = library.index(args.folders, progress=None if args.quiet else bar.show, cancel=cancel,
-                                   include_hidden=args.include_hidden)
+            show = None if args.quiet else bar.show
+            if args.reindex:
+                report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
+            else:
+                report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -190,6 +197,30 @@ def cmd_remove(args) -> int:
     return 0
 
 
+# -- eval -------------------------------------------------------------------------------------
+
+def cmd_eval(args) -> int:
+    from dataclasses import asdict
+
+    from pixseek.evaluation import evaluate
+
+    report = evaluate(args.captions, args.photos, model=args.model, split=args.split, ks=tuple(sorted(set(args.k))))
+    if args.json:
+        print(json.dumps({**asdict(report), "random_weights": report.random_weights}))
+        return 0
+    print(f"model:    {report.model_id}")
+    if report.random_weights:
+        print("          RANDOM WEIGHTS: these figures are chance level; install a real model to measure recall")
+    print(f"photos:   {report.photos}, captions: {report.captions}" +
+          (f" ({len(report.missing)} captioned photos not found or not readable)" if report.missing else ""))
+    ks = sorted(report.text_to_image)
+    print(f"{'':13}" + "".join(f"{'R@' + str(k):>8}" for k in ks))
+    for label, figures in (("text->image", report.text_to_image), ("image->text", report.image_to_text),
+                           ("chance t->i", report.chance)):
+        print(f"{label:13}" + "".join(f"{100 * figures[k]:7.1f}%" for k in ks))
+    return 0
+
+
 # -- faces ------------------------------------------------------------------------------------
 
 def cmd_web(args) -> int:
@@ -224,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
     p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
                    help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
+    p.add_argument("--reindex", action="store_true",
+                   help="rebuild the index for --model (every photo embedded again); the old index answers searches "
+                        "until the new one is complete; an interrupted rebuild resumes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
 
@@ -248,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("remove", parents=[common], help="drop a folder from the index")
     p.add_argument("folder", metavar="FOLDER")
     p.set_defaults(func=cmd_remove)
+
+    p = commands.add_parser("eval", parents=[common], help="measure text->image recall on a captioned photo set",
+                            description="Recall@K of text->image and image->text search on photos with human captions "
+                                        "(MS-COCO's annotation format, Karpathy's COCO/Flickr30k split files, or "
+                                        "{file: [captions]}), as published CLIP figures are measured. See docs/model.md.")
+    p.add_argument("captions", type=Path, metavar="CAPTIONS.json")
+    p.add_argument("photos", type=Path, metavar="PHOTOS", help="the folder the caption file's file names are relative to")
+    p.add_argument("--split", help="with a Karpathy split file: the split to use (test for the published figures)")
+    p.add_argument("-k", type=int, nargs="+", default=[1, 5, 10], metavar="K", help="recall at these K (default 1 5 10)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = commands.add_parser("web", parents=[common], help="start the web app on localhost")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")

@@ -28,11 +28,12 @@ class IndexLocked(PixseekError):
 
 
 class IndexIncompatible(PixseekError):
-    """The index was written by another schema version or with another model."""
+    """The index was written by another schema version or with another model; `model` names the
+    model that was asked for, when that is the reason (a face can offer to rebuild for it)."""
 
-
-class IndexFromOtherModel(IndexIncompatible):
-    """The index was built with another model than the one asked for."""
+    def __init__(self, message: str, model: str | None = None):
+        super().__init__(message)
+        self.model = model
 
 
 class IndexCorrupt(PixseekError):

@@ -13,8 +13,8 @@ import tkinter as tk
 from tkinter import messagebox
 
 from pixseek import __version__
-from pixseek.errors import (EmptyQuery, FolderNotFound, IndexCorrupt, IndexFromOtherModel, IndexIncompatible,
-                            IndexLocked, IndexNotFound, ModelNotInstalled, PixseekError, QueryError)
+from pixseek.errors import (EmptyQuery, FolderNotFound, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
+                            ModelNotInstalled, PixseekError, QueryError)
 
 
 class InputProblem(PixseekError):
@@ -28,11 +28,9 @@ FIXES: dict[type, tuple[str, str]] = {
     ModelNotInstalled: ("No model installed",
                         "Install the model once from a terminal:  pixseek model install\n"
                         "(on an offline machine:  pixseek model install --from PATH), then choose the folder again."),
-    IndexFromOtherModel: ("Index cannot be used",
-                          "Start the app with the model that built this index (pixseek gui --model NAME), "
-                          "or give it its own index folder (pixseek gui --index PATH)."),
     IndexIncompatible: ("Index cannot be used",
-                        "Upgrade pixseek, or start the app with an index folder of its own (pixseek gui --index PATH)."),
+                        "Start the app with the model that built this index (pixseek gui --model NAME), "
+                        "or give it its own index folder (pixseek gui --index PATH)."),
     IndexNotFound: ("No index yet", "Choose a folder of images: it is indexed at once."),
     IndexLocked: ("Index busy", "Wait for the other pixseek process to finish, then click Update index."),
     IndexCorrupt: ("Index damaged", "Click Update index: pixseek rebuilds the index from what can still be read, "
