@@ -112,3 +112,21 @@ def test_very_elongated_photos_are_indexed_by_their_middle(library, tmp_path, si
     centre = library.encoder.encode_images([Image.fromarray(pixels[top:top + short, left:left + short])])[0]
     stored = library.catalog.vectors_for([library.catalog.lookup(str(path)).id])[0]
     assert float(np.dot(centre, stored)) > 0.99
+
+
+def test_a_rebuild_for_another_model_keeps_the_policy_and_refuses_while_a_folder_is_missing(library, tmp_path,
+                                                                                             pixseek_home):
+    from pixseek.model.export import export_random
+
+    export_random("tiny", pixseek_home / "models" / "other", seed=7)
+    root, drive = tmp_path / "photos", tmp_path / "drive"
+    make_photo(root / "a.jpg", seed=1)
+    make_photo(root / ".hidden.jpg", seed=2)
+    make_photo(drive / "b.jpg", seed=3)
+    library.index([root, drive], include_hidden=True)
+    drive.rename(tmp_path / "unmounted")
+    with pytest.raises(FolderNotFound, match="missing"):
+        library.reindex("other")
+    (tmp_path / "unmounted").rename(drive)
+    report = library.reindex("other")
+    assert report.indexed == 3 and library.status().include_hidden

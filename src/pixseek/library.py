@@ -298,16 +298,22 @@ class Library:
         with writing(self.index_dir):
             if reindex.staged_model(self.index_dir) not in (None, bundle.model_id):
                 reindex.discard_staging(self.index_dir)  # a rebuild for a third model, abandoned
-            folders = self._check_folders(folders or self.catalog.roots())
+            missing = [root for root in self.catalog.roots() if not os.path.isdir(root)]
+            if missing and not folders:  # the rebuilt index would lose their photos
+                raise FolderNotFound(f"an indexed folder is missing ({', '.join(missing)}): bring it back before "
+                                     "rebuilding, or remove it from the index")
+            folders = self._folders_to_scan(folders)
+            include_hidden = self.catalog.meta(HIDDEN_KEY) == "yes"  # the rebuilt index keeps the policy
             with Library.open(reindex.staging_dir(self.index_dir), model=model, create=True,
                               precision=self._precision, device=self._device) as rebuilt:
-                report = rebuilt.index(folders, progress, cancel)
+                report = rebuilt.index(folders, progress, cancel, include_hidden=include_hidden)
             if report.cancelled:
                 return report
             reindex.mark_complete(self.index_dir)
             self.close()
             reindex.swap_in(self.index_dir)
         self.catalog = Catalog.open(self.index_dir, create=False)
+        self._catalog_file = _file_identity(self.catalog.path)
         self._model_name, self._live = model, None
         self._text_cache.clear()
         return report

@@ -275,6 +275,7 @@ class App:
             return
         self._attempted = text
         self.folder = None
+        self.page = None
         self._show_found("")  # the last search was in another folder
         self.root.title("pixseek")
         self._set_busy("open")

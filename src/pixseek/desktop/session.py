@@ -83,7 +83,8 @@ class Session:
         return FolderState(folder, library.changes([folder]), library.catalog.model_id, str(library.index_dir))
 
     def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
-        return self.library().index([check_folder(folder)], progress=progress, cancel=cancel)
+        folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
+        return self.library().index([folder], progress=progress, cancel=cancel)
 
     def search(self, query: Query, k: int, folder: str) -> SearchPage:
         library = self.library()
