@@ -18,15 +18,16 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from pixseek import paths
 from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
                             PixseekError, QueryError, StorageError)
-from pixseek.indexer import Indexer, ProgressCallback, make_plan
+from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
+from pixseek.reports import ChangeSummary, IndexedFile, IndexReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -191,7 +192,7 @@ class Library:
 
     # -- indexing ---------------------------------------------------------------------------
 
-    def _check_folders(self, folders) -> list[str]:
+    def _check_folders(self, folders: Iterable[str | os.PathLike]) -> list[str]:
         checked = []
         for folder in folders:
             path = os.path.abspath(os.path.expanduser(str(folder)))
@@ -221,16 +222,13 @@ class Library:
             raise StorageError(f"the index at {self.index_dir} is up to date, but its vector file could not be "
                                f"written ({_write_failure(exc)}); searches rebuild it from the catalog meanwhile") from None
 
-    @_storage_errors
-    def index(self, folders=None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+    def _run(self, plan_for: Callable[[Catalog], Plan], progress: ProgressCallback | None,
+             cancel: threading.Event | None) -> IndexReport:
+        """Under the write lock: repair what is damaged, plan on a writer connection, index."""
         with writing(self.index_dir):
             self._repair_if_damaged()
-            folders = self._check_folders(folders or self.catalog.roots())
             with self._writer() as writer:
-                writer.add_roots(folders)
-                plan = make_plan(writer, folders)
+                plan = plan_for(writer)
                 indexer = Indexer(writer, self.encoder if plan.candidates else None)
                 try:
                     report = indexer.run(plan, progress, cancel)
@@ -238,6 +236,29 @@ class Library:
                     indexer.close()
             self._save_vectors()
             return report
+
+    @_storage_errors
+    def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+        def plan_for(writer: Catalog) -> Plan:
+            checked = self._check_folders(list(folders or []) or writer.roots())
+            writer.add_roots(checked)
+            return make_plan(writer, checked)
+
+        return self._run(plan_for, progress, cancel)
+
+    @_storage_errors
+    def update(self, changed: Iterable[str | os.PathLike], progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date for files and folders that changed inside the indexed
+        folders (what a file watcher saw), looking only where they are: a changed file's folder
+        (not below it), a new folder (all of it), a folder that is gone (its files leave).
+        Paths outside the indexed folders, or under hidden names, are ignored."""
+        def plan_for(writer: Catalog) -> Plan:
+            return make_plan(writer, *update_targets(changed, writer.roots()))
+
+        return self._run(plan_for, progress, cancel)
 
     @_storage_errors
     def set_vector_index(self, kind: str) -> None:
@@ -250,13 +271,13 @@ class Library:
             self._save_vectors()
 
     @_storage_errors
-    def changes(self, folders=None) -> ChangeSummary:
+    def changes(self, folders: Iterable[str | os.PathLike] | None = None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
         folders = self._check_folders(folders or self.catalog.roots())
         return make_plan(self.catalog, folders).summary()
 
     @_storage_errors
-    def remove(self, folder) -> int:
+    def remove(self, folder: str | os.PathLike) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
         path = os.path.abspath(os.path.expanduser(str(folder)))
         with writing(self.index_dir):
@@ -332,6 +353,32 @@ class Library:
         return self.catalog.lookup(path) is not None
 
     @_storage_errors
+    def file(self, id_: int) -> IndexedFile | None:
+        """The indexed photo with this id (ids are in search results), or None."""
+        info = self.catalog.file_info(id_)
+        if info is None:
+            return None
+        path, size, mtime_ns, width, height, indexed_at = info
+        return IndexedFile(int(id_), path, size, mtime_ns / 1e9, width, height, indexed_at)
+
+    @_storage_errors
+    def folders(self) -> list[str]:
+        """The folders this index covers (each searched recursively)."""
+        return self.catalog.roots()
+
+    @_storage_errors
+    def count(self, folder: str | os.PathLike | None = None) -> int:
+        """Photos in the index, or only those under `folder`."""
+        if folder is None:
+            return self.catalog.count()
+        return self.catalog.count_under(os.path.abspath(os.path.expanduser(folder)))
+
+    @property
+    def model_id(self) -> str:
+        """The model this index was built with."""
+        return self.catalog.model_id
+
+    @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
         record = self.catalog.lookup(os.path.abspath(path))
         if record is None:
@@ -340,6 +387,7 @@ class Library:
 
     @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be indexed."""
         return self.catalog.skipped()
 
     @_storage_errors
