@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -139,6 +140,38 @@ def cmd_web(args) -> int:
     return launch(args)
 
 
+def _say(message: str) -> None:
+    print(f"pixseek: watch: {message}", file=sys.stderr, flush=True)
+
+
+def _watcher(args):
+    """`pixseek watch` as a function that runs until its stop event is set (also `serve --watch`)."""
+    def watch(stop: threading.Event) -> None:
+        try:
+            from pixseek.watch import Watcher
+        except ImportError as missing:
+            raise PixseekError(f"watching needs {missing.name}: pip install 'pixseek[watch]'") from None
+        with _library(args, create=True) as library:
+            Watcher(library, args.folders, quiet_s=args.debounce, say=_say).run(stop)
+    return watch
+
+
+def cmd_watch(args) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())  # the batch in flight is committed, then it stops
+    _watcher(args)(stop)
+    _say("stopped; the index is consistent")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from pixseek.api.server import choose_token, serve, settings_for
+
+    token = choose_token(args.host, args.token or os.environ.get("PIXSEEK_TOKEN"))
+    return serve(settings_for(args, token), args.host, args.port, _watcher(args) if args.watch else None)
+
+
 def cmd_gui(args) -> int:
     from pixseek.desktop.app import launch
 
@@ -192,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_web)
+
+    p = commands.add_parser("watch", parents=[common], help="keep the index current as files change")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to watch (default: those already indexed)")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S",
+                   help="apply changes once no file changed for S seconds (default 2)")
+    p.set_defaults(func=cmd_watch)
+
+    p = commands.add_parser("serve", parents=[common], help="serve the HTTP JSON API (docs at /docs)")
+    p.add_argument("folders", nargs="*", metavar="FOLDER",
+                   help="folders the API may index, and --watch watches (default: those already indexed)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--token", help="require this token on every request (default: $PIXSEEK_TOKEN; beyond "
+                                   "localhost one is generated and printed once if none is given)")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="let web pages from ORIGIN call the API (repeatable; default: none)")
+    p.add_argument("--watch", action="store_true", help="also keep the index current as files change")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S", help="with --watch: as for `pixseek watch`")
+    p.set_defaults(func=cmd_serve)
 
     p = commands.add_parser("gui", parents=[common], help="open the desktop app")
     p.set_defaults(func=cmd_gui)
