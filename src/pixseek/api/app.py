@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from pixseek import __version__, uploads
@@ -24,6 +26,14 @@ Start, follow (polling or server-sent events) and cancel index runs. Errors are
 `{"error": "...", "status": N}`."""
 
 
+class AsciiJSONResponse(JSONResponse):
+    """ASCII JSON: a file name that is not valid UTF-8 travels as \\udcXX escapes, as in the
+    CLI's --json (os.fsencode turns it back into the exact bytes)."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     svc = Service(settings)
 
@@ -34,7 +44,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # Swagger UI and ReDoc served from the package, not a CDN: the server may be offline.
     app = FastAPIOffline(title="pixseek", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                         redoc_url=None)
+                         redoc_url=None, default_response_class=AsciiJSONResponse)
     app.state.service = svc
     errors.install(app)
     for module in (search_routes, file_routes, status_routes, index_routes):

@@ -50,5 +50,6 @@ def original(id_: FileId, svc: Annotated[Service, Depends(service)]) -> FileResp
     if not os.path.isfile(found.path):
         raise ApiError(404, f"photo {id_} has been moved or deleted since it was indexed")
     kind = mimetypes.guess_type(found.path)[0] or "application/octet-stream"
-    return FileResponse(found.path, media_type=kind, filename=os.path.basename(found.path),
-                        content_disposition_type="inline")
+    # A header is text: a name that is not valid UTF-8 is offered with U+FFFD where its odd bytes were.
+    name = os.path.basename(found.path).encode("utf-8", "replace").decode("utf-8")
+    return FileResponse(found.path, media_type=kind, filename=name, content_disposition_type="inline")
