@@ -25,10 +25,11 @@ import numpy as np
 from pixseek import paths
 from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
                             PixseekError, QueryError, StorageError)
+from pixseek.images import read_file
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, IndexedFile, IndexReport, SearchResult, Status
-from pixseek.search import Query, combine, parse_query
+from pixseek.search import Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
 from pixseek.store.repair import repair_catalog
@@ -167,7 +168,7 @@ class Library:
     def __enter__(self) -> "Library":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -288,7 +289,7 @@ class Library:
 
     # -- searching --------------------------------------------------------------------------
 
-    def _term_vector(self, term) -> np.ndarray:
+    def _term_vector(self, term: Term) -> np.ndarray:
         if term.text is not None:
             cached = self._text_cache.get(term.text)
             if cached is None:
@@ -384,6 +385,14 @@ class Library:
         if record is None:
             raise FolderNotFound(f"not in the index: {path}")
         return self.thumbnails.get(record.path, record.hash, size)
+
+    @_storage_errors
+    def original(self, path: str) -> bytes:
+        """The bytes of a file in the index, named exactly as indexed (what a face may offer
+        for download); FolderNotFound for any other path."""
+        if not self.contains(path):
+            raise FolderNotFound(f"not in the index: {path}")
+        return read_file(path)
 
     @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
