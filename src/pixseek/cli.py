@@ -89,14 +89,22 @@ def cmd_search(args) -> int:
     query = parse_query(args.terms, args.image, args.negative)
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
-    if args.json:
-        # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
-        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
-        return 0
-    if not results:
-        print("no results" + (" above the minimum score" if args.min_score is not None else ""))
-    for result in results:
-        print(f"{result.score:.4f}  {result.path}")
+        if args.json:
+            # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
+            print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
+            return 0
+        if not results:
+            print("no results" + (" above the minimum score" if args.min_score is not None else ""), file=sys.stderr)
+            return 0
+        if args.paths_only:
+            print("\n".join(r.path for r in results))
+        elif args.preview:
+            from pixseek.preview import print_results
+
+            print_results(results, library.thumbnail)
+        else:
+            for result in results:
+                print(f"{result.score:.4f}  {result.path}")
     return 0
 
 
@@ -209,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
+    p.add_argument("--preview", action="store_true",
+                   help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
     p.set_defaults(func=cmd_search)
 
     p = commands.add_parser("status", parents=[common], help="show the index: model, images, folders, health")
