@@ -4,6 +4,7 @@ fresh full index of the same folder; Ctrl-C leaves it consistent; a restart catc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -207,3 +208,46 @@ def test_unmounted_and_remounted_disk(pixseek_home, tmp_path):
             assert_matches_fresh(index, disk, tmp_path)
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_serve_with_watch_in_one_process(pixseek_home, photos, tmp_path):
+    from api_server import ApiServer
+
+    index = tmp_path / "index"
+    env = server_env(pixseek_home, PIXSEEK_INDEX=str(index))
+    with ApiServer(env, str(photos), "--watch", "--debounce", "0.3") as server, server.client() as client:
+        assert_matches_fresh(index, photos, tmp_path)
+        make_photo(photos / "2024" / "new.jpg", seed=500)
+        assert_matches_fresh(index, photos, tmp_path)
+        names = [hit["name"] for hit in client.get("/api/search", params={"q": "x", "k": 50}).json()["results"]]
+        assert sorted(names) == sorted(p.name for p in photos.rglob("*.jpg"))
+    assert "watching 1 folder(s)" in "".join(server.stderr)
+
+
+def test_systemd_user_unit(pixseek_home, photos, tmp_path):
+    """The documented unit is valid for systemd, and what it runs stops cleanly on its SIGTERM."""
+    from conftest import ROOT
+
+    unit = (ROOT / "contrib" / "systemd" / "pixseek-watch.service").read_text()
+    command = re.search(r"^ExecStart=(\S+) (.*)$", unit, re.MULTILINE)
+    assert command.group(1).endswith("/pixseek") and command.group(2) == "watch"
+    here = tmp_path / "pixseek-watch.service"
+    here.write_text(unit.replace(command.group(1), str(Path(sys.executable).with_name("pixseek"))))
+    if shutil.which("systemd-analyze"):
+        checked = subprocess.run(["systemd-analyze", "verify", str(here)], capture_output=True, text=True)
+        assert checked.returncode == 0 and not checked.stderr, checked.stderr
+    index = tmp_path / "index"
+    with Library.open(index, create=True) as library:
+        library.index([photos])
+    env = server_env(pixseek_home, PIXSEEK_INDEX=str(index))
+    process = subprocess.Popen([str(Path(sys.executable).with_name("pixseek")), *command.group(2).split()], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not any("watching 1 folder" in line for line in lines):
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.05)
+    process.terminate()
+    assert process.wait(timeout=60) == 0
+    assert "stopped; the index is consistent" in "".join(lines)
