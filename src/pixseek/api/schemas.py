@@ -60,19 +60,6 @@ class FileInfo(BaseModel):
     indexed_at: float
 
 
-class StatusAnswer(BaseModel):
-    index_dir: str
-    model_id: str
-    images: int
-    folders: list[str]
-    skipped: int
-    last_update: float | None
-    vector_index: str
-    consistent: bool
-    problems: list[str]
-    notes: list[str]
-
-
 class SkippedFile(BaseModel):
     path: str
     reason: str

@@ -7,15 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from pixseek.api.deps import service
-from pixseek.api.schemas import SkippedAnswer, SkippedFile, StatusAnswer
+from pixseek.api.schemas import SkippedAnswer, SkippedFile
 from pixseek.api.service import Service
+from pixseek.reports import Status
 
 router = APIRouter(prefix="/api", tags=["index"])
 
 
-@router.get("/status", response_model=StatusAnswer, summary="The index: model, counts, folders, health")
-def status(svc: Annotated[Service, Depends(service)]) -> StatusAnswer:
-    return StatusAnswer(**svc.library().status().__dict__)
+@router.get("/status", response_model=Status, summary="The index: model, counts, folders, health")
+def status(svc: Annotated[Service, Depends(service)]) -> Status:
+    return svc.library().status()
 
 
 @router.get("/skipped", response_model=SkippedAnswer, summary="Files that could not be indexed, and why")
