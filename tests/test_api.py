@@ -227,9 +227,12 @@ def test_unknown_ids(client):
 
 
 def test_oversized_and_non_image_uploads(client):
-    too_big = b"\xff\xd8\xff" + b"\0" * (51 * 2**20)
-    assert_error(client.post("/api/search/image", files={"image": ("big.jpg", too_big, "image/jpeg")}), 413,
-                 "too large")
+    request_too_big = b"\xff\xd8\xff" + b"\0" * (51 * 2**20)  # refused before the body is read
+    assert_error(client.post("/api/search/image", files={"image": ("big.jpg", request_too_big, "image/jpeg")}), 413,
+                 "the request is too large")
+    photo_too_big = b"\xff\xd8\xff" + b"\0" * (50 * 2**20)  # the request fits, the photo does not
+    assert_error(client.post("/api/search/image", files={"image": ("big.jpg", photo_too_big, "image/jpeg")}), 413,
+                 "big.jpg is too large; upload a photo of at most 50 MB")
     assert_error(client.post("/api/search/image", files={"image": ("notes.jpg", b"hello" * 100, "image/jpeg")}), 415,
                  "not an image")
     assert_error(client.post("/api/search/image", files={"image": ("empty.png", b"", "image/png")}), 415)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from pixseek.api.settings import ApiSettings
+from pixseek.errors import PixseekError
 from pixseek.jobs import IndexJob
 from pixseek.library import Library
 
@@ -38,7 +39,7 @@ class Service:
     def indexed_folders(self) -> list[str]:
         try:
             return self.library().folders()
-        except Exception:  # no index yet, or one that cannot be read: an index run says why
+        except PixseekError:  # no index yet, or one that cannot be read: an index run says why
             return []
 
     @contextmanager
