@@ -242,6 +242,9 @@ class Library:
     def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed)."""
+        if isinstance(folders, (str, os.PathLike)):
+            folders = [folders]
+
         def plan_for(writer: Catalog) -> Plan:
             checked = self._check_folders(list(folders or []) or writer.roots())
             writer.add_roots(checked)
@@ -256,6 +259,9 @@ class Library:
         folders (what a file watcher saw), looking only where they are: a changed file's folder
         (not below it), a new folder (all of it), a folder that is gone (its files leave).
         Paths outside the indexed folders, or under hidden names, are ignored."""
+        if isinstance(changed, (str, os.PathLike)):
+            changed = [changed]
+
         def plan_for(writer: Catalog) -> Plan:
             return make_plan(writer, *update_targets(changed, writer.roots()))
 
