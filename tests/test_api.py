@@ -132,7 +132,11 @@ def test_text_is_never_read_as_a_path(client, photos):
     photo = str(photos / "home" / "photo 4.jpg")
     answer = client.get("/api/search", params={"q": photo, "k": 1}).json()
     assert answer["query"] == repr(photo) and answer["results"][0]["score"] < 0.99
-    assert client.get("/api/search", params={"q": "/etc/passwd"}).status_code == 200
+    for params in ({"q": "/etc/passwd"}, {"q": "dog", "not": "../../../etc/passwd"}, {"q": "~root/.ssh/id_rsa"}):
+        answer = client.get("/api/search", params=params)
+        assert answer.status_code == 200 and "image" not in answer.json()["query"]
+    posted = client.post("/api/search", json={"terms": [{"text": photo, "weight": 2}]}).json()
+    assert posted["query"] == f"2 x {photo!r}"
 
 
 # -- files, status, skipped ----------------------------------------------------------------------
@@ -202,6 +206,7 @@ def test_traversal_out_of_an_indexed_folder_is_refused(client, photos):
     assert_error(client.get("/api/files/1/..%2F..%2F..%2Fetc%2Fpasswd"), 404)
     assert_error(client.get("/api/files/1/thumbnail", params={"size": "../../x"}), 422, "size")
     assert_error(client.get("/api/skipped", params={"offset": -1}), 422, "offset")
+    assert_error(client.get("/api/skipped", params={"limit": "../etc"}), 422, "limit")
     upload = client.post("/api/search/image", files={"image": ("../../../etc/passwd", b"root:x:0:0", "text/plain")})
     assert_error(upload, 415, "not an image")
 
