@@ -63,6 +63,7 @@ def test_index_run_with_events_searches_during_it_and_cancel(home, tmp_path):
         assert client.post("/api/index").status_code == 409
         first = wait_for_progress(client)
         assert first["running"], "the run ended before searches could be made during it"
+        assert 0 < first["progress"]["done"] <= first["progress"]["total"] == BULK and first["eta"] is not None
         begun = time.perf_counter()
         assert client.get("/api/search", params={"q": "warm up"}).status_code == 200  # loads the text model
         cold = time.perf_counter() - begun

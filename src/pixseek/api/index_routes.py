@@ -13,7 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from pixseek.api.deps import service
 from pixseek.api.errors import ApiError
-from pixseek.api.schemas import IndexRequest, JobInfo, ProgressInfo, ReportInfo
+from pixseek.api.schemas import IndexRequest, JobInfo, ReportInfo
 from pixseek.api.service import Service
 from pixseek.errors import FolderNotFound
 from pixseek.jobs import JobState
@@ -23,8 +23,8 @@ POLL_S = 0.25  # how often the event stream looks at the run
 
 
 def job_info(state: JobState) -> JobInfo:
-    return JobInfo(running=state.running, cancelling=state.cancelling,
-                   progress=ProgressInfo.of(state.progress) if state.progress else None,
+    return JobInfo(running=state.running, cancelling=state.cancelling, progress=state.progress,
+                   eta=state.progress.eta if state.progress and state.running else None,
                    report=ReportInfo.of(state.report) if state.report else None, error=state.error, runs=state.runs)
 
 

@@ -76,24 +76,6 @@ class IndexRequest(BaseModel):
                                description="folders to index (default: those already indexed)")
 
 
-class ProgressInfo(BaseModel):
-    done: int
-    total: int
-    indexed: int
-    reused: int
-    skipped: int
-    elapsed: float
-    rate: float
-    eta: float | None
-    current: str
-
-    @classmethod
-    def of(cls, progress: Progress) -> "ProgressInfo":
-        return cls(done=progress.done, total=progress.total, indexed=progress.indexed, reused=progress.reused,
-                   skipped=progress.skipped, elapsed=progress.elapsed, rate=progress.rate, eta=progress.eta,
-                   current=progress.current)
-
-
 class ReportInfo(BaseModel):
     indexed: int
     reused: int
@@ -114,7 +96,8 @@ class ReportInfo(BaseModel):
 class JobInfo(BaseModel):
     running: bool
     cancelling: bool
-    progress: ProgressInfo | None
+    progress: Progress | None = Field(description="of the run going, or the last one")
+    eta: float | None = Field(description="seconds the run going is expected to take still")
     report: ReportInfo | None = Field(description="of the last finished run")
     error: str | None = Field(description="why the last run failed")
     runs: int = Field(description="finished runs since the server started")
