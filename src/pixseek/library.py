@@ -396,6 +396,12 @@ class Library:
         return IndexedFile(int(id_), path, size, mtime_ns / 1e9, width, height, indexed_at)
 
     @_storage_errors
+    def vector(self, path: str) -> np.ndarray | None:
+        """The stored vector of a file, named exactly as indexed (None if it is not in the index)."""
+        record = self.catalog.lookup(path)
+        return None if record is None else self.catalog.vectors_for([record.id])[0]
+
+    @_storage_errors
     def folders(self) -> list[str]:
         """The folders this index covers (each searched recursively)."""
         return self.catalog.roots()
