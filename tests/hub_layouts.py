@@ -54,6 +54,7 @@ class HubRepo:
     files: dict[str, bytes]
     reference: Reference
     never_fetched: tuple[str, ...]
+    image_cosine: float = 0.9999  # the least cosine to the PyTorch image vectors: fp32 towers
 
 
 # -- references from the families' own code ---------------------------------------------------
@@ -411,9 +412,10 @@ def immich_xlm_roberta_repo(work: Path, seed: int = 14, mclip: bool = False) -> 
     return HubRepo(files, reference, tuple(never))
 
 
-def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s34b_b86k/") -> HubRepo:
+def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s34b_b86k/", int8: bool = False) -> HubRepo:
     """rclip's export: <model>/visual.onnx and textual.onnx, `input` -> `output`, 256 px, not
-    normalised; OpenAI's vocabulary under tokenizer/."""
+    normalised; OpenAI's vocabulary under tokenizer/. `int8`: the visual tower as one of rclip's
+    export scripts ships it, dynamically quantized (MatMul and Gemm weights to QInt8)."""
     import torch
 
     from pixseek.model.clip_bpe import VOCAB_FILE
@@ -428,9 +430,17 @@ def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s3
                                           _batch_axes(["input", "output"], False), 18),
         "tokenizer/bpe_simple_vocab_16e6.txt.gz": VOCAB_FILE.read_bytes(),
     }
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "visual.onnx").write_bytes(files[root + "visual.onnx"])
+        quantize_dynamic(str(work / "visual.onnx"), str(work / "visual.int8.onnx"), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+        files[root + "visual.onnx"] = (work / "visual.int8.onnx").read_bytes()
     junk = (root + "visual.mlpackage/Manifest.json", "README.md", "LICENSE")
     files.update({name: JUNK for name in junk})
     simple = rclip_tokenizer(work / "rclip")
     reference = Reference(pixels=rclip_preprocessing(work / "rclip", 256), token_ids=lambda texts: simple(texts),
                           image_vectors=lambda px: _vectors(image, px), text_vectors=lambda i: _vectors(text, i))
-    return HubRepo(files, reference, junk)
+    return HubRepo(files, reference, junk, image_cosine=0.99 if int8 else 0.9999)

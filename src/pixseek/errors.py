@@ -64,6 +64,14 @@ class EmptyQuery(QueryError):
     """Nothing to search for: no words and no example image."""
 
 
+class UploadTooLarge(QueryError):
+    """An uploaded query photo over the size limit."""
+
+
+class UnusableUpload(QueryError):
+    """An uploaded query photo that is not an image we can decode."""
+
+
 class ImageError(PixseekError):
     """An image that cannot be used; `reason` is a short category (corrupt, truncated, ...)."""
 

@@ -98,14 +98,17 @@ def _inside(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
 
 
-def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, include_hidden: bool = False,
-         tally: ScanTally | None = None) -> Iterator[FileEntry]:
-    """Yield every image file under `roots` (absolute paths, each file once)."""
+def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursive: bool = True,
+         include_hidden: bool = False, tally: ScanTally | None = None,
+         bounds: Iterable[str] | None = None) -> Iterator[FileEntry]:
+    """Yield every image file under `roots` (absolute paths, each file once); with `recursive`
+    False, only the files directly in them. Links are followed into `bounds` only (default:
+    `roots`; the index's folders when `roots` are parts of them)."""
     extensions = image_extensions()
     report = on_error or (lambda path, reason: None)
     tally = tally if tally is not None else ScanTally()
     roots = [os.path.abspath(root) for root in roots]
-    real_roots = [os.path.realpath(root) for root in roots]
+    real_roots = [os.path.realpath(os.path.abspath(root)) for root in (roots if bounds is None else bounds)]
     mounts = _mounts()
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
@@ -161,4 +164,5 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, include
                 continue
             seen_files.add(entry.path)
             yield FileEntry(entry.path, stat.st_size, stat.st_mtime_ns)
-        stack.extend((sub, info.st_dev) for sub in sorted(subfolders, reverse=True))
+        if recursive:
+            stack.extend((sub, info.st_dev) for sub in sorted(subfolders, reverse=True))

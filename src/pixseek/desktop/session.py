@@ -80,7 +80,7 @@ class Session:
         if self._library is None and not index_exists(self.index_dir):
             return FolderState(folder, None, self.model_name(), str(self.index_dir))
         library = self.library()
-        return FolderState(folder, library.changes([folder]), library.catalog.model_id, str(library.index_dir))
+        return FolderState(folder, library.changes([folder]), library.model_id, str(library.index_dir))
 
     def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
         folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind

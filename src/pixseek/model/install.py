@@ -69,11 +69,15 @@ class Int8Check:
         return self._pixels
 
     def __call__(self, bundle: Bundle, kind: str) -> Agreement:
-        fp32 = check_runs(bundle, "fp32", "fp32")
         if kind == "image":
+            fp32 = check_runs(bundle, "fp32", "fp32")
             return check_agreement(fp32, check_runs(bundle, "int8", "fp32"), self.pixels(fp32))
+        # The photos a text tower ranks come from the best image tower there is (fp32 unless a
+        # model ships only another).
+        image = "fp32" if "fp32" in bundle.config.towers("image") else None
+        fp32 = check_runs(bundle, image, "fp32")
         photos = image_vectors(fp32, self.pixels(fp32))
-        return check_text_agreement(fp32, check_runs(bundle, "fp32", "int8"), photos)
+        return check_text_agreement(fp32, check_runs(bundle, image, "int8"), photos)
 
 
 def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8Check, report: Report) -> bool:

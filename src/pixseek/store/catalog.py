@@ -274,6 +274,12 @@ class Catalog:
     def count_skipped(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM skipped").fetchone()[0]
 
+    def file_info(self, id_: int) -> tuple | None:
+        """(path, size, mtime_ns, width, height, indexed_at) of one row, or None."""
+        row = self._db.execute("SELECT path, size, mtime_ns, width, height, indexed_at FROM files WHERE id = ?",
+                               (int(id_),)).fetchone()
+        return (decode_path(row[0]), *row[1:]) if row else None
+
     def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
         for folder in folders:
             low, high = folder_range(folder)

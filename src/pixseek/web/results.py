@@ -19,7 +19,6 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
-from pixseek.images import read_file
 from pixseek.library import Library
 from pixseek.reports import SearchResult
 from pixseek.web import searchbar, state
@@ -67,7 +66,10 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
 
 
 def _original(library: Library, path: str) -> bytes:
-    return read_file(path) if library.contains(path) else b""
+    try:
+        return library.original(path)
+    except PixseekError:
+        return b""
 
 
 def _close_view() -> None:

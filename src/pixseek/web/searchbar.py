@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from pixseek import uploads
 from pixseek.errors import PixseekError, QueryError
 from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.reports import FolderInfo, SearchResult
 from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term
-from pixseek.web import state, uploads
+from pixseek.web import state
 from pixseek.web.messages import escape
 
 MAX_RESULTS = 50

@@ -15,9 +15,9 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
+from pixseek.jobs import IndexJob, JobState
 from pixseek.reports import FolderInfo, Progress
 from pixseek.web import state
-from pixseek.web.jobs import IndexJob, JobState
 from pixseek.web.messages import escape, user_errors
 
 POLL_S = 0.5
@@ -119,7 +119,7 @@ def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
         return
     library = state.library(cfg)
     if current.running:  # a cheap status, every POLL_S: the count grows with each saved batch
-        status, folders = library.status(check=False), library.folders()
+        status, folders = library.status(check=False), library.folder_details()
     else:
         status, folders = state.status(library, cfg.index_dir, current.runs), state.folders(library, cfg.index_dir,
                                                                                            current.runs)

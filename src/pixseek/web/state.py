@@ -15,9 +15,9 @@ import streamlit as st
 
 from pixseek import paths
 from pixseek.library import Library, index_exists
+from pixseek.jobs import IndexJob
 from pixseek.reports import ChangeSummary, FolderInfo, Status
-from pixseek.web.jobs import IndexJob
-from pixseek.web.uploads import UploadStore
+from pixseek.uploads import UploadStore
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
 CHANGES_TTL_S = 30  # looking for changed files scans every folder: not on every redraw
@@ -84,7 +84,7 @@ def changes(_library: Library, index_dir: str, runs: int) -> ChangeSummary:
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
 def folders(_library: Library, index_dir: str, runs: int) -> list[FolderInfo]:
-    return _library.folders()
+    return _library.folder_details()
 
 
 def forget() -> None:
