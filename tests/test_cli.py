@@ -66,7 +66,7 @@ def test_text_output_and_filters(indexed, photo_dir):
         assert -1.0 <= float(score) <= 1.0 and path.startswith(str(photo_dir / "home")) and os.path.isfile(path)
     none = pixseek("search", "--index", indexed, "x", "--min-score", "0.999")
     assert none.returncode == 0 and none.stdout == ""  # stdout holds results only
-    assert none.stderr == "pixseek: no results above the minimum score\n"
+    assert none.stderr == "no results above the minimum score\n"
     quiet = pixseek("search", "--index", indexed, "x", "--min-score", "0.999", "-q")
     assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
 

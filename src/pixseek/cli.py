@@ -154,8 +154,7 @@ def cmd_search(args) -> int:
             return 0
         if not results:
             if not args.quiet:
-                print("pixseek: no results" + (" above the minimum score" if args.min_score is not None else ""),
-                      file=sys.stderr)
+                print("no results" + (" above the minimum score" if args.min_score is not None else ""), file=sys.stderr)
             return 0
         if args.paths_only:
             print("\n".join(r.path for r in results))
