@@ -8,7 +8,6 @@ folder with the Library's `within` filter, so results are the folder the user is
 
 from __future__ import annotations
 
-import os
 import threading
 import webbrowser
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pixseek import paths
 from pixseek.desktop import results_page
 from pixseek.files import check_folder
 from pixseek.library import Library, index_exists
-from pixseek.model import DEFAULT_MODEL
+from pixseek.model.bundle import default_model
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult
 from pixseek.search import Query
 
@@ -66,7 +65,7 @@ class Session:
 
     def model_name(self) -> str:
         """The model a new index would use (an existing index names its own)."""
-        return self.model or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+        return self.model or default_model()
 
     def library(self) -> Library:
         """The app's Library, opened (and created, with the model, if absent) on first use."""
