@@ -28,6 +28,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, SHARED_PHOTOS, TEST_MODEL, make_photo
+from pixseek.filters import SearchFilters
 from pixseek import paths
 from pixseek.desktop import settings
 from pixseek.desktop.app import ICON_PATH, App
@@ -219,7 +220,7 @@ def other_model(tmp_path_factory, clip_vocab) -> Path:
 def engine_search(folder: Path, query, k: int):
     """What the engine itself answers on the app's index: (path, score) pairs."""
     with Library.open(paths.default_index_dir()) as library:
-        return [(r.path, r.score) for r in library.search(query, k=k, within=str(folder))]
+        return [(r.path, r.score) for r in library.search(query, k=k, filters=SearchFilters(folder=str(folder)))]
 
 
 class ResultsPage(HTMLParser):

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_photo
+from pixseek.filters import SearchFilters
 from pixseek.desktop import results_page, settings
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -64,7 +65,7 @@ def odd_library(pixseek_home, tmp_path):
 def test_links_scores_and_thumbnails(odd_library, tmp_path):
     library, folder = odd_library
     query = parse_query(['<img src=x onerror="alert(1)">'])
-    results = library.search(query, k=10, within=str(folder))
+    results = library.search(query, k=10, filters=SearchFilters(folder=str(folder)))
     page = results_page.write(tmp_path / "pages", query, results, str(folder), library.thumbnail)
     text = page.read_text(encoding="utf-8")
     parsed = Links(text)
@@ -98,7 +99,7 @@ def test_query_heading_names_an_example_image(odd_library, tmp_path):
 def test_a_result_without_a_preview_still_links_its_file(odd_library, tmp_path):
     library, folder = odd_library
     query = parse_query(["anything"])
-    results = library.search(query, k=10, within=str(folder))
+    results = library.search(query, k=10, filters=SearchFilters(folder=str(folder)))
     gone = results[0].path
     os.remove(gone)  # deleted between the search and the page
     library.thumbnails.folder = tmp_path / "empty thumbnail cache"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_PHOTOS, make_photo
+from pixseek.filters import SearchFilters
 from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, IndexNotFound, QueryError
 from pixseek.images import open_upright
 from pixseek.library import Library
@@ -117,7 +118,7 @@ def test_duplicates_and_touched_files_reuse_stored_vectors(library, photo_dir):
 def test_filters_within_folder_and_min_score(library, photo_dir):
     library.index([photo_dir])
     trip = photo_dir / "trip"
-    inside = library.search("a photo", k=50, within=str(trip))
+    inside = library.search("a photo", k=50, filters=SearchFilters(folder=str(trip)))
     assert inside and all(r.path.startswith(str(trip) + os.sep) for r in inside)
     assert len(inside) == sum(1 for p in all_paths(library) if p.startswith(str(trip) + os.sep))
     everything = library.search("a photo", k=50)

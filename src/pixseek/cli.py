@@ -82,20 +82,60 @@ def cmd_index(args) -> int:
 
 # -- search -----------------------------------------------------------------------------------
 
+def search_filters(args):
+    from pixseek.filters import SearchFilters
+
+    return SearchFilters.parse(after=args.after, before=args.before, year=args.year, camera=args.camera,
+                               place=args.place, near=args.near, radius=args.radius, folder=args.within)
+
+
+def _result_line(result) -> str:
+    """"0.3121  2023-06-01 10:00  Lisbon, Portugal  /path": the score, then what is known."""
+    from pixseek.metadata import describe_time
+
+    parts = [f"{result.score:.4f}"]
+    m = result.metadata
+    if m is not None:
+        parts.append(describe_time(m.local_time, m.time_source, m.utc_offset_min))
+    if result.place is not None:
+        parts.append(result.place.describe())
+    return "  ".join(parts + [result.path])
+
+
 def cmd_search(args) -> int:
     from pixseek.search import parse_query
 
     query = parse_query(args.terms, args.image, args.negative)
+    filters = search_filters(args)
     with _library(args) as library:
-        results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
+        results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
     if args.json:
         # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
-        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
+        print(json.dumps([r.to_dict() for r in results]))
         return 0
     if not results:
-        print("no results" + (" above the minimum score" if args.min_score is not None else ""))
+        reasons = (["above the minimum score"] if args.min_score is not None else []) + filters.describe()
+        print("no results" + (f" ({'; '.join(reasons)})" if reasons else ""))
     for result in results:
-        print(f"{result.score:.4f}  {result.path}")
+        print(_result_line(result))
+    return 0
+
+
+def cmd_duplicates(args) -> int:
+    from pixseek.filters import SearchFilters
+
+    folder = SearchFilters.parse(folder=args.within).folder
+    with _library(args) as library:
+        groups = library.duplicates(threshold=args.threshold, folder=folder)
+    if args.json:
+        print(json.dumps([group.to_dict() for group in groups]))
+        return 0
+    if not groups:
+        print("no duplicates found")
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {group.describe()}")
+        for member in group.photos:
+            print(f"  {member.describe()}")
     return 0
 
 
@@ -175,8 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of results, 1 to 1000 (default 10)")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--after", metavar="DATE", help="taken on or after DATE (2023, 2023-06, 2023-06-15; local time where taken)")
+    p.add_argument("--before", metavar="DATE", help="taken before DATE (its start: --before 2023-09 ends with August)")
+    p.add_argument("--year", metavar="YYYY", help="taken in that year")
+    p.add_argument("--camera", metavar="NAME", help='taken with a camera whose name contains NAME ("Pixel 7", canon)')
+    p.add_argument("--place", metavar="NAME", help="taken in a town, region or country whose name contains NAME")
+    p.add_argument("--near", metavar="LAT,LON", help="taken within --radius of this position (degrees)")
+    p.add_argument("--radius", metavar="DIST", help="with --near: 5km (the default), 500m, 2mi")
+    p.add_argument("--sort", choices=["score", "date"], default="score",
+                   help="best first (score, the default) or oldest first (date) among the top K")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")
     p.set_defaults(func=cmd_search)
+
+    p = commands.add_parser("duplicates", parents=[common], help="list groups of exact and near-duplicate photos")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="CLIP cosine similarity for near-duplicates, 0 to 1 (default: see docs/duplicates.md)")
+    p.add_argument("--in", dest="within", metavar="FOLDER", help="only photos under this folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_duplicates)
 
     p = commands.add_parser("status", parents=[common], help="show the index: model, images, folders, health")
     p.add_argument("--skipped", action="store_true", help="list skipped files and why")

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from pixseek.errors import ImageError
+from pixseek.raw import is_raw_name, raw_picture
 
 # Pixels we agree to decode or to scale to: 200 MP covers big panoramas and refuses decompression
 # bombs. Checked by us before decoding: Pillow's own check only warns below twice its limit, and
@@ -99,11 +100,14 @@ def _upright(image: Image.Image) -> Image.Image:
     return image.transpose(method) if method is not None else image
 
 
-def decode(data: bytes, min_side: int | None = None) -> Image.Image:
+def decode(data: bytes, min_side: int | None = None, name: str = "") -> Image.Image:
     """Decode `data` to an upright RGB image; with `min_side`, JPEGs may come back smaller but
-    never with a side under `min_side` (enough for a `min_side` CLIP crop or thumbnail)."""
+    never with a side under `min_side` (enough for a `min_side` CLIP crop or thumbnail).
+    A RAW file is known by its `name`'s extension (see raw.py)."""
     if not data:
         raise ImageError("empty file")
+    if is_raw_name(name):
+        return _decode_raw(data, min_side)
     heif_supported()
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
@@ -128,8 +132,26 @@ def decode(data: bytes, min_side: int | None = None) -> Image.Image:
         raise ImageError(reason, message[:120]) from None
 
 
+def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
+    picture = raw_picture(data, min_side)
+    if picture.jpeg is not None:
+        image = decode(picture.jpeg, min_side)
+    else:
+        height, width = picture.pixels.shape[:2]
+        _check_size(width, height, min_side)
+        image = Image.fromarray(picture.pixels, "RGB")
+    return image.transpose(picture.flip) if picture.flip is not None else image
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """The 64-bit DCT perceptual hash (imagehash's phash) that confirms near-duplicates."""
+    import imagehash
+
+    return int(str(imagehash.phash(image)), 16)
+
+
 def open_upright(path: str, min_side: int | None = None) -> Image.Image:
-    return decode(read_file(path), min_side)
+    return decode(read_file(path), min_side, name=path)
 
 
 def thumbnail_jpeg(path: str, size: int) -> bytes:

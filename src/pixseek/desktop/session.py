@@ -3,7 +3,7 @@
 The app uses one index: the one `--index` names, else the default index that the CLI and the
 web app use too (so a folder indexed from any face is ready in all of them; nested folders
 share vectors). Choosing a folder adds it to that index, and searches are kept to the chosen
-folder with the Library's `within` filter, so results are the folder the user is looking at.
+folder with the Library's folder filter, so results are the folder the user is looking at.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from pixseek import paths
 from pixseek.desktop import results_page
 from pixseek.errors import FolderNotFound
+from pixseek.filters import SearchFilters
 from pixseek.library import Library, index_exists
 from pixseek.model import DEFAULT_MODEL
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult
@@ -95,7 +96,7 @@ class Session:
 
     def search(self, query: Query, k: int, folder: str) -> SearchPage:
         library = self.library()
-        results = library.search(query, k=k, within=folder)
+        results = library.search(query, k=k, filters=SearchFilters(folder=folder))
         page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
         return SearchPage(query, results, page, webbrowser.open(page.as_uri()))
 
