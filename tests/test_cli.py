@@ -60,9 +60,10 @@ def test_text_output_and_filters(indexed, photo_dir):
                      "--in", photo_dir / "home", "-k", "3")
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and len(lines) == 3
-    for line in lines:
-        score, path = line.split("  ", 1)
+    for line in lines:  # score, capture time (here the file's), path
+        score, when, path = line.split("  ", 2)
         assert -1.0 <= float(score) <= 1.0 and path.startswith(str(photo_dir / "home"))
+        assert when.endswith("(file time)")
     none = pixseek("search", "--index", indexed, "x", "--min-score", "1.5")
     assert none.returncode == 0 and "no results above the minimum score" in none.stdout
 

@@ -114,8 +114,9 @@ def cmd_search(args) -> int:
         print(json.dumps([r.to_dict() for r in results]))
         return 0
     if not results:
-        reasons = (["above the minimum score"] if args.min_score is not None else []) + filters.describe()
-        print("no results" + (f" ({'; '.join(reasons)})" if reasons else ""))
+        wanted = filters.describe()
+        print("no results" + (" above the minimum score" if args.min_score is not None else "")
+              + (f" matching {'; '.join(wanted)}" if wanted else ""))
     for result in results:
         print(_result_line(result))
     return 0
