@@ -74,9 +74,9 @@ class SearchFilters:
         taken_from = period(after, "after")[0] if after else None
         taken_until = period(before, "before")[0] if before else None
         if _given(year) is not None:
-            start, end = period(str(year).strip(), "year")
-            if len(str(year).strip()) != 4:
+            if not re.fullmatch(r"\d{4}", str(year).strip()):
                 raise QueryError(f"year must be four digits, like 2021 (got {year!r})")
+            start, end = period(str(year).strip(), "year")
             taken_from = max(taken_from, start) if taken_from else start
             taken_until = min(taken_until, end) if taken_until else end
         if taken_from and taken_until and taken_from >= taken_until:

@@ -244,7 +244,7 @@ def _selector(ids: np.ndarray):
     mask = np.zeros(int(ids.max(initial=0)) + 1, dtype=bool)
     mask[ids] = True
     bitmap = np.packbits(mask, bitorder="little")
-    return faiss.IDSelectorBitmap(len(bitmap) * 8, faiss.swig_ptr(bitmap)), bitmap
+    return faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)), bitmap  # n counts bytes
 
 
 def _sample(batches: Batches, count: int, wanted: int) -> np.ndarray:
