@@ -53,10 +53,26 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
     else:
         st.caption("(no preview: the file has moved or changed)")
     st.caption(f"**{result.score:.3f}** · {escape(name)}")
+    known = photo_facts(result)
+    if known:
+        st.caption(escape(known))
     with st.container(horizontal=True, gap="small"):
         st.button("View", key=f"view_{result.id}", type="tertiary", on_click=_select, args=(result.path,))
         st.button("More like this", key=f"like_{result.id}", type="tertiary", on_click=searchbar.more_like,
                   args=(result.path,))
+
+
+def photo_facts(result: SearchResult) -> str:
+    """"2023-06-01 10:00 (UTC+01:00) · Lisbon, Portugal": when and where, as far as known."""
+    from pixseek.metadata import describe_time
+
+    parts = []
+    if result.metadata is not None:
+        m = result.metadata
+        parts.append(describe_time(m.local_time, m.time_source, m.utc_offset_min))
+    if result.place is not None:
+        parts.append(result.place.describe())
+    return " · ".join(parts)
 
 
 def _original(library: Library, path: str) -> bytes:
@@ -77,6 +93,8 @@ def _detail(library: Library, path: str) -> None:
 
 
 def _empty(outcome: searchbar.Outcome) -> str:
+    if outcome.filtered:
+        return "No photo matches these filters: remove one above, or widen it."
     if outcome.min_score is not None:
         return f"Nothing scores {outcome.min_score:.2f} or more: lower the minimum score."
     return "No results: the index holds no photos yet. Index a folder in the sidebar."

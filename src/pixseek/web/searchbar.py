@@ -17,7 +17,7 @@ from pixseek.errors import QueryError
 from pixseek.files import image_extensions
 from pixseek.reports import SearchResult
 from pixseek.search import MAX_TEXT_CHARS, Query, Term
-from pixseek.web import state, uploads
+from pixseek.web import filters, state, uploads
 from pixseek.web.messages import user_errors
 
 MAX_RESULTS = 50
@@ -32,6 +32,7 @@ class Outcome:
     title: str  # plain text: escape it before rendering
     results: list[SearchResult]
     min_score: float | None
+    filtered: bool = False
 
 
 def build_query(text: str, negative: str = "", image: str | None = None) -> Query:
@@ -64,15 +65,19 @@ def _search(cfg: state.Config, k: int, min_score: float | None, text: str = "", 
         st.info(NO_INDEX)
         return None
     library = state.library(cfg)
+    wanted = filters.current()
+    filters.keep_in_url()
     image = uploads.as_file(upload.name, upload.getvalue()) if upload is not None else nullcontext(example)
     with image as image_path:
-        results = library.search(build_query(text, negative, image_path), k=k, min_score=min_score)
+        results = library.search(build_query(text, negative, image_path), k=k, min_score=min_score, filters=wanted,
+                                 sort=filters.sort())
     shown = upload.name if upload is not None else example and os.path.basename(example)
-    return Outcome(_title(text, negative, shown), results, min_score)
+    return Outcome(_title(text, negative, shown), results, min_score, wanted.active)
 
 
 def render(cfg: state.Config) -> Outcome | None:
     """Draw the form, search if asked to, and return the outcome to show (the last one kept)."""
+    filters.load_from_url()
     with st.form("search", border=False):
         left, right = st.columns([6, 1], vertical_alignment="bottom")
         text = left.text_input("Search your photos", key="text", max_chars=MAX_TEXT_CHARS,
@@ -86,6 +91,9 @@ def render(cfg: state.Config) -> Outcome | None:
                                      placeholder="words to steer away from, e.g. people")
             min_score = st.number_input("Minimum score", min_value=-1.0, max_value=1.0, value=None, step=0.05,
                                         key="min_score", placeholder="none")
+        filters.render_fields()
+    filters.chips()
+    submitted = filters.search_again() or submitted
     like = st.session_state.pop(LIKE_KEY, None)
     if submitted or like:
         st.session_state[OUTCOME_KEY] = None

@@ -20,7 +20,7 @@ def checked(name: str, data: bytes) -> bytes:
         raise QueryError(f"{name} is too large ({len(data) / 2**20:.0f} MB); upload a photo of at most "
                          f"{MAX_UPLOAD_MB} MB")
     try:
-        decode(data)
+        decode(data, name=name)
     except ImageError as error:
         raise QueryError(f"cannot search by {name}: {error}") from None
     return data
