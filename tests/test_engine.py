@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_PHOTOS, make_photo
-from pixseek.filters import SearchFilters
 from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, IndexNotFound, QueryError
+from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
 from pixseek.library import Library
 from pixseek.search import parse_query

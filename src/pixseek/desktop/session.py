@@ -3,7 +3,7 @@
 The app uses one index: the one `--index` names, else the default index that the CLI and the
 web app use too (so a folder indexed from any face is ready in all of them; nested folders
 share vectors). Choosing a folder adds it to that index, and searches are kept to the chosen
-folder with the Library's folder filter, so results are the folder the user is looking at.
+folder with the search filters' folder, so results are the folder the user is looking at.
 """
 
 from __future__ import annotations
@@ -94,10 +94,11 @@ class Session:
     def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
         return self.library().index([check_folder(folder)], progress=progress, cancel=cancel)
 
-    def search(self, query: Query, k: int, folder: str) -> SearchPage:
+    def search(self, query: Query, k: int, filters: SearchFilters) -> SearchPage:
+        """Search (`filters.folder` is the chosen folder) and open the results page."""
         library = self.library()
-        results = library.search(query, k=k, filters=SearchFilters(folder=folder))
-        page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
+        results = library.search(query, k=k, filters=filters)
+        page = results_page.write(results_folder(), query, results, filters, library.thumbnail)
         return SearchPage(query, results, page, webbrowser.open(page.as_uri()))
 
     def close(self) -> None:
