@@ -16,8 +16,6 @@ from PIL import Image, ImageEnhance
 from conftest import make_photo
 from pixseek.library import Library
 
-rawpy = pytest.importorskip("rawpy")
-tifffile = pytest.importorskip("tifffile")
 
 
 def scene(path: Path, seed: int, size=(640, 480), view: tuple[int, int, int, int] | None = None) -> Path:
@@ -128,6 +126,7 @@ def write_dng(path: Path, rgb: np.ndarray, preview: np.ndarray | None = None, ma
     """A real DNG: the picture as a 16-bit RGGB Bayer mosaic (linear light), with the tags LibRaw
     needs (DNG version, CFA pattern, levels, colour matrix, white balance); optionally an 8-bit
     RGB preview in IFD 0, as cameras write a JPEG one."""
+    tifffile = pytest.importorskip("tifffile")
     linear = (np.asarray(rgb, dtype=np.float64) / 255.0) ** 2.2
     mosaic = np.empty(rgb.shape[:2], dtype=np.uint16)
     for dy, dx, channel in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)):
@@ -157,6 +156,7 @@ def picture(seed: int, size=(640, 480)) -> np.ndarray:
 
 
 def test_dng_indexes_by_preview_or_demosaic_and_twins_its_jpeg(library, tmp_path):
+    pytest.importorskip("rawpy")
     photos = tmp_path / "photos"
     rgb = picture(11)
     write_dng(photos / "IMG_0001.DNG", rgb)  # sensor data only: demosaiced
@@ -175,6 +175,7 @@ def test_dng_indexes_by_preview_or_demosaic_and_twins_its_jpeg(library, tmp_path
 
 
 def test_damaged_raw_is_skipped_with_its_reason(library, tmp_path):
+    pytest.importorskip("rawpy")
     photos = tmp_path / "photos"
     good = write_dng(photos / "good.dng", picture(21))
     (photos / "truncated.dng").write_bytes(good.read_bytes()[:600])
@@ -196,6 +197,7 @@ def test_without_rawpy_raw_files_are_skipped_with_the_fix_and_retried_later(libr
     (reason,) = [r for p, r in report.skipped if p.endswith("later.dng")]
     assert reason == "RAW support not installed: install rawpy to index RAW photos: pip install 'pixseek[raw]'"
     assert library.index([photos]).skipped_before == 1  # not retried while rawpy is missing
+    pytest.importorskip("rawpy")
     monkeypatch.setattr(raw, "_rawpy", None)  # installed now
     again = library.index([photos])
     assert again.indexed == 1 and not again.skipped

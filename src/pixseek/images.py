@@ -144,10 +144,13 @@ def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
 
 
 def perceptual_hash(image: Image.Image) -> int:
-    """The 64-bit DCT perceptual hash (imagehash's phash) that confirms near-duplicates."""
+    """The 64-bit DCT perceptual hash (imagehash's phash) that confirms near-duplicates. The
+    32x32 grey picture it hashes is made here with Pillow's reducing resize: 5x cheaper than
+    imagehash's own full LANCZOS pass, within a few bits of it (docs/duplicates.md)."""
     import imagehash
 
-    return int(str(imagehash.phash(image)), 16)
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return int(str(imagehash.phash(small)), 16)
 
 
 def open_upright(path: str, min_side: int | None = None) -> Image.Image:
