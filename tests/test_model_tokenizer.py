@@ -2,7 +2,7 @@
 
 References: open_clip's SimpleTokenizer (OpenAI's original code: ftfy, HTML unescape, BPE) and
 transformers' CLIPTokenizer (tokenizers-backed, no ftfy). The runtime side is what search uses:
-`ClipTokenizer` on the tokenizer.json of an exported bundle.
+`TextTokenizer` on the tokenizer.json of an exported bundle.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SHARED_PHOTOS
-from pixseek.model.tokenizer import ClipTokenizer, clean, plain
+from pixseek.model.tokenizer import TextTokenizer, clean, plain
 
 CONTEXT = 77
 HAND_WRITTEN = [
@@ -60,8 +60,8 @@ def varied_strings(count: int = 300, seed: int = 7) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ours(tiny_bundle_dir) -> ClipTokenizer:
-    return ClipTokenizer(tiny_bundle_dir / "tokenizer.json", CONTEXT)
+def ours(tiny_bundle_dir) -> TextTokenizer:
+    return TextTokenizer(tiny_bundle_dir / "tokenizer.json", CONTEXT)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def open_clip_tokenizer(open_clip_module):
 
 @pytest.fixture(scope="module")
 def hf_tokenizer(clip_vocab):
-    from pixseek.model.export import clip_tokenizer_from_bpe
+    from conftest import clip_tokenizer_from_bpe
 
     return clip_tokenizer_from_bpe(clip_vocab)
 

@@ -16,7 +16,9 @@ from pixseek import paths
 from pixseek.errors import ModelInvalid, ModelNotInstalled
 
 CONFIG_NAME = "pixseek-model.json"
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
+# Format 1 bundles (before the hub layouts) read as format 2 with the new fields' defaults.
+READABLE_FORMATS = (1, 2)
 DEFAULT_MODEL = "clip-vit-b-32"
 # The id the default model's indexes record, by whichever route it was installed.
 DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
@@ -55,6 +57,23 @@ class BundleConfig:
     # The same for the text tower (added later: bundles without these fields have an fp32 text tower).
     text_precision: str = "fp32"
     text_variants: dict[str, str] = field(default_factory=dict)
+    # How images are prepared (see preprocess.py): the defaults are Hugging Face CLIP's.
+    resize_mode: str = "shortest"
+    crop_rounding: str = "floor"
+    interpolation: str = "bicubic"
+    image_layout: str = "float32-nchw"
+    # 1 where the image tower only takes one image at a time (batch fixed at export), else 0.
+    image_batch: int = 0
+    # How text is prepared (see tokenizer.py): cleaning, the id that pads, and whether padding may
+    # be cut (true for CLIP's causal text towers, which read the end token; false where a tower
+    # reads a fixed position or the whole sequence).
+    text_clean: str = "clip"
+    pad_id: int = 0
+    trim_padding: bool = True
+    # Files that towers keep their weights in (ONNX external data), named by the towers.
+    data_files: list[str] = field(default_factory=list)
+    # Where the model came from: hub layout, repo and revision, or the folder it was installed from.
+    source: dict[str, str] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
 
     def to_json(self) -> str:
@@ -62,7 +81,7 @@ class BundleConfig:
 
     def files(self) -> list[str]:
         """Every file of the bundle that this config names, itself excepted."""
-        return [self.tokenizer, *self.towers("image").values(), *self.towers("text").values()]
+        return [self.tokenizer, *self.towers("image").values(), *self.towers("text").values(), *self.data_files]
 
     def towers(self, kind: str) -> dict[str, str]:
         """Every file of tower `kind` ("image" or "text") by precision, the default included."""
@@ -75,11 +94,34 @@ class BundleConfig:
         others = {name: file for name, file in towers.items() if name != default}
         return replace(self, **{precision: default, model: towers[default], variants: others})
 
+    def preprocessor(self):
+        """The image preprocessing this model was trained with."""
+        from pixseek.model.preprocess import ClipPreprocessor
+
+        return ClipPreprocessor(self.image_size, self.mean, self.std, self.resize_mode, self.crop_rounding,
+                                self.interpolation, self.image_layout)
+
+    def check(self) -> None:
+        """Refuse settings this pixseek cannot reproduce (a damaged or newer config)."""
+        from pixseek.model.preprocess import CROP_ROUNDINGS, INTERPOLATIONS, LAYOUTS, RESIZE_MODES
+        from pixseek.model.tokenizer import CLEANING
+
+        allowed = {"resize_mode": RESIZE_MODES, "crop_rounding": CROP_ROUNDINGS, "interpolation": tuple(INTERPOLATIONS),
+                   "image_layout": LAYOUTS, "text_clean": tuple(CLEANING)}
+        for name, choices in allowed.items():
+            if getattr(self, name) not in choices:
+                raise ModelInvalid(f"model bundle config has {name} {getattr(self, name)!r}; expected one of {', '.join(choices)}")
+        if not (isinstance(self.embedding_dim, int) and self.embedding_dim > 0 and isinstance(self.image_size, int)
+                and self.image_size > 0 and isinstance(self.context_length, int) and self.context_length > 1):
+            raise ModelInvalid("model bundle config has an impossible embedding size, image size or context length")
+
     @classmethod
     def from_json(cls, text: str) -> "BundleConfig":
         data = json.loads(text)
-        if data.get("format") != BUNDLE_FORMAT:
-            raise ModelInvalid(f"model bundle format {data.get('format')!r} is not supported (expected {BUNDLE_FORMAT})")
+        if data.get("format") not in READABLE_FORMATS:
+            raise ModelInvalid(f"model bundle format {data.get('format')!r} is not supported (this pixseek reads "
+                               f"{', '.join(map(str, READABLE_FORMATS))}); a newer pixseek made it")
+        data["format"] = BUNDLE_FORMAT
         data["mean"] = tuple(data["mean"])
         data["std"] = tuple(data["std"])
         known = cls.__dataclass_fields__
@@ -88,6 +130,7 @@ class BundleConfig:
             # A config from a download or a copied-in folder must not reach outside its bundle.
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
                 raise ModelInvalid(f"model bundle config names {name!r}, which is not a file name in the bundle")
+        config.check()
         return config
 
 

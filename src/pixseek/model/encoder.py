@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -15,9 +16,9 @@ from PIL import Image
 from pixseek import paths
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle, first_line
-from pixseek.model.preprocess import ClipPreprocessor
+from pixseek.model.graph import NUMPY_TYPES
 from pixseek.model.sessions import create_session
-from pixseek.model.tokenizer import ClipTokenizer
+from pixseek.model.tokenizer import TextTokenizer
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -82,10 +83,10 @@ class Encoder:
         for path, kind in ((self.image_model_path, "image"), (self.text_model_path, "text")):
             if not path.is_file():
                 raise ModelInvalid(f"model {bundle.name} is incomplete: its {kind} tower {path.name} is missing; reinstall it")
-        config = bundle.config
-        self.preprocess = ClipPreprocessor(config.image_size, config.mean, config.std)
+        self.preprocess = bundle.config.preprocessor()
         self._sessions: dict[str, object] = {}
-        self._tokenizer: ClipTokenizer | None = None
+        self._tokenizer: TextTokenizer | None = None
+        self._single_runs: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
         self._preloads: list[threading.Thread] = []
@@ -114,28 +115,41 @@ class Encoder:
                     # Only installed models use the optimised-model cache: not one being installed
                     # (in a staging folder), not a folder named by path, whose copies would pile up.
                     cache = kind == "text" and self.bundle.path.parent.resolve() == paths.models_dir().resolve()
+                    # A tower that takes one image at a time runs several at once, one thread each.
+                    threads = 1 if kind == "image" and self.bundle.config.image_batch == 1 else self.threads
                     # The text tower answers one query at a time: spinning threads cut its latency.
-                    self._sessions[kind] = create_session(path, self.providers, self.threads, cache, spin=kind == "text")
+                    self._sessions[kind] = create_session(path, self.providers, threads, cache, spin=kind == "text")
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None
             return self._sessions[kind]
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """Embed a batch of preprocessed images, shape (N, 3, S, S)."""
+        """Embed a batch of preprocessed images (as `self.preprocess` makes them, stacked)."""
         session = self._session("image")
-        name = session.get_inputs()[0].name
-        (features,) = session.run(None, {name: np.ascontiguousarray(pixels, dtype=np.float32)})[:1]
-        return normalise(features)
+        spec = session.get_inputs()[0]
+        pixels = np.ascontiguousarray(pixels, dtype=NUMPY_TYPES.get(spec.type, np.float32))
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            return np.asarray(session.run(None, {spec.name: batch})[0], dtype=np.float32)
+
+        if self.bundle.config.image_batch != 1 or len(pixels) == 1:
+            return normalise(run(pixels))
+        with self._lock:
+            if self._single_runs is None:
+                self._single_runs = ThreadPoolExecutor(self.threads, thread_name_prefix="pixseek-encode")
+        return normalise(np.concatenate(list(self._single_runs.map(run, [pixels[i : i + 1] for i in range(len(pixels))]))))
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
         return self.encode_pixels(np.stack([self.preprocess(image) for image in images]))
 
-    def _text_tokenizer(self) -> ClipTokenizer:
+    def _text_tokenizer(self) -> TextTokenizer:
         with self._tokenizer_lock:
             if self._tokenizer is None:
+                config = self.bundle.config
                 try:
-                    self._tokenizer = ClipTokenizer(self.bundle.tokenizer_path, self.bundle.config.context_length)
+                    self._tokenizer = TextTokenizer(self.bundle.tokenizer_path, config.context_length, config.pad_id,
+                                                    config.text_clean)
                 except Exception as exc:  # tokenizers raises untyped errors for damaged files
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); reinstall it") from None
             return self._tokenizer
@@ -167,17 +181,25 @@ class Encoder:
         session in another thread is aborted by the C++ runtime ("terminate called ...")."""
         while self._preloads:
             self._preloads.pop().join()
+        if self._single_runs is not None:
+            self._single_runs.shutdown()
+            self._single_runs = None
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.tokenize(texts)
         session = self._session("text")
-        if not isinstance(session.get_inputs()[0].shape[-1], int):
+        inputs = session.get_inputs()
+        if self.bundle.config.trim_padding and not isinstance(inputs[0].shape[-1], int):
             # CLIP's text attention is causal and reads out the end token, so the padding after
             # it never changes the result: a tower with a free sequence axis can skip it (~4x faster).
             length = max(int(mask.sum(axis=1).max()), 1)
             ids, mask = ids[:, :length], mask[:, :length]
-        feeds = {}
-        for spec in session.get_inputs():
-            feeds[spec.name] = mask if "mask" in spec.name else ids
-        (features,) = session.run(None, feeds)[:1]
-        return normalise(features)
+
+        def run(rows: slice) -> np.ndarray:
+            feeds = {spec.name: (mask if "mask" in spec.name else ids)[rows].astype(NUMPY_TYPES.get(spec.type, np.int64))
+                     for spec in inputs}
+            return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
+
+        if inputs[0].shape[0] == 1:  # a tower exported for one text at a time
+            return normalise(np.concatenate([run(slice(i, i + 1)) for i in range(len(texts))]))
+        return normalise(run(slice(None)))

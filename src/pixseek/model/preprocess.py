@@ -1,41 +1,85 @@
-"""CLIP's image preprocessing, reproduced exactly on Pillow + NumPy (no torch at run time).
+"""CLIP-family image preprocessing, reproduced exactly on Pillow + NumPy (no torch at run time).
 
-Resize the shortest side to `size` with bicubic, centre-crop a square, scale to [0, 1] and
-normalise with CLIP's mean/std: the same arithmetic as `CLIPImageProcessor`, so our vectors
-match the reference for the same pixels.
+Each model family was trained with its own variant, and vectors only match the reference when
+the pixels do, so the bundle config names the variant:
+- `resize_mode` "shortest": shortest side to `size` (the other scaled and truncated, as both
+  transformers and torchvision compute it), then a centre crop; "squash": both sides to `size`
+  (open_clip's SigLIP models), no crop.
+- `crop_rounding` "floor": the crop offset is `(side - size) // 2`, as Hugging Face's
+  CLIPImageProcessor does; "round": `round((side - size) / 2)`, as torchvision's CenterCrop
+  (open_clip, Immich's and rclip's models) does. They differ by one pixel for some sizes.
+- `interpolation` "bicubic" or "bilinear" (Pillow's filters, which torchvision uses for PIL images).
+- `layout` "float32-nchw": scaled to [0, 1] and normalised with the model's mean and std;
+  "uint8-nhwc": the cropped pixels as they are, for towers that normalise inside the graph.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 from PIL import Image
 
+RESIZE_MODES = ("shortest", "squash")
+CROP_ROUNDINGS = ("floor", "round")
+INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+LAYOUTS = ("float32-nchw", "uint8-nhwc")
+
 
 def resized_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """Shortest side to `size`, the other scaled and truncated, as transformers computes it."""
+    """Shortest side to `size`, the other scaled and truncated, as transformers and torchvision compute it."""
     if width <= height:
         return size, int(size * height / width)
     return int(size * width / height), size
 
 
-class ClipPreprocessor:
-    """Turns an RGB PIL image into the float32 CHW tensor the image tower expects."""
+def crop_offset(side: int, size: int, rounding: str) -> int:
+    return (side - size) // 2 if rounding == "floor" else int(round((side - size) / 2.0))
 
-    def __init__(self, size: int, mean, std):
+
+class ClipPreprocessor:
+    """Turns an RGB PIL image into the array one image of a tower's batch is made of."""
+
+    def __init__(self, size: int, mean, std, resize_mode: str = "shortest", crop_rounding: str = "floor",
+                 interpolation: str = "bicubic", layout: str = "float32-nchw"):
         self.size = size
+        self.resize_mode, self.crop_rounding, self.layout = resize_mode, crop_rounding, layout
+        self.interpolation = interpolation
+        self._filter = INTERPOLATIONS[interpolation]
         std = np.asarray(std, dtype=np.float32)
         self._scale = (1.0 / (255.0 * std)).reshape(1, 1, 3)
         self._offset = (np.asarray(mean, dtype=np.float32) / std).reshape(1, 1, 3)
+        self.mean, self.std = tuple(mean), tuple(float(s) for s in std)
 
-    def __call__(self, image: Image.Image) -> np.ndarray:
+    @property
+    def fingerprint(self) -> str:
+        """Names this exact preprocessing: vectors made with another fingerprint are not comparable."""
+        settings = [self.size, self.mean, self.std, self.resize_mode, self.crop_rounding, self.interpolation, self.layout]
+        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+
+    def crop(self, image: Image.Image) -> Image.Image:
+        """The `size` x `size` RGB image the model sees."""
         if image.mode != "RGB":
             image = image.convert("RGB")
+        if self.resize_mode == "squash":
+            if image.size != (self.size, self.size):
+                image = image.resize((self.size, self.size), self._filter)
+            return image
         new_w, new_h = resized_size(image.width, image.height, self.size)
         if (new_w, new_h) != image.size:
-            image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left = (new_w - self.size) // 2
-        top = (new_h - self.size) // 2
-        image = image.crop((left, top, left + self.size, top + self.size))
-        pixels = np.asarray(image, dtype=np.float32)
-        normalised = pixels * self._scale - self._offset
+            image = image.resize((new_w, new_h), self._filter)
+        left = crop_offset(new_w, self.size, self.crop_rounding)
+        top = crop_offset(new_h, self.size, self.crop_rounding)
+        return image.crop((left, top, left + self.size, top + self.size))
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        pixels = np.asarray(self.crop(image))
+        if self.layout == "uint8-nhwc":
+            return np.ascontiguousarray(pixels, dtype=np.uint8)
+        normalised = pixels.astype(np.float32) * self._scale - self._offset
         return np.ascontiguousarray(normalised.transpose(2, 0, 1))
+
+    def blank(self, count: int = 1) -> np.ndarray:
+        """A batch of `count` black images, already preprocessed (to check that a tower runs)."""
+        return np.stack([self(Image.new("RGB", (self.size, self.size)))] * count)
