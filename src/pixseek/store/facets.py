@@ -28,13 +28,13 @@ class Facets:
         self._lock = lock
         self.generation = -1
         self.columns = dict(zip(COLUMNS, _empty()))
-        self._cameras: dict[int, str] = {}
-        self._places = {}
+        self.local = np.zeros(0)  # wall-clock seconds where taken: taken_at + utc_offset
+        self._cameras: dict[int, str] = {}  # id -> folded name
+        self._places: dict[int, tuple[tuple[str, ...], str]] = {}  # id -> (folded names, folded country code)
 
     def refresh(self) -> None:
         with self._lock:
-            current = self.catalog.generation
-            if current == self.generation:
+            if self.catalog.generation == self.generation:
                 return
             with self.catalog.snapshot():
                 current = self.catalog.generation
@@ -46,8 +46,10 @@ class Facets:
             merged = [np.concatenate([old[keep], new]) for old, new in zip(self.columns.values(), fresh)]
             order = np.argsort(merged[0], kind="stable")
             self.columns = {name: column[order] for name, column in zip(COLUMNS, merged)}
-            self._cameras = {i: camera_name(*names) or "" for i, names in cameras.items()}
-            self._places = places
+            self.local = self.columns["taken_at"] + self.columns["utc_offset"] * 60.0
+            self._cameras = {i: fold(camera_name(*names) or "") for i, names in cameras.items()}
+            self._places = {i: (tuple(fold(n) for n in (p.city, p.area, p.region, p.country) if n), fold(p.country_code))
+                            for i, p in places.items()}
             self.generation = current
 
     def select(self, filters: SearchFilters) -> np.ndarray:
@@ -55,17 +57,17 @@ class Facets:
         self.refresh()
         c = self.columns
         keep = np.ones(len(c["ids"]), dtype=bool)
-        if filters.taken_from is not None or filters.taken_until is not None:
-            local = c["taken_at"] + c["utc_offset"] * 60.0
-            if filters.taken_from is not None:
-                keep &= local >= (filters.taken_from - EPOCH).total_seconds()
-            if filters.taken_until is not None:
-                keep &= local < (filters.taken_until - EPOCH).total_seconds()
+        if filters.taken_from is not None:
+            keep &= self.local >= (filters.taken_from - EPOCH).total_seconds()
+        if filters.taken_until is not None:
+            keep &= self.local < (filters.taken_until - EPOCH).total_seconds()
         if filters.camera is not None:
             wanted = fold(filters.camera)
-            keep &= np.isin(c["camera"], [i for i, name in self._cameras.items() if wanted in fold(name)])
+            keep &= _member(c["camera"], [i for i, name in self._cameras.items() if wanted in name])
         if filters.place is not None:
-            keep &= np.isin(c["place"], [i for i, place in self._places.items() if place.matches(filters.place)])
+            wanted = fold(filters.place)
+            keep &= _member(c["place"], [i for i, (names, code) in self._places.items()  # as Place.matches
+                                         if wanted and (any(wanted in n for n in names) or wanted == code)])
         if filters.near is not None:
             keep &= _within_km(c["latitude"], c["longitude"], *filters.near, filters.radius_km)
         return c["ids"][keep]
@@ -75,10 +77,22 @@ def _empty() -> list[np.ndarray]:
     return [np.zeros(0, dtype) for dtype in (np.int64, np.float64, np.int32, np.int32, np.int32, np.float32, np.float32)]
 
 
+def _member(codes: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """codes[i] in wanted, by one table look-up per row (codes are small ids; -1 is none)."""
+    table = np.zeros(max(wanted + [int(codes.max(initial=0))]) + 2, dtype=bool)
+    table[np.asarray(wanted, dtype=np.int64) + 1] = True
+    return table[codes + 1]
+
+
 def _within_km(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, radius_km: float) -> np.ndarray:
-    """Haversine distance <= radius (NaN positions never pass)."""
-    p1, p2 = np.radians(lat0), np.radians(lat.astype(np.float64))
-    dp, dl = p2 - p1, np.radians(lon.astype(np.float64) - lon0)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    """Haversine distance <= radius (NaN positions never pass), computed only for the rows in
+    the latitude band the circle spans."""
+    band = radius_km / EARTH_RADIUS_KM * 180 / np.pi
     with np.errstate(invalid="ignore"):
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a))) <= radius_km
+        rows = np.flatnonzero((lat >= lat0 - band) & (lat <= lat0 + band))
+    p1, p2 = np.radians(lat0), np.radians(lat[rows].astype(np.float64))
+    dp, dl = p2 - p1, np.radians(lon[rows].astype(np.float64) - lon0)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    inside = np.zeros(len(lat), dtype=bool)
+    inside[rows] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a))) <= radius_km
+    return inside
