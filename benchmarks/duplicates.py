@@ -154,15 +154,19 @@ def child_candidates(count: int, pairs: int) -> None:
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     spec = Spec.choose(len(vectors))
     index = VectorIndex.build(datasets.DIM, spec, lambda: iter([(ids, vectors)]), len(vectors))
-    queries, wanted = vectors[count:], picks + 1  # each copy must find its original
+    # Library.duplicates asks from both sides of a pair: the copy's neighbours, and the original's.
+    copies, originals = np.arange(count + 1, count + pairs + 1), picks + 1
     result = {"vectors": len(vectors), "pairs": pairs, "cosine_min": float(cosines.min()),
               "cosine_max": float(cosines.max()), "index": spec.describe(), "probes": {}}
-    for nprobe in sorted({1, 2, 4, max(1, spec.nprobe // 8), 16, spec.nprobe}):
+    for nprobe in (1, 2, 4, 8):
         start = time.perf_counter()
-        _, found = index.neighbours(queries, 16, nprobe)
+        _, from_copy = index.neighbours(vectors[copies - 1], 16, nprobe)
         seconds = time.perf_counter() - start
-        recall = float(np.mean([w in row for w, row in zip(wanted, found)]))
-        result["probes"][str(nprobe)] = {"recall": recall, "seconds_per_million_queries": seconds / pairs * 1e6}
+        _, from_original = index.neighbours(vectors[originals - 1], 16, nprobe)
+        one_side = np.array([o in row for o, row in zip(originals, from_copy)])
+        either = one_side | np.array([c in row for c, row in zip(copies, from_original)])
+        result["probes"][str(nprobe)] = {"recall": float(either.mean()), "recall_one_side": float(one_side.mean()),
+                                         "seconds_per_million_queries": seconds / pairs * 1e6}
     emit(result)
 
 
@@ -203,8 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
              f"recall {constructed['phash_only'][1]:.3f}")
     text += "\n\n" + table(f"Candidate search: {candidates['vectors']:,} vectors, {candidates['pairs']} injected pairs "
                            f"(cosine {candidates['cosine_min']:.3f}-{candidates['cosine_max']:.3f}), {candidates['index']}",
-                           ["lists probed", "pairs found", "s per 1M queries"],
-                           [[n, f"{p['recall']:.4f}", p["seconds_per_million_queries"]]
+                           ["lists probed", "pairs found (either side asks)", "from one side", "s per 1M queries"],
+                           [[n, f"{p['recall']:.4f}", f"{p['recall_one_side']:.4f}", p["seconds_per_million_queries"]]
                             for n, p in candidates["probes"].items()])
     text += (f"\n\nLibrary.duplicates over {scale['size']:,} photos ({scale['vector_index']}): "
              f"{scale['seconds']:.0f} s ({scale['seconds'] / 60:.1f} min), {scale['groups']} groups, "

@@ -396,8 +396,7 @@ class Library:
             ids, copies = self.catalog.ids_under(folder), self.catalog.copies(folder)
         later_copies = {i for members in copies for i in members[1:]}  # one vector per content is enough
         unique = np.array([i for i in ids if i not in later_copies], dtype=np.int64)
-        nprobe = max(1, live.index.spec.nprobe // 8)  # near-duplicates sit in the same lists (docs/duplicates.md)
-        pairs = duplicates.near_pairs(lambda q: live.neighbours(q, duplicates.K_NEIGHBOURS, nprobe),
+        pairs = duplicates.near_pairs(lambda q: live.neighbours(q, duplicates.K_NEIGHBOURS, duplicates.NPROBE),
                                       self.catalog.vectors_for, unique, threshold, self._phashes)
         return [self._duplicate_group(members) for members in
                 sorted(duplicates.group(copies, pairs), key=lambda g: (-len(g), g[0]))]

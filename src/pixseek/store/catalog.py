@@ -20,6 +20,7 @@ the files without embedding any photo again (see indexer.py).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -464,7 +465,7 @@ class Catalog:
             "SELECT id, taken_at, utc_offset, IFNULL(camera_id, -1), IFNULL(place_id, -1), IFNULL(latitude, 'nan'), "
             "IFNULL(longitude, 'nan') FROM photo_meta WHERE gen > ? ORDER BY id", (after_generation,)) \
             if self.has_metadata else []
-        table = np.array(list(rows), dtype=np.float64).reshape(-1, 7)
+        table = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64).reshape(-1, 7)
         return (table[:, 0].astype(np.int64), table[:, 1], table[:, 2].astype(np.int32), table[:, 3].astype(np.int32),
                 table[:, 4].astype(np.int32), table[:, 5].astype(np.float32), table[:, 6].astype(np.float32))
 
