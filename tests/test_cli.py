@@ -65,7 +65,7 @@ def test_text_output_and_filters(indexed, photo_dir):
         assert -1.0 <= float(score) <= 1.0 and path.startswith(str(photo_dir / "home"))
         assert when.endswith("(file time)")
     none = pixseek("search", "--index", indexed, "x", "--min-score", "1.5")
-    assert none.returncode == 0 and "no results above the minimum score" in none.stdout
+    assert none.returncode == 0 and none.stdout == "" and "no results above the minimum score" in none.stderr
 
 
 def test_incremental_rerun_and_dry_run(indexed, photo_dir):

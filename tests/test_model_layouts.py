@@ -156,7 +156,7 @@ def test_immich_models_index_and_search(installed, tmp_path, monkeypatch, name):
     with Library.open(tmp_path / "index", model=name, create=True) as library:
         library.index([tmp_path / "photos"])
         assert library.status().images == 40
-        stored = library.catalog.vectors_for([library.catalog.lookup(str(tmp_path / "photos" / "7.jpg")).id])[0]
+        stored = library.vector(str(tmp_path / "photos" / "7.jpg"))
         alone = Encoder(Bundle.load(home / "models" / name)).encode_images([Image.open(tmp_path / "photos" / "7.jpg")])[0]
         assert float(stored @ alone) > 0.9999  # in a batch of 32 as alone
         best = library.search(str(tmp_path / "photos" / "7.jpg"), k=1)[0]

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import make_photo
 from pixseek.library import Library
 from pixseek.web import launch, searchbar, settings
-from pixseek.web.uploads import MAX_UPLOAD_MB
+from pixseek.uploads import MAX_UPLOAD_MB
 
 TILE = re.compile(r"^\*\*(-?\d+\.\d{3})\*\* · (.*)$")
 

@@ -9,7 +9,7 @@ from pixseek.cli import build_parser
 from pixseek.library import Library
 from pixseek.reports import Progress
 from pixseek.web import launch, settings
-from pixseek.web.jobs import IndexJob
+from pixseek.jobs import IndexJob
 from pixseek.web.sidebar import progress_text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -118,16 +119,24 @@ def cmd_search(args) -> int:
     filters = search_filters(args)
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
-    if args.json:
-        # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
-        print(json.dumps([r.to_dict() for r in results]))
-        return 0
-    if not results:
-        wanted = filters.describe()
-        print("no results" + (" above the minimum score" if args.min_score is not None else "")
-              + (f" matching {'; '.join(wanted)}" if wanted else ""))
-    for result in results:
-        print(_result_line(result))
+        if args.json:
+            # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
+            print(json.dumps([r.to_dict() for r in results]))
+            return 0
+        if not results:
+            wanted = filters.describe()
+            print("no results" + (" above the minimum score" if args.min_score is not None else "")
+                  + (f" matching {'; '.join(wanted)}" if wanted else ""), file=sys.stderr)
+            return 0
+        if args.paths_only:
+            print("\n".join(r.path for r in results))
+        elif args.preview:
+            from pixseek.preview import print_results
+
+            print_results(results, library.thumbnail)
+        else:
+            for result in results:
+                print(_result_line(result))
     return 0
 
 
@@ -213,6 +222,38 @@ def cmd_web(args) -> int:
     return launch(args)
 
 
+def _say(message: str) -> None:
+    print(f"pixseek: watch: {message}", file=sys.stderr, flush=True)
+
+
+def _watcher(args):
+    """`pixseek watch` as a function that runs until its stop event is set (also `serve --watch`)."""
+    def watch(stop: threading.Event) -> None:
+        try:
+            from pixseek.watch import Watcher
+        except ImportError as missing:
+            raise PixseekError(f"watching needs {missing.name}: pip install 'pixseek[watch]'") from None
+        with _library(args, create=True) as library:
+            Watcher(library, args.folders, quiet_s=args.debounce, say=_say).run(stop)
+    return watch
+
+
+def cmd_watch(args) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())  # the batch in flight is committed, then it stops
+    _watcher(args)(stop)
+    _say("stopped; the index is consistent")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from pixseek.api.server import choose_token, serve, settings_for
+
+    token = choose_token(args.host, args.token or os.environ.get("PIXSEEK_TOKEN"))
+    return serve(settings_for(args, token), args.host, args.port, _watcher(args) if args.watch else None)
+
+
 def cmd_gui(args) -> int:
     from pixseek.desktop.app import launch
 
@@ -262,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=["score", "date"], default="score",
                    help="best first (score, the default) or oldest first (date) among the top K")
     p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")
+    p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
+    p.add_argument("--preview", action="store_true",
+                   help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
     p.set_defaults(func=cmd_search)
 
     p = commands.add_parser("duplicates", parents=[common], help="list groups of exact and near-duplicate photos")
@@ -296,6 +340,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_web)
+
+    p = commands.add_parser("watch", parents=[common], help="keep the index current as files change")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to watch (default: those already indexed)")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S",
+                   help="apply changes once no file changed for S seconds (default 2)")
+    p.set_defaults(func=cmd_watch)
+
+    p = commands.add_parser("serve", parents=[common], help="serve the HTTP JSON API (docs at /docs)")
+    p.add_argument("folders", nargs="*", metavar="FOLDER",
+                   help="folders the API may index, and --watch watches (default: those already indexed)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--token", help="require this token on every request (default: $PIXSEEK_TOKEN; beyond "
+                                   "localhost one is generated and printed once if none is given)")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="let web pages from ORIGIN call the API (repeatable; default: none)")
+    p.add_argument("--watch", action="store_true", help="also keep the index current as files change")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S", help="with --watch: as for `pixseek watch`")
+    p.set_defaults(func=cmd_serve)
 
     p = commands.add_parser("gui", parents=[common], help="open the desktop app")
     p.set_defaults(func=cmd_gui)

@@ -54,6 +54,14 @@ class QueryError(PixseekError):
     """An empty or malformed query."""
 
 
+class UploadTooLarge(QueryError):
+    """An uploaded query photo over the size limit."""
+
+
+class UnusableUpload(QueryError):
+    """An uploaded query photo that is not an image we can decode."""
+
+
 class ImageError(PixseekError):
     """An image that cannot be used; `reason` is a short category (corrupt, truncated, ...)."""
 

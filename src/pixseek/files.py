@@ -38,8 +38,9 @@ def is_image_name(name: str, extensions: frozenset[str]) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
 
 
-def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None) -> Iterator[FileEntry]:
-    """Yield every image file under `roots` (absolute paths, each file once)."""
+def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursive: bool = True) -> Iterator[FileEntry]:
+    """Yield every image file under `roots` (absolute paths, each file once); with `recursive`
+    False, only the files directly in them."""
     extensions = image_extensions()
     report = on_error or (lambda path, reason: None)
     seen_dirs: set[tuple[int, int]] = set()
@@ -81,4 +82,5 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None) -> Iter
                 continue
             seen_files.add(entry.path)
             yield FileEntry(entry.path, stat.st_size, stat.st_mtime_ns)
-        stack.extend(sorted(subfolders, reverse=True))
+        if recursive:
+            stack.extend(sorted(subfolders, reverse=True))

@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections import deque
+from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -68,12 +69,27 @@ class Plan:
         return self.candidates + self.undescribed_entries
 
 
-def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
+def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (),
+              vanished: Iterable[str] = ()) -> Plan:
+    """Diff `roots` (recursively) against the catalog. A watcher's update also names `shallow`
+    folders (only the files directly in them are looked at) and `vanished` folders (gone: every
+    file the catalog holds under them is missing, and none is scanned)."""
     roots = [os.path.abspath(r) for r in roots]
-    plan = Plan(roots)
-    known = {record.path: record for record in catalog.files_under(roots)}
-    skipped = catalog.skipped_under(roots)
-    for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason))):
+    shallow = {os.path.abspath(f) for f in shallow}
+    vanished = [os.path.abspath(f) for f in vanished]
+    plan = Plan(roots + sorted(shallow))
+
+    def direct(path: str) -> bool:
+        return os.path.dirname(path) in shallow
+
+    known = {record.path: record for record in catalog.files_under(roots + vanished)}
+    known.update((r.path, r) for r in catalog.files_under(shallow) if direct(r.path))
+    skipped = catalog.skipped_under(roots + vanished)
+    skipped.update((p, s) for p, s in catalog.skipped_under(shallow).items() if direct(p))
+    def on_error(path: str, reason: str) -> None:
+        plan.scan_errors.append((path, reason))
+
+    for entry in chain(scan(roots, on_error), scan(sorted(shallow), on_error, recursive=False)):
         record = known.pop(entry.path, None)
         skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
@@ -101,6 +117,37 @@ def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
 def _retry_skip(reason: str) -> bool:
     """A RAW file skipped for want of rawpy is read again once rawpy is installed."""
     return reason.startswith(NEEDS_RAWPY) and raw_supported()
+
+
+def update_targets(changed: Iterable[str | os.PathLike], roots: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Where to look after `changed` paths changed inside `roots`: (folders to rescan whole,
+    folders whose own files to recheck, folders that are gone), for make_plan. A root that is
+    itself gone is left alone: an unmounted disk is not a deleted collection."""
+    deep: set[str] = set()
+    shallow: set[str] = set()
+    vanished: set[str] = set()
+    for raw in changed:
+        path = os.path.abspath(os.fspath(raw))
+        root = next((r for r in roots if path == r or path.startswith(os.path.join(r, ""))), None)
+        if root is None or any(part.startswith(".") for part in os.path.relpath(path, root).split(os.sep)):
+            continue
+        if os.path.isdir(path):
+            deep.add(path)
+        elif os.path.lexists(path):
+            shallow.add(os.path.dirname(path))
+        elif os.path.isdir(root):
+            while not os.path.isdir(os.path.dirname(path)):  # the highest folder that went with it
+                path = os.path.dirname(path)
+            vanished.add(path)
+            shallow.add(os.path.dirname(path))
+
+    def covered(path: str, by: set[str]) -> bool:
+        return any(path.startswith(os.path.join(folder, "")) for folder in by)
+
+    deep = {d for d in deep if not covered(d, deep)}
+    shallow = {s for s in shallow if s not in deep and not covered(s, deep)}
+    vanished = {v for v in vanished if not covered(v, deep | vanished)}
+    return sorted(deep), sorted(shallow), sorted(vanished)
 
 
 @dataclass

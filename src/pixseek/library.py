@@ -19,6 +19,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -27,10 +28,11 @@ from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncom
                             PixseekError, QueryError, StorageError)
 from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
 from pixseek.filters import SearchFilters
-from pixseek.indexer import Indexer, ProgressCallback, make_plan
+from pixseek.images import read_file
+from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
-from pixseek.search import Query, combine, parse_query
+from pixseek.reports import ChangeSummary, IndexedFile, IndexReport, SearchResult, Status
+from pixseek.search import Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -175,7 +177,7 @@ class Library:
     def __enter__(self) -> "Library":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -211,7 +213,7 @@ class Library:
 
     # -- indexing ---------------------------------------------------------------------------
 
-    def _check_folders(self, folders) -> list[str]:
+    def _check_folders(self, folders: Iterable[str | os.PathLike]) -> list[str]:
         checked = []
         for folder in folders:
             path = os.path.abspath(os.path.expanduser(str(folder)))
@@ -241,16 +243,13 @@ class Library:
             raise StorageError(f"the index at {self.index_dir} is up to date, but its vector file could not be "
                                f"written ({_write_failure(exc)}); searches rebuild it from the catalog meanwhile") from None
 
-    @_storage_errors
-    def index(self, folders=None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+    def _run(self, plan_for: Callable[[Catalog], Plan], progress: ProgressCallback | None,
+             cancel: threading.Event | None) -> IndexReport:
+        """Under the write lock: repair what is damaged, plan on a writer connection, index."""
         with writing(self.index_dir):
             self._repair_if_damaged()
-            folders = self._check_folders(folders or self.catalog.roots())
             with self._writer() as writer:
-                writer.add_roots(folders)
-                plan = make_plan(writer, folders)
+                plan = plan_for(writer)
                 indexer = Indexer(writer, self.encoder if plan.candidates else None)
                 try:
                     report = indexer.run(plan, progress, cancel)
@@ -260,8 +259,37 @@ class Library:
             return report
 
     @_storage_errors
-    def reindex(self, model: str, folders=None, progress: ProgressCallback | None = None,
-                cancel: threading.Event | None = None) -> IndexReport:
+    def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+        if isinstance(folders, (str, os.PathLike)):
+            folders = [folders]
+
+        def plan_for(writer: Catalog) -> Plan:
+            checked = self._check_folders(list(folders or []) or writer.roots())
+            writer.add_roots(checked)
+            return make_plan(writer, checked)
+
+        return self._run(plan_for, progress, cancel)
+
+    @_storage_errors
+    def update(self, changed: Iterable[str | os.PathLike], progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date for files and folders that changed inside the indexed
+        folders (what a file watcher saw), looking only where they are: a changed file's folder
+        (not below it), a new folder (all of it), a folder that is gone (its files leave).
+        Paths outside the indexed folders, or under hidden names, are ignored."""
+        if isinstance(changed, (str, os.PathLike)):
+            changed = [changed]
+
+        def plan_for(writer: Catalog) -> Plan:
+            return make_plan(writer, *update_targets(changed, writer.roots()))
+
+        return self._run(plan_for, progress, cancel)
+
+    @_storage_errors
+    def reindex(self, model: str, folders: Iterable[str | os.PathLike] | None = None,
+                progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> IndexReport:
         """Rebuild this index for `model` (every photo embedded again) beside the old one, which
         keeps answering searches until the new one is complete and takes its place. Cancelled, the
         rebuild keeps what it has done and the next call resumes it."""
@@ -294,13 +322,13 @@ class Library:
             self._save_vectors()
 
     @_storage_errors
-    def changes(self, folders=None) -> ChangeSummary:
+    def changes(self, folders: Iterable[str | os.PathLike] | None = None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
         folders = self._check_folders(folders or self.catalog.roots())
         return make_plan(self.catalog, folders).summary()
 
     @_storage_errors
-    def remove(self, folder) -> int:
+    def remove(self, folder: str | os.PathLike) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
         path = os.path.abspath(os.path.expanduser(str(folder)))
         with writing(self.index_dir):
@@ -311,7 +339,7 @@ class Library:
 
     # -- searching --------------------------------------------------------------------------
 
-    def _term_vector(self, term) -> np.ndarray:
+    def _term_vector(self, term: Term) -> np.ndarray:
         if term.text is not None:
             cached = self._text_cache.get(term.text)
             if cached is None:
@@ -434,6 +462,38 @@ class Library:
         return self.catalog.lookup(path) is not None
 
     @_storage_errors
+    def file(self, id_: int) -> IndexedFile | None:
+        """The indexed photo with this id (ids are in search results), or None."""
+        info = self.catalog.file_info(id_)
+        if info is None:
+            return None
+        path, size, mtime_ns, width, height, indexed_at = info
+        return IndexedFile(int(id_), path, size, mtime_ns / 1e9, width, height, indexed_at)
+
+    @_storage_errors
+    def vector(self, path: str) -> np.ndarray | None:
+        """The stored vector of a file, named exactly as indexed (None if it is not in the index)."""
+        record = self.catalog.lookup(path)
+        return None if record is None else self.catalog.vectors_for([record.id])[0]
+
+    @_storage_errors
+    def folders(self) -> list[str]:
+        """The folders this index covers (each searched recursively)."""
+        return self.catalog.roots()
+
+    @_storage_errors
+    def count(self, folder: str | os.PathLike | None = None) -> int:
+        """Photos in the index, or only those under `folder`."""
+        if folder is None:
+            return self.catalog.count()
+        return self.catalog.count_under(os.path.abspath(os.path.expanduser(folder)))
+
+    @property
+    def model_id(self) -> str:
+        """The model this index was built with."""
+        return self.catalog.model_id
+
+    @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
         record = self.catalog.lookup(os.path.abspath(path))
         if record is None:
@@ -441,7 +501,16 @@ class Library:
         return self.thumbnails.get(record.path, record.hash, size)
 
     @_storage_errors
+    def original(self, path: str) -> bytes:
+        """The bytes of a file in the index, named exactly as indexed (what a face may offer
+        for download); FolderNotFound for any other path."""
+        if not self.contains(path):
+            raise FolderNotFound(f"not in the index: {path}")
+        return read_file(path)
+
+    @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be indexed."""
         return self.catalog.skipped()
 
     @_storage_errors

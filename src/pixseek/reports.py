@@ -97,6 +97,19 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class IndexedFile:
+    """One photo in the index, as the faces may show it."""
+
+    id: int
+    path: str
+    size: int  # bytes
+    modified: float  # the file's mtime when it was indexed, seconds since the epoch
+    width: int
+    height: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
 class Status:
     index_dir: str
     model_id: str

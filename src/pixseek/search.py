@@ -29,7 +29,9 @@ class Term:
 
     def describe(self) -> str:
         subject = f"image {self.image}" if self.image else repr(self.text)
-        return subject if self.weight == 1 else f"{self.weight:g} x {subject}"
+        if abs(self.weight) == 1:
+            return subject if self.weight > 0 else f"-{subject}"
+        return f"{self.weight:g} x {subject}"
 
 
 @dataclass(frozen=True)

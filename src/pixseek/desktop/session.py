@@ -89,7 +89,7 @@ class Session:
         if self._library is None and not index_exists(self.index_dir):
             return FolderState(folder, None, self.model_name(), str(self.index_dir))
         library = self.library()
-        return FolderState(folder, library.changes([folder]), library.catalog.model_id, str(library.index_dir))
+        return FolderState(folder, library.changes([folder]), library.model_id, str(library.index_dir))
 
     def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
         return self.library().index([check_folder(folder)], progress=progress, cancel=cancel)

@@ -346,6 +346,16 @@ class Catalog:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
+    def count_under(self, folder: str) -> int:
+        low, high = folder_range(folder)
+        return self._db.execute("SELECT COUNT(*) FROM files WHERE path >= ? AND path < ?", (low, high)).fetchone()[0]
+
+    def file_info(self, id_: int) -> tuple | None:
+        """(path, size, mtime_ns, width, height, indexed_at) of one row, or None."""
+        row = self._db.execute("SELECT path, size, mtime_ns, width, height, indexed_at FROM files WHERE id = ?",
+                               (int(id_),)).fetchone()
+        return (decode_path(row[0]), *row[1:]) if row else None
+
     def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
         described = ("f.id IN (SELECT id FROM photo_meta)" if self.has_metadata else "1")
         for folder in folders:

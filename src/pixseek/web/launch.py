@@ -17,7 +17,7 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
-from pixseek.web.uploads import MAX_UPLOAD_MB
+from pixseek.uploads import MAX_UPLOAD_MB
 
 APP = Path(__file__).with_name("app.py")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -15,7 +15,6 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
-from pixseek.images import read_file
 from pixseek.library import Library
 from pixseek.reports import SearchResult
 from pixseek.web import searchbar, state
@@ -76,7 +75,10 @@ def photo_facts(result: SearchResult) -> str:
 
 
 def _original(library: Library, path: str) -> bytes:
-    return read_file(path) if library.contains(path) else b""
+    try:
+        return library.original(path)
+    except PixseekError:
+        return b""
 
 
 @st.dialog("Photo", width="large")

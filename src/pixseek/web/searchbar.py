@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from pixseek import uploads
 from pixseek.errors import QueryError
 from pixseek.files import image_extensions
 from pixseek.reports import SearchResult
 from pixseek.search import MAX_TEXT_CHARS, Query, Term
-from pixseek.web import filters, state, uploads
+from pixseek.web import filters, state
 from pixseek.web.messages import user_errors
 
 MAX_RESULTS = 50

@@ -10,7 +10,7 @@ import streamlit as st
 from pixseek.errors import PixseekError
 from pixseek.reports import Progress
 from pixseek.web import settings, state
-from pixseek.web.jobs import IndexJob, JobState
+from pixseek.jobs import IndexJob, JobState
 from pixseek.web.messages import escape, user_errors
 
 POLL_S = 0.5

@@ -15,7 +15,7 @@ import streamlit as st
 from pixseek import paths
 from pixseek.library import Library, index_exists
 from pixseek.reports import ChangeSummary, Status
-from pixseek.web.jobs import IndexJob
+from pixseek.jobs import IndexJob
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
 CHANGES_TTL_S = 60  # looking for changed files scans every folder: not on every click

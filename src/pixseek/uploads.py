@@ -8,21 +8,21 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
-from pixseek.errors import ImageError, QueryError
+from pixseek.errors import ImageError, UnusableUpload, UploadTooLarge
 from pixseek.images import decode
 
 MAX_UPLOAD_MB = 50
 
 
 def checked(name: str, data: bytes) -> bytes:
-    """`data` if it is an image we can use, else a QueryError that says why."""
+    """`data` if it is an image we can use, else a QueryError (UploadTooLarge, UnusableUpload) that says why."""
     if len(data) > MAX_UPLOAD_MB * 2**20:
-        raise QueryError(f"{name} is too large ({len(data) / 2**20:.0f} MB); upload a photo of at most "
+        raise UploadTooLarge(f"{name} is too large ({len(data) / 2**20:.0f} MB); upload a photo of at most "
                          f"{MAX_UPLOAD_MB} MB")
     try:
         decode(data, name=name)
     except ImageError as error:
-        raise QueryError(f"cannot search by {name}: {error}") from None
+        raise UnusableUpload(f"cannot search by {name}: {error}") from None
     return data
 
 
