@@ -207,7 +207,7 @@ def test_cli_filters_sort_and_json(pixseek_home, tmp_path, shots):
     text = pixseek("search", "--index", index, "a photo", "--place", "Lisbon")
     assert text.returncode == 0 and "Portugal" in text.stdout and "2023-06-01 10:00 (UTC+01:00)" in text.stdout
     nothing = pixseek("search", "--index", index, "a photo", "--camera", "Leica")
-    assert "no results matching camera: Leica" in nothing.stdout
+    assert "no results matching camera: Leica" in nothing.stderr
     bad = pixseek("search", "--index", index, "a photo", "--after", "yesterday")
     assert bad.returncode == 1 and bad.stderr.startswith("pixseek: error: after 'yesterday' is not a date")
 
