@@ -22,8 +22,8 @@ def search_page() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="pixseek", page_icon="🔎", layout="wide")
-    page = st.navigation([st.Page(search_page, title="Search", icon="🔎", default=True),
-                          st.Page(DUPLICATES_PAGE, title="Duplicates", icon="🗂️", url_path="duplicates")])
+    page = st.navigation([st.Page(search_page, title="Search", icon=":material/search:", default=True),
+                          st.Page(DUPLICATES_PAGE, title="Duplicates", icon=":material/content_copy:", url_path="duplicates")])
     with st.sidebar:
         sidebar.render(state.config())
     page.run()
