@@ -30,7 +30,7 @@ class ApiServer:
         self.stderr: list[str] = []
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> ApiServer:
         self.process = subprocess.Popen(self.command, env=self.env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read_stderr, daemon=True).start()
@@ -58,7 +58,7 @@ class ApiServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError("the server did not stop on SIGINT")
+            raise AssertionError("the server did not stop on SIGINT") from None
 
 
 def server_env(home, **extra: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ export path, and folders of real image files generated on the fly."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

@@ -33,7 +33,8 @@ JUNK = b"never to be fetched"
 CORPUS = [
     "a dog on a beach", "sunset over the mountains", "two cats sleeping on a sofa", "a red car in the snow",
     "ein Hund am Strand", "Sonnenuntergang über den Bergen", "zwei Katzen schlafen auf dem Sofa", "ein rotes Auto im Schnee",
-    "浜辺の犬", "山に沈む夕日", "ソファで寝ている二匹の猫", "雪の中の赤い車", "un chien sur la plage", "un coche rojo en la nieve",
+    "浜辺の犬", "山に沈む夕日", "ソファで寝ている二匹の猫", "雪の中の赤い車",
+    "un chien sur la plage", "un coche rojo en la nieve",
 ] * 20
 
 
@@ -324,8 +325,10 @@ def immich_siglip_repo(work: Path, seed: int = 13) -> HubRepo:
     text_bytes = onnx_bytes(text, (torch.ones(1, 64, dtype=torch.int32),), ["text"], ["embedding"], opset=19)
     tokenizer_folder = work / "siglip-tokenizer"
     text_files = {f"textual/{k}": v for k, v in _tokenizer_files(tokenizer, "</s>", 64, tokenizer_folder).items()}
-    config = {"embed_dim": 64, "init_logit_bias": -10, "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224"},
-              "text_cfg": {"context_length": 64, "vocab_size": tokenizer.get_vocab_size(), "hf_tokenizer_name": "timm/ViT-B-16-SigLIP",
+    config = {"embed_dim": 64, "init_logit_bias": -10,
+              "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224"},
+              "text_cfg": {"context_length": 64, "vocab_size": tokenizer.get_vocab_size(),
+                           "hf_tokenizer_name": "timm/ViT-B-16-SigLIP",
                            "tokenizer_kwargs": {"clean": "canonicalize"}, "pool_type": "last", "no_causal_mask": True}}
     preprocess = {"size": [224, 224], "mode": "RGB", "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic",
                   "resize_mode": "squash", "fill_color": 0}
@@ -365,7 +368,8 @@ def immich_xlm_roberta_repo(work: Path, seed: int = 14, mclip: bool = False) -> 
     image_bytes = onnx_bytes(image, (torch.zeros(1, 3, 224, 224),), ["image"], ["embedding"], opset=19)
     ids = torch.ones(1, 77, dtype=torch.int32)
     if mclip:
-        text_bytes = onnx_bytes(text, (ids, torch.ones(1, 77, dtype=torch.int32)), ["input_ids", "attention_mask"], ["embedding"], opset=19)
+        text_bytes = onnx_bytes(text, (ids, torch.ones(1, 77, dtype=torch.int32)), ["input_ids", "attention_mask"],
+                                ["embedding"], opset=19)
     else:
         text_bytes = onnx_bytes(text, (ids,), ["text"], ["embedding"], opset=19)
     tokenizer_folder = work / ("mclip-tokenizer" if mclip else "xlmr-tokenizer")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
-import time
 
 import pytest
 from PIL import Image

@@ -42,11 +42,13 @@ def events(client: httpx.Client) -> list[tuple[str, dict]]:
     return found
 
 
-def wait_for_progress(client: httpx.Client, timeout: float = 60) -> dict:
+def wait_for_progress(client: httpx.Client, timeout: float = 60, estimated: bool = False) -> dict:
+    """The run's state once it reports progress (with `estimated`, a time left: from the first
+    saved batch on), or once it has ended."""
     deadline = time.monotonic() + timeout
     while True:
         state = client.get("/api/index").json()
-        if state["progress"] or not state["running"]:
+        if (state["progress"] and (state["eta"] is not None or not estimated)) or not state["running"]:
             return state
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.05)
@@ -61,7 +63,7 @@ def test_index_run_with_events_searches_during_it_and_cancel(home, tmp_path):
         started = client.post("/api/index")
         assert started.status_code == 202 and started.json()["running"]
         assert client.post("/api/index").status_code == 409
-        first = wait_for_progress(client)
+        first = wait_for_progress(client, estimated=True)
         assert first["running"], "the run ended before searches could be made during it"
         assert 0 < first["progress"]["done"] <= first["progress"]["total"] == BULK and first["eta"] is not None
         begun = time.perf_counter()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import urllib.parse
 from html.parser import HTMLParser
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_photo
-from pixseek.desktop import results_page, settings
+from pixseek.desktop import results_page
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -136,18 +135,3 @@ def test_results_show_dates_places_and_the_filters(pixseek_home, tmp_path):
     assert '<span class="place">Tokyo, Japan</span>' in text
     assert f"in {html.escape(str(folder))} · from 2023-01-01, camera: canon" in text
 
-
-def test_remembered_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path / "home"))
-    assert settings.load_folder() == ""
-    settings.save_folder("/photos/ünï côde")
-    assert settings.load_folder() == "/photos/ünï côde"
-    assert settings.settings_file() == tmp_path / "home" / "config" / "desktop.json"
-    for damaged in ("{not json", json.dumps(["a list"]), json.dumps({"folder": 3})):
-        settings.settings_file().write_text(damaged)
-        assert settings.load_folder() == ""  # like a first run, never a crash
-    settings.settings_file().unlink()
-    settings.settings_file().parent.rmdir()
-    settings.settings_file().parent.write_text("a file where the config folder should be")
-    settings.save_folder("/elsewhere")  # an unwritable config folder costs only the memory
-    assert settings.load_folder() == ""

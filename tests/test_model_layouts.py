@@ -87,7 +87,8 @@ def installed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("layout-photos")
-    return [Image.open(make_photo(folder / f"p{i}.png", seed=40 + i, size=size)).convert("RGB") for i, size in enumerate(PHOTO_SIZES)]
+    return [Image.open(make_photo(folder / f"p{i}.png", seed=40 + i, size=size)).convert("RGB")
+            for i, size in enumerate(PHOTO_SIZES)]
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,7 +126,8 @@ def test_catalogue_installs_record_their_pinned_source(installed):
     home, _, _ = installed
     for name, entry in BY_NAME.items():
         source = Bundle.load(home / "models" / name).config.source
-        assert (source["layout"], source["repo"], Bundle.load(home / "models" / name).model_id) == (entry.layout, entry.repo, entry.model_id)
+        installed = Bundle.load(home / "models" / name).model_id
+        assert (source["layout"], source["repo"], installed) == (entry.layout, entry.repo, entry.model_id)
 
 
 def test_a_tower_shipped_only_in_int8_is_used_as_shipped(installed):
@@ -261,4 +263,5 @@ def test_copied_in_hub_files_install_offline(installed, tmp_path, monkeypatch, p
         assert bundle.model_id == BY_NAME[name].model_id
         reference = Bundle.load(home / "models" / name)
         texts = ["a dog on a beach", "two cats"]
-        assert np.allclose(Encoder(bundle).encode_texts(texts), Encoder(reference, text_precision="fp32").encode_texts(texts), atol=1e-5)
+        expected = Encoder(reference, text_precision="fp32").encode_texts(texts)
+        assert np.allclose(Encoder(bundle).encode_texts(texts), expected, atol=1e-5)

@@ -31,7 +31,7 @@ class WatchProcess:
         self.env = server_env(home)
         self.lines: list[str] = []
 
-    def __enter__(self) -> "WatchProcess":
+    def __enter__(self) -> WatchProcess:
         self.process = subprocess.Popen(self.command, env=self.env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True).start()

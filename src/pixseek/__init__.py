@@ -18,13 +18,20 @@ _HOMES = {
     "Status": "pixseek.reports", "ChangeSummary": "pixseek.reports", "IndexedFile": "pixseek.reports",
     "PixseekError": "pixseek.errors",
 }
-__all__ = ["__version__", *_HOMES]
+__all__ = ["__version__", *_HOMES]  # noqa: PLE0604 - the names above, each a string
 
-if TYPE_CHECKING:
-    from pixseek.errors import PixseekError
-    from pixseek.library import Library
-    from pixseek.reports import ChangeSummary, IndexedFile, IndexReport, Progress, SearchResult, Status
-    from pixseek.search import Query, Term, parse_query
+if TYPE_CHECKING:  # re-exported for type checkers (`X as X`); at run time __getattr__ imports them
+    from pixseek.errors import PixseekError as PixseekError
+    from pixseek.library import Library as Library
+    from pixseek.reports import ChangeSummary as ChangeSummary
+    from pixseek.reports import IndexedFile as IndexedFile
+    from pixseek.reports import IndexReport as IndexReport
+    from pixseek.reports import Progress as Progress
+    from pixseek.reports import SearchResult as SearchResult
+    from pixseek.reports import Status as Status
+    from pixseek.search import Query as Query
+    from pixseek.search import Term as Term
+    from pixseek.search import parse_query as parse_query
 
 
 def __getattr__(name: str) -> Any:

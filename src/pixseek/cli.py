@@ -1,7 +1,10 @@
 """The `pixseek` command line: a thin face over the Library.
 
-User errors (PixseekError) print one line and exit 1; Ctrl-C during indexing stops after the
+User errors (PixseekError) print one line and exit 1: the engine's words, then the CLI's own
+how-to for that kind of error (a command or a flag). Ctrl-C during indexing stops after the
 batch in flight is committed (a second Ctrl-C stops at once; the index stays consistent).
+Results go to stdout, one per line as score TAB path; everything else (notes, "no results",
+errors) goes to stderr, so scripts read only results.
 """
 
 from __future__ import annotations
@@ -17,11 +20,31 @@ import time
 from pathlib import Path
 
 from pixseek import __version__
-from pixseek.errors import PixseekError
+from pixseek.errors import EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexIncompatible, IndexNotFound, PixseekError
 from pixseek.model.commands import add_model_commands
+from pixseek.search import DEFAULT_K
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
+# The CLI's spelling of the engine's advice for each kind of error (looked up along the error's
+# class hierarchy): the engine says "indexing a folder makes one", the CLI adds the command.
+HINTS = {
+    IndexNotFound: lambda error: "`pixseek index FOLDER`",
+    IndexCorrupt: lambda error: "`pixseek index`",
+    IndexIncompatible: lambda error: (f"`pixseek index --model {error.model} --reindex`, or --index PATH"
+                                      if error.model else "--index PATH"),
+    EmptyQuery: lambda error: "`pixseek search WORDS`, or --image PHOTO",
+    FolderNotIndexed: lambda error: "`pixseek status` shows them",
+}
+
+
+def error_line(error: PixseekError) -> str:
+    hint = next((HINTS[kind](error) for kind in type(error).__mro__ if kind in HINTS), None)
+    return f"pixseek: error: {error}" + (f" ({hint})" if hint else "")
+
+
+def note(text: str) -> None:
+    print(f"pixseek: note: {text}", file=sys.stderr)
 
 
 def _library(args, create: bool = False, check_model: bool = True):
@@ -41,12 +64,37 @@ def _console(stderr: bool = False):
 
 # -- index ------------------------------------------------------------------------------------
 
-def _progress_bar(console):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+class _ProgressBar:
+    """The indexing progress bar, drawn from the first progress report on (so that a run that
+    fails before any, a missing folder, prints only its error line). The time left is the
+    engine's estimate, from saved batches."""
 
-    return Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn(),
-                    console=console, transient=True)
+    def __init__(self):
+        self._bar = None
+
+    def show(self, p) -> None:
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]:.1f} img/s"), TextColumn("{task.fields[left]}"),
+                                 console=_console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("index", total=None, rate=0.0, left="")
+        left = f"{_duration(p.eta)} left" if p.eta is not None else "estimating time left"
+        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
 def _cancel_on_interrupt() -> threading.Event:
@@ -63,7 +111,6 @@ def _cancel_on_interrupt() -> threading.Event:
 
 
 def cmd_index(args) -> int:
-    console = _console(stderr=True)
     if args.reindex and not args.model:
         raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
     with _library(args, create=True, check_model=not args.reindex) as library:
@@ -73,17 +120,12 @@ def cmd_index(args) -> int:
         if args.vector_index:
             library.set_vector_index(args.vector_index)
         cancel = _cancel_on_interrupt()
-        with _progress_bar(console) as bar:
-            task = bar.add_task("index", total=None, rate=0.0)
-
-            def show(p):
-                bar.update(task, completed=p.done, total=p.total, rate=p.rate)
-
-            show = None if args.quiet else show
+        with _ProgressBar() as bar:
+            show = None if args.quiet else bar.show
             if args.reindex:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
-                report = library.index(args.folders, progress=show, cancel=cancel)
+                report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -99,34 +141,31 @@ def search_filters(args):
                                place=args.place, near=args.near, radius=args.radius, folder=args.within)
 
 
-def _result_line(result) -> str:
-    """"0.3121  2023-06-01 10:00  Lisbon, Portugal  /path": the score, then what is known."""
-    from pixseek.metadata import describe_time
-
-    parts = [f"{result.score:.4f}"]
-    m = result.metadata
-    if m is not None:
-        parts.append(describe_time(m.local_time, m.time_source, m.utc_offset_min))
-    if result.place is not None:
-        parts.append(result.place.describe())
-    return "  ".join(parts + [result.path])
-
 
 def cmd_search(args) -> int:
     from pixseek.search import parse_query
 
     query = parse_query(args.terms, args.image, args.negative)
+    read = query.terms[:len(args.terms)]
+    if not args.quiet and any(term.image or term.weight != 1 for term in read):
+        note(f"searching for {query.describe()}")  # a weight or an image file was read from the words
     filters = search_filters(args)
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
+        missing = [folder for folder in library.folder_details() if not folder.present]
+        if not args.quiet:
+            for folder in missing:
+                note(f"{folder.path} is missing (an unmounted drive?): its {folder.images} photos are not searched; "
+                     f"remount it, or `pixseek remove {folder.path}`")
         if args.json:
             # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
             print(json.dumps([r.to_dict() for r in results]))
             return 0
         if not results:
-            wanted = filters.describe()
-            print("no results" + (" above the minimum score" if args.min_score is not None else "")
-                  + (f" matching {'; '.join(wanted)}" if wanted else ""), file=sys.stderr)
+            if not args.quiet:
+                wanted = filters.describe()
+                print("no results" + (" above the minimum score" if args.min_score is not None else "")
+                      + (f" matching {'; '.join(wanted)}" if wanted else ""), file=sys.stderr)
             return 0
         if args.paths_only:
             print("\n".join(r.path for r in results))
@@ -136,7 +175,7 @@ def cmd_search(args) -> int:
             print_results(results, library.thumbnail)
         else:
             for result in results:
-                print(_result_line(result))
+                print(f"{result.score:.4f}\t{result.path}")
     return 0
 
 
@@ -163,6 +202,7 @@ def cmd_duplicates(args) -> int:
 def cmd_status(args) -> int:
     with _library(args) as library:
         status = library.status()
+        library_folders = library.folder_details()
         skipped = library.skipped() if args.skipped else []
     if args.json:
         print(json.dumps(status.__dict__, default=str))
@@ -173,6 +213,11 @@ def cmd_status(args) -> int:
     print(f"images:       {status.images}")
     print(f"skipped:      {status.skipped}")
     print(f"folders:      {', '.join(status.folders) or '(none)'}")
+    for folder in library_folders:
+        if not folder.present:
+            print(f"missing:      {folder.path} ({folder.images} photos kept, not searched; remount it, "
+                  f"or `pixseek remove {folder.path}`)")
+    print(f"hidden files: {'indexed' if status.include_hidden else 'left out'}")
     print(f"last update:  {updated}")
     print(f"vector index: {status.vector_index}")
     print("consistent:   " + ("yes" if status.consistent else "NO: " + "; ".join(status.problems)))
@@ -278,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
                    help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
+                   help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
     p.add_argument("--reindex", action="store_true",
                    help="rebuild the index for --model (every photo embedded again); the old index answers searches "
                         "until the new one is complete; an interrupted rebuild resumes")
@@ -290,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
-    p.add_argument("-k", type=int, default=10, help="number of results, 1 to 1000 (default 10)")
+    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
     p.add_argument("--after", metavar="DATE", help="taken on or after DATE (2023, 2023-06, 2023-06-15; local time where taken)")
@@ -306,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
     p.add_argument("--preview", action="store_true",
                    help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
+    p.add_argument("-q", "--quiet", action="store_true", help="results only: no notes, no 'no results' line")
     p.set_defaults(func=cmd_search)
 
     p = commands.add_parser("duplicates", parents=[common], help="list groups of exact and near-duplicate photos")
@@ -367,15 +415,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _how_to(error: PixseekError) -> str:
-    """The command that fixes an engine error, in this face's words."""
-    from pixseek.errors import IndexIncompatible
-
-    if isinstance(error, IndexIncompatible) and error.model:
-        return f" (`pixseek index --model {error.model} --reindex`)"
-    return ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -391,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PixseekError as error:
-        print(f"pixseek: error: {error}{_how_to(error)}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("pixseek: interrupted; the index keeps everything committed so far", file=sys.stderr)

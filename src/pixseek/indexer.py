@@ -24,12 +24,13 @@ from collections import deque
 from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from pixseek.environment import number
 from pixseek.errors import ImageError
-from pixseek.files import FileEntry, scan
+from pixseek.files import FileEntry, ScanTally, scan
 from pixseek.images import decode, perceptual_hash, read_file
 from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.model import Encoder
@@ -39,7 +40,11 @@ from pixseek.reports import ChangeSummary, IndexReport, Progress
 from pixseek.store.catalog import Catalog, Description, FileRecord, NewFile
 
 ProgressCallback = Callable[[Progress], None]
-BATCH_SIZE = int(os.environ.get("PIXSEEK_BATCH", 32))
+DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
+
+
+def batch_size() -> int:
+    return number("PIXSEEK_BATCH", DEFAULT_BATCH, minimum=1)
 
 
 def content_hash(data: bytes) -> bytes:
@@ -58,6 +63,8 @@ class Plan:
     unchanged: int = 0
     skipped_before: int = 0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    new_scan_errors: list[tuple[str, str]] = field(default_factory=list)  # not yet in the catalog as such
+    tally: ScanTally = field(default_factory=ScanTally)
 
     def summary(self) -> ChangeSummary:
         changed = len(self.previous)
@@ -70,7 +77,7 @@ class Plan:
 
 
 def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (),
-              vanished: Iterable[str] = ()) -> Plan:
+              vanished: Iterable[str] = (), include_hidden: bool = False) -> Plan:
     """Diff `roots` (recursively) against the catalog. A watcher's update also names `shallow`
     folders (only the files directly in them are looked at) and `vanished` folders (gone: every
     file the catalog holds under them is missing, and none is scanned)."""
@@ -86,10 +93,13 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
     known.update((r.path, r) for r in catalog.files_under(shallow) if direct(r.path))
     skipped = catalog.skipped_under(roots + vanished)
     skipped.update((p, s) for p, s in catalog.skipped_under(shallow).items() if direct(p))
+
     def on_error(path: str, reason: str) -> None:
         plan.scan_errors.append((path, reason))
 
-    for entry in chain(scan(roots, on_error), scan(sorted(shallow), on_error, recursive=False)):
+    # Links may lead anywhere inside the index's folders, whichever part of them is scanned.
+    walk = dict(on_error=on_error, include_hidden=include_hidden, tally=plan.tally, bounds=catalog.roots() + roots)
+    for entry in chain(scan(roots, **walk), scan(sorted(shallow), recursive=False, **walk)):
         record = known.pop(entry.path, None)
         skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
@@ -105,6 +115,10 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
             plan.previous[entry.path] = record
         plan.candidates.append(entry)
     unreadable = {path for path, _ in plan.scan_errors}
+    # Broken links and unreadable folders are skipped files too: kept in the catalog like the rest,
+    # so that the run's summary and the index's status count the same skipped files.
+    plan.new_scan_errors = [(path, reason) for path, reason in plan.scan_errors
+                            if skipped.get(path, (None, None, None))[2] != reason]
 
     def gone(path: str) -> bool:  # not seen, and not merely hidden behind an unreadable folder
         return path not in unreadable and not any(path.startswith(os.path.join(u, "")) for u in unreadable)
@@ -167,7 +181,8 @@ class Indexer:
     def __init__(self, catalog: Catalog, encoder: Encoder, workers: int | None = None):
         self.catalog = catalog
         self.encoder = encoder
-        self.workers = workers or int(os.environ.get("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
+        self.workers = workers or number("PIXSEEK_DECODE_WORKERS", 0) or os.cpu_count() or 1
+        self.batch_size = batch_size()
         self._reader = catalog.clone()
         self._reader_lock = threading.Lock()
 
@@ -198,7 +213,7 @@ class Indexer:
     def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
         """Results in order, with a bounded number of files in flight."""
         pending: deque = deque()
-        window = max(2 * BATCH_SIZE, 4 * self.workers)
+        window = max(2 * self.batch_size, 4 * self.workers)
         for entry in plan.entries():
             pending.append(pool.submit(self._examine, entry, plan.undescribed))
             if len(pending) >= window:
@@ -209,11 +224,13 @@ class Indexer:
     def run(self, plan: Plan, progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None) -> IndexReport:
         report = IndexReport(unchanged=plan.unchanged, skipped_before=plan.skipped_before,
-                             skipped=list(plan.scan_errors))
+                             skipped=list(plan.scan_errors), hidden=plan.tally.hidden,
+                             not_followed=plan.tally.not_followed)
         start = time.monotonic()
-        batch = _Batch(self.catalog, self.encoder, plan)
+        batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
         total = len(plan.candidates) + len(plan.undescribed)
-        done = 0
+        done = saved = 0
+        saved_at = 0.0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
         try:
             for outcome in self._outcomes(plan, pool):
@@ -224,19 +241,22 @@ class Indexer:
                 done += 1
                 if batch.full:
                     batch.commit(report)
+                    saved, saved_at = done, time.monotonic() - start
                 if progress:
-                    elapsed = time.monotonic() - start
+                    # The rate counts saved files only: files read and decoded run ahead of the
+                    # encoder by a window, and would promise a finish long before it comes.
                     progress(Progress(done, total, report.indexed + batch.pending_embeds, report.reused,
-                                      len(report.skipped) - len(plan.scan_errors), elapsed,
-                                      done / elapsed if elapsed > 0 else 0.0, outcome.entry.path))
+                                      len(report.skipped) - len(plan.scan_errors), time.monotonic() - start,
+                                      saved / saved_at if saved_at > 0 else 0.0, outcome.entry.path))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
-        if not report.cancelled:
-            gone = batch.unclaimed_missing()
-            report.removed = len(gone)
-            if gone or plan.gone_skipped:
-                self.catalog.commit_batch(removed_ids=gone, forget_skipped=plan.gone_skipped)
+        gone = [] if report.cancelled else batch.unclaimed_missing()
+        forget = [] if report.cancelled else plan.gone_skipped
+        report.removed = len(gone)
+        if gone or forget or plan.new_scan_errors:
+            self.catalog.commit_batch(removed_ids=gone, forget_skipped=forget,
+                                      skipped=[(path, 0, 0, reason) for path, reason in plan.new_scan_errors])
         report.elapsed = time.monotonic() - start
         return report
 
@@ -244,10 +264,11 @@ class Indexer:
 class _Batch:
     """Outcomes waiting to be encoded and committed together."""
 
-    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan):
+    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan, size: int):
         self.catalog = catalog
         self.encoder = encoder
         self.plan = plan
+        self.size = size
         self.claimed: set[int] = set()  # missing rows claimed by a moved file
         self._reset()
 
@@ -263,7 +284,7 @@ class _Batch:
 
     @property
     def full(self) -> bool:
-        return len(self.to_embed) >= BATCH_SIZE or len(self.reused) + len(self.skips) + len(self.described) >= 1000
+        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) + len(self.described) >= 1000
 
     def take(self, outcome: _Outcome) -> None:
         if outcome.describe_id is not None:

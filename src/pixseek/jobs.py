@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from pixseek.errors import PixseekError
 from pixseek.library import Library

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -19,20 +20,21 @@ import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from pixseek import duplicates, paths, reindex
-from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
-                            PixseekError, QueryError, StorageError)
 from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
+from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked,
+                            IndexNotFound, PixseekError, QueryError, StorageError)
+from pixseek.files import check_folder
 from pixseek.filters import SearchFilters
 from pixseek.images import read_file
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexedFile, IndexReport, SearchResult, Status
-from pixseek.search import Query, Term, combine, parse_query
+from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, SearchResult, Status
+from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -43,6 +45,7 @@ from pixseek.thumbnails import ThumbnailCache
 MAX_K = 1000
 SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
 LOCK_NAME = "write.lock"
+HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +104,8 @@ class Library:
         self._lock = threading.RLock()
         self.thumbnails = ThumbnailCache()
         self.notes: list[str] = []  # what opening or indexing had to repair
+        self._made = False  # this Library made the index: if nothing is ever added, close() removes it
+        self._catalog_file = _file_identity(catalog.path)
 
     def _note(self, message: str) -> None:
         log.warning(message)
@@ -110,11 +115,12 @@ class Library:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, model: str | None = None, create: bool = False,
-             precision: str | None = None, device: str | None = None) -> "Library":
+             precision: str | None = None, device: str | None = None) -> Library:
         """Open an index; with `create`, make it (with `model`, default the default model) if absent,
         and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
         notes = []
+        made = False
         if reindex.finish_interrupted_swap(index_dir):
             notes.append("finished putting in place an index rebuilt for another model (the last run stopped midway)")
         try:
@@ -123,10 +129,11 @@ class Library:
             if not create:
                 if saved_files(index_dir):
                     raise IndexNotFound(f"the index at {index_dir} has lost its catalog ({CATALOG_NAME}); a vector "
-                                        "file alone cannot tell which photo is which: `pixseek index FOLDER` "
-                                        "makes a new one") from None
+                                        "file alone cannot tell which photo is which: indexing a folder makes "
+                                        "a new one") from None
                 raise
             catalog, notes = cls._new_catalog(index_dir, model)
+            made = True
         except IndexCorrupt as damage:
             if not create:
                 raise
@@ -143,6 +150,7 @@ class Library:
                     f"({bundle.name}); rebuild it for {bundle.name} (the old one keeps working until the new one "
                     "is complete), or use another index for it", model=bundle.name)
         library = cls(index_dir, catalog, model, precision, device)
+        library._made = made
         for note in notes:
             library._note(note)
         return library
@@ -166,15 +174,43 @@ class Library:
             self.catalog.close()
             self._note(repair_catalog(self.index_dir, "; ".join(problems), *_model_identity(self._model_name)))
             self.catalog = Catalog.open(self.index_dir, create=False)
+            self._catalog_file = _file_identity(self.catalog.path)
             self._live = self._facets = None
 
     def close(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
+        unused = self._made and self._holds_nothing()
         self.catalog.close()
+        if unused:
+            self._remove_unused_index()
 
-    def __enter__(self) -> "Library":
+    def is_current(self) -> bool:
+        """Whether the index's catalog is still the file this Library reads: another process may
+        have rebuilt a damaged one, or removed an index it made and never filled. A long-lived
+        face (the web app) then opens a new Library."""
+        return _file_identity(self.catalog.path) == self._catalog_file
+
+    def _holds_nothing(self) -> bool:
+        try:
+            return not self.catalog.roots() and self.catalog.count() == 0
+        except sqlite3.Error:
+            return False
+
+    def _remove_unused_index(self) -> None:
+        """An index made for a run that never added a folder (a missing folder, a dry run) is not
+        left behind: later commands then say there is no index yet, not "no results"."""
+        self._made = False
+        try:
+            with writing(self.index_dir):
+                for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm"):
+                    (self.index_dir / name).unlink(missing_ok=True)
+        except (PixseekError, OSError):
+            return  # another process has it (and may be filling it): it stays
+        (self.index_dir / LOCK_NAME).unlink(missing_ok=True)
+
+    def __enter__(self) -> Library:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,16 +249,24 @@ class Library:
 
     # -- indexing ---------------------------------------------------------------------------
 
-    def _check_folders(self, folders: Iterable[str | os.PathLike]) -> list[str]:
-        checked = []
-        for folder in folders:
-            path = os.path.abspath(os.path.expanduser(str(folder)))
-            if not os.path.isdir(path):
-                raise FolderNotFound(f"folder not found: {folder}")
-            checked.append(path)
-        if not checked:
+    def _folders_to_scan(self, folders, catalog: Catalog | None = None) -> list[str]:
+        """The folders asked for, each checked; none asked for: every indexed folder still there
+        (a missing one, an unmounted drive, keeps its photos and is named in a note)."""
+        catalog = catalog or self.catalog
+        if isinstance(folders, (str, os.PathLike)):
+            folders = [folders]
+        if folders:
+            return [check_folder(folder) for folder in folders]
+        roots = catalog.roots()
+        if not roots:
             raise FolderNotFound("no folder given, and this index has no folders yet")
-        return checked
+        present = [root for root in roots if os.path.isdir(root)]
+        for root in roots:
+            if root not in present:
+                self._note(missing_note(root, self.catalog.count_under(root)))
+        if not present:
+            raise FolderNotFound("every folder of this index is missing: " + ", ".join(roots))
+        return [check_folder(root) for root in present]
 
     @contextmanager
     def _writer(self):
@@ -260,15 +304,18 @@ class Library:
 
     @_storage_errors
     def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed)."""
-        if isinstance(folders, (str, os.PathLike)):
-            folders = [folders]
+              cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed).
+
+        `include_hidden` sets the index's policy for hidden files and folders (names starting
+        with "."), kept for later runs; None keeps the one it has (default: left out)."""
 
         def plan_for(writer: Catalog) -> Plan:
-            checked = self._check_folders(list(folders or []) or writer.roots())
+            checked = self._folders_to_scan(folders, writer)
             writer.add_roots(checked)
-            return make_plan(writer, checked)
+            if include_hidden is not None:
+                writer.set_setting(HIDDEN_KEY, "yes" if include_hidden else "no")
+            return make_plan(writer, checked, include_hidden=writer.meta(HIDDEN_KEY) == "yes")
 
         return self._run(plan_for, progress, cancel)
 
@@ -283,7 +330,8 @@ class Library:
             changed = [changed]
 
         def plan_for(writer: Catalog) -> Plan:
-            return make_plan(writer, *update_targets(changed, writer.roots()))
+            return make_plan(writer, *update_targets(changed, writer.roots()),
+                             include_hidden=writer.meta(HIDDEN_KEY) == "yes")
 
         return self._run(plan_for, progress, cancel)
 
@@ -297,16 +345,22 @@ class Library:
         with writing(self.index_dir):
             if reindex.staged_model(self.index_dir) not in (None, bundle.model_id):
                 reindex.discard_staging(self.index_dir)  # a rebuild for a third model, abandoned
-            folders = self._check_folders(folders or self.catalog.roots())
+            missing = [root for root in self.catalog.roots() if not os.path.isdir(root)]
+            if missing and not folders:  # the rebuilt index would lose their photos
+                raise FolderNotFound(f"an indexed folder is missing ({', '.join(missing)}): bring it back before "
+                                     "rebuilding, or remove it from the index")
+            folders = self._folders_to_scan(folders)
+            include_hidden = self.catalog.meta(HIDDEN_KEY) == "yes"  # the rebuilt index keeps the policy
             with Library.open(reindex.staging_dir(self.index_dir), model=model, create=True,
                               precision=self._precision, device=self._device) as rebuilt:
-                report = rebuilt.index(folders, progress, cancel)
+                report = rebuilt.index(folders, progress, cancel, include_hidden=include_hidden)
             if report.cancelled:
                 return report
             reindex.mark_complete(self.index_dir)
             self.close()
             reindex.swap_in(self.index_dir)
         self.catalog = Catalog.open(self.index_dir, create=False)
+        self._catalog_file = _file_identity(self.catalog.path)
         self._model_name, self._live, self._facets = model, None, None
         self._text_cache.clear()
         return report
@@ -324,13 +378,22 @@ class Library:
     @_storage_errors
     def changes(self, folders: Iterable[str | os.PathLike] | None = None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
-        folders = self._check_folders(folders or self.catalog.roots())
-        return make_plan(self.catalog, folders).summary()
+        folders = self._folders_to_scan(folders)
+        return make_plan(self.catalog, folders, include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes").summary()
+
+    def _indexed_folder(self, folder) -> str:
+        """`folder` as an absolute path, if the index holds it, a folder inside it, or one around it."""
+        path = os.path.abspath(os.path.expanduser(str(folder)))
+        roots = self.catalog.roots()
+        if not any(_inside(path, root) or _inside(root, path) for root in roots):
+            held = ", ".join(roots) if roots else "none yet"
+            raise FolderNotIndexed(f"{folder} is not in the index (its folders: {held})")
+        return path
 
     @_storage_errors
     def remove(self, folder: str | os.PathLike) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
-        path = os.path.abspath(os.path.expanduser(str(folder)))
+        path = self._indexed_folder(folder)
         with writing(self.index_dir):
             with self._writer() as writer:
                 removed = writer.remove_roots([path])
@@ -365,7 +428,7 @@ class Library:
         return combine(vectors, np.array([t.weight for t in query.terms]))
 
     @_storage_errors
-    def search(self, query: Query | str, k: int = 10, min_score: float | None = None,
+    def search(self, query: Query | str, k: int = DEFAULT_K, min_score: float | None = None,
                filters: SearchFilters | None = None, sort: str = "score") -> list[SearchResult]:
         """The `k` best matches among the photos that pass `filters`, best first, or in the order
         they were taken with sort="date". Each result carries the photo's metadata and place."""
@@ -375,7 +438,16 @@ class Library:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
         if sort not in SORTS:
             raise QueryError(f"unknown sort order {sort!r}; use one of {', '.join(SORTS)}")
+        if min_score is not None and not math.isfinite(min_score):
+            raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
         filters = filters or SearchFilters()
+        if filters.folder is not None:
+            within = self._indexed_folder(filters.folder)
+            missing = next((root for root in self.catalog.roots() if _inside(within, root) and not os.path.isdir(root)),
+                           None)
+            if missing:
+                raise FolderNotFound(missing_note(missing, self.catalog.count_under(missing)))
+            filters = replace(filters, folder=within)
         if self._live is None and any(t.text is not None for t in query.terms):
             self.encoder.preload("text")  # the first search loads the model while the vector index opens
         live = self._vectors()
@@ -456,6 +528,12 @@ class Library:
     # -- information ------------------------------------------------------------------------
 
     @_storage_errors
+    def photo_path(self, photo_id: int) -> str | None:
+        """The path of the indexed photo with this id (SearchResult.id), None if it has left the
+        index: a face can name a photo by its id, in a URL say, without a path."""
+        return self.catalog.paths_for([photo_id]).get(int(photo_id))
+
+    @_storage_errors
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what the web app may serve), named exactly
         as indexed: normalising `x/link/../a.jpg` to `x/a.jpg` would vouch for another file."""
@@ -514,18 +592,44 @@ class Library:
         return self.catalog.skipped()
 
     @_storage_errors
-    def status(self) -> Status:
-        problems = self.catalog.check()
+    def folder_details(self) -> list[FolderInfo]:
+        """The indexed folders, with their photo counts and whether each is there now."""
+        return [FolderInfo(root, self.catalog.count_under(root), os.path.isdir(root)) for root in self.catalog.roots()]
+
+    @_storage_errors
+    def status(self, check: bool = True) -> Status:
+        """The index at a glance; `check=False` skips the integrity check, whose time grows with
+        the catalog (for a status redrawn while indexing)."""
+        problems = self.catalog.check() if check else []
         live = self._vectors()
         live.refresh()
         count = self.catalog.count()
         if live.index.ntotal != count:
             problems.append(f"vector index holds {live.index.ntotal} vectors for {count} files")
         updated = float(self.catalog.meta("updated_at", "0"))
+        roots = self.catalog.roots()
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
-                      folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
+                      folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
+                      include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=self.notes + live.notes)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+def missing_note(folder: str, images: int) -> str:
+    return (f"the indexed folder {folder} is missing (an unmounted drive?): its {images} photos are kept in the "
+            "index but left out of searches until it is back; or remove it from the index")
 
 
 def _stat_key(path: str) -> tuple[int, int] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from pixseek.errors import PixseekError
 from pixseek.reports import SearchResult

@@ -16,7 +16,7 @@ class Progress:
     reused: int
     skipped: int
     elapsed: float
-    rate: float  # files per second over the run so far
+    rate: float  # files saved per second, as of the last saved batch (0 before the first)
     current: str = ""
 
     @property
@@ -58,6 +58,8 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_before: int = 0  # files skipped in an earlier run and still unchanged
     described: int = 0  # unchanged photos whose metadata was read for the first time
+    hidden: int = 0  # hidden image files and folders left out (the index's hidden-files policy)
+    not_followed: int = 0  # links out of the indexed folders, system pseudo-filesystems
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -70,6 +72,10 @@ class IndexReport:
                  f"{self.removed} removed", f"{len(self.skipped) + self.skipped_before} skipped"]
         if self.described:
             parts.append(f"{self.described} given dates and places")
+        if self.hidden:
+            parts.append(f"{self.hidden} hidden left out")
+        if self.not_followed:
+            parts.append(f"{self.not_followed} links out of the folders not followed")
         return ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
 
 
@@ -97,6 +103,16 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class FolderInfo:
+    """An indexed folder: its photos in the index, and whether it is there now (an unmounted
+    drive is not; its photos stay in the index)."""
+
+    path: str
+    images: int
+    present: bool
+
+
+@dataclass(frozen=True)
 class IndexedFile:
     """One photo in the index, as the faces may show it."""
 
@@ -115,6 +131,8 @@ class Status:
     model_id: str
     images: int
     folders: list[str]
+    missing_folders: list[str]  # indexed folders not there now: their photos are kept, not searched
+    include_hidden: bool  # hidden files and folders are indexed
     skipped: int
     last_update: float | None
     vector_index: str

@@ -1,17 +1,52 @@
-"""Uploaded example photos: refused when too large or not an image, else handed to the Library
-as a temporary file (a query image is a path) that is deleted after the search."""
+"""Uploaded example photos: refused when too large or not an image, kept in memory under a
+key made from their content (so that the page's address can name the photo, and a bookmark or
+a reload searches by it again while the server runs), and handed to the Library as a
+temporary file (a query image is a path) that is deleted after the search."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass
 
 from pixseek.errors import ImageError, UnusableUpload, UploadTooLarge
 from pixseek.images import decode
 
 MAX_UPLOAD_MB = 50
+KEPT_UPLOADS = 8  # the newest uploads kept, for every browser session of this server together
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+class UploadStore:
+    """Checked uploads by key, the newest KEPT_UPLOADS kept."""
+
+    def __init__(self):
+        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, name: str, data: bytes) -> str:
+        """Check an upload (QueryError if it cannot be used) and keep it; returns its key."""
+        key = hashlib.blake2b(checked(name, data), digest_size=8).hexdigest()
+        with self._lock:
+            self._uploads[key] = Upload(name, data)
+            self._uploads.move_to_end(key)
+            while len(self._uploads) > KEPT_UPLOADS:
+                self._uploads.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Upload | None:
+        with self._lock:
+            return self._uploads.get(key)
 
 
 def checked(name: str, data: bytes) -> bytes:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, AsyncIterable
+from typing import Annotated
+from collections.abc import AsyncIterable
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent

@@ -114,7 +114,7 @@ class ReportInfo(BaseModel):
     summary: str
 
     @classmethod
-    def of(cls, report: IndexReport) -> "ReportInfo":
+    def of(cls, report: IndexReport) -> ReportInfo:
         return cls(indexed=report.indexed, reused=report.reused, unchanged=report.unchanged, removed=report.removed,
                    skipped=len(report.skipped) + report.skipped_before, elapsed=report.elapsed,
                    cancelled=report.cancelled, summary=report.describe())

@@ -70,8 +70,8 @@ def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_
 @router.get("/search", response_model=SearchAnswer, summary="Search by words and/or indexed photos")
 def search_get(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterParams, Depends()],
                q: Annotated[str | None, Query(max_length=1000, description="words to search for")] = None,
-               like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],
-               not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],
+               like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],  # noqa: B006
+               not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
                k: Annotated[int, Query(ge=1, le=1000)] = 10,
                min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
                folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
@@ -89,7 +89,7 @@ def search_post(request: SearchRequest, svc: Annotated[Service, Depends(service)
 def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterForm, Depends()],
                  image: Annotated[UploadFile, File(description=f"a photo, at most {uploads.MAX_UPLOAD_MB} MB")],
                  q: Annotated[str | None, Form(max_length=1000)] = None,
-                 not_: Annotated[list[str], Form(alias="not")] = [],
+                 not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
                  k: Annotated[int, Form(ge=1, le=1000)] = 10,
                  min_score: Annotated[float | None, Form(ge=-1, le=1)] = None,
                  folder: Annotated[str | None, Form(max_length=4096)] = None) -> SearchAnswer:

@@ -11,7 +11,7 @@ import os
 import secrets
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from pixseek import paths
 from pixseek.api.settings import ApiSettings, is_loopback

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from pixseek.api.settings import ApiSettings
 from pixseek.errors import PixseekError

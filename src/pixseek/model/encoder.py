@@ -156,7 +156,8 @@ class Encoder:
                     self._tokenizer = TextTokenizer(self.bundle.tokenizer_path, config.context_length, config.pad_id,
                                                     config.text_clean)
                 except Exception as exc:  # tokenizers raises untyped errors for damaged files
-                    raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); reinstall it") from None
+                    raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); "
+                                       "reinstall it") from None
             return self._tokenizer
 
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from pixseek import paths
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, first_line
+from pixseek.model.bundle import DEFAULT_MODEL, Bundle, first_line
 from pixseek.model.encoder import Encoder
 from pixseek.model.quantize import (
     IMAGE_CANDIDATES, INT8_IMAGE_MODEL, INT8_TEXT_MODEL, TEXT_CANDIDATES, Agreement, check_agreement, check_text_agreement,
@@ -52,7 +52,8 @@ def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str
         raise ModelInvalid(f"model {bundle.name} does not run: {first_line(exc)}") from None
     for vector in vectors:
         if vector.shape != (2, bundle.config.embedding_dim) or not np.isfinite(vector).all():
-            raise ModelInvalid(f"model {bundle.name} gives {vector.shape[1:]} vectors, not ({bundle.config.embedding_dim},) as its config says")
+            raise ModelInvalid(f"model {bundle.name} gives {vector.shape[1:]} vectors, not ({bundle.config.embedding_dim},) "
+                               "as its config says")
     return encoder
 
 
@@ -146,7 +147,8 @@ def _staging(name: str) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def install_built(name: str, build: Callable[[Path], Path], precision: str = "int8", photos: Path | None = None, report: Report = _stderr) -> Bundle:
+def install_built(name: str, build: Callable[[Path], Path], precision: str = "int8", photos: Path | None = None,
+                  report: Report = _stderr) -> Bundle:
     """Run `build(workdir) -> bundle folder`, settle its precision, check it runs, move it into place."""
     if not name or name.startswith(".") or "/" in name or "\\" in name:
         raise ModelInvalid(f"{name!r} is not a usable model name")
@@ -163,7 +165,8 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
         built.chmod(0o755)  # staging folders are private (mkdtemp); a model is not
         built.rename(destination)
     installed = Bundle.load(destination)
-    report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, {installed.size_bytes() / 1e6:.0f} MB) in {destination}")
+    report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, "
+           f"{installed.size_bytes() / 1e6:.0f} MB) in {destination}")
     return installed
 
 
@@ -241,7 +244,8 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
         raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
                            "name a hub repo to install another")
     if entry is not None:
-        report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) from the Hugging Face hub ...")
+        report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) "
+               "from the Hugging Face hub ...")
         fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root)
         model_id = model_id or entry.model_id
     else:

@@ -16,16 +16,15 @@ The kind and its parameters live in the FAISS file itself (`Spec.of` reads them 
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from pixseek import atomic
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
@@ -71,7 +70,7 @@ class Spec:
     nprobe: int = 0
 
     @classmethod
-    def choose(cls, count: int, setting: str = "auto") -> "Spec":
+    def choose(cls, count: int, setting: str = "auto") -> Spec:
         """The spec for `count` vectors: exact while that is fast, IVF beyond (or as forced)."""
         if setting not in KINDS:
             raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
@@ -83,7 +82,7 @@ class Spec:
         return cls("ivf", nlist, max(8, nlist // 8))
 
     @classmethod
-    def of(cls, index) -> "Spec":
+    def of(cls, index) -> Spec:
         if hasattr(index, "nlist"):
             return cls("ivf", int(index.nlist), int(index.nprobe))
         return cls("flat")
@@ -123,12 +122,12 @@ class VectorIndex:
         return self.spec.describe()
 
     @classmethod
-    def empty(cls, dim: int) -> "VectorIndex":
+    def empty(cls, dim: int) -> VectorIndex:
         faiss = _faiss()
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), Spec("flat"))
 
     @classmethod
-    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> "VectorIndex":
+    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> VectorIndex:
         """An index of `spec` holding everything `batches()` yields ((ids, vectors) pairs).
 
         IVF reads the batches twice: once to train on an even sample, once to add.
@@ -207,25 +206,17 @@ class VectorIndex:
         faiss = _faiss()
         folder = Path(folder)
         target = folder / f"vectors-{generation:012d}.faiss"
-        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=folder)
-        try:
-            # Written through a Python file: FAISS's own writer only prints a failed final flush
-            # (a full disk, a size limit) and would leave a truncated file to rename into place.
-            with os.fdopen(fd, "wb") as handle:
-                faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Written through a Python file: FAISS's own writer only prints a failed final flush
+        # (a full disk, a size limit) and would leave a truncated file to rename into place.
+        with atomic.replacing(target, prefix=".vectors-", sync=True) as handle:
+            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
         for old in saved_files(folder):
             if old[1] != target:
                 old[1].unlink(missing_ok=True)
         return target
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> "VectorIndex":
+    def load(cls, path: Path, dim: int) -> VectorIndex:
         faiss = _faiss()
         try:
             index = faiss.read_index(str(path))
