@@ -66,7 +66,7 @@ class SearchFilters:
     @classmethod
     def parse(cls, after: str | None = None, before: str | None = None, year: str | int | None = None,
               camera: str | None = None, place: str | None = None, near: str | None = None,
-              radius: str | None = None, folder: str | None = None) -> "SearchFilters":
+              radius: str | None = None, folder: str | None = None) -> SearchFilters:
         """Filters from the words people type (CLI options, web fields, API parameters); a
         QueryError says what is wrong with any of them. Empty strings count as not given."""
         after, before, camera, place, near, radius, folder = (

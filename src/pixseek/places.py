@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 EARTH_RADIUS_KM = 6371.0088
 CITY_KM = 50.0
