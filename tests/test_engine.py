@@ -252,7 +252,7 @@ def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, p
                 lambda: parse_query(images=[str(tmp_path / "gone.jpg")]),
                 lambda: Library.open(tmp_path / "index", model="other"),
                 lambda: Library.open(tmp_path / "a file", create=True),
-                lambda: library.search("x", within=str(tmp_path / "elsewhere"))]
+                lambda: library.search("x", filters=SearchFilters(folder=str(tmp_path / "elsewhere")))]
     messages = []
     for attempt in attempts:
         with pytest.raises(PixseekError) as caught:

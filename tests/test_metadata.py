@@ -205,7 +205,7 @@ def test_cli_filters_sort_and_json(pixseek_home, tmp_path, shots):
     assert [os.path.basename(h["path"]) for h in found] == ["tokyo.jpg", "lisbon.jpg", "new_york.jpg"]
     assert found[0]["camera"] == "Canon EOS R5" and found[0]["place"]["city"] == "Tokyo"
     text = pixseek("search", "--index", index, "a photo", "--place", "Lisbon")
-    assert text.returncode == 0 and "Portugal" in text.stdout and "2023-06-01 10:00 (UTC+01:00)" in text.stdout
+    assert text.returncode == 0 and [line.split("\t")[1] for line in text.stdout.splitlines()] == [str(shots / "lisbon.jpg")]
     nothing = pixseek("search", "--index", index, "a photo", "--camera", "Leica")
     assert "no results matching camera: Leica" in nothing.stderr
     bad = pixseek("search", "--index", index, "a photo", "--after", "yesterday")

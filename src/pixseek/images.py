@@ -174,7 +174,7 @@ def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
         image = decode(picture.jpeg, min_side)
     else:
         height, width = picture.pixels.shape[:2]
-        _check_size(width, height, min_side)
+        _check_size(width, height, max_pixels())
         image = Image.fromarray(picture.pixels, "RGB")
     return image.transpose(picture.flip) if picture.flip is not None else image
 
