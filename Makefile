@@ -28,7 +28,7 @@ $(APP_STAMP): pyproject.toml
 
 # Everything the tests need, PyTorch and transformers included (the reference they compare with).
 $(STAMP): $(APP_STAMP)
-	$(PIP) install -q -e '.[test,export,heif]'
+	$(PIP) install -q -e '.[test,export,heif,raw]'
 	touch $@
 
 $(REFERENCE_WHEELS): | $(APP_STAMP)

@@ -4,7 +4,9 @@ Vectors are a Gaussian mixture on the unit sphere: a few thousand centroids insi
 CLIP image embeddings share a common direction), clusters of Zipf-like sizes, points about 0.75
 cosine from their centroid. Uniform noise would make nearest neighbours meaningless and flatter
 an approximate index. The catalog is real: real SQLite rows written in bulk through Catalog, one
-per real (empty) file on disk, so that search's path checks and the scan see what they would.
+per real (empty) file on disk, so that search's path checks and the scan see what they would;
+each row has the metadata of a photo without EXIF (its file time; the filters benchmark adds
+synthetic capture times, cameras and places).
 Held-out queries from the same mixture come with their exact top-10, computed by brute force.
 """
 
@@ -79,8 +81,9 @@ def make_files(root: Path, size: int) -> None:
 def build(size: int) -> dict:
     """Make (once) dataset-<size>: files/, index/ (catalog + saved vector index), queries."""
     from pixseek.files import scan
+    from pixseek.metadata import PhotoMetadata
     from pixseek.model import find_bundle
-    from pixseek.store.catalog import Catalog, NewFile
+    from pixseek.store.catalog import Catalog, Description, NewFile
     from pixseek.store.live_index import LiveVectorIndex
 
     folder = dataset_dir(size)
@@ -99,7 +102,8 @@ def build(size: int) -> dict:
     catalog.add_roots([str(folder / "files")])
     start = time.perf_counter()
     for i in range(0, size, BATCH):
-        catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
+        catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, n.to_bytes(16, "little"), 640, 480, v,
+                                            Description(PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480)))
                                     for n, (e, v) in enumerate(zip(entries[i:i + BATCH], data[i:i + BATCH]), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
     start = time.perf_counter()

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import CACHE, save, table
 
-BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale")
+BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale", "filters", "duplicates")
 
 
 def summary(results: dict) -> list[list]:
@@ -45,6 +45,15 @@ def summary(results: dict) -> list[list]:
             if run["size"] == 1_000_000:
                 rows.append([f"memory while searching 1M ({tower} text)", "< 1536 MiB", f"{run['peak_rss_mib']:,.0f} MiB",
                              run["peak_rss_mib"] < 1536])
+    for name, case in results.get("filters", {}).get("cases", {}).items():
+        if name != "no filter":
+            size = results["filters"]["size"]
+            rows.append([f"filtered query p50, {size:,}, {name}", "< 50 ms", f"{case['p50_ms']:.1f} ms",
+                         case["p50_ms"] < 50])
+    if "duplicates" in results:
+        scale = results["duplicates"]["scale"]
+        rows.append([f"duplicates grouped, {scale['size']:,} photos", "minutes", f"{scale['seconds'] / 60:.1f} min",
+                     scale["seconds"] < 3600])
     if "coldstart" in results:
         for tower in ("int8", "fp32"):
             median = results["coldstart"][tower]["median_s"]

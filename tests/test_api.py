@@ -125,6 +125,21 @@ def test_min_score_and_folder_filter(client, photos):
     assert len(trip) == 4 and all(h["path"].startswith(str(photos / "trip") + "/") for h in trip)
 
 
+def test_metadata_filters_sort_and_each_hits_metadata(client, photos):
+    every = client.get("/api/search", params={"q": "a tree", "k": 50}).json()["results"]
+    assert every and all(h["time_source"] == "file" and h["taken"] and h["width"] == 320 for h in every)
+    assert client.get("/api/search", params={"q": "a tree", "k": 50, "after": "2000"}).json()["results"] == every
+    assert client.get("/api/search", params={"q": "a tree", "before": "2000"}).json()["results"] == []
+    assert client.get("/api/search", params={"q": "a tree", "camera": "Pixel"}).json()["results"] == []
+    dated = client.post("/api/search", json={"q": "a tree", "k": 50, "sort": "date", "folder": str(photos / "trip")})
+    taken = [h["taken"] for h in dated.json()["results"]]
+    assert len(taken) == 4 and taken == sorted(taken)
+    data = (photos / "home" / "photo 4.jpg").read_bytes()
+    none = client.post("/api/search/image", files={"image": ("q.jpg", data, "image/jpeg")},
+                       data={"k": "3", "year": "1999"})
+    assert none.status_code == 200 and none.json()["results"] == []
+
+
 def test_text_is_never_read_as_a_path(client, photos):
     """A query naming an indexed photo (or a system file) is searched as words, not opened."""
     photo = str(photos / "home" / "photo 4.jpg")
@@ -189,6 +204,9 @@ def test_docs_and_openapi_are_served_without_a_cdn(client):
     ({"like": "../../etc/passwd"}, 422, "like"),
     ({"q": "dog", "folder": "../../etc"}, 400, "absolute"),
     ({"q": "dog", "folder": "/etc"}, 400, "not inside an indexed folder"),
+    ({"q": "dog", "after": "June"}, 400, "is not a date"),
+    ({"q": "dog", "near": "somewhere"}, 400, "not lat,lon"),
+    ({"q": "dog", "sort": "random"}, 422, "sort"),
 ])
 def test_bad_searches_get_one_line_json_errors(client, params, status, words):
     assert_error(client.get("/api/search", params=params), status, words)

@@ -30,6 +30,7 @@ from PIL import Image
 from conftest import ROOT, SHARED_PHOTOS, TEST_MODEL, make_photo
 from pixseek import paths, settings
 from pixseek.desktop.app import ICON_PATH, App
+from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import parse_query
 
@@ -218,7 +219,7 @@ def other_model(tmp_path_factory, clip_vocab) -> Path:
 def engine_search(folder: Path, query, k: int):
     """What the engine itself answers on the app's index: (path, score) pairs."""
     with Library.open(paths.default_index_dir()) as library:
-        return [(r.path, r.score) for r in library.search(query, k=k, within=str(folder))]
+        return [(r.path, r.score) for r in library.search(query, k=k, filters=SearchFilters(folder=str(folder)))]
 
 
 class ResultsPage(HTMLParser):
@@ -658,3 +659,38 @@ def test_pixseek_gui_command_typed_into_with_the_keyboard(xvfb, pixseek_home, ga
     finally:
         app.terminate()
         app.wait(10)
+
+
+def test_date_range_and_camera_narrow_the_results_page_which_shows_dates_and_places(start_app, tmp_path,
+                                                                                    opened_urls):
+    from exif_photos import Shot, shot_photo
+
+    folder = tmp_path / "trips"
+    shot_photo(folder / "lisbon.jpg", 1, Shot("2023:06:01 10:00:00", "+01:00", "Google", "Pixel 7", None,
+                                              (38.7169, -9.1399)))
+    shot_photo(folder / "tokyo.jpg", 2, Shot("2023:08:01 12:00:00", "+09:00", "Canon", "Canon EOS R5"))
+    shot_photo(folder / "older.jpg", 3, Shot("2019:08:01 12:00:00", "+00:00", "Google", "Pixel 3"))
+    driver = start_app()
+    app = driver.app
+    driver.choose_folder(folder)
+    driver.wait_idle("indexing")
+    driver.type_into(app.query_entry, "a trip")
+    driver.type_into(app.after_entry, "2023")
+    driver.type_into(app.camera_entry, "pixel")
+    app.search_button.invoke()
+    driver.wait(lambda: len(opened_urls()) == 1, "the results page")
+    page = ResultsPage(opened_urls()[0])
+    assert [os.path.basename(p) for p in page.paths()] == ["lisbon.jpg"]
+    assert '<time datetime="2023-06-01T10:00:00">2023-06-01 10:00 (UTC+01:00)</time>' in page.raw
+    assert "Lisbon, Portugal" in page.raw and "camera: pixel" in page.raw
+    driver.wait_idle("the search")
+    driver.type_into(app.camera_entry, "")
+    driver.type_into(app.before_entry, "2023-07")
+    driver.type_into(app.after_entry, "last summer")
+    app.search_button.invoke()
+    dialog = driver.wait_dialog(1)
+    assert dialog.title == "Cannot search" and dialog.message.startswith("after 'last summer' is not a date")
+    driver.type_into(app.after_entry, "")
+    app.search_button.invoke()
+    driver.wait(lambda: len(opened_urls()) == 2, "the second results page")
+    assert sorted(os.path.basename(p) for p in ResultsPage(opened_urls()[1]).paths()) == ["lisbon.jpg", "older.jpg"]

@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import make_photo
 from pixseek.desktop import results_page
+from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import parse_query
 
@@ -63,8 +64,8 @@ def odd_library(pixseek_home, tmp_path):
 def test_links_scores_and_thumbnails(odd_library, tmp_path):
     library, folder = odd_library
     query = parse_query(['<img src=x onerror="alert(1)">'])
-    results = library.search(query, k=10, within=str(folder))
-    page = results_page.write(tmp_path / "pages", query, results, str(folder), library.thumbnail)
+    results = library.search(query, k=10, filters=SearchFilters(folder=str(folder)))
+    page = results_page.write(tmp_path / "pages", query, results, SearchFilters(folder=str(folder)), library.thumbnail)
     text = page.read_text(encoding="utf-8")
     parsed = Links(text)
 
@@ -87,7 +88,7 @@ def test_query_heading_names_an_example_image(odd_library, tmp_path):
     library, folder = odd_library
     example = str(folder / "ünïcødé 写真.png")
     query = parse_query(["2:sunset"], images=[example], negatives=["rain"])
-    text = results_page.render(query, library.search(query, k=2), str(folder), library.thumbnail)
+    text = results_page.render(query, library.search(query, k=2), SearchFilters(folder=str(folder)), library.thumbnail)
     heading = text.split('<h1 class="query">', 1)[1].split("</h1>", 1)[0]
     assert heading.startswith("Search: 2 × “sunset” + image <a href=")
     assert heading.endswith("but not “rain”")
@@ -97,11 +98,11 @@ def test_query_heading_names_an_example_image(odd_library, tmp_path):
 def test_a_result_without_a_preview_still_links_its_file(odd_library, tmp_path):
     library, folder = odd_library
     query = parse_query(["anything"])
-    results = library.search(query, k=10, within=str(folder))
+    results = library.search(query, k=10, filters=SearchFilters(folder=str(folder)))
     gone = results[0].path
     os.remove(gone)  # deleted between the search and the page
     library.thumbnails.folder = tmp_path / "empty thumbnail cache"
-    text = results_page.render(query, results, str(folder), library.thumbnail)
+    text = results_page.render(query, results, SearchFilters(folder=str(folder)), library.thumbnail)
     assert text.count('<div class="missing">no preview</div>') == 1
     assert uri_path(Links(text).hrefs[0]) == gone
 
@@ -109,9 +110,28 @@ def test_a_result_without_a_preview_still_links_its_file(odd_library, tmp_path):
 def test_old_pages_are_pruned(odd_library, tmp_path):
     library, folder = odd_library
     query = parse_query(["x"])
-    pages = [results_page.write(tmp_path / "pages", query, [], str(folder), library.thumbnail)
+    pages = [results_page.write(tmp_path / "pages", query, [], SearchFilters(folder=str(folder)), library.thumbnail)
              for _ in range(results_page.KEEP_PAGES + 3)]
     kept = sorted((tmp_path / "pages").glob("results-*.html"))
     assert kept == pages[-results_page.KEEP_PAGES:]
     assert "No images in this folder are indexed yet." in pages[-1].read_text(encoding="utf-8")
+
+
+def test_results_show_dates_places_and_the_filters(pixseek_home, tmp_path):
+    from exif_photos import Shot, shot_photo
+
+    folder = tmp_path / "trip"
+    shot_photo(folder / "tokyo.jpg", 1, Shot("2023:06:01 12:00:00", "+09:00", "Canon", "Canon EOS R5", None,
+                                             (35.6895, 139.6917)))
+    shot_photo(folder / "home.jpg", 2, Shot("2021:01:01 12:00:00", "+00:00", "Canon", "Canon EOS R5"))
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([folder])
+        wanted = SearchFilters.parse(after="2023", camera="canon", folder=str(folder))
+        query = parse_query(["anything"])
+        results = library.search(query, k=10, filters=wanted)
+        text = results_page.render(query, results, wanted, library.thumbnail)
+    assert [os.path.basename(r.path) for r in results] == ["tokyo.jpg"]
+    assert '<time datetime="2023-06-01T12:00:00">2023-06-01 12:00 (UTC+09:00)</time>' in text
+    assert '<span class="place">Tokyo, Japan</span>' in text
+    assert f"in {html.escape(str(folder))} · from 2023-01-01, camera: canon" in text
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SHARED_PHOTOS, make_photo
 from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, QueryError
+from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -118,7 +119,7 @@ def test_duplicates_and_touched_files_reuse_stored_vectors(library, photo_dir):
 def test_filters_within_folder_and_min_score(library, photo_dir):
     library.index([photo_dir])
     trip = photo_dir / "trip"
-    inside = library.search("a photo", k=50, within=str(trip))
+    inside = library.search("a photo", k=50, filters=SearchFilters(folder=str(trip)))
     assert inside and all(r.path.startswith(str(trip) + os.sep) for r in inside)
     assert len(inside) == sum(1 for p in all_paths(library) if p.startswith(str(trip) + os.sep))
     everything = library.search("a photo", k=50)
@@ -251,7 +252,7 @@ def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, p
                 lambda: parse_query(images=[str(tmp_path / "gone.jpg")]),
                 lambda: Library.open(tmp_path / "index", model="other"),
                 lambda: Library.open(tmp_path / "a file", create=True),
-                lambda: library.search("x", within=str(tmp_path / "elsewhere"))]
+                lambda: library.search("x", filters=SearchFilters(folder=str(tmp_path / "elsewhere")))]
     messages = []
     for attempt in attempts:
         with pytest.raises(PixseekError) as caught:

@@ -105,13 +105,14 @@ def test_sixteen_bit_rgb_keeps_its_colours():
 
 def _desktop_results_page(folder: Path, index: Path, pages: Path, query_text: str) -> tuple[Path, list]:
     from pixseek.desktop import results_page
+    from pixseek.filters import SearchFilters
     from pixseek.search import parse_query
 
     with Library.open(index, create=True) as library:
         library.index([folder])
         query = parse_query([query_text])
         results = library.search(query, k=100)
-        return results_page.write(pages, query, results, str(folder), library.thumbnail), results
+        return results_page.write(pages, query, results, SearchFilters(folder=str(folder)), library.thumbnail), results
 
 
 @pytest.mark.browser

@@ -13,6 +13,7 @@ from PIL import Image
 
 from conftest import make_photo
 from pixseek.errors import FolderNotFound
+from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import parse_query
 
@@ -41,7 +42,7 @@ def test_links_never_lead_out_of_the_indexed_folders(library, tmp_path):
     report = library.index([root])
     assert indexed(library, root) == ["a again.jpg", "a.jpg", "albums/b.jpg"]
     assert report.not_followed == 3 and "3 links out of the folders not followed" in report.describe()
-    assert not library.search("x", k=50, within=str(root / "out folder"))
+    assert not library.search("x", k=50, filters=SearchFilters(folder=str(root / "out folder")))
 
     library.index([root, outside])  # the same links, now into an indexed folder, are followed
     assert "out.jpg" in indexed(library, root)

@@ -209,3 +209,21 @@ def test_library_status_names_the_index_and_the_setting_is_validated(pixseek_hom
         assert library.catalog.meta(live_index.SETTING_KEY) == "ivf"
         with pytest.raises(PixseekError):
             library.set_vector_index("hnsw")
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_search_among_allowed_ids_returns_only_those(kind):
+    """The filter inside the search: ids outside `allowed` never come back, however close."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    spec = Spec.choose(3000, kind)
+    index = VectorIndex.build(16, spec, lambda: iter([(ids, vectors)]), 3000)
+    for allowed in (np.array([5, 7]), np.array([8, 2999, 3000]), ids[::7]):
+        for query in vectors[:50]:
+            scores, found = index.search(query, 10, allowed)
+            found = [int(i) for i in found if i >= 0]
+            assert found and set(found) <= set(allowed.tolist())
+        exact = vectors[allowed - 1] @ vectors[0]
+        assert int(index.search(vectors[0], 1, allowed)[1][0]) == int(allowed[np.argmax(exact)])

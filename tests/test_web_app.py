@@ -308,3 +308,52 @@ def test_cancel_stops_indexing_and_keeps_what_was_done(pixseek_home, tmp_path):
     assert cancelled.startswith("Last run: cancelled: ") and " new, 0 changed, 0 deleted" in changed
     with Library.open() as library:
         assert library.status().images < 120
+
+
+def test_filters_apply_show_as_chips_live_in_the_url_and_results_show_date_and_place(pixseek_home, tmp_path):
+    from exif_photos import Shot, shot_photo
+
+    photos = tmp_path / "photos"
+    shot_photo(photos / "lisbon.jpg", 1, Shot("2023:06:01 10:00:00", "+01:00", "Google", "Pixel 7", None,
+                                              (38.7169, -9.1399)))
+    shot_photo(photos / "tokyo.jpg", 2, Shot("2022:06:01 12:00:00", "+09:00", "Canon", "Canon EOS R5"))
+    at = _app()
+    _index(at, photos)
+    at.text_input(key="camera").input("pixel")
+    _search(at, "a photo")
+    assert [name for _, name in _tiles(at)] == ["lisbon.jpg"]
+    shown = [re.sub(r"\\(.)", r"\1", c.value) for c in at.main.caption]
+    assert "2023-06-01 10:00 (UTC+01:00) · São Paulo, Lisbon, Portugal" in shown
+    chip = at.button(key="chip_camera")
+    assert chip.label.startswith("Camera: pixel")
+    chip.click().run()
+    assert sorted(name for _, name in _tiles(at)) == ["lisbon.jpg", "tokyo.jpg"]
+    assert at.text_input(key="camera").value == ""
+    at.text_input(key="after").input("2024").run()
+    assert not _tiles(at) and any("No photo matches these filters" in i.value for i in at.info)
+    at.text_input(key="after").input("June").run()
+    assert any("after 'June' is not a date" in e.value for e in at.error)
+
+
+def test_filters_are_read_from_the_url(pixseek_home, tmp_path):
+    from exif_photos import Shot, shot_photo
+
+    photos = tmp_path / "photos"
+    shot_photo(photos / "old.jpg", 1, Shot("2019:01:01 10:00:00", "+00:00"))
+    shot_photo(photos / "new.jpg", 2, Shot("2023:01:01 10:00:00", "+00:00"))
+    at = _app()
+    _index(at, photos)
+    fresh = _app(q="a photo", before="2020", sort="date")
+    assert fresh.text_input(key="before").value == "2020"
+    assert [name for _, name in _tiles(fresh)] == ["old.jpg"]
+
+
+def test_duplicates_page_shows_groups_best_first(pixseek_home, photo_dir):
+    shutil.copy(next(photo_dir.rglob("*.png")), photo_dir / "copy of it.png")
+    at = _app()
+    _index(at, photo_dir)
+    at.switch_page("duplicates_app.py").run()
+    at.button(key="FormSubmitter:duplicates-Find duplicates").click().run()
+    assert at.subheader[0].value == "Group 1: 2 exact copies"
+    badges = [c.value for c in at.main.caption if c.value.startswith(("**best copy**", "exact copy", "similarity"))]
+    assert badges[0].startswith("**best copy**") and badges[1].startswith("exact copy")

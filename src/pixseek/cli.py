@@ -134,6 +134,14 @@ def cmd_index(args) -> int:
 
 # -- search -----------------------------------------------------------------------------------
 
+def search_filters(args):
+    from pixseek.filters import SearchFilters
+
+    return SearchFilters.parse(after=args.after, before=args.before, year=args.year, camera=args.camera,
+                               place=args.place, near=args.near, radius=args.radius, folder=args.within)
+
+
+
 def cmd_search(args) -> int:
     from pixseek.search import parse_query
 
@@ -141,8 +149,9 @@ def cmd_search(args) -> int:
     read = query.terms[:len(args.terms)]
     if not args.quiet and any(term.image or term.weight != 1 for term in read):
         note(f"searching for {query.describe()}")  # a weight or an image file was read from the words
+    filters = search_filters(args)
     with _library(args) as library:
-        results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
+        results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
         missing = [folder for folder in library.folder_details() if not folder.present]
         if not args.quiet:
             for folder in missing:
@@ -150,11 +159,13 @@ def cmd_search(args) -> int:
                      f"remount it, or `pixseek remove {folder.path}`")
         if args.json:
             # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
-            print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
+            print(json.dumps([r.to_dict() for r in results]))
             return 0
         if not results:
             if not args.quiet:
-                print("no results" + (" above the minimum score" if args.min_score is not None else ""), file=sys.stderr)
+                wanted = filters.describe()
+                print("no results" + (" above the minimum score" if args.min_score is not None else "")
+                      + (f" matching {'; '.join(wanted)}" if wanted else ""), file=sys.stderr)
             return 0
         if args.paths_only:
             print("\n".join(r.path for r in results))
@@ -165,6 +176,24 @@ def cmd_search(args) -> int:
         else:
             for result in results:
                 print(f"{result.score:.4f}\t{result.path}")
+    return 0
+
+
+def cmd_duplicates(args) -> int:
+    from pixseek.filters import SearchFilters
+
+    folder = SearchFilters.parse(folder=args.within).folder
+    with _library(args) as library:
+        groups = library.duplicates(threshold=args.threshold, folder=folder)
+    if args.json:
+        print(json.dumps([group.to_dict() for group in groups]))
+        return 0
+    if not groups:
+        print("no duplicates found")
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {group.describe()}")
+        for member in group.photos:
+            print(f"  {member.describe()}")
     return 0
 
 
@@ -311,12 +340,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--after", metavar="DATE", help="taken on or after DATE (2023, 2023-06, 2023-06-15; local time where taken)")
+    p.add_argument("--before", metavar="DATE", help="taken before DATE (its start: --before 2023-09 ends with August)")
+    p.add_argument("--year", metavar="YYYY", help="taken in that year")
+    p.add_argument("--camera", metavar="NAME", help='taken with a camera whose name contains NAME ("Pixel 7", canon)')
+    p.add_argument("--place", metavar="NAME", help="taken in a town, region or country whose name contains NAME")
+    p.add_argument("--near", metavar="LAT,LON", help="taken within --radius of this position (degrees)")
+    p.add_argument("--radius", metavar="DIST", help="with --near: 5km (the default), 500m, 2mi")
+    p.add_argument("--sort", choices=["score", "date"], default="score",
+                   help="best first (score, the default) or oldest first (date) among the top K")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")
     p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
     p.add_argument("--preview", action="store_true",
                    help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
     p.add_argument("-q", "--quiet", action="store_true", help="results only: no notes, no 'no results' line")
     p.set_defaults(func=cmd_search)
+
+    p = commands.add_parser("duplicates", parents=[common], help="list groups of exact and near-duplicate photos")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="CLIP cosine similarity for near-duplicates, 0 to 1 (default: see docs/duplicates.md)")
+    p.add_argument("--in", dest="within", metavar="FOLDER", help="only photos under this folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_duplicates)
 
     p = commands.add_parser("status", parents=[common], help="show the index: model, images, folders, health")
     p.add_argument("--skipped", action="store_true", help="list skipped files and why")

@@ -30,10 +30,12 @@ PSEUDO_FILESYSTEMS = frozenset({
 
 
 def image_extensions() -> frozenset[str]:
-    """The extensions we index; HEIC/HEIF/AVIF only when pillow-heif can decode them."""
+    """The extensions we index; HEIC/HEIF/AVIF only when pillow-heif can decode them. RAW files
+    always: without rawpy they are listed as skipped with the fix, so nobody wonders where they went."""
     from pixseek.images import heif_supported
+    from pixseek.raw import RAW_EXTENSIONS
 
-    return BASE_EXTENSIONS | HEIF_EXTENSIONS if heif_supported() else BASE_EXTENSIONS
+    return BASE_EXTENSIONS | RAW_EXTENSIONS | (HEIF_EXTENSIONS if heif_supported() else frozenset())
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from pixseek.environment import number
 from pixseek.errors import ImageError
+from pixseek.raw import is_raw_name, raw_picture
 
 # Pixels we agree to decode (PIXSEEK_MAX_PIXELS): 200 MP covers big panoramas and refuses
 # decompression bombs. Checked by us before decoding: Pillow's own check only warns below twice
@@ -130,11 +131,14 @@ def _upright(image: Image.Image) -> Image.Image:
     return image.transpose(method) if method is not None else image
 
 
-def decode(data: bytes, min_side: int | None = None) -> Image.Image:
+def decode(data: bytes, min_side: int | None = None, name: str = "") -> Image.Image:
     """Decode `data` to an upright RGB image; with `min_side`, JPEGs may come back smaller but
-    never with a side under `min_side` (enough for a `min_side` CLIP crop or thumbnail)."""
+    never with a side under `min_side` (enough for a `min_side` CLIP crop or thumbnail).
+    A RAW file is known by its `name`'s extension (see raw.py)."""
     if not data:
         raise ImageError("empty file")
+    if is_raw_name(name):
+        return _decode_raw(data, min_side)
     heif_supported()
     limit = max_pixels()
     Image.MAX_IMAGE_PIXELS = limit  # Pillow's own guard, for what it checks while decoding
@@ -164,8 +168,29 @@ def decode(data: bytes, min_side: int | None = None) -> Image.Image:
         raise ImageError(reason, message[:120]) from None
 
 
+def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
+    picture = raw_picture(data, min_side)
+    if picture.jpeg is not None:
+        image = decode(picture.jpeg, min_side)
+    else:
+        height, width = picture.pixels.shape[:2]
+        _check_size(width, height, max_pixels())
+        image = Image.fromarray(picture.pixels, "RGB")
+    return image.transpose(picture.flip) if picture.flip is not None else image
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """The 64-bit DCT perceptual hash (imagehash's phash) that confirms near-duplicates. The
+    32x32 grey picture it hashes is made here with Pillow's reducing resize: 5x cheaper than
+    imagehash's own full LANCZOS pass, within a few bits of it (docs/duplicates.md)."""
+    import imagehash
+
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return int(str(imagehash.phash(small)), 16)
+
+
 def open_upright(path: str, min_side: int | None = None) -> Image.Image:
-    return decode(read_file(path), min_side)
+    return decode(read_file(path), min_side, name=path)
 
 
 def thumbnail_jpeg(path: str, size: int) -> bytes:

@@ -7,6 +7,11 @@ file, whose stored vector is reused. The rest are decoded in worker threads whil
 runs on the previous batch (Pillow and ONNX Runtime both release the GIL), and each batch is
 committed in one transaction: a crash loses at most the batch in flight. Missing files that no
 new file claimed as a move are removed at the end.
+
+Every file read also gives its metadata (metadata.py, from the same bytes), and every decoded
+photo its perceptual hash; GPS positions are named (places.py) when a batch is committed.
+Unchanged files whose metadata was never read (an index made before pixseek read metadata) are
+read for it alone: no hashing, no decoding, no model.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ import numpy as np
 from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import FileEntry, ScanTally, scan
-from pixseek.images import decode, read_file
+from pixseek.images import decode, perceptual_hash, read_file
+from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.model import Encoder
+from pixseek.places import Place, name_places
+from pixseek.raw import NEEDS_RAWPY, raw_supported
 from pixseek.reports import ChangeSummary, IndexReport, Progress
-from pixseek.store.catalog import Catalog, FileRecord, NewFile
+from pixseek.store.catalog import Catalog, Description, FileRecord, NewFile
 
 ProgressCallback = Callable[[Progress], None]
 DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
@@ -49,6 +57,8 @@ class Plan:
     candidates: list[FileEntry] = field(default_factory=list)  # new or changed: to read
     previous: dict[str, FileRecord] = field(default_factory=dict)  # changed path -> its old row
     missing: dict[int, FileRecord] = field(default_factory=dict)  # rows whose file is gone
+    undescribed: dict[str, int] = field(default_factory=dict)  # unchanged file -> its row, metadata never read
+    undescribed_entries: list[FileEntry] = field(default_factory=list)
     gone_skipped: list[str] = field(default_factory=list)  # skipped files that are gone: forget them
     unchanged: int = 0
     skipped_before: int = 0
@@ -59,7 +69,11 @@ class Plan:
     def summary(self) -> ChangeSummary:
         changed = len(self.previous)
         return ChangeSummary(new=len(self.candidates) - changed, changed=changed, deleted=len(self.missing),
-                             unchanged=self.unchanged)
+                             unchanged=self.unchanged, undescribed=len(self.undescribed))
+
+    def entries(self) -> list[FileEntry]:
+        """Every file the run reads: new and changed ones, then those read for metadata alone."""
+        return self.candidates + self.undescribed_entries
 
 
 def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (),
@@ -90,8 +104,11 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
         skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
             plan.unchanged += 1
+            if not record.described:
+                plan.undescribed[entry.path] = record.id
+                plan.undescribed_entries.append(entry)
             continue
-        if record is None and skip[:2] == (entry.size, entry.mtime_ns):
+        if record is None and skip[:2] == (entry.size, entry.mtime_ns) and not _retry_skip(skip[2]):
             plan.skipped_before += 1
             continue
         if record is not None:
@@ -109,6 +126,11 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
     plan.missing = {r.id: r for r in known.values() if gone(r.path)}
     plan.gone_skipped = [path for path in skipped if gone(path)]
     return plan
+
+
+def _retry_skip(reason: str) -> bool:
+    """A RAW file skipped for want of rawpy is read again once rawpy is installed."""
+    return reason.startswith(NEEDS_RAWPY) and raw_supported()
 
 
 def update_targets(changed: Iterable[str | os.PathLike], roots: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -150,6 +172,9 @@ class _Outcome:
     pixels: np.ndarray | None = None
     size: tuple[int, int] = (0, 0)
     error: ImageError | None = None
+    metadata: PhotoMetadata | None = None
+    phash: int | None = None
+    describe_id: int | None = None  # an unchanged row read only for its metadata
 
 
 class Indexer:
@@ -164,29 +189,33 @@ class Indexer:
     def close(self) -> None:
         self._reader.close()
 
-    def _examine(self, entry: FileEntry) -> _Outcome:
-        """Worker: read, hash, and decode only if no stored vector has the same content."""
-        outcome = _Outcome(entry)
+    def _examine(self, entry: FileEntry, undescribed: dict[str, int]) -> _Outcome:
+        """Worker: read, take the metadata, hash, and decode only if no stored vector has the
+        same content (or, for a row whose metadata was never read, only read and take it)."""
+        outcome = _Outcome(entry, describe_id=undescribed.get(entry.path))
         try:
             data = read_file(entry.path)
+            outcome.metadata = read_metadata(data, entry.path, entry.mtime_ns)
+            if outcome.describe_id is not None:
+                return outcome
             outcome.hash = content_hash(data)
             with self._reader_lock:
                 outcome.reuse_id = self._reader.find_by_hash(outcome.hash)
             if outcome.reuse_id is None:
-                image = decode(data, min_side=self.encoder.image_size)
+                image = decode(data, min_side=self.encoder.image_size, name=entry.path)
                 outcome.size = image.size
+                outcome.phash = perceptual_hash(image)
                 outcome.pixels = self.encoder.preprocess(image)
         except ImageError as error:
             outcome.error = error
         return outcome
 
-    def _outcomes(self, entries: list[FileEntry], pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
+    def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
         """Results in order, with a bounded number of files in flight."""
         pending: deque = deque()
-        source = iter(entries)
         window = max(2 * self.batch_size, 4 * self.workers)
-        for entry in source:
-            pending.append(pool.submit(self._examine, entry))
+        for entry in plan.entries():
+            pending.append(pool.submit(self._examine, entry, plan.undescribed))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
@@ -199,12 +228,12 @@ class Indexer:
                              not_followed=plan.tally.not_followed)
         start = time.monotonic()
         batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
-        total = len(plan.candidates)
+        total = len(plan.candidates) + len(plan.undescribed)
         done = saved = 0
         saved_at = 0.0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
         try:
-            for outcome in self._outcomes(plan.candidates, pool):
+            for outcome in self._outcomes(plan, pool):
                 if cancel is not None and cancel.is_set():
                     report.cancelled = True
                     break
@@ -247,6 +276,7 @@ class _Batch:
         self.to_embed: list[_Outcome] = []
         self.reused: list[_Outcome] = []
         self.skips: list[_Outcome] = []
+        self.described: list[_Outcome] = []
 
     @property
     def pending_embeds(self) -> int:
@@ -254,10 +284,13 @@ class _Batch:
 
     @property
     def full(self) -> bool:
-        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) >= 1000
+        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) + len(self.described) >= 1000
 
     def take(self, outcome: _Outcome) -> None:
-        if outcome.error is not None:
+        if outcome.describe_id is not None:
+            if outcome.error is None:  # unreadable now: it stays as it is, and is tried again next run
+                self.described.append(outcome)
+        elif outcome.error is not None:
             self.skips.append(outcome)
         elif outcome.reuse_id is not None:
             self.reused.append(outcome)
@@ -268,12 +301,13 @@ class _Batch:
         return [i for i in self.plan.missing if i not in self.claimed]
 
     def commit(self, report: IndexReport) -> None:
-        if not (self.to_embed or self.reused or self.skips):
+        if not (self.to_embed or self.reused or self.skips or self.described):
             return
+        places = self._places()
         added: list[NewFile] = []
         if self.to_embed:
             vectors = self.encoder.encode_pixels(np.stack([o.pixels for o in self.to_embed]))
-            added += [self._new_file(o, v) for o, v in zip(self.to_embed, vectors)]
+            added += [self._new_file(o, v, places) for o, v in zip(self.to_embed, vectors)]
         removed: list[int] = []
         moved: list[tuple[int, str, int]] = []
         copies = []
@@ -292,19 +326,39 @@ class _Batch:
                     removed.append(old.id)
         if copies:
             vectors = self.catalog.vectors_for([o.reuse_id for o in copies])
-            added += [self._new_file(o, v) for o, v in zip(copies, vectors)]
+            phashes = self.catalog.phashes(o.reuse_id for o in copies)
+            for outcome, vector in zip(copies, vectors):
+                outcome.phash = phashes.get(outcome.reuse_id)
+                added.append(self._new_file(outcome, vector, places))
+        by_path = {o.entry.path: o for o in self.reused}
+        described = [(id_, self._description(by_path[path], places)) for id_, path, _ in moved]
+        described += [(o.describe_id, self._description(o, places)) for o in self.described]
         for outcome in self.to_embed + self.skips:
             old = self.plan.previous.get(outcome.entry.path)
             if old is not None:
                 removed.append(old.id)
         skipped = [(o.entry.path, o.entry.size, o.entry.mtime_ns, o.error.reason) for o in self.skips]
         self.catalog.commit_batch(added=added, removed_ids=removed, moved=moved, skipped=skipped,
-                                  forget_skipped=[path for _, path, _ in moved])
+                                  forget_skipped=[path for _, path, _ in moved], described=described)
         report.indexed += len(self.to_embed)
         report.reused += len(self.reused)
+        report.described += len(self.described)
         report.skipped += [(o.entry.path, str(o.error)) for o in self.skips]
         self._reset()
 
-    def _new_file(self, outcome: _Outcome, vector: np.ndarray) -> NewFile:
-        entry = outcome.entry
-        return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, outcome.size[0], outcome.size[1], vector)
+    def _places(self) -> dict[tuple[float, float], Place | None]:
+        """The batch's GPS positions, named in one look-up."""
+        positions = {(o.metadata.latitude, o.metadata.longitude) for o in self.to_embed + self.reused + self.described
+                     if o.metadata is not None and o.metadata.has_position}
+        return dict(zip(positions, name_places(positions)))
+
+    @staticmethod
+    def _description(outcome: _Outcome, places: dict) -> Description:
+        m = outcome.metadata
+        return Description(m, places.get((m.latitude, m.longitude)), outcome.phash)
+
+    def _new_file(self, outcome: _Outcome, vector: np.ndarray, places: dict) -> NewFile:
+        entry, m = outcome.entry, outcome.metadata
+        width, height = (m.width, m.height) if m.width and m.height else outcome.size
+        return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, width, height, vector,
+                       self._description(outcome, places))

@@ -18,27 +18,32 @@ import re
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from pixseek import paths, reindex
+from pixseek import duplicates, paths, reindex
+from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
 from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked,
                             IndexNotFound, PixseekError, QueryError, StorageError)
 from pixseek.files import check_folder
+from pixseek.filters import SearchFilters
 from pixseek.images import read_file
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, SearchResult, Status
 from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
+from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
 from pixseek.store.repair import repair_catalog
 from pixseek.store.vector_index import KINDS, saved_files
 from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
+SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
 LOCK_NAME = "write.lock"
 HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
 log = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ class Library:
         self._device = device
         self._encoder: Encoder | None = None
         self._live: LiveVectorIndex | None = None
+        self._facets: Facets | None = None
         self._text_cache: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
         self.thumbnails = ThumbnailCache()
@@ -169,7 +175,7 @@ class Library:
             self._note(repair_catalog(self.index_dir, "; ".join(problems), *_model_identity(self._model_name)))
             self.catalog = Catalog.open(self.index_dir, create=False)
             self._catalog_file = _file_identity(self.catalog.path)
-            self._live = None
+            self._live = self._facets = None
 
     def close(self) -> None:
         if self._encoder is not None:
@@ -229,6 +235,17 @@ class Library:
             if self._live is None:
                 self._live = LiveVectorIndex(self.index_dir, self.catalog)
             return self._live
+
+    def _metadata(self) -> Facets:
+        """The photos' metadata in memory, loaded on the first search that filters by it."""
+        if not self.catalog.has_metadata:
+            raise QueryError(f"the index at {self.index_dir} was made by an older pixseek and cannot be updated "
+                             "here (it is read-only), so its photos' dates, cameras and places are not known yet")
+        live = self._vectors()
+        with self._lock:
+            if self._facets is None:
+                self._facets = Facets(self.catalog, live.lock)
+            return self._facets
 
     # -- indexing ---------------------------------------------------------------------------
 
@@ -344,7 +361,7 @@ class Library:
             reindex.swap_in(self.index_dir)
         self.catalog = Catalog.open(self.index_dir, create=False)
         self._catalog_file = _file_identity(self.catalog.path)
-        self._model_name, self._live = model, None
+        self._model_name, self._live, self._facets = model, None, None
         self._text_cache.clear()
         return report
 
@@ -412,28 +429,35 @@ class Library:
 
     @_storage_errors
     def search(self, query: Query | str, k: int = DEFAULT_K, min_score: float | None = None,
-               within: str | None = None) -> list[SearchResult]:
-        """The `k` best matches, best first; `within` keeps results under one folder."""
+               filters: SearchFilters | None = None, sort: str = "score") -> list[SearchResult]:
+        """The `k` best matches among the photos that pass `filters`, best first, or in the order
+        they were taken with sort="date". Each result carries the photo's metadata and place."""
         if isinstance(query, str):
             query = parse_query([query])
         if not 1 <= k <= MAX_K:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort order {sort!r}; use one of {', '.join(SORTS)}")
         if min_score is not None and not math.isfinite(min_score):
             raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
-        if within is not None:
-            within = self._indexed_folder(within)
+        filters = filters or SearchFilters()
+        if filters.folder is not None:
+            within = self._indexed_folder(filters.folder)
             missing = next((root for root in self.catalog.roots() if _inside(within, root) and not os.path.isdir(root)),
                            None)
             if missing:
                 raise FolderNotFound(missing_note(missing, self.catalog.count_under(missing)))
+            filters = replace(filters, folder=within)
         if self._live is None and any(t.text is not None for t in query.terms):
             self.encoder.preload("text")  # the first search loads the model while the vector index opens
         live = self._vectors()
         vector = self.query_vector(query)
-        bounds = folder_range(within) if within else None
+        allowed = self._metadata().select(filters) if filters.needs_metadata else None
+        bounds = folder_range(filters.folder) if filters.folder else None
+        pool = live.index.ntotal if allowed is None else len(allowed)
         fetch = k if bounds is None and min_score is None else k * 4
         while True:
-            scores, ids = live.search(vector, fetch)
+            scores, ids = live.search(vector, fetch, allowed)
             paths_by_id = self.catalog.paths_for(i for i in ids if i >= 0)
             results = []
             for score, id_ in zip(scores, ids):
@@ -444,10 +468,62 @@ class Library:
                     continue
                 if os.path.exists(path):
                     results.append(SearchResult(path, float(score), int(id_)))
-            exhausted = fetch >= live.index.ntotal or (min_score is not None and len(scores) and scores[-1] < min_score)
+            exhausted = fetch >= pool or (min_score is not None and len(scores) and scores[-1] < min_score)
             if len(results) >= k or exhausted:
-                return results[:k]
+                return self._described(results[:k], sort)
             fetch *= 4
+
+    def _described(self, results: list[SearchResult], sort: str) -> list[SearchResult]:
+        found = self.catalog.descriptions(r.id for r in results)
+        results = [replace(r, metadata=found[r.id].metadata, place=found[r.id].place) if r.id in found else r
+                   for r in results]
+        if sort == "date":  # photos whose metadata is not read yet go last
+            results.sort(key=lambda r: r.metadata.taken_at if r.metadata else float("inf"))
+        return results
+
+    # -- duplicates -------------------------------------------------------------------------
+
+    @_storage_errors
+    def duplicates(self, threshold: float | None = None, folder: str | None = None) -> list[DuplicateGroup]:
+        """Groups of exact copies and near-duplicates (see duplicates.py), each best copy first,
+        largest groups first; `threshold` is the CLIP cosine a near-duplicate needs."""
+        threshold = duplicates.DEFAULT_THRESHOLD if threshold is None else threshold
+        if not 0 < threshold <= 1:
+            raise QueryError(f"the duplicate threshold must be more than 0 and at most 1 (got {threshold:g})")
+        live = self._vectors()
+        folder = os.path.abspath(os.path.expanduser(folder)) if folder else None
+        with self.catalog.snapshot():
+            ids, copies = self.catalog.ids_under(folder), self.catalog.copies(folder)
+        later_copies = {i for members in copies for i in members[1:]}  # one vector per content is enough
+        unique = np.array([i for i in ids if i not in later_copies], dtype=np.int64)
+        pairs = duplicates.near_pairs(lambda q: live.neighbours(q, duplicates.K_NEIGHBOURS, duplicates.NPROBE),
+                                      self.catalog.vectors_for, unique, threshold, self._phashes)
+        return [self._duplicate_group(members) for members in
+                sorted(duplicates.group(copies, pairs), key=lambda g: (-len(g), g[0]))]
+
+    def _phashes(self, ids: list[int]) -> dict[int, int]:
+        """Stored perceptual hashes, and those missing (photos indexed by an older pixseek) from the files."""
+        known = self.catalog.phashes(ids)
+        missing = self.catalog.paths_for(i for i in ids if i not in known)
+        return {**known, **duplicates.missing_phashes(missing)}
+
+    def _duplicate_group(self, ids: list[int]) -> DuplicateGroup:
+        details = self.catalog.file_details(ids)
+        described = self.catalog.descriptions(ids)
+        found = [i for i in ids if i in details]
+
+        def rank(id_):  # the most pixels, the most bytes, the oldest
+            path, size, width, height, _ = details[id_]
+            taken = described[id_].metadata.taken_at if id_ in described else float("inf")
+            return -width * height, -size, taken, path
+
+        found.sort(key=rank)
+        vectors = dict(zip(found, self.catalog.vectors_for(found)))
+        best = found[0]
+        return DuplicateGroup([
+            DuplicatePhoto(i, details[i][0], details[i][1], details[i][2], details[i][3],
+                           described[i].metadata if i in described else None, details[i][4] == details[best][4],
+                           float(np.dot(vectors[i], vectors[best]))) for i in found])
 
     # -- information ------------------------------------------------------------------------
 

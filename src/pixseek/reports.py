@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pixseek.metadata import PhotoMetadata
+from pixseek.places import Place
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -35,13 +38,15 @@ class ChangeSummary:
     changed: int
     deleted: int
     unchanged: int
+    undescribed: int = 0  # unchanged photos whose metadata has not been read yet (an older index)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.new or self.changed or self.deleted)
+        return bool(self.new or self.changed or self.deleted or self.undescribed)
 
     def describe(self) -> str:
-        return f"{self.new} new, {self.changed} changed, {self.deleted} deleted"
+        text = f"{self.new} new, {self.changed} changed, {self.deleted} deleted"
+        return text + (f", {self.undescribed} without dates and places yet" if self.undescribed else "")
 
 
 @dataclass
@@ -52,6 +57,7 @@ class IndexReport:
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_before: int = 0  # files skipped in an earlier run and still unchanged
+    described: int = 0  # unchanged photos whose metadata was read for the first time
     hidden: int = 0  # hidden image files and folders left out (the index's hidden-files policy)
     not_followed: int = 0  # links out of the indexed folders, system pseudo-filesystems
     elapsed: float = 0.0
@@ -64,6 +70,8 @@ class IndexReport:
     def describe(self) -> str:
         parts = [f"{self.indexed} indexed", f"{self.reused} reused", f"{self.unchanged} unchanged",
                  f"{self.removed} removed", f"{len(self.skipped) + self.skipped_before} skipped"]
+        if self.described:
+            parts.append(f"{self.described} given dates and places")
         if self.hidden:
             parts.append(f"{self.hidden} hidden left out")
         if self.not_followed:
@@ -76,6 +84,22 @@ class SearchResult:
     path: str
     score: float
     id: int
+    metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
+    place: Place | None = None  # where it was taken, when it has a GPS position near a known place
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data: path, score, and the metadata known (for --json and the HTTP API)."""
+        found = {"path": self.path, "score": round(self.score, 6)}
+        m = self.metadata
+        if m is not None:
+            sign = "+" if m.utc_offset_min >= 0 else "-"
+            offset = f"{sign}{abs(m.utc_offset_min) // 60:02d}:{abs(m.utc_offset_min) % 60:02d}"
+            found.update(taken=m.local_time.isoformat() + offset, time_source=m.time_source, camera=m.camera,
+                         lens=m.lens, width=m.width, height=m.height, latitude=m.latitude, longitude=m.longitude)
+        if self.place is not None:
+            found["place"] = {"city": self.place.city, "region": self.place.region, "country": self.place.country,
+                              "country_code": self.place.country_code, "name": self.place.describe()}
+        return found
 
 
 @dataclass(frozen=True)

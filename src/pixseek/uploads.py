@@ -55,7 +55,7 @@ def checked(name: str, data: bytes) -> bytes:
         raise UploadTooLarge(f"{name} is too large ({len(data) / 2**20:.0f} MB); upload a photo of at most "
                          f"{MAX_UPLOAD_MB} MB")
     try:
-        decode(data)
+        decode(data, name=name)
     except ImageError as error:
         raise UnusableUpload(f"cannot search by {name}: {error}") from None
     return data

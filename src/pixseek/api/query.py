@@ -9,6 +9,7 @@ import os
 from pixseek.api.errors import ApiError
 from pixseek.api.schemas import SearchOptions, SearchRequest
 from pixseek.errors import QueryError
+from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import Query, Term
 
@@ -60,4 +61,7 @@ def _folder(folder: str | None, indexed: list[str]) -> str | None:
 def engine_options(options: SearchOptions, library: Library) -> dict:
     """The search's options as Library.search takes them: every filter the engine has goes
     through here, and only here."""
-    return {"k": options.k, "min_score": options.min_score, "within": _folder(options.folder, library.folders())}
+    filters = SearchFilters.parse(after=options.after, before=options.before, year=options.year,
+                                  camera=options.camera, place=options.place, near=options.near,
+                                  radius=options.radius, folder=_folder(options.folder, library.folders()))
+    return {"k": options.k, "min_score": options.min_score, "filters": filters, "sort": options.sort}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixseek.library import MAX_K
@@ -19,6 +21,14 @@ class SearchOptions(BaseModel):
     min_score: float | None = Field(None, ge=-1.0, le=1.0, description="only results with a similarity at least this")
     folder: str | None = Field(None, max_length=4096,
                                description="only results under this folder (absolute, inside an indexed folder)")
+    after: str | None = Field(None, max_length=40, description="taken on or after: 2023, 2023-06, 2023-06-15")
+    before: str | None = Field(None, max_length=40, description="taken before the start of: 2023-09 ends with August")
+    year: str | None = Field(None, max_length=4, description="taken in this year")
+    camera: str | None = Field(None, max_length=200, description="the camera's name contains this")
+    place: str | None = Field(None, max_length=200, description="the town, region or country contains this")
+    near: str | None = Field(None, max_length=60, description="LAT,LON: taken within `radius` of it")
+    radius: str | None = Field(None, max_length=20, description="with near: 5km (default), 500m, 2mi")
+    sort: Literal["score", "date"] = Field("score", description="best first, or oldest first among the top k")
 
 
 class Term(BaseModel):
@@ -35,11 +45,28 @@ class SearchRequest(SearchOptions):
     terms: list[Term] = Field([], max_length=MAX_TERMS, description="weighted terms, mixed freely")
 
 
+class Place(BaseModel):
+    city: str
+    region: str
+    country: str
+    country_code: str
+    name: str
+
+
 class Hit(BaseModel):
     id: int
     path: str
     name: str
     score: float
+    taken: str | None = Field(None, description="capture time, ISO 8601 with its UTC offset")
+    time_source: str | None = Field(None, description="exif, exif-local (offset assumed) or file (no EXIF time)")
+    camera: str | None = None
+    lens: str | None = None
+    width: int | None = None
+    height: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    place: Place | None = None
     thumbnail: str = Field(description="URL of a JPEG thumbnail")
     original: str = Field(description="URL of the file itself")
 

@@ -18,8 +18,40 @@ from pixseek.reports import SearchResult
 router = APIRouter(prefix="/api", tags=["search"])
 
 
+class FilterParams:
+    """The metadata filters and the order, as query parameters (see SearchOptions)."""
+
+    def __init__(self, after: Annotated[str | None, Query(max_length=40)] = None,
+                 before: Annotated[str | None, Query(max_length=40)] = None,
+                 year: Annotated[str | None, Query(max_length=4)] = None,
+                 camera: Annotated[str | None, Query(max_length=200)] = None,
+                 place: Annotated[str | None, Query(max_length=200)] = None,
+                 near: Annotated[str | None, Query(max_length=60)] = None,
+                 radius: Annotated[str | None, Query(max_length=20)] = None,
+                 sort: Annotated[str, Query(pattern="^(score|date)$")] = "score"):
+        self.values = {"after": after, "before": before, "year": year, "camera": camera, "place": place,
+                       "near": near, "radius": radius, "sort": sort}
+
+    def given(self) -> dict:
+        return {name: value for name, value in self.values.items() if value is not None}
+
+
+class FilterForm(FilterParams):
+    """The same, as form fields (searching by an uploaded photo)."""
+
+    def __init__(self, after: Annotated[str | None, Form(max_length=40)] = None,
+                 before: Annotated[str | None, Form(max_length=40)] = None,
+                 year: Annotated[str | None, Form(max_length=4)] = None,
+                 camera: Annotated[str | None, Form(max_length=200)] = None,
+                 place: Annotated[str | None, Form(max_length=200)] = None,
+                 near: Annotated[str | None, Form(max_length=60)] = None,
+                 radius: Annotated[str | None, Form(max_length=20)] = None,
+                 sort: Annotated[str, Form(pattern="^(score|date)$")] = "score"):
+        super().__init__(after, before, year, camera, place, near, radius, sort)
+
+
 def hit(result: SearchResult) -> dict:
-    return {"id": result.id, "path": result.path, "name": os.path.basename(result.path), "score": result.score,
+    return {**result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
             "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"}
 
 
@@ -36,7 +68,7 @@ def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_
 
 
 @router.get("/search", response_model=SearchAnswer, summary="Search by words and/or indexed photos")
-def search_get(svc: Annotated[Service, Depends(service)],
+def search_get(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterParams, Depends()],
                q: Annotated[str | None, Query(max_length=1000, description="words to search for")] = None,
                like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],  # noqa: B006
                not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
@@ -44,7 +76,7 @@ def search_get(svc: Annotated[Service, Depends(service)],
                min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
                folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
     request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "k": k, "min_score": min_score,
-                                            "folder": folder})
+                                            "folder": folder, **filters.given()})
     return run(svc, request)
 
 
@@ -54,7 +86,7 @@ def search_post(request: SearchRequest, svc: Annotated[Service, Depends(service)
 
 
 @router.post("/search/image", response_model=SearchAnswer, summary="Search by an uploaded photo, with words if you like")
-def search_image(svc: Annotated[Service, Depends(service)],
+def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterForm, Depends()],
                  image: Annotated[UploadFile, File(description=f"a photo, at most {uploads.MAX_UPLOAD_MB} MB")],
                  q: Annotated[str | None, Form(max_length=1000)] = None,
                  not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
@@ -66,6 +98,7 @@ def search_image(svc: Annotated[Service, Depends(service)],
     name = os.path.basename(image.filename or "") or "the upload"
     if len(data) > limit:
         raise UploadTooLarge(f"{name} is too large; upload a photo of at most {uploads.MAX_UPLOAD_MB} MB")
-    request = SearchRequest.model_validate({"q": q, "not": not_, "k": k, "min_score": min_score, "folder": folder})
+    request = SearchRequest.model_validate({"q": q, "not": not_, "k": k, "min_score": min_score, "folder": folder,
+                                            **filters.given()})
     with uploads.as_file(name, data) as path:
         return run(svc, request, path, name)

@@ -20,6 +20,7 @@ from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
 from pixseek.desktop.worker import Outcome, Worker
 from pixseek.errors import FolderNotFound, PixseekError
 from pixseek.files import image_extensions
+from pixseek.filters import SearchFilters
 from pixseek.reports import IndexReport, Progress
 from pixseek.search import DEFAULT_K, parse_query
 
@@ -140,8 +141,16 @@ class App:
         self.image_entry = ttk.Entry(frame, textvariable=self.image_var)
         self.browse_image_button = ttk.Button(frame, text="Browse…", command=self.browse_image)
 
+        narrow = ttk.Frame(frame)  # filters: a date range and a camera, as typed in `pixseek search`
+        narrow.grid(row=6, column=0, columnspan=4, sticky="ew", pady=(6, 0))
+        self.after_var, self.before_var, self.camera_var = tk.StringVar(root), tk.StringVar(root), tk.StringVar(root)
+        self.after_entry = self._filter_field(narrow, "Taken from:", self.after_var, 10)
+        self.before_entry = self._filter_field(narrow, "before:", self.before_var, 10)
+        self.camera_entry = self._filter_field(narrow, "Camera:", self.camera_var, 16)
+        ttk.Label(narrow, text="(dates as 2023, 2023-06 or 2023-06-15)", foreground="#777").pack(side="left", padx=8)
+
         bottom = ttk.Frame(frame)
-        bottom.grid(row=6, column=0, columnspan=4, sticky="ew", pady=(10, 0))
+        bottom.grid(row=7, column=0, columnspan=4, sticky="ew", pady=(10, 0))
         ttk.Label(bottom, text="Results (K):").pack(side="left")
         self.k_var = tk.StringVar(root, str(remembered_k()))
         self.k_spinbox = ttk.Spinbox(bottom, from_=1, to=MAX_RESULTS, textvariable=self.k_var, width=4)
@@ -152,9 +161,9 @@ class App:
         self.search_button.pack(side="right", padx=(0, 5))
         self.found_var = tk.StringVar(root, "")  # what the last search found (the status line is the index's)
         self.found = ttk.Label(frame, textvariable=self.found_var, wraplength=640, justify="left")
-        self.found.grid(row=7, column=0, columnspan=3, sticky="w", pady=(6, 0))
+        self.found.grid(row=8, column=0, columnspan=3, sticky="w", pady=(6, 0))
         self.open_page_button = ttk.Button(frame, text="Open page", command=self.open_results_page)
-        self.open_page_button.grid(row=7, column=3, sticky="e", pady=(6, 0))
+        self.open_page_button.grid(row=8, column=3, sticky="e", pady=(6, 0))
         self.open_page_button.grid_remove()
         self.page: SearchPage | None = None  # the last search's results page
 
@@ -162,6 +171,13 @@ class App:
         root.bind("<KP_Enter>", lambda event: self.search())
         self._show_mode()
         self._set_busy(None)
+
+    @staticmethod
+    def _filter_field(parent: ttk.Frame, label: str, variable: tk.StringVar, width: int) -> ttk.Entry:
+        ttk.Label(parent, text=label).pack(side="left", padx=(0 if label.startswith("Taken") else 8, 0))
+        entry = ttk.Entry(parent, textvariable=variable, width=width)
+        entry.pack(side="left", padx=(5, 0))
+        return entry
 
     def _show_mode(self) -> None:
         """Show the query field for the chosen mode (text, or image path with Browse)."""
@@ -364,13 +380,15 @@ class App:
                 query = parse_query(images=[self.image_var.get().strip()])
             else:
                 query = parse_query([self.query_var.get()])
+            filters = SearchFilters.parse(after=self.after_var.get(), before=self.before_var.get(),
+                                          camera=self.camera_var.get(), folder=self.folder)
         except PixseekError as error:
             show_error(self.root, error)
             return
         self._set_searching(True)
         self.page = None
         self._show_found(f"Searching for {query.describe()}…")
-        self.searcher.submit(self.session.search, self._on_searched, query, k, self.folder)
+        self.searcher.submit(self.session.search, self._on_searched, query, k, filters)
 
     def _found_text(self, found: SearchPage, partial: bool) -> str:
         """What a search found and where its page is. Whether the browser shows the page is not

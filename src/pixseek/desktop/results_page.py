@@ -17,6 +17,8 @@ from pathlib import Path
 from collections.abc import Callable, Iterable
 
 from pixseek.errors import PixseekError
+from pixseek.filters import SearchFilters
+from pixseek.metadata import describe_time
 from pixseek.reports import SearchResult
 from pixseek.search import Query, Term
 
@@ -33,6 +35,7 @@ figure .missing { display: flex; height: 200px; align-items: center; justify-con
 figcaption { display: flex; justify-content: space-between; gap: .5rem; padding: .4rem .6rem; font-size: .85rem; }
 figcaption a { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: inherit; }
 .score { font-variant-numeric: tabular-nums; color: #0a5; }
+.facts { margin: 0; padding: 0 .6rem .5rem; font-size: .78rem; color: #666; }
 """
 
 
@@ -69,14 +72,31 @@ def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) ->
     return (f'<figure class="result" data-rank="{rank}" data-score="{result.score:.6f}">'
             f'<a href="{link}" title="{_text(result.path)}">{picture}</a>'
             f'<figcaption><a href="{link}">{name}</a><span class="score">{result.score:.4f}</span></figcaption>'
-            "</figure>")
+            f"{_facts(result)}</figure>")
 
 
-def render(query: Query, results: list[SearchResult], folder: str, thumbnail: Callable[[str], bytes]) -> str:
+def _facts(result: SearchResult) -> str:
+    """When and where the photo was taken, as far as its metadata says."""
+    parts = []
+    if result.metadata is not None:
+        m = result.metadata
+        parts.append(f'<time datetime="{m.local_time.isoformat()}">'
+                     f"{_text(describe_time(m.local_time, m.time_source, m.utc_offset_min))}</time>")
+    if result.place is not None:
+        parts.append(f'<span class="place">{_text(result.place.describe())}</span>')
+    return f'<p class="facts">{" · ".join(parts)}</p>' if parts else ""
+
+
+def render(query: Query, results: list[SearchResult], filters: SearchFilters,
+           thumbnail: Callable[[str], bytes]) -> str:
     """The page's HTML; `thumbnail(path)` gives JPEG bytes or raises PixseekError."""
     query_html = " + ".join(_term_html(t) for t in query.terms).replace("+ not", "but not")
     cards = "\n".join(_card(rank, r, thumbnail) for rank, r in enumerate(results, 1))
     count = f"{len(results)} result{'s' if len(results) != 1 else ''}"
+    folder = filters.folder or "the index"
+    narrowed = [part for part in filters.describe() if not part.startswith("in ")]
+    if narrowed:
+        folder += " · " + ", ".join(narrowed)
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>pixseek: {_text(query.describe())}</title><style>{STYLE}</style></head>\n<body>"
             f'<header><h1 class="query">Search: {query_html}</h1>'
@@ -90,7 +110,7 @@ def _prune(folder: Path) -> None:
         page.unlink(missing_ok=True)
 
 
-def write(folder: Path, query: Query, results: Iterable[SearchResult], searched: str,
+def write(folder: Path, query: Query, results: Iterable[SearchResult], searched: SearchFilters,
           thumbnail: Callable[[str], bytes]) -> Path:
     """Write a new results page under `folder` (keeping the newest KEEP_PAGES) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 The app uses one index: the one `--index` names, else the default index that the CLI and the
 web app use too (so a folder indexed from any face is ready in all of them; nested folders
 share vectors). Choosing a folder adds it to that index, and searches are kept to the chosen
-folder with the Library's `within` filter, so results are the folder the user is looking at.
+folder with the search filters' folder, so results are the folder the user is looking at.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from pixseek import paths
 from pixseek.desktop import results_page
 from pixseek.files import check_folder
+from pixseek.filters import SearchFilters
 from pixseek.library import Library, index_exists
 from pixseek.model.bundle import default_model
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult
@@ -85,10 +86,11 @@ class Session:
         folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
         return self.library().index([folder], progress=progress, cancel=cancel)
 
-    def search(self, query: Query, k: int, folder: str) -> SearchPage:
+    def search(self, query: Query, k: int, filters: SearchFilters) -> SearchPage:
+        """Search (`filters.folder` is the chosen folder) and open the results page."""
         library = self.library()
-        results = library.search(query, k=k, within=folder)
-        page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
+        results = library.search(query, k=k, filters=filters)
+        page = results_page.write(results_folder(), query, results, filters, library.thumbnail)
         return SearchPage(query, results, page, open_page(page))
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """The catalog: one SQLite database that is the source of truth for an index.
 
-It holds every indexed file (path, size, mtime, content hash), its vector, the files skipped
+It holds every indexed file (path, size, mtime, content hash, pixel size), its vector, its
+metadata (capture time, camera, lens, position and place, perceptual hash), the files skipped
 and why, the indexed folders, and the model and schema that wrote it. Every change happens in
 a transaction, so a crash at any moment leaves the last committed state. WAL mode lets
 searches read the last committed state while an indexer writes.
@@ -11,10 +12,15 @@ up to date by replaying only what came after G. Row ids are never reused (AUTOIN
 are the FAISS ids, so ids and paths cannot drift apart.
 
 Paths are stored as bytes (os.fsencode) so that names that are not valid UTF-8 survive.
+
+Schema 2 added the metadata tables. Opening a schema 1 catalog where it can be written adds
+them (nothing else changes: every row and vector stays); the next index run fills them in from
+the files without embedding any photo again (see indexer.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -28,11 +34,14 @@ import numpy as np
 
 from pixseek.environment import number
 from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, StorageError
+from pixseek.metadata import PhotoMetadata
+from pixseek.places import Place
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CATALOG_NAME = "catalog.sqlite3"
 DEFAULT_BUSY_TIMEOUT_S = 30.0  # waiting for another writer's batch (PIXSEEK_BUSY_TIMEOUT)
 OPEN_MODES = ("rwc", "ro", "ro&immutable=1")
+ID_CHUNK = 10_000  # ids bound in one query (SQLite allows 32,766)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,7 +65,33 @@ CREATE INDEX IF NOT EXISTS removed_gen ON removed (gen);
 CREATE TABLE IF NOT EXISTS skipped (
     path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, reason TEXT NOT NULL
 );
+""" + """
+CREATE TABLE IF NOT EXISTS photo_meta (
+    id INTEGER PRIMARY KEY,
+    taken_at REAL NOT NULL,
+    utc_offset INTEGER NOT NULL,
+    time_source TEXT NOT NULL,
+    camera_id INTEGER,
+    lens TEXT,
+    latitude REAL,
+    longitude REAL,
+    place_id INTEGER,
+    phash INTEGER,
+    gen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photo_meta_gen ON photo_meta (gen);
+CREATE TABLE IF NOT EXISTS cameras (
+    id INTEGER PRIMARY KEY, make TEXT NOT NULL, model TEXT NOT NULL, UNIQUE (make, model)
+);
+CREATE TABLE IF NOT EXISTS places (
+    id INTEGER PRIMARY KEY, city TEXT NOT NULL, area TEXT NOT NULL, region TEXT NOT NULL, country TEXT NOT NULL,
+    country_code TEXT NOT NULL, UNIQUE (city, area, region, country, country_code)
+);
 """
+PHOTO_COLUMNS = ("m.taken_at, m.utc_offset, m.time_source, c.make, c.model, m.lens, m.latitude, m.longitude, "
+                 "p.city, p.region, p.country, p.country_code, p.area, m.phash, f.width, f.height")
+PHOTO_JOINS = ("photo_meta m LEFT JOIN cameras c ON c.id = m.camera_id LEFT JOIN places p ON p.id = m.place_id "
+               "JOIN files f ON f.id = m.id")
 
 
 def encode_path(path: str) -> bytes:
@@ -131,6 +166,16 @@ class FileRecord:
     size: int
     mtime_ns: int
     hash: bytes
+    described: bool = True  # whether its metadata has been read (not yet, for rows from schema 1)
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the catalog keeps about a photo beside its vector."""
+
+    metadata: PhotoMetadata
+    place: Place | None = None
+    phash: int | None = None  # 64-bit perceptual hash, None where not computed
 
 
 @dataclass(frozen=True)
@@ -142,6 +187,25 @@ class NewFile:
     width: int
     height: int
     vector: np.ndarray
+    description: Description | None = None
+
+
+def _signed64(value: int | None) -> int | None:
+    """SQLite integers are signed: a 64-bit hash is stored as its two's complement."""
+    return value - (1 << 64) if value is not None and value >= 1 << 63 else value
+
+
+def _unsigned64(value: int | None) -> int | None:
+    return value + (1 << 64) if value is not None and value < 0 else value
+
+
+def _description(row: tuple) -> Description:
+    (taken_at, offset, source, make, model, lens, lat, lon, city, region, country, code, area, phash, width,
+     height) = row
+    metadata = PhotoMetadata(taken_at, offset, source, width or None, height or None, make or None, model or None,
+                             lens, lat, lon)
+    place = Place(city, region, country, code, area) if city is not None else None
+    return Description(metadata, place, _unsigned64(phash))
 
 
 class Catalog:
@@ -201,6 +265,27 @@ class Catalog:
                 f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another index folder")
         if version < 1:
             raise IndexCorrupt(f"the catalog at {self.path} has no schema version")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """Schema 1 -> 2: add the (empty) metadata tables; rows and vectors stay as they are.
+        A catalog that cannot be written here stays at its schema and is read without metadata."""
+        try:
+            with self.transaction() as db:
+                if int(self.meta("schema_version", "0")) == version:  # else another process just did it
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    self._set_meta(schema_version=SCHEMA_VERSION, migrated_from=version)
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc).lower():
+                raise
+
+    @property
+    def has_metadata(self) -> bool:
+        """False only for a schema 1 catalog that could not be migrated (opened read-only)."""
+        return int(self.meta("schema_version", "0")) >= 2
 
     def close(self) -> None:
         self._db.close()
@@ -281,12 +366,13 @@ class Catalog:
         return (decode_path(row[0]), *row[1:]) if row else None
 
     def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
+        described = ("f.id IN (SELECT id FROM photo_meta)" if self.has_metadata else "1")
         for folder in folders:
             low, high = folder_range(folder)
-            rows = self._db.execute(
-                "SELECT id, path, size, mtime_ns, hash FROM files WHERE path >= ? AND path < ?", (low, high))
-            for id_, path, size, mtime_ns, hash_ in rows:
-                yield FileRecord(id_, decode_path(path), size, mtime_ns, hash_)
+            rows = self._db.execute(f"SELECT f.id, f.path, f.size, f.mtime_ns, f.hash, {described} FROM files f "
+                                    "WHERE f.path >= ? AND f.path < ?", (low, high))
+            for id_, path, size, mtime_ns, hash_, known in rows:
+                yield FileRecord(id_, decode_path(path), size, mtime_ns, hash_, bool(known))
 
     def skipped_under(self, folders: Iterable[str]) -> dict[str, tuple[int, int, str]]:
         found = {}
@@ -328,8 +414,7 @@ class Catalog:
 
     def stored_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
         """The ids among `ids` that still have a row, in the given order, and their vectors."""
-        rows = dict(self._db.execute(
-            f"SELECT id, vector FROM vectors WHERE id IN ({','.join('?' * len(ids))})", ids)) if ids else {}
+        rows = dict(self._rows_for("SELECT id, vector FROM vectors WHERE id IN ({})", ids))
         found = [i for i in ids if i in rows]
         return found, self._as_matrix([rows[i] for i in found])
 
@@ -358,12 +443,82 @@ class Catalog:
 
     def changes_since(self, generation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(removed ids, added ids, added vectors) after `generation`; call inside snapshot()."""
-        removed = np.array([r[0] for r in self._db.execute(
-            "SELECT id FROM removed WHERE gen > ?", (generation,))], dtype=np.int64)
+        removed = self.removed_since(generation)
         rows = self._db.execute(
             "SELECT v.id, v.vector FROM files f JOIN vectors v ON v.id = f.id WHERE f.gen > ? ORDER BY v.id",
             (generation,)).fetchall()
         return removed, np.array([r[0] for r in rows], dtype=np.int64), self._as_matrix([r[1] for r in rows])
+
+    # -- reading metadata -------------------------------------------------------------------
+
+    def descriptions(self, ids: Iterable[int]) -> dict[int, Description]:
+        """The stored metadata of those of `ids` that have it."""
+        if not self.has_metadata:
+            return {}
+        rows = self._rows_for(f"SELECT m.id, {PHOTO_COLUMNS} FROM {PHOTO_JOINS} WHERE m.id IN ({{}})", ids)
+        return {row[0]: _description(row[1:]) for row in rows}
+
+    def phashes(self, ids: Iterable[int]) -> dict[int, int]:
+        if not self.has_metadata:
+            return {}
+        return {i: _unsigned64(h) for i, h in
+                self._rows_for("SELECT id, phash FROM photo_meta WHERE phash IS NOT NULL AND id IN ({})", ids)}
+
+    def cameras(self) -> dict[int, tuple[str | None, str | None]]:
+        """Every camera named in the catalog: id -> (make, model)."""
+        if not self.has_metadata:
+            return {}
+        return {i: (make or None, model or None) for i, make, model in
+                self._db.execute("SELECT id, make, model FROM cameras")}
+
+    def places(self) -> dict[int, Place]:
+        if not self.has_metadata:
+            return {}
+        return {row[0]: Place(*row[1:]) for row in
+                self._db.execute("SELECT id, city, region, country, country_code, area FROM places")}
+
+    def metadata_columns(self, after_generation: int = -1) -> tuple[np.ndarray, ...]:
+        """(ids, taken_at, utc_offset, camera_id, place_id, latitude, longitude) of the metadata
+        written after `after_generation`, as arrays (missing ids -1, missing positions NaN)."""
+        rows = self._db.execute(
+            "SELECT id, taken_at, utc_offset, IFNULL(camera_id, -1), IFNULL(place_id, -1), IFNULL(latitude, 'nan'), "
+            "IFNULL(longitude, 'nan') FROM photo_meta WHERE gen > ? ORDER BY id", (after_generation,)) \
+            if self.has_metadata else []
+        table = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64).reshape(-1, 7)
+        return (table[:, 0].astype(np.int64), table[:, 1], table[:, 2].astype(np.int32), table[:, 3].astype(np.int32),
+                table[:, 4].astype(np.int32), table[:, 5].astype(np.float32), table[:, 6].astype(np.float32))
+
+    def removed_since(self, generation: int) -> np.ndarray:
+        return np.array([r[0] for r in self._db.execute("SELECT id FROM removed WHERE gen > ?", (generation,))],
+                        dtype=np.int64)
+
+    def ids_under(self, folder: str | None = None) -> np.ndarray:
+        """Every file's id, or those under `folder`."""
+        where, params = ("WHERE path >= ? AND path < ?", folder_range(folder)) if folder else ("", ())
+        return np.array([r[0] for r in self._db.execute(f"SELECT id FROM files {where} ORDER BY id", params)],
+                        dtype=np.int64)
+
+    def copies(self, folder: str | None = None) -> list[list[int]]:
+        """Ids of files with the same content (hash) as another file (under `folder`), per content."""
+        inside, params = ("path >= ? AND path < ? AND", folder_range(folder)) if folder else ("", ())
+        groups: dict[bytes, list[int]] = {}
+        for hash_, id_ in self._db.execute(
+                f"SELECT hash, id FROM files WHERE {inside} hash IN "
+                "(SELECT hash FROM files GROUP BY hash HAVING COUNT(*) > 1) ORDER BY hash, id", params):
+            groups.setdefault(hash_, []).append(id_)
+        return [g for g in groups.values() if len(g) > 1]
+
+    def file_details(self, ids: Iterable[int]) -> dict[int, tuple[str, int, int, int, bytes]]:
+        """id -> (path, size in bytes, width, height, content hash)."""
+        return {id_: (decode_path(path), size, width, height, hash_) for id_, path, size, width, height, hash_ in
+                self._rows_for("SELECT id, path, size, width, height, hash FROM files WHERE id IN ({})", ids)}
+
+    def _rows_for(self, sql: str, ids: Iterable[int]) -> Iterator[tuple]:
+        """Rows of `sql` (with `IN ({})`) for any number of ids, in chunks SQLite accepts."""
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            yield from self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
     def skipped(self) -> list[tuple[str, str]]:
         return [(decode_path(p), r) for p, r in self._db.execute("SELECT path, reason FROM skipped ORDER BY path")]
@@ -372,10 +527,11 @@ class Catalog:
 
     def commit_batch(self, added: list[NewFile] = (), removed_ids: Iterable[int] = (),
                      moved: Iterable[tuple[int, str, int]] = (), skipped: Iterable[tuple[str, int, int, str]] = (),
-                     forget_skipped: Iterable[str] = ()) -> list[int]:
+                     forget_skipped: Iterable[str] = (), described: Iterable[tuple[int, Description]] = ()) -> list[int]:
         """Apply one batch of changes in one transaction and return the new rows' ids.
 
-        `moved` is (id, new path, new mtime_ns): the row and its vector are kept.
+        `moved` is (id, new path, new mtime_ns): the row and its vector are kept. `described`
+        (id, description) sets the metadata of rows that stay (moved ones, rows from schema 1).
         """
         with self.transaction() as db:
             generation = self._next_generation()
@@ -394,11 +550,47 @@ class Catalog:
             db.executemany("INSERT INTO vectors (id, vector) VALUES (?, ?)",
                            [(i, np.ascontiguousarray(item.vector, dtype=np.float32).tobytes())
                             for i, item in zip(new_ids, added)])
+            descriptions = [(i, item.description) for i, item in zip(new_ids, added) if item.description]
+            self._describe(db, descriptions + list(described), generation)
             touched = [encode_path(item.path) for item in added] + [encode_path(p) for p in forget_skipped]
             db.executemany("DELETE FROM skipped WHERE path = ?", [(p,) for p in touched])
             db.executemany("INSERT OR REPLACE INTO skipped (path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
                            [(encode_path(p), s, m, r) for p, s, m, r in skipped])
         return new_ids
+
+    def _describe(self, db: sqlite3.Connection, described: list[tuple[int, Description]], generation: int) -> None:
+        rows, sizes = [], []
+        for id_, description in described:
+            m = description.metadata
+            camera = self._camera_id(db, m.make, m.model)
+            place = self._place_id(db, description.place)
+            rows.append((id_, m.taken_at, m.utc_offset_min, m.time_source, camera, m.lens, m.latitude, m.longitude,
+                         place, _signed64(description.phash), generation))
+            if m.width and m.height:
+                sizes.append((m.width, m.height, id_))
+        db.executemany("INSERT INTO photo_meta (id, taken_at, utc_offset, time_source, camera_id, lens, latitude, "
+                       "longitude, place_id, phash, gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+                       "UPDATE SET taken_at = excluded.taken_at, utc_offset = excluded.utc_offset, time_source = "
+                       "excluded.time_source, camera_id = excluded.camera_id, lens = excluded.lens, latitude = "
+                       "excluded.latitude, longitude = excluded.longitude, place_id = excluded.place_id, "
+                       "phash = IFNULL(excluded.phash, phash), gen = excluded.gen", rows)  # same bytes, same pHash
+        db.executemany("UPDATE files SET width = ?, height = ? WHERE id = ?", sizes)
+
+    @staticmethod
+    def _camera_id(db: sqlite3.Connection, make: str | None, model: str | None) -> int | None:
+        if not make and not model:
+            return None
+        db.execute("INSERT OR IGNORE INTO cameras (make, model) VALUES (?, ?)", (make or "", model or ""))
+        return db.execute("SELECT id FROM cameras WHERE make = ? AND model = ?", (make or "", model or "")).fetchone()[0]
+
+    @staticmethod
+    def _place_id(db: sqlite3.Connection, place: Place | None) -> int | None:
+        if place is None:
+            return None
+        key = (place.city, place.area, place.region, place.country, place.country_code)
+        db.execute("INSERT OR IGNORE INTO places (city, area, region, country, country_code) VALUES (?, ?, ?, ?, ?)", key)
+        return db.execute("SELECT id FROM places WHERE city = ? AND area = ? AND region = ? AND country = ? "
+                          "AND country_code = ?", key).fetchone()[0]
 
     def _next_generation(self) -> int:
         generation = self.generation + 1
@@ -410,6 +602,8 @@ class Catalog:
         ids = [(int(i),) for i in ids]
         db.executemany("DELETE FROM files WHERE id = ?", ids)
         db.executemany("DELETE FROM vectors WHERE id = ?", ids)
+        if self.has_metadata:
+            db.executemany("DELETE FROM photo_meta WHERE id = ?", ids)
         db.executemany("INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)", [(i, generation) for (i,) in ids])
 
     def remove_roots(self, folders: Iterable[str]) -> int:

@@ -34,7 +34,7 @@ class LiveVectorIndex:
         self.folder = Path(folder)
         self.catalog = catalog
         self.notes: list[str] = []  # what opening had to repair, for status and the faces
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # also guards the catalog connection's snapshots (see facets.py)
         self.generation, self.index = self._load()
         self.refresh()
 
@@ -86,7 +86,7 @@ class LiveVectorIndex:
 
     def refresh(self) -> None:
         """Replay catalog changes committed since our generation; rebuild if the counts disagree."""
-        with self._lock:
+        with self.lock:
             if self.catalog.generation == self.generation:
                 return
             with self.catalog.snapshot():
@@ -105,22 +105,28 @@ class LiveVectorIndex:
                 self._note(f"vector index held {self.index.ntotal} vectors for {expected} files; rebuilt")
                 self.generation, self.index = self._rebuild()
 
-    def search(self, query, k: int):
-        """Scores and ids of the `k` best matches, exact scores from the stored vectors."""
-        with self._lock:
+    def search(self, query, k: int, allowed: np.ndarray | None = None):
+        """Scores and ids of the `k` best matches (among `allowed` ids, when given), exact scores
+        from the stored vectors."""
+        with self.lock:
             self.refresh()
-            if self.index.ntotal == 0:
+            if self.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
                 return [], []
-            scores, ids = self.index.search(query, self.index.candidates(k))
+            scores, ids = self.index.search(query, self.index.candidates(k), allowed)
             if not self.index.approximate:
                 return scores, ids
             scores, ids = rerank(query, ids, self.catalog.stored_vectors)
             return scores[:k], ids[:k]
 
+    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None):
+        with self.lock:
+            self.refresh()
+            return self.index.neighbours(queries, k, nprobe)
+
     def save(self) -> None:
         """Write the index at its generation (call after committing; readers then replay less),
         first rebuilding it when the collection has outgrown its kind or the setting changed."""
-        with self._lock:
+        with self.lock:
             for debris in self.folder.glob(".vectors-*.tmp"):  # from a save that was killed; we are the writer
                 debris.unlink(missing_ok=True)
             self.refresh()

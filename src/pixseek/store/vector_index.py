@@ -170,21 +170,35 @@ class VectorIndex:
         """How many results to ask for so that `k` survive exact re-ranking."""
         return max(k * RERANK_FACTOR, RERANK_MIN) if self.approximate else k
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list).
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list),
+        among the ids in `allowed` when given (a filter applied inside the search, not after it).
 
-        IVF scores are approximate; IVF probes more lists when `k` is a large share of the index,
-        so that asking for everything returns everything.
+        IVF scores are approximate; IVF probes more lists when `k` is a large share of the
+        vectors it may return, so that asking for everything returns everything.
         """
-        k = max(1, min(k, self.ntotal))
+        pool = self.ntotal if allowed is None else min(len(allowed), self.ntotal)
+        k = max(1, min(k, pool))
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
+        faiss = _faiss()
+        selector, bitmap = (None, None) if allowed is None else _selector(allowed)
         if self.approximate:
-            share = math.ceil(self.spec.nlist * 4 * k / max(self.ntotal, 1))
-            params = _faiss().SearchParametersIVF(nprobe=min(self.spec.nlist, max(self.spec.nprobe, share)))
+            share = math.ceil(self.spec.nlist * 4 * k / max(pool, 1))
+            params = faiss.SearchParametersIVF(nprobe=min(self.spec.nlist, max(self.spec.nprobe, share)), sel=selector)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with _one_thread():
             scores, ids = self._index.search(query, k, params=params)
+        del bitmap  # the selector reads it during the search: kept alive until here
         return scores[0], ids[0]
+
+    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest of many queries at once (all cores); IVF probes `nprobe` lists."""
+        k = max(1, min(k, self.ntotal))
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        params = _faiss().SearchParametersIVF(nprobe=min(self.spec.nlist, nprobe or self.spec.nprobe)) \
+            if self.approximate else None
+        return self._index.search(queries, k, params=params)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -211,6 +225,17 @@ class VectorIndex:
         if index.d != dim:
             raise IndexCorrupt(f"{path.name} holds {index.d}-d vectors, the catalog {dim}-d")
         return cls(index, Spec.of(index))
+
+
+def _selector(ids: np.ndarray):
+    """A FAISS selector for `ids` (a bitmap over the id range: cheap to build, O(1) to ask) and
+    the array it reads, which must outlive the search."""
+    faiss = _faiss()
+    ids = np.asarray(ids, dtype=np.int64)
+    mask = np.zeros(int(ids.max(initial=0)) + 1, dtype=bool)
+    mask[ids] = True
+    bitmap = np.packbits(mask, bitorder="little")
+    return faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)), bitmap  # n counts bytes
 
 
 def _sample(batches: Batches, count: int, wanted: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The page: indexing in the sidebar, search and results in the main area.
+"""The page: indexing in the sidebar; search and results, or duplicates, in the main area.
 
 `pixseek web` runs this file with `streamlit run`; each browser session reruns it top to
 bottom on every interaction, so all it holds is layout.
@@ -6,17 +6,27 @@ bottom on every interaction, so all it holds is layout.
 
 import streamlit as st
 
+from pathlib import Path
+
 from pixseek.web import results, searchbar, sidebar, state
+
+DUPLICATES_PAGE = Path(__file__).with_name("duplicates_app.py")
+
+
+def search_page() -> None:
+    cfg = state.config()
+    st.title("pixseek")
+    st.caption("Search your own photos by what they show. Everything stays on this machine.")
+    results.render(cfg, searchbar.render(cfg))
 
 
 def main() -> None:
     st.set_page_config(page_title="pixseek", page_icon="🔎", layout="wide")
-    cfg = state.config()
+    page = st.navigation([st.Page(search_page, title="Search", icon=":material/search:", default=True),
+                          st.Page(DUPLICATES_PAGE, title="Duplicates", icon=":material/content_copy:", url_path="duplicates")])
     with st.sidebar:
-        sidebar.render(cfg)
-    st.title("pixseek")
-    st.caption("Search your own photos by what they show. Everything stays on this machine.")
-    results.render(cfg, searchbar.render(cfg))
+        sidebar.render(state.config())
+    page.run()
 
 
 if __name__ == "__main__":

@@ -61,8 +61,24 @@ def tile_html(result: SearchResult, thumbnail: bytes | None) -> str:
 def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
     st.html(tile_html(result, thumbnail))
     st.caption(f"**{result.score:.3f}** · {escape(os.path.basename(result.path))}")
+    known = photo_facts(result)
+    if known:
+        st.caption(escape(known))
     alone = searchbar.link(like=result.id, photo=None, q=None, **{"not": None})  # by that photo alone
     st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
+
+
+def photo_facts(result: SearchResult) -> str:
+    """"2023-06-01 10:00 (UTC+01:00) · Lisbon, Portugal": when and where, as far as known."""
+    from pixseek.metadata import describe_time
+
+    parts = []
+    if result.metadata is not None:
+        m = result.metadata
+        parts.append(describe_time(m.local_time, m.time_source, m.utc_offset_min))
+    if result.place is not None:
+        parts.append(result.place.describe())
+    return " · ".join(parts)
 
 
 def _original(library: Library, path: str) -> bytes:
@@ -90,6 +106,8 @@ def _detail(library: Library, path: str | None) -> None:
 
 
 def _empty(outcome: searchbar.Outcome) -> str:
+    if outcome.filtered:
+        return "No photo matches these filters: remove one above, or widen it."
     if outcome.min_score is not None:
         return f"Nothing scores {outcome.min_score:.2f} or more: lower the minimum score."
     return "No results: no photo of these folders is indexed yet. Index a folder in the sidebar."

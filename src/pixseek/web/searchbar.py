@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -21,7 +21,7 @@ from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.reports import FolderInfo, SearchResult
 from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term
-from pixseek.web import state
+from pixseek.web import filters, state
 from pixseek.web.messages import escape
 
 MAX_RESULTS = 50
@@ -48,6 +48,7 @@ class Outcome:
     title: str  # plain text: escape it before rendering
     results: list[SearchResult]
     min_score: float | None
+    filtered: bool = False
 
 
 def build_query(text: str, negative: str = "", image: str | None = None) -> Query:
@@ -132,13 +133,15 @@ def _folder_label(folders: dict[str, FolderInfo], path: str) -> str:
 
 def _search(library: Library, text: str, k: int, negative: str, min_score: float | None, within: str | None,
             example: Example | None) -> Outcome:
+    wanted, order = filters.current(within), filters.sort()
     if example is not None and example.data is not None:
         with uploads.as_file(example.name, example.data) as image:
-            results = library.search(build_query(text, negative, image), k=k, min_score=min_score, within=within)
+            results = library.search(build_query(text, negative, image), k=k, min_score=min_score, filters=wanted,
+                                     sort=order)
     else:
         query = build_query(text, negative, example.path if example else None)
-        results = library.search(query, k=k, min_score=min_score, within=within)
-    return Outcome(_title(text, negative, example), results, min_score)
+        results = library.search(query, k=k, min_score=min_score, filters=wanted, sort=order)
+    return Outcome(_title(text, negative, example), results, min_score, replace(wanted, folder=None).active)
 
 
 def render(cfg: state.Config) -> Outcome | None:
@@ -168,6 +171,8 @@ def render(cfg: state.Config) -> Outcome | None:
                                  placeholder="words to steer away from, e.g. people") or ""
         min_score = st.number_input("Minimum score", min_value=-1.0, max_value=1.0, value=None, step=0.05,
                                     key="min", placeholder="none", bind="query-params")
+    filters.render_fields()
+    filters.chips()
     upload_error = st.session_state.pop("upload_error", None)
     if upload_error:
         st.error(upload_error)
