@@ -15,7 +15,7 @@ export PIXSEEK_CLIP_VOCAB := $(abspath $(VOCAB))
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,export,heif]'
+	$(PIP) install -q -e '.[test,export,heif,cluster]'
 	touch $(STAMP)
 
 # OpenAI's CLIP BPE vocabulary, taken from the open-clip-torch wheel (used to build tokenizers

@@ -37,11 +37,12 @@ def _console(stderr: bool = False):
 
 # -- index ------------------------------------------------------------------------------------
 
-def _progress_bar(console):
+def _progress_bar(console, cluster: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    nodes = [TextColumn("{task.fields[nodes]} nodes")] if cluster else []
     return Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn(), *nodes,
                     console=console, transient=True)
 
 
@@ -66,18 +67,36 @@ def cmd_index(args) -> int:
             return 0
         if args.vector_index:
             library.set_vector_index(args.vector_index)
+        if (args.shards or args.dashboard) and not args.cluster:
+            raise PixseekError("--shards and --dashboard go with --cluster")
         cancel = _cancel_on_interrupt()
-        with _progress_bar(console) as bar:
-            task = bar.add_task("index", total=None, rate=0.0)
+        with _progress_bar(console, cluster=bool(args.cluster)) as bar:
+            task = bar.add_task("index", total=None, rate=0.0, nodes=0)
 
             def show(p):
-                bar.update(task, completed=p.done, total=p.total, rate=p.rate)
+                bar.update(task, completed=p.done, total=p.total, rate=p.rate, nodes=p.nodes)
 
-            report = library.index(args.folders, progress=None if args.quiet else show, cancel=cancel)
+            show = None if args.quiet else show
+            if args.cluster:
+                report = library.index_on_cluster(args.folders, args.cluster, shards=args.shards, progress=show,
+                                                  cancel=cancel, dashboard=args.dashboard)
+            else:
+                report = library.index(args.folders, progress=show, cancel=cancel)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
     return EXIT_INTERRUPTED if report.cancelled else 0
+
+
+def cmd_ingest(args) -> int:
+    with _library(args) as library:
+        report = library.ingest(args.folder)
+    print(report.describe())
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
+    for refusal in report.refused:
+        print(f"pixseek: error: {refusal}", file=sys.stderr)
+    return EXIT_USER_ERROR if report.refused else 0
 
 
 # -- search -----------------------------------------------------------------------------------
@@ -164,7 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
                    help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="decode and embed on a Ray cluster: ray://HEAD:10001, HEAD:6379, auto ($RAY_ADDRESS), "
+                        "or local (a private Ray on this machine, 127.0.0.1 only); needs pixseek[cluster]")
+    p.add_argument("--shards", metavar="DIR", help="with --cluster: keep the result shards in DIR (for `pixseek ingest`)")
+    p.add_argument("--dashboard", action="store_true", help="with --cluster local: start Ray's dashboard on 127.0.0.1")
     p.set_defaults(func=cmd_index)
+
+    p = commands.add_parser("ingest", parents=[common], help="merge cluster result shards (Parquet) into the index")
+    p.add_argument("folder", metavar="DIR", help="a folder of shards written by `pixseek index --cluster ... --shards DIR`")
+    p.set_defaults(func=cmd_ingest)
 
     p = commands.add_parser("search", parents=[common], help="search by text and/or example images")
     p.add_argument("terms", nargs="*", metavar="QUERY",

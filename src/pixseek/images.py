@@ -25,6 +25,10 @@ from pixseek.errors import ImageError
 # warning filters are process-wide state that any library (or test runner) may reset.
 MAX_PIXELS = int(os.environ.get("PIXSEEK_MAX_PIXELS", 200_000_000))
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# Bump whenever decode() changes the pixels it returns for the same bytes (orientation, colour
+# conversion, reduced-size decoding): vectors embedded elsewhere (cluster shards) record it, and
+# shards made with another version are refused rather than mixed into an index.
+DECODE_VERSION = 1
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")  # those of files.py's extensions

@@ -89,6 +89,25 @@ class _Outcome:
     pixels: np.ndarray | None = None
     size: tuple[int, int] = (0, 0)
     error: ImageError | None = None
+    vector: np.ndarray | None = None  # already embedded (on a cluster node): no need to encode
+
+
+def examine(entry: FileEntry, find_stored: Callable[[bytes], int | None], min_side: int,
+            preprocess: Callable) -> _Outcome:
+    """Read and hash a file, and decode it only if `find_stored(hash)` finds no stored vector
+    with the same content (the local indexer's threads and the cluster's nodes both do this)."""
+    outcome = _Outcome(entry)
+    try:
+        data = read_file(entry.path)
+        outcome.hash = content_hash(data)
+        outcome.reuse_id = find_stored(outcome.hash)
+        if outcome.reuse_id is None:
+            image = decode(data, min_side=min_side)
+            outcome.size = image.size
+            outcome.pixels = preprocess(image)
+    except ImageError as error:
+        outcome.error = error
+    return outcome
 
 
 class Indexer:
@@ -102,21 +121,13 @@ class Indexer:
     def close(self) -> None:
         self._reader.close()
 
+    def _find_stored(self, content: bytes) -> int | None:
+        with self._reader_lock:
+            return self._reader.find_by_hash(content)
+
     def _examine(self, entry: FileEntry) -> _Outcome:
         """Worker: read, hash, and decode only if no stored vector has the same content."""
-        outcome = _Outcome(entry)
-        try:
-            data = read_file(entry.path)
-            outcome.hash = content_hash(data)
-            with self._reader_lock:
-                outcome.reuse_id = self._reader.find_by_hash(outcome.hash)
-            if outcome.reuse_id is None:
-                image = decode(data, min_side=self.encoder.image_size)
-                outcome.size = image.size
-                outcome.pixels = self.encoder.preprocess(image)
-        except ImageError as error:
-            outcome.error = error
-        return outcome
+        return examine(entry, self._find_stored, self.encoder.image_size, self.encoder.preprocess)
 
     def _outcomes(self, entries: list[FileEntry], pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
         """Results in order, with a bounded number of files in flight."""
@@ -157,10 +168,7 @@ class Indexer:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
         if not report.cancelled:
-            gone = batch.unclaimed_missing()
-            report.removed = len(gone)
-            if gone or plan.gone_skipped:
-                self.catalog.commit_batch(removed_ids=gone, forget_skipped=plan.gone_skipped)
+            batch.remove_missing(report)
         report.elapsed = time.monotonic() - start
         return report
 
@@ -196,16 +204,22 @@ class _Batch:
         else:
             self.to_embed.append(outcome)
 
-    def unclaimed_missing(self) -> list[int]:
-        return [i for i in self.plan.missing if i not in self.claimed]
+    def remove_missing(self, report: IndexReport) -> None:
+        """At the end of a whole run: rows whose file is gone and that no new file claimed as
+        moved leave the index, and skipped files that are gone are forgotten."""
+        gone = [i for i in self.plan.missing if i not in self.claimed]
+        report.removed = len(gone)
+        if gone or self.plan.gone_skipped:
+            self.catalog.commit_batch(removed_ids=gone, forget_skipped=self.plan.gone_skipped)
 
     def commit(self, report: IndexReport) -> None:
         if not (self.to_embed or self.reused or self.skips):
             return
-        added: list[NewFile] = []
-        if self.to_embed:
-            vectors = self.encoder.encode_pixels(np.stack([o.pixels for o in self.to_embed]))
-            added += [self._new_file(o, v) for o, v in zip(self.to_embed, vectors)]
+        unencoded = [o for o in self.to_embed if o.vector is None]
+        if unencoded:
+            for outcome, vector in zip(unencoded, self.encoder.encode_pixels(np.stack([o.pixels for o in unencoded]))):
+                outcome.vector = vector
+        added = [self._new_file(o, o.vector) for o in self.to_embed]
         removed: list[int] = []
         moved: list[tuple[int, str, int]] = []
         copies = []

@@ -23,10 +23,10 @@ import numpy as np
 
 from pixseek import paths
 from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
-                            PixseekError, QueryError, StorageError)
+                            PixseekError, QueryError, ShardRefused, StorageError)
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexReport, SearchResult, Status
+from pixseek.reports import ChangeSummary, IndexReport, IngestReport, SearchResult, Status
 from pixseek.search import Query, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -36,6 +36,7 @@ from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
 LOCK_NAME = "write.lock"
+CLUSTER_SHARDS = "cluster-shards"  # where a cluster run's shards wait to be ingested (unless kept elsewhere)
 log = logging.getLogger(__name__)
 
 
@@ -236,6 +237,50 @@ class Library:
                     report = indexer.run(plan, progress, cancel)
                 finally:
                     indexer.close()
+            self._save_vectors()
+            return report
+
+    @_storage_errors
+    def index_on_cluster(self, folders=None, cluster: str = "local", shards: Path | str | None = None,
+                         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                         dashboard: bool = False) -> IndexReport:
+        """Like `index`, with the decoding and embedding done on the Ray cluster at `cluster`
+        ("local", "auto", "ray://HEAD:PORT", "HEAD:PORT"). Results come back as Parquet shards,
+        ingested as they arrive; `shards` keeps them in that folder (else they are deleted once
+        ingested). `dashboard` starts Ray's dashboard (on 127.0.0.1) for a "local" cluster."""
+        from pixseek.cluster.ingest import Ingester
+        from pixseek.cluster.job import run_job
+        from pixseek.cluster.shards import list_shards
+
+        with writing(self.index_dir):
+            self._repair_if_damaged()
+            folders = self._check_folders(folders or self.catalog.roots())
+            own = self.index_dir / CLUSTER_SHARDS
+            with self._writer() as writer:
+                writer.add_roots(folders)
+                for leftover in list_shards(own):  # a killed run's last shard: ingested, not embedded again
+                    try:
+                        Ingester(writer, self.encoder.bundle).ingest_file(leftover)
+                    except ShardRefused as refusal:
+                        self._note(f"{refusal}; deleted it (its photos are embedded again)")
+                    leftover.unlink()
+                plan = make_plan(writer, folders)
+                report = run_job(writer, plan, self.encoder.bundle, self._precision, cluster,
+                                 Path(shards) if shards else own, keep_shards=shards is not None,
+                                 progress=progress, cancel=cancel, dashboard=dashboard)
+            self._save_vectors()
+            return report
+
+    @_storage_errors
+    def ingest(self, folder: Path | str) -> IngestReport:
+        """Merge the Parquet shards in `folder` (from `index_on_cluster`) into the index, upserting
+        by content hash; shards from another model or preprocessing, or damaged, are refused."""
+        from pixseek.cluster.ingest import ingest_folder
+
+        with writing(self.index_dir):
+            self._repair_if_damaged()
+            with self._writer() as writer:
+                report = ingest_folder(writer, self.encoder.bundle, Path(folder).expanduser())
             self._save_vectors()
             return report
 

@@ -295,6 +295,11 @@ class Catalog:
         row = self._db.execute("SELECT id FROM files WHERE hash = ? LIMIT 1", (content_hash,)).fetchone()
         return row[0] if row else None
 
+    def content_hashes(self) -> Iterator[bytes]:
+        """Every stored content hash (a cluster job ships them, so nodes skip content already embedded)."""
+        for (content,) in self._db.execute("SELECT hash FROM files"):
+            yield content
+
     def clone(self) -> "Catalog":
         """A second connection to this catalog. A connection's transactions are shared by every
         thread that uses it, so a thread that writes (or reads in parallel) needs its own."""

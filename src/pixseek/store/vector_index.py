@@ -4,12 +4,16 @@ It is a derived cache of the vectors in the catalog, saved as `vectors-<generati
 (written to a temporary file, fsynced and renamed), so a reader always finds a whole file and
 knows which catalog generation it reflects.
 
-Two kinds, chosen by collection size (or forced by a setting):
+Three kinds, chosen by collection size (or forced by a setting):
 - "flat": exact search over float32 vectors. Single-query search is memory-bound, so it is kept
   only while the scan stays well under the query latency budget.
 - "ivf": an inverted file over 8-bit scalar-quantized codes (4x smaller than float32). It only
   proposes candidates: the caller re-ranks them with the exact vectors stored in the catalog,
   so reported scores stay exact while the index stays small enough for 1M photos in RAM.
+- "ivfpq": for tens of millions, where 8-bit codes no longer fit in RAM (5 GiB at 10M): an
+  inverted file over product-quantized codes (one byte per 8 dimensions, 64 B for 512-d: 32x
+  smaller than float32), with an HNSW graph over the list centroids so that assigning millions
+  of vectors to lists stays cheap. Its coarser scores ask for more candidates to re-rank.
 The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
 """
 
@@ -20,7 +24,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -29,12 +33,15 @@ import numpy as np
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
-KINDS = ("auto", "flat", "ivf")
+KINDS = ("auto", "flat", "ivf", "ivfpq")
 FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see docs/benchmarks.md)
+PQ_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: product quantization
 IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
+PQ_MIN = 10_000  # each PQ sub-quantizer trains 256 centroids: fewer vectors stay with 8-bit codes
 MAX_NLIST = 4096
-RERANK_FACTOR = 4  # candidates per wanted result, re-ranked with the exact stored vectors
-RERANK_MIN = 50
+PQ_DIMS_PER_BYTE = 8
+# Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
+RERANK = {"ivf": (4, 50), "ivfpq": (20, 200)}
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
@@ -62,48 +69,75 @@ def _floor_pow2(value: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(value, 1.0)))))
 
 
+def _size_kind(count: int) -> str:
+    """The kind that auto picks for `count` vectors."""
+    return "flat" if count <= FLAT_LIMIT else "ivf" if count <= PQ_FROM else "ivfpq"
+
+
 @dataclass(frozen=True)
 class Spec:
-    """An index kind and its parameters."""
+    """An index kind and its parameters (`code_bytes`: bytes per vector of a PQ code)."""
 
     kind: str
     nlist: int = 0
     nprobe: int = 0
+    code_bytes: int = 0
 
     @classmethod
     def choose(cls, count: int, setting: str = "auto") -> "Spec":
-        """The spec for `count` vectors: exact while that is fast, IVF beyond (or as forced)."""
+        """The spec for `count` vectors: exact while that is fast, IVF beyond, IVF-PQ for tens of
+        millions (or as forced, where there are enough vectors to train it)."""
         if setting not in KINDS:
             raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
-        wants_ivf = setting == "ivf" or (setting == "auto" and count > FLAT_LIMIT)
-        if not wants_ivf or count < IVF_MIN:
+        kind = _size_kind(count) if setting == "auto" else setting
+        if kind == "ivfpq" and count < PQ_MIN:
+            kind = "ivf"
+        if kind == "flat" or count < IVF_MIN:
             return cls("flat")
         # About sqrt(n) lists, each trained from >= 39 points (FAISS's own floor).
         nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
-        return cls("ivf", nlist, max(8, nlist // 8))
+        if kind == "ivf":
+            return cls("ivf", nlist, max(8, nlist // 8))
+        return cls("ivfpq", nlist, max(16, nlist // 32))
 
     @classmethod
     def of(cls, index) -> "Spec":
+        if hasattr(index, "pq"):
+            return cls("ivfpq", int(index.nlist), int(index.nprobe), int(index.pq.M))
         if hasattr(index, "nlist"):
             return cls("ivf", int(index.nlist), int(index.nprobe))
         return cls("flat")
 
+    @property
+    def approximate(self) -> bool:
+        return self.kind != "flat"
+
+    def rerank_count(self, k: int) -> int:
+        """How many candidates to ask for so that `k` survive exact re-ranking."""
+        if not self.approximate:
+            return k
+        factor, least = RERANK[self.kind]
+        return max(k * factor, least)
+
     def describe(self) -> str:
         if self.kind == "flat":
             return "flat (exact)"
-        return (f"ivf (approximate: {self.nlist} lists, {self.nprobe} probed, 8-bit codes, "
-                f"top {RERANK_FACTOR}x re-ranked exactly)")
+        codes = "8-bit codes" if self.kind == "ivf" else f"{self.code_bytes}-byte PQ codes"
+        return (f"{self.kind} (approximate: {self.nlist} lists, {self.nprobe} probed, {codes}, "
+                f"top {RERANK[self.kind][0]}x re-ranked exactly)")
 
     def outgrown(self, count: int, setting: str = "auto") -> bool:
         """True when `count` vectors want another kind, or IVF lists 2x finer or 4x coarser.
 
-        Auto leaves IVF only below half the flat limit, so a collection near the limit does not
-        flip between kinds on every update.
+        Auto steps down to a smaller kind only below half the size that chose the current one,
+        so a collection near a limit does not flip between kinds on every update.
         """
         wanted = Spec.choose(count, setting)
         if wanted.kind != self.kind:
-            return not (setting == "auto" and self.kind == "ivf" and count > FLAT_LIMIT // 2)
-        return self.kind == "ivf" and not self.nlist // 4 < wanted.nlist < self.nlist * 2
+            floor = {"ivf": FLAT_LIMIT, "ivfpq": PQ_FROM}.get(self.kind, 0) // 2
+            stepping_down = KINDS.index(wanted.kind) < KINDS.index(self.kind)
+            return not (setting == "auto" and stepping_down and count > floor)
+        return self.approximate and not self.nlist // 4 < wanted.nlist < self.nlist * 2
 
 
 class VectorIndex:
@@ -117,7 +151,7 @@ class VectorIndex:
 
     @property
     def approximate(self) -> bool:
-        return self.spec.kind == "ivf"
+        return self.spec.approximate
 
     def describe(self) -> str:
         return self.spec.describe()
@@ -137,11 +171,15 @@ class VectorIndex:
             index = cls.empty(dim)
         else:
             faiss = _faiss()
-            quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
-                                                faiss.METRIC_INNER_PRODUCT)
-            ivf.own_fields = True
-            quantizer.this.disown()
+            if spec.kind == "ivf":
+                quantizer = faiss.IndexFlatIP(dim)
+                ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                    faiss.METRIC_INNER_PRODUCT)
+                ivf.own_fields = True
+                quantizer.this.disown()
+            else:
+                spec = replace(spec, code_bytes=_pq_bytes(dim))
+                ivf = faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,PQ{spec.code_bytes}", faiss.METRIC_INNER_PRODUCT)
             ivf.cp.max_points_per_centroid = 64
             ivf.train(_sample(batches, count, spec.nlist * 64))
             ivf.nprobe = spec.nprobe
@@ -169,7 +207,7 @@ class VectorIndex:
 
     def candidates(self, k: int) -> int:
         """How many results to ask for so that `k` survive exact re-ranking."""
-        return max(k * RERANK_FACTOR, RERANK_MIN) if self.approximate else k
+        return self.spec.rerank_count(k)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list).
@@ -182,7 +220,11 @@ class VectorIndex:
         params = None
         if self.approximate:
             share = math.ceil(self.spec.nlist * 4 * k / max(self.ntotal, 1))
-            params = _faiss().SearchParametersIVF(nprobe=min(self.spec.nlist, max(self.spec.nprobe, share)))
+            nprobe = min(self.spec.nlist, max(self.spec.nprobe, share))
+            params = _faiss().SearchParametersIVF(nprobe=nprobe)
+            if self.spec.kind == "ivfpq":  # the centroid graph must look at least as wide as the probes
+                graph = _faiss().SearchParametersHNSW(efSearch=max(64, 2 * nprobe))
+                params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
         with _one_thread():
             scores, ids = self._index.search(query, k, params=params)
         return scores[0], ids[0]
@@ -220,6 +262,11 @@ class VectorIndex:
         if index.d != dim:
             raise IndexCorrupt(f"{path.name} holds {index.d}-d vectors, the catalog {dim}-d")
         return cls(index, Spec.of(index))
+
+
+def _pq_bytes(dim: int) -> int:
+    """Bytes of a PQ code: one per 8 dimensions (64 for 512-d), fewer for dimensions that 8 does not divide."""
+    return next(m for m in range(max(1, dim // PQ_DIMS_PER_BYTE), 0, -1) if dim % m == 0)
 
 
 def _sample(batches: Batches, count: int, wanted: int) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""Connecting this process to a Ray cluster as its driver, and letting go of it.
+
+`local` starts a private Ray on this machine for the job's length, bound to 127.0.0.1 only
+(Ray's own single-machine mode: every Ray server listens on the loopback address), with its
+dashboard off unless asked for, and stops it afterwards, leaving no Ray process behind. Any
+other address is Ray's: `ray://HEAD:10001` (Ray Client), `HEAD:6379` (this machine is a node
+of the cluster), or `auto` (RAY_ADDRESS, else the cluster this machine belongs to).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pixseek.errors import ClusterError
+
+LOCAL = "local"
+SINGLE_MACHINE_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, servers bind to it
+NODES_POLL_S = 2.0
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401  (Ray Data is the part we need; ray alone lacks its dependencies)
+    except ImportError as exc:
+        raise ClusterError(f"indexing on a cluster needs Ray ({exc.name} is missing): "
+                           "pip install 'pixseek[cluster]'") from None
+    return ray
+
+
+@dataclass
+class ClusterInfo:
+    address: str
+    cpus: int
+    gpus: int
+    _ray: object
+    _checked: float = 0.0
+    _alive: int = 0
+
+    def nodes_alive(self) -> int:
+        """Nodes alive now (asked of the cluster at most every NODES_POLL_S seconds)."""
+        if time.monotonic() - self._checked >= NODES_POLL_S:
+            self._alive = sum(1 for node in self._ray.nodes() if node.get("Alive"))
+            self._checked = time.monotonic()
+        return self._alive
+
+
+def _prefer_loopback(ray) -> None:
+    """Ray's single-machine mode must be on before Ray picks this node's address."""
+    os.environ[SINGLE_MACHINE_SWITCH] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray was imported before: it read the switch then
+        constants.ENABLE_RAY_CLUSTER = False
+
+
+@contextmanager
+def ray_session(address: str, dashboard: bool = False):
+    """Connect (or, for `local`, start a private Ray) for the block; always disconnect after."""
+    ray = import_ray()
+    if ray.is_initialized():
+        raise ClusterError("this process is already connected to a Ray cluster; run pixseek in its own process")
+    options = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        if address == LOCAL:
+            _prefer_loopback(ray)
+            ray.init(address="local", include_dashboard=dashboard, dashboard_host="127.0.0.1", **options)
+        else:
+            ray.init(address=address, **({} if address.startswith("ray://") else options))
+    except Exception as exc:  # Ray reports an unreachable or refused cluster with many exception types
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from None
+    try:
+        _quiet_ray_data(ray)
+        resources = ray.cluster_resources()
+        yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
+    finally:
+        ray.shutdown()
+
+
+def _quiet_ray_data(ray) -> None:
+    """pixseek reports progress itself: no Ray Data progress bars or execution banners."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
