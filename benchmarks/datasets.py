@@ -24,6 +24,7 @@ DIM = 512
 PER_FOLDER = 1000
 QUERIES = 200
 BATCH = 20_000
+LARGE = 2_000_000  # beyond, datasets are built chunk by chunk (build_large)
 
 
 def dataset_dir(size: int) -> Path:
@@ -66,6 +67,67 @@ def exact_top(data: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
         keep = np.argsort(-best_scores, axis=1)[:, :k]
         best_scores, best_rows = np.take_along_axis(best_scores, keep, 1), np.take_along_axis(best_rows, keep, 1)
     return best_rows
+
+
+class TopK:
+    """Each query's exact top-k over rows seen so far, fed chunk by chunk (for sizes that do not fit in RAM)."""
+
+    def __init__(self, queries: np.ndarray, k: int = 10):
+        self.queries, self.k = queries, k
+        self.scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+        self.rows = np.zeros((len(queries), 0), dtype=np.int64)
+
+    def add(self, chunk: np.ndarray, first_row: int) -> None:
+        scores = self.queries @ chunk.T
+        top = np.argpartition(-scores, self.k, axis=1)[:, :self.k]
+        self.scores = np.concatenate([self.scores, np.take_along_axis(scores, top, 1)], axis=1)
+        self.rows = np.concatenate([self.rows, top + first_row], axis=1)
+        keep = np.argsort(-self.scores, axis=1)[:, :self.k]
+        self.scores, self.rows = np.take_along_axis(self.scores, keep, 1), np.take_along_axis(self.rows, keep, 1)
+
+
+def build_large(size: int) -> dict:
+    """dataset-<size> for sizes whose vectors do not fit in RAM (10M x 512 float32 is 20 GB):
+    the same mixture, generated, written and scored chunk by chunk; no float16 comparison."""
+    from pixseek.model import find_bundle
+    from pixseek.store.catalog import Catalog, NewFile
+    from pixseek.store.live_index import LiveVectorIndex
+
+    folder = dataset_dir(size)
+    done = folder / "timings.npy"
+    if done.is_file():
+        return np.load(done, allow_pickle=True).item()
+    shutil.rmtree(folder, ignore_errors=True)
+    rng = np.random.default_rng(size)
+    centres, weights = centroids(size, rng)
+    queries = mixture(centres, weights, QUERIES, rng)
+    timings = {"size": size}
+    start = time.perf_counter()
+    make_files(folder / "files", size)
+    timings["make_files_s"] = time.perf_counter() - start
+    os.environ["PIXSEEK_MODELS"] = str(bench_models())
+    catalog = Catalog.open(folder / "index", create=True, model_id=find_bundle("bench-vit-b-32").model_id, dim=DIM)
+    catalog.add_roots([str(folder / "files")])
+    truth = TopK(queries)
+    start = time.perf_counter()
+    for i in range(0, size, BATCH):
+        chunk = mixture(centres, weights, min(BATCH, size - i), np.random.default_rng([size, i]))
+        truth.add(chunk, i)
+        paths = [str(folder / "files" / f"{n // PER_FOLDER:05d}" / f"{n:07d}.jpg") for n in range(i, i + len(chunk))]
+        stats = [os.stat(p) for p in paths]
+        catalog.commit_batch(added=[NewFile(p, st.st_size, st.st_mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
+                                    for n, (p, st, v) in enumerate(zip(paths, stats, chunk), start=i)])
+    timings["catalog_write_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    live = LiveVectorIndex(folder / "index", catalog)
+    live.save()
+    timings["vector_index_build_s"] = time.perf_counter() - start
+    timings["vector_index"] = live.index.describe()
+    catalog.close()
+    np.save(folder / "queries.npy", queries)
+    np.save(folder / "truth.npy", truth.rows + 1)  # row ids start at 1
+    np.save(done, timings)
+    return timings
 
 
 def make_files(root: Path, size: int) -> None:
@@ -119,4 +181,5 @@ def build(size: int) -> dict:
 if __name__ == "__main__":
     from benchmarks.common import emit
 
-    emit(build(int(sys.argv[2])))
+    size = int(sys.argv[2])
+    emit(build_large(size) if size > LARGE else build(size))

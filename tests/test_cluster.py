@@ -211,8 +211,12 @@ def _pixseek(*args: str) -> list[str]:
 
 
 def _count(index: Path) -> int:
-    with sqlite3.connect(f"file:{index / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
-        return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    """Photos committed to the index so far (0 while its catalog is being made)."""
+    try:
+        with sqlite3.connect(f"file:{index / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
 
 
 def test_the_driver_killed_and_run_again_finishes_the_job(cluster, photos, reference, tmp_path):

@@ -89,7 +89,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    with _library(args) as library:
+    with _library(args, create=True) as library:
         report = library.ingest(args.folder)
     print(report.describe())
     for path, reason in report.skipped:

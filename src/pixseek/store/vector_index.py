@@ -10,10 +10,12 @@ Three kinds, chosen by collection size (or forced by a setting):
 - "ivf": an inverted file over 8-bit scalar-quantized codes (4x smaller than float32). It only
   proposes candidates: the caller re-ranks them with the exact vectors stored in the catalog,
   so reported scores stay exact while the index stays small enough for 1M photos in RAM.
-- "ivfpq": for tens of millions, where 8-bit codes no longer fit in RAM (5 GiB at 10M): an
-  inverted file over product-quantized codes (one byte per 8 dimensions, 64 B for 512-d: 32x
-  smaller than float32), with an HNSW graph over the list centroids so that assigning millions
-  of vectors to lists stays cheap. Its coarser scores ask for more candidates to re-rank.
+- "ivf4": for tens of millions, where 8-bit codes no longer fit in RAM (5 GiB at 10M): the same
+  inverted file over 4-bit codes (256 B for 512-d, 8x smaller than float32), with an HNSW graph
+  over the list centroids so that assigning millions of vectors to lists stays cheap. Its
+  coarser scores ask for more candidates to re-rank. (Product quantization, 64 B a vector,
+  was tried first: its candidates held only 79-86% of the true top 10 at 2M, see
+  docs/benchmarks.md.)
 The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
 """
 
@@ -24,7 +26,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -33,15 +35,13 @@ import numpy as np
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
-KINDS = ("auto", "flat", "ivf", "ivfpq")
+KINDS = ("auto", "flat", "ivf", "ivf4")
 FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see docs/benchmarks.md)
-PQ_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: product quantization
+IVF4_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: 4-bit codes
 IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
-PQ_MIN = 10_000  # each PQ sub-quantizer trains 256 centroids: fewer vectors stay with 8-bit codes
 MAX_NLIST = 4096
-PQ_DIMS_PER_BYTE = 8
 # Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
-RERANK = {"ivf": (4, 50), "ivfpq": (20, 200)}
+RERANK = {"ivf": (4, 50), "ivf4": (10, 100)}
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
@@ -71,39 +71,36 @@ def _floor_pow2(value: float) -> int:
 
 def _size_kind(count: int) -> str:
     """The kind that auto picks for `count` vectors."""
-    return "flat" if count <= FLAT_LIMIT else "ivf" if count <= PQ_FROM else "ivfpq"
+    return "flat" if count <= FLAT_LIMIT else "ivf" if count <= IVF4_FROM else "ivf4"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """An index kind and its parameters (`code_bytes`: bytes per vector of a PQ code)."""
+    """An index kind and its parameters."""
 
     kind: str
     nlist: int = 0
     nprobe: int = 0
-    code_bytes: int = 0
 
     @classmethod
     def choose(cls, count: int, setting: str = "auto") -> "Spec":
-        """The spec for `count` vectors: exact while that is fast, IVF beyond, IVF-PQ for tens of
-        millions (or as forced, where there are enough vectors to train it)."""
+        """The spec for `count` vectors: exact while that is fast, IVF beyond, IVF over 4-bit codes
+        for tens of millions (or as forced, where there are enough vectors to train an IVF)."""
         if setting not in KINDS:
             raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
         kind = _size_kind(count) if setting == "auto" else setting
-        if kind == "ivfpq" and count < PQ_MIN:
-            kind = "ivf"
         if kind == "flat" or count < IVF_MIN:
             return cls("flat")
         # About sqrt(n) lists, each trained from >= 39 points (FAISS's own floor).
         nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
         if kind == "ivf":
             return cls("ivf", nlist, max(8, nlist // 8))
-        return cls("ivfpq", nlist, max(16, nlist // 32))
+        return cls("ivf4", nlist, max(16, nlist // 32))
 
     @classmethod
     def of(cls, index) -> "Spec":
-        if hasattr(index, "pq"):
-            return cls("ivfpq", int(index.nlist), int(index.nprobe), int(index.pq.M))
+        if hasattr(index, "sq") and index.sq.qtype == _faiss().ScalarQuantizer.QT_4bit:
+            return cls("ivf4", int(index.nlist), int(index.nprobe))
         if hasattr(index, "nlist"):
             return cls("ivf", int(index.nlist), int(index.nprobe))
         return cls("flat")
@@ -122,7 +119,7 @@ class Spec:
     def describe(self) -> str:
         if self.kind == "flat":
             return "flat (exact)"
-        codes = "8-bit codes" if self.kind == "ivf" else f"{self.code_bytes}-byte PQ codes"
+        codes = "8-bit codes" if self.kind == "ivf" else "4-bit codes"
         return (f"{self.kind} (approximate: {self.nlist} lists, {self.nprobe} probed, {codes}, "
                 f"top {RERANK[self.kind][0]}x re-ranked exactly)")
 
@@ -134,7 +131,7 @@ class Spec:
         """
         wanted = Spec.choose(count, setting)
         if wanted.kind != self.kind:
-            floor = {"ivf": FLAT_LIMIT, "ivfpq": PQ_FROM}.get(self.kind, 0) // 2
+            floor = {"ivf": FLAT_LIMIT, "ivf4": IVF4_FROM}.get(self.kind, 0) // 2
             stepping_down = KINDS.index(wanted.kind) < KINDS.index(self.kind)
             return not (setting == "auto" and stepping_down and count > floor)
         return self.approximate and not self.nlist // 4 < wanted.nlist < self.nlist * 2
@@ -178,8 +175,7 @@ class VectorIndex:
                 ivf.own_fields = True
                 quantizer.this.disown()
             else:
-                spec = replace(spec, code_bytes=_pq_bytes(dim))
-                ivf = faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,PQ{spec.code_bytes}", faiss.METRIC_INNER_PRODUCT)
+                ivf = faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,SQ4", faiss.METRIC_INNER_PRODUCT)
             ivf.cp.max_points_per_centroid = 64
             ivf.train(_sample(batches, count, spec.nlist * 64))
             ivf.nprobe = spec.nprobe
@@ -222,7 +218,7 @@ class VectorIndex:
             share = math.ceil(self.spec.nlist * 4 * k / max(self.ntotal, 1))
             nprobe = min(self.spec.nlist, max(self.spec.nprobe, share))
             params = _faiss().SearchParametersIVF(nprobe=nprobe)
-            if self.spec.kind == "ivfpq":  # the centroid graph must look at least as wide as the probes
+            if self.spec.kind == "ivf4":  # the centroid graph must look at least as wide as the probes
                 graph = _faiss().SearchParametersHNSW(efSearch=max(64, 2 * nprobe))
                 params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
         with _one_thread():
@@ -262,11 +258,6 @@ class VectorIndex:
         if index.d != dim:
             raise IndexCorrupt(f"{path.name} holds {index.d}-d vectors, the catalog {dim}-d")
         return cls(index, Spec.of(index))
-
-
-def _pq_bytes(dim: int) -> int:
-    """Bytes of a PQ code: one per 8 dimensions (64 for 512-d), fewer for dimensions that 8 does not divide."""
-    return next(m for m in range(max(1, dim // PQ_DIMS_PER_BYTE), 0, -1) if dim % m == 0)
 
 
 def _sample(batches: Batches, count: int, wanted: int) -> np.ndarray:
