@@ -180,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to index (default: those already indexed)")
     p.add_argument("--precision", choices=["int8", "fp32"], help="image tower precision (default: the model's)")
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
-    p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
-                   help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--vector-index", choices=["auto", "flat", "ivf", "ivf4"],
+                   help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit codes, for tens of "
+                        "millions) search, or choose by size (auto, the default); remembered")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--cluster", metavar="ADDRESS",
                    help="decode and embed on a Ray cluster: ray://HEAD:10001, HEAD:6379, auto ($RAY_ADDRESS), "

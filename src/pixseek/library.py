@@ -286,7 +286,7 @@ class Library:
 
     @_storage_errors
     def set_vector_index(self, kind: str) -> None:
-        """Force a vector index kind ("flat", "ivf"), or "auto" to choose by size; applied now."""
+        """Force a vector index kind ("flat", "ivf", "ivf4"), or "auto" to choose by size; applied now."""
         if kind not in KINDS:
             raise PixseekError(f"unknown vector index kind {kind!r}; use one of {', '.join(KINDS)}")
         with writing(self.index_dir), self._writer() as writer:

@@ -66,6 +66,9 @@ class Ingester:
             self.ingest_report.unchanged += 1
             return None
         if rows.skip_reasons[i]:
+            if record is None and self.catalog.skip_record(entry.path) == (entry.size, entry.mtime_ns, rows.skip_reasons[i]):
+                self.ingest_report.unchanged += 1
+                return None
             outcome = _Outcome(entry, content, error=ImageError(rows.skip_reasons[i], rows.skip_details[i] or ""))
         else:
             stored = self.catalog.find_by_hash(content)
