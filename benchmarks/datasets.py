@@ -91,7 +91,6 @@ def build_large(size: int) -> dict:
     the same mixture, generated, written and scored chunk by chunk; no float16 comparison."""
     from pixseek.model import find_bundle
     from pixseek.store.catalog import Catalog, NewFile
-    from pixseek.store.live_index import LiveVectorIndex
 
     folder = dataset_dir(size)
     done = folder / "timings.npy"
@@ -118,16 +117,22 @@ def build_large(size: int) -> dict:
         catalog.commit_batch(added=[NewFile(p, st.st_size, st.st_mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
                                     for n, (p, st, v) in enumerate(zip(paths, stats, chunk), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    live = LiveVectorIndex(folder / "index", catalog)
-    live.save()
-    timings["vector_index_build_s"] = time.perf_counter() - start
-    timings["vector_index"] = live.index.describe()
-    catalog.close()
+    timings.update(_vector_index(folder, catalog))
     np.save(folder / "queries.npy", queries)
     np.save(folder / "truth.npy", truth.rows + 1)  # row ids start at 1
     np.save(done, timings)
     return timings
+
+
+def _vector_index(folder: Path, catalog) -> dict:
+    """Build and save the index's vector index from its catalog (then closed); its timing."""
+    from pixseek.store.live_index import LiveVectorIndex
+
+    start = time.perf_counter()
+    live = LiveVectorIndex(folder / "index", catalog)
+    live.save()
+    catalog.close()
+    return {"vector_index_build_s": time.perf_counter() - start, "vector_index": live.index.describe()}
 
 
 def make_files(root: Path, size: int) -> None:
@@ -143,7 +148,6 @@ def build(size: int) -> dict:
     from pixseek.files import scan
     from pixseek.model import find_bundle
     from pixseek.store.catalog import Catalog, NewFile
-    from pixseek.store.live_index import LiveVectorIndex
 
     folder = dataset_dir(size)
     done = folder / "timings.npy"
@@ -164,13 +168,7 @@ def build(size: int) -> dict:
         catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
                                     for n, (e, v) in enumerate(zip(entries[i:i + BATCH], data[i:i + BATCH]), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    live = LiveVectorIndex(folder / "index", catalog)
-    live.save()
-    timings["vector_index_build_s"] = time.perf_counter() - start
-    timings["vector_index"] = live.index.describe()
-    timings["size"] = size
-    catalog.close()
+    timings.update(_vector_index(folder, catalog), size=size)
     np.save(folder / "queries.npy", queries)
     np.save(folder / "truth.npy", exact_top(data, queries) + 1)  # row ids start at 1
     np.save(folder / "fp16_top.npy", exact_top(data.astype(np.float16).astype(np.float32), queries) + 1)

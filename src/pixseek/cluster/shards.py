@@ -12,13 +12,13 @@ killed writer leaves no half shard under a shard's name.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pixseek.atomic import replaced_whole
 from pixseek.errors import ClusterError, ShardRefused
 
 SUFFIX = ".parquet"
@@ -104,18 +104,9 @@ def write_shard(path: Path, rows: ShardRows, pipeline: PixelPipeline) -> Path:
         pa.array([pipeline.model_file_hash] * count, pa.string()),
         pa.array([pipeline.preprocessing] * count, pa.string()),
     ], schema=_schema(dim))
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".shard-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with replaced_whole(path, ".shard-") as handle:
+        pq.write_table(table, handle, compression="zstd")
+    return Path(path)
 
 
 def read_shard(path: Path, accepted: set[PixelPipeline], dim: int) -> ShardRows:

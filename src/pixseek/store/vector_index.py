@@ -22,9 +22,7 @@ The kind and its parameters live in the FAISS file itself (`Spec.of` reads them 
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from pixseek.atomic import replaced_whole
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
@@ -231,18 +230,10 @@ class VectorIndex:
         faiss = _faiss()
         folder = Path(folder)
         target = folder / f"vectors-{generation:012d}.faiss"
-        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=folder)
-        try:
-            # Written through a Python file: FAISS's own writer only prints a failed final flush
-            # (a full disk, a size limit) and would leave a truncated file to rename into place.
-            with os.fdopen(fd, "wb") as handle:
-                faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Written through a Python file: FAISS's own writer only prints a failed final flush
+        # (a full disk, a size limit) and would leave a truncated file to rename into place.
+        with replaced_whole(target, ".vectors-") as handle:
+            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
         for old in saved_files(folder):
             if old[1] != target:
                 old[1].unlink(missing_ok=True)
