@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import CACHE, save, table  # noqa: E402
 
-BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale")
+BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale", "cluster")
 
 
 def summary(results: dict) -> list[list]:

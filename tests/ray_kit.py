@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from pathlib import Path
@@ -87,8 +88,7 @@ def _address(hex_address: str) -> str:
     if len(raw) == 4:
         ip = ".".join(str(b) for b in raw[::-1])
     else:  # IPv6: four little-endian 32-bit words
-        words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
-        ip = ":".join(b"".join(words)[i:i + 2].hex() for i in range(0, 16, 2))
+        ip = str(ipaddress.IPv6Address(b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))))
     return f"{ip}:{int(port, 16)}"
 
 
@@ -109,5 +109,7 @@ def listening_addresses(pids) -> dict[int, list[str]]:
 
 
 def is_loopback(address: str) -> bool:
-    host = address.rsplit(":", 1)[0]
-    return host.startswith("127.") or host in ("0000:0000:0000:0000:0000:0000:0000:0001",)
+    """127.0.0.0/8, ::1, or 127.x seen through IPv6 (::ffff:127.0.0.1)."""
+    ip = ipaddress.ip_address(address.rsplit(":", 1)[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
