@@ -160,8 +160,9 @@ def test_gpu_nodes_get_decode_tasks_and_encoder_actors(tmp_path, ray_temp, home,
     from ray.cluster_utils import Cluster
 
     with no_ray_left():
+        # decoded pixels travel between the two pools (600 KB a photo): room for them, not to spill
         harness = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 1, "temp_dir": ray_temp,
-                                                                "object_store_memory": 80 * 2**20})
+                                                                "object_store_memory": 200 * 2**20})
         try:
             with Library.open(tmp_path / "index", create=True) as library:
                 report = library.index_on_cluster([photos], harness.address)
@@ -318,3 +319,13 @@ def test_a_local_cluster_listens_on_loopback_only_and_leaves_nothing(home, photo
     assert len(listening) >= 3, seen  # GCS, raylet, workers ...
     assert all(is_loopback(a) for a in listening), listening
     assert not wait_until_gone(seen["pids"]), "Ray processes of the local cluster left behind"
+
+
+def test_an_unreachable_cluster_and_misplaced_options_are_one_line_errors(home, photos, tmp_path):
+    for args, words in ((["--cluster", "127.0.0.1:9"], "cannot reach the Ray cluster at 127.0.0.1:9"),
+                        (["--shards", str(tmp_path / "s")], "--shards and --dashboard go with --cluster")):
+        run = subprocess.run(_pixseek("index", str(photos), "--index", str(tmp_path / "index"), "-q", *args),
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1
+        assert [line for line in run.stderr.splitlines() if line.strip()] == [f"pixseek: error: {words}" + (
+            " (Connection refused); is its head running, and is this machine on its network?" if "reach" in words else "")]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from pixseek.errors import ClusterError
@@ -21,6 +22,7 @@ from pixseek.errors import ClusterError
 LOCAL = "local"
 SINGLE_MACHINE_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, servers bind to it
 NODES_POLL_S = 2.0
+CONNECT_TIMEOUT_S = 10.0
 
 
 def import_ray():
@@ -50,12 +52,23 @@ class ClusterInfo:
         return self._alive
 
 
-def _prefer_loopback(ray) -> None:
-    """Ray's single-machine mode must be on before Ray picks this node's address."""
+@contextmanager
+def _single_machine_mode():
+    """Ray's single-machine mode, on while a private cluster starts and runs, then as it was
+    (so that this process can still join a real cluster later)."""
+    before = os.environ.get(SINGLE_MACHINE_SWITCH)
+    constants = sys.modules["ray._private.ray_constants"]  # read the switch at import: set it there too
+    enabled = constants.ENABLE_RAY_CLUSTER
     os.environ[SINGLE_MACHINE_SWITCH] = "0"
-    constants = sys.modules.get("ray._private.ray_constants")
-    if constants is not None:  # Ray was imported before: it read the switch then
-        constants.ENABLE_RAY_CLUSTER = False
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = enabled
+        if before is None:
+            os.environ.pop(SINGLE_MACHINE_SWITCH, None)
+        else:
+            os.environ[SINGLE_MACHINE_SWITCH] = before
 
 
 @contextmanager
@@ -64,22 +77,41 @@ def ray_session(address: str, dashboard: bool = False):
     ray = import_ray()
     if ray.is_initialized():
         raise ClusterError("this process is already connected to a Ray cluster; run pixseek in its own process")
+    with _single_machine_mode() if address == LOCAL else nullcontext():
+        _connect(ray, address, dashboard)
+        try:
+            _quiet_ray_data(ray)
+            resources = ray.cluster_resources()
+            yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
+        finally:
+            ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes (Ray keeps retrying an unreachable head), where the address names a port."""
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" without RAY_ADDRESS, or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {target} ({exc.strerror or exc}); is its head "
+                           "running, and is this machine on its network?") from None
+
+
+def _connect(ray, address: str, dashboard: bool) -> None:
     options = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address != LOCAL:
+        _check_reachable(address)
     try:
         if address == LOCAL:
-            _prefer_loopback(ray)
             ray.init(address="local", include_dashboard=dashboard, dashboard_host="127.0.0.1", **options)
         else:
             ray.init(address=address, **({} if address.startswith("ray://") else options))
     except Exception as exc:  # Ray reports an unreachable or refused cluster with many exception types
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from None
-    try:
-        _quiet_ray_data(ray)
-        resources = ray.cluster_resources()
-        yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
-    finally:
-        ray.shutdown()
 
 
 def _quiet_ray_data(ray) -> None:
