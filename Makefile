@@ -4,36 +4,45 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+APP_STAMP := $(VENV)/.installed-app
 STAMP := $(VENV)/.installed
-VOCAB := .cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz
+WHEELS := .cache/wheels
+# Reference code the tests compare against: open_clip's tokenizers, rclip's preprocessing.
+REFERENCE_WHEELS := $(WHEELS)/open_clip_torch-3.3.0-py3-none-any.whl $(WHEELS)/rclip-3.3.0-py3-none-any.whl
+NEEDS_EXPORT_EXTRA := 3
 PHOTOS ?= $(firstword $(wildcard ../shared/data/photos) $(HOME)/Pictures)
 QUERY ?= a dog on a beach
-export PIXSEEK_CLIP_VOCAB := $(abspath $(VOCAB))
 
-.PHONY: install system-deps run test test-fast bench model clean
+.PHONY: install install-app system-deps run test test-fast bench clean
 
-$(STAMP): pyproject.toml
+# The application alone: no PyTorch (the model comes as ready ONNX files).
+$(APP_STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[heif]'
+	touch $@
+
+# Everything the tests need: PyTorch and transformers (the reference they compare with), and
+# the cluster extra (Ray Data), whose tests run a real multi-node Ray on this machine.
+$(STAMP): $(APP_STAMP)
 	$(PIP) install -q -e '.[test,export,heif,cluster]'
-	touch $(STAMP)
+	touch $@
 
-# OpenAI's CLIP BPE vocabulary, taken from the open-clip-torch wheel (used to build tokenizers
-# for random-weight test and benchmark models; real models bring their own tokenizer).
-$(VOCAB): | $(STAMP)
-	mkdir -p $(dir $(VOCAB)) .cache/wheels
-	$(PIP) download -q --no-deps open-clip-torch==3.3.0 -d .cache/wheels
-	$(PY) -c "import glob,zipfile,sys; z=zipfile.ZipFile(glob.glob('.cache/wheels/open_clip_torch-3.3.0-*.whl')[0]); open(sys.argv[1],'wb').write(z.read('open_clip/bpe_simple_vocab_16e6.txt.gz'))" $@.tmp
-	mv $@.tmp $@
+$(REFERENCE_WHEELS): | $(APP_STAMP)
+	mkdir -p $(WHEELS)
+	$(PIP) download -q --no-deps $$(basename $@ | cut -d- -f1 | tr _ -)==$$(basename $@ | cut -d- -f2) -d $(WHEELS)
 
-install: $(STAMP) $(VOCAB)
+install-app: $(APP_STAMP)
+
+install: $(STAMP) $(REFERENCE_WHEELS)
 
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Install, make sure a model is there, index PHOTOS and run one search.
-run: install
-	$(PY) scripts/ensure_model.py
+# Install (no PyTorch), make sure a model is there, index PHOTOS and run one search. Where the hub
+# cannot be reached, the random-weight stand-in needs the export extra: installed only then.
+run: install-app
+	$(PY) scripts/ensure_model.py || { test $$? -eq $(NEEDS_EXPORT_EXTRA) && $(PIP) install -q -e '.[export,heif]' && $(PY) scripts/ensure_model.py; }
 	$(VENV)/bin/pixseek index "$(PHOTOS)"
 	$(VENV)/bin/pixseek search "$(QUERY)" -k 5
 

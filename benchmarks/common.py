@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
-VOCAB = Path(os.environ.get("PIXSEEK_CLIP_VOCAB", ROOT / ".cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz"))
 MODELS = CACHE / "models"
 MODEL = "bench-vit-b-32"  # int8 image tower by default (fp32 kept as a variant), fp32 text tower
 MODEL_INT8_TEXT = "bench-vit-b-32-int8text"  # the same, with an int8 text tower
@@ -42,7 +41,7 @@ def bench_models() -> Path:
     from pixseek.model.quantize import INT8_IMAGE_MODEL, quantize_tower
 
     print("benchmark model: exporting a random-weight ViT-B/32 and quantizing it (once) ...", file=sys.stderr)
-    base = export_random("vit-b-32", MODELS / MODEL, VOCAB, seed=SEED)
+    base = export_random("vit-b-32", MODELS / MODEL, seed=SEED)
     quantize_tower(base.path / "image.onnx", base.path / INT8_IMAGE_MODEL)
     quantize_tower(base.path / "text.onnx", base.path / "text.int8.onnx")  # MatMul weights to int8, as for images
     base = base.save_config(replace(base.config, precision="int8", image_model=INT8_IMAGE_MODEL,
@@ -60,7 +59,7 @@ def bench_models() -> Path:
 
 def bench_env(**extra: str) -> dict[str, str]:
     """Environment for pixseek child processes: the benchmark models, nothing from the user."""
-    env = dict(os.environ, PIXSEEK_MODELS=str(bench_models()), PIXSEEK_MODEL=MODEL, PIXSEEK_CLIP_VOCAB=str(VOCAB))
+    env = dict(os.environ, PIXSEEK_MODELS=str(bench_models()), PIXSEEK_MODEL=MODEL)
     env.pop("PIXSEEK_INDEX", None)
     env.update(extra)
     return env

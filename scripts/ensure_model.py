@@ -1,8 +1,10 @@
 """`make run`'s model step: make sure the default model is installed, whatever the network.
 
-Installed already: nothing to do. Otherwise the real model comes from the Hugging Face hub; where
-the hub cannot be reached, a random-weight model of the same shape is installed under the
-default name so that the pipeline runs, with a loud warning that its search results mean nothing.
+Installed already: nothing to do. Otherwise the real model comes from the Hugging Face hub as
+ready ONNX files (no PyTorch). Where the hub cannot be reached, a random-weight model of the same
+shape is installed under the default name so that the pipeline runs, with a loud warning that its
+search results mean nothing; making it needs the export extra (PyTorch), so without it this
+script exits with NEEDS_EXPORT_EXTRA and `make run` installs the extra and calls it again.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import sys
 
 from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
 from pixseek.model.bundle import DEFAULT_MODEL, find_bundle
-from pixseek.model.export import RANDOM_PRESETS
+from pixseek.model.export import RANDOM_PRESETS, require_export_extra
 from pixseek.model.hub import DownloadFailed
 from pixseek.model.install import install_from_hub, install_random
+
+NEEDS_EXPORT_EXTRA = 3
 
 WARNING = f"""
 {'!' * 78}
@@ -22,8 +26,8 @@ WARNING: the model installed as "{DEFAULT_MODEL}" has RANDOM WEIGHTS (the Huggin
 not be reached). Indexing and search run at full speed, but SEARCH RESULTS ARE MEANINGLESS.
 Install the real CLIP ViT-B/32, then index again:
   online:   pixseek model install
-  offline:  pixseek model install --from PATH   (a pixseek bundle, or the openai/clip-vit-base-patch32
-            checkpoint folder, or a .zip/.tar.gz of either; see docs/model.md)
+  offline:  pixseek model install --from PATH   (the files of Xenova/clip-vit-base-patch32 or any
+            catalogue model's hub repo, a pixseek bundle, or a .zip/.tar.gz of one; see docs/model.md)
 {'!' * 78}
 """
 
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             install_from_hub(DEFAULT_MODEL)
         except DownloadFailed as error:
             print(f"ensure_model: {error}", file=sys.stderr)
+            try:
+                require_export_extra()
+            except ModelInvalid:
+                print("ensure_model: the random-weight stand-in needs the export extra (PyTorch)", file=sys.stderr)
+                return NEEDS_EXPORT_EXTRA
             print(WARNING, file=sys.stderr)
             install_random(DEFAULT_MODEL, args.random_preset)
             print(WARNING, file=sys.stderr)

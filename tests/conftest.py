@@ -16,16 +16,28 @@ SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 TEST_MODEL = "tiny-test"
 
 
-def clip_vocab_path() -> Path:
-    path = Path(os.environ.get("PIXSEEK_CLIP_VOCAB", ROOT / ".cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz"))
-    if not path.is_file():
-        pytest.fail(f"CLIP vocabulary missing at {path}: run `make install`")
-    return path
-
-
 @pytest.fixture(scope="session")
 def clip_vocab() -> Path:
-    return clip_vocab_path()
+    """OpenAI's BPE vocabulary, as pixseek ships it."""
+    from pixseek.model.clip_bpe import VOCAB_FILE
+
+    return VOCAB_FILE
+
+
+def clip_tokenizer_from_bpe(bpe_file: Path):
+    """The reference: transformers' CLIPTokenizer built from OpenAI's vocabulary file the way
+    CLIP's SimpleTokenizer lays it out (pixseek builds its tokenizer.json without transformers)."""
+    import gzip
+
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    lines = gzip.open(bpe_file, "rt", encoding="utf-8").read().split("\n")
+    merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
+    symbols = list(bytes_to_unicode().values())
+    tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=merges)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +46,7 @@ def tiny_bundle_dir(tmp_path_factory, clip_vocab) -> Path:
     from pixseek.model.export import export_random
 
     destination = tmp_path_factory.mktemp("models") / TEST_MODEL
-    export_random("tiny", destination, clip_vocab, seed=0)
+    export_random("tiny", destination, seed=0)
     return destination
 
 
@@ -88,7 +100,7 @@ def photo_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint_dir(tmp_path_factory, clip_vocab) -> Path:
     """A tiny random CLIP in Hugging Face format (as `save_pretrained` writes it), for export routes."""
-    from pixseek.model.export import clip_tokenizer_from_bpe, random_clip
+    from pixseek.model.export import random_clip
 
     folder = tmp_path_factory.mktemp("checkpoint")
     random_clip("tiny", seed=3).save_pretrained(folder)

@@ -212,7 +212,7 @@ def other_model(tmp_path_factory, clip_vocab) -> Path:
     from pixseek.model.export import export_random
 
     destination = tmp_path_factory.mktemp("other-model") / "tiny-other"
-    export_random("tiny", destination, clip_vocab, seed=1)
+    export_random("tiny", destination, seed=1)
     return destination
 
 

@@ -159,7 +159,7 @@ def test_index_from_another_model_is_a_clear_error(library, photo_dir, tmp_path,
     from pixseek.model.export import export_random
 
     library.index([photo_dir])
-    export_random("tiny", pixseek_home / "models" / "other", clip_vocab, seed=5)
+    export_random("tiny", pixseek_home / "models" / "other", seed=5)
     with pytest.raises(IndexIncompatible, match="built with model 'random/tiny-seed0'"):
         Library.open(tmp_path / "index", model="other")
 

@@ -55,7 +55,7 @@ def tiny_reference():
 
 @pytest.fixture(scope="module")
 def hf_tokenizer(clip_vocab):
-    from pixseek.model.export import clip_tokenizer_from_bpe
+    from conftest import clip_tokenizer_from_bpe
 
     return clip_tokenizer_from_bpe(clip_vocab)
 
@@ -90,7 +90,7 @@ def small_p16_checkpoint(folder, clip_vocab, preprocessor: dict):
     from transformers import CLIPConfig, CLIPModel
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    from pixseek.model.export import clip_tokenizer_from_bpe
+    from conftest import clip_tokenizer_from_bpe
 
     torch.manual_seed(5)
     config = CLIPConfig(
@@ -129,7 +129,7 @@ def test_checkpoint_with_other_preprocessing_is_refused(tmp_path, clip_vocab):
     from pixseek.model.export import export_checkpoint
 
     small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab, dict(size={"shortest_edge": 110}, crop_size={"height": 96, "width": 96}))
-    with pytest.raises(ModelInvalid, match="otherwise than CLIP"):
+    with pytest.raises(ModelInvalid, match="pixseek reproduces CLIP's resize"):
         export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
 
@@ -201,7 +201,7 @@ def test_full_size_vit_b_32_matches_pytorch_and_int8_agrees(tmp_path, clip_vocab
     from pixseek.model.export import export_random, random_clip
     from pixseek.model.install import choose_precision
 
-    bundle = export_random("vit-b-32", tmp_path / "full", clip_vocab, seed=0)
+    bundle = export_random("vit-b-32", tmp_path / "full", seed=0)
     assert (bundle.config.embedding_dim, bundle.config.image_size) == (512, 224)
     check_towers(bundle, random_clip("vit-b-32", seed=0), hf_tokenizer, "ViT-B/32")
     messages = []

@@ -1,100 +1,22 @@
-"""Installing from the hub, against a local server that answers the way the Hugging Face hub does.
-
-huggingface_hub sends `HEAD` then `GET` to `{HF_ENDPOINT}/{repo}/resolve/{revision}/{file}`, reads
-the commit, ETag and size from the headers, resumes partial files with `Range`, and maps
-`X-Error-Code` (RepoNotFound, EntryNotFound) to its exceptions. The server below does exactly
-that on 127.0.0.1, so the real download code runs end to end.
+"""Installing from the hub (tests/fake_hub.py answers as the Hugging Face hub does): layout
+detection from a repo's listing, resume, the cache, offline use, and one clear line for each failure.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import socket
-import threading
 from pathlib import Path
 
 import pytest
 
+from fake_hub import reload_hub_constants, serving
 from pixseek.errors import PixseekError
 from pixseek.model.bundle import CONFIG_NAME, find_bundle, installed_bundles
 from pixseek.model.hub import DownloadFailed, download
 from pixseek.model.install import install_from_hub
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 BUNDLE_REPO = "pixseek-test/tiny-bundle"
 CHECKPOINT_REPO = "pixseek-test/tiny-checkpoint"
-
-
-class FakeHub(http.server.ThreadingHTTPServer):
-    """Serves {repo_id: {filename: bytes}}; records requests; can cut or refuse chosen files."""
-
-    daemon_threads = True
-
-    def __init__(self, repos: dict[str, dict[str, bytes]]):
-        super().__init__(("127.0.0.1", 0), _HubHandler)
-        self.repos = repos
-        self.requests: list[tuple[str, str, str | None]] = []
-        self.cut_once: set[str] = set()  # send half of these files once, then drop the connection
-        self.broken: set[str] = set()  # HEAD works, GET is refused (403) for these files
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _HubHandler(http.server.BaseHTTPRequestHandler):
-    server: FakeHub
-
-    def log_message(self, *args):
-        pass
-
-    def do_HEAD(self):
-        self._serve(body=False)
-
-    def do_GET(self):
-        self._serve(body=True)
-
-    def _fail(self, status: int, code: str | None = None):
-        self.send_response(status)
-        if code:
-            self.send_header("X-Error-Code", code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _serve(self, body: bool):
-        range_header = self.headers.get("Range")
-        self.server.requests.append((self.command, self.path, range_header))
-        parts = self.path.split("?")[0].strip("/").split("/")
-        if len(parts) < 5 or parts[2] != "resolve":
-            return self._fail(404)
-        repo, filename = "/".join(parts[:2]), "/".join(parts[4:])
-        if repo not in self.server.repos:
-            return self._fail(404, "RepoNotFound")
-        files = self.server.repos[repo]
-        if filename not in files:
-            return self._fail(404, "EntryNotFound")
-        if body and filename in self.server.broken:
-            return self._fail(403)
-        data = files[filename]
-        start = int(range_header.split("=")[1].split("-")[0]) if range_header else 0
-        self.send_response(206 if start else 200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(len(data) - start))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.end_headers()
-        if not body:
-            return
-        if filename in self.server.cut_once:
-            self.server.cut_once.discard(filename)
-            self.wfile.write(data[start : start + (len(data) - start) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(data[start:])
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -103,33 +25,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch, pixseek_home, tiny_bundle_dir, tiny_checkpoint_dir):
-    server = FakeHub({BUNDLE_REPO: _files(tiny_bundle_dir), CHECKPOINT_REPO: _files(tiny_checkpoint_dir)})
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    _reload_hub_constants()
-    # Partial data reaches the disk (and so can be resumed) in chunks of this size; the default
-    # (10 MB) is larger than the tiny model's files.
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
-    yield server
-    server.shutdown()
-    server.server_close()
-    monkeypatch.undo()
-    _reload_hub_constants()
-
-
-def _reload_hub_constants():
-    """huggingface_hub reads HF_ENDPOINT and the cache folder once, at import; re-read them."""
-    import importlib
-
-    from huggingface_hub import constants
-
-    importlib.reload(constants)
+    with serving({BUNDLE_REPO: _files(tiny_bundle_dir), CHECKPOINT_REPO: _files(tiny_checkpoint_dir)}, monkeypatch,
+                 tmp_path / "hf-cache") as server:
+        yield server
 
 
 def _leftovers(home: Path) -> list[str]:
@@ -139,7 +37,7 @@ def _leftovers(home: Path) -> list[str]:
 def test_download_bundle_repo_fetches_only_the_bundle_files(hub, tiny_bundle_dir):
     hub.repos[BUNDLE_REPO]["notes.txt"] = b"not part of the bundle"
     fetched = download(BUNDLE_REPO)
-    assert fetched.kind == "bundle"
+    assert fetched.layout.NAME == "pixseek"
     for name in ("image.onnx", "text.onnx", "tokenizer.json", CONFIG_NAME):
         assert (fetched.folder / name).read_bytes() == (tiny_bundle_dir / name).read_bytes()
     assert not any("notes.txt" in path for _, path, _ in hub.requests)
@@ -158,9 +56,12 @@ def test_install_from_hub_bundle_installs_checked_int8(hub, pixseek_home, tiny_b
 
 def test_second_install_uses_the_cache(hub, pixseek_home):
     install_from_hub("one", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
-    gets = sum(1 for method, _, _ in hub.requests if method == "GET")
+    def file_downloads():
+        return sum(1 for method, path, _ in hub.requests if method == "GET" and "/resolve/" in path)
+
+    downloads = file_downloads()
     install_from_hub("two", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
-    assert sum(1 for method, _, _ in hub.requests if method == "GET") == gets
+    assert file_downloads() == downloads > 0
 
 
 def test_interrupted_download_resumes_with_range(hub, pixseek_home):
@@ -188,7 +89,7 @@ def test_unknown_repo_is_one_clear_line(hub):
 
 def test_repo_that_is_no_model_is_refused(hub):
     hub.repos["someone/text-files"] = {"config.json": b"{}", "README.md": b"hi"}
-    with pytest.raises(DownloadFailed, match="neither a pixseek bundle nor a CLIP checkpoint"):
+    with pytest.raises(DownloadFailed, match="holds no model in a layout pixseek knows"):
         download("someone/text-files")
 
 
@@ -208,30 +109,32 @@ def test_offline_machine_gets_one_line_with_the_offline_route(hub, monkeypatch, 
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     else:
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    _reload_hub_constants()
+    reload_hub_constants()
     with pytest.raises(PixseekError) as err:
         install_from_hub(report=lambda m: None)
     message = str(err.value)
     assert "\n" not in message
-    assert "pixseek model install --from PATH" in message
+    assert "without internet" in message and "see docs/model.md" in message
     assert not (pixseek_home / "models" / "clip-vit-b-32").exists()
 
 
 def test_cached_download_installs_with_hub_offline(hub, monkeypatch, pixseek_home):
     install_from_hub("first", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    _reload_hub_constants()
+    reload_hub_constants()
     requests = len(hub.requests)
     bundle = install_from_hub("again", repo_id=BUNDLE_REPO, precision="fp32", report=lambda m: None)
     assert len(hub.requests) == requests and (bundle.path / "image.onnx").is_file()
 
 
-def test_checkpoint_that_cannot_be_exported_is_refused_before_its_weights(hub):
+def test_checkpoint_that_cannot_be_exported_is_refused_before_any_download(hub, monkeypatch):
     from pixseek.errors import ModelInvalid
+    from pixseek.model import export
 
     def no_export_extra():
         raise ModelInvalid("exporting needs PyTorch and transformers")
 
+    monkeypatch.setattr(export, "require_export_extra", no_export_extra)
     with pytest.raises(ModelInvalid):
-        download(CHECKPOINT_REPO, before_checkpoint=no_export_extra)
-    assert [p for _, p, _ in hub.requests if "resolve" in p] == [f"/{CHECKPOINT_REPO}/resolve/main/{CONFIG_NAME}"]
+        download(CHECKPOINT_REPO)
+    assert [p for _, p, _ in hub.requests if "resolve" in p] == []

@@ -221,10 +221,10 @@ def test_bad_sources_are_refused_in_one_line(empty_home, tmp_path):
     cases = {
         tmp_path / "missing": "does not exist",
         tmp_path / "notes.txt": "is not a model folder or an archive",
-        tmp_path / "empty.zip": "holds no pixseek model bundle and no CLIP checkpoint",
+        tmp_path / "empty.zip": "holds no model in a layout pixseek knows",
         tmp_path / "cut.zip": "cannot unpack",
         tmp_path / "evil.zip": "unsafe path",
-        tmp_path / "plain-folder": "neither a pixseek model bundle",
+        tmp_path / "plain-folder": "holds no model in a layout pixseek knows",
     }
     for source, expected in cases.items():
         with pytest.raises(ModelInvalid, match=expected) as err:
@@ -275,7 +275,7 @@ def test_commands_install_list_export(empty_home, bundle_copy, tiny_checkpoint_d
 def test_command_errors_are_pixseek_errors(empty_home, tmp_path):
     with pytest.raises(PixseekError, match="does not exist"):
         run_cli("model", "install", "--from", str(tmp_path / "nothing"))
-    with pytest.raises(PixseekError, match="no hub repo is known"):
+    with pytest.raises(PixseekError, match="not in pixseek's catalogue"):
         run_cli("model", "install", "some-other-model")
     with pytest.raises(PixseekError, match="photos folder .* does not exist"):
         run_cli("model", "install", "--from", str(tmp_path), "--photos", str(tmp_path / "no-photos"))

@@ -58,3 +58,21 @@ def test_make_random_model_installs_a_named_checked_bundle(tmp_path, monkeypatch
     assert bundle.model_id == "random/tiny-seed2" and "int8 vs fp32" in capsys.readouterr().err
     assert script.main(["--preset", "tiny", "--name", ".hidden"]) == 1
     assert "not a usable model name" in capsys.readouterr().err
+
+
+def test_ensure_model_without_hub_or_pytorch_asks_for_the_export_extra(tmp_path):
+    """`make run` installs the export extra only when this exit code says the stand-in needs it."""
+    blocked = ("import runpy, sys\n"
+               "class NoTorch:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('torch', 'transformers'):\n"
+               "            raise ImportError(name)\n"
+               "sys.meta_path.insert(0, NoTorch())\n"
+               f"sys.argv = ['ensure_model.py']\nrunpy.run_path({str(ROOT / 'scripts' / 'ensure_model.py')!r}, run_name='__main__')\n")
+    env = dict(os.environ, PIXSEEK_HOME=str(tmp_path), HF_ENDPOINT=closed_port_endpoint(), HF_HUB_CACHE=str(tmp_path / "hf"))
+    for key in ("PIXSEEK_MODEL", "PIXSEEK_MODELS", "HF_HUB_OFFLINE"):
+        env.pop(key, None)
+    result = subprocess.run([sys.executable, "-c", blocked], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3, result.stderr
+    assert "cannot be reached" in result.stderr and "needs the export extra" in result.stderr
+    assert not (tmp_path / "models" / DEFAULT_MODEL).exists()

@@ -87,7 +87,7 @@ def open_clip_tokenizer(open_clip_module):
 
 @pytest.fixture(scope="module")
 def hf_tokenizer(clip_vocab):
-    from pixseek.model.export import clip_tokenizer_from_bpe
+    from conftest import clip_tokenizer_from_bpe
 
     return clip_tokenizer_from_bpe(clip_vocab)
 

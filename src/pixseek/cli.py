@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from pixseek import __version__
 from pixseek.errors import PixseekError
@@ -22,10 +23,12 @@ EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _library(args, create: bool = False):
-    from pixseek.library import Library
+def _library(args, create: bool = False, check_model: bool = True):
+    """The index `--index` names; with `check_model`, refused when built with another model than `--model`."""
+    from pixseek.library import Library, index_exists
 
-    return Library.open(args.index, model=args.model, create=create, precision=getattr(args, "precision", None),
+    model = args.model if check_model or not index_exists(args.index) else None
+    return Library.open(args.index, model=model, create=create, precision=getattr(args, "precision", None),
                         device=args.device)
 
 
@@ -61,7 +64,9 @@ def _cancel_on_interrupt() -> threading.Event:
 
 def cmd_index(args) -> int:
     console = _console(stderr=True)
-    with _library(args, create=True) as library:
+    if args.reindex and not args.model:
+        raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
+    with _library(args, create=True, check_model=not args.reindex) as library:
         if args.dry_run:
             print(library.changes(args.folders).describe())
             return 0
@@ -69,6 +74,8 @@ def cmd_index(args) -> int:
             library.set_vector_index(args.vector_index)
         if (args.shards or args.dashboard) and not args.cluster:
             raise PixseekError("--shards and --dashboard go with --cluster")
+        if args.cluster and args.reindex:
+            raise PixseekError("--reindex runs on this machine only; leave out --cluster")
         cancel = _cancel_on_interrupt()
         with _progress_bar(console, cluster=bool(args.cluster)) as bar:
             task = bar.add_task("index", total=None, rate=0.0, nodes=0)
@@ -80,6 +87,8 @@ def cmd_index(args) -> int:
             if args.cluster:
                 report = library.index_on_cluster(args.folders, args.cluster, shards=args.shards, progress=show,
                                                   cancel=cancel, dashboard=args.dashboard)
+            elif args.reindex:
+                report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
                 report = library.index(args.folders, progress=show, cancel=cancel)
     print(report.describe())
@@ -150,6 +159,30 @@ def cmd_remove(args) -> int:
     return 0
 
 
+# -- eval -------------------------------------------------------------------------------------
+
+def cmd_eval(args) -> int:
+    from dataclasses import asdict
+
+    from pixseek.evaluation import evaluate
+
+    report = evaluate(args.captions, args.photos, model=args.model, split=args.split, ks=tuple(sorted(set(args.k))))
+    if args.json:
+        print(json.dumps({**asdict(report), "random_weights": report.random_weights}))
+        return 0
+    print(f"model:    {report.model_id}")
+    if report.random_weights:
+        print("          RANDOM WEIGHTS: these figures are chance level; install a real model to measure recall")
+    print(f"photos:   {report.photos}, captions: {report.captions}" +
+          (f" ({len(report.missing)} captioned photos not found or not readable)" if report.missing else ""))
+    ks = sorted(report.text_to_image)
+    print(f"{'':13}" + "".join(f"{'R@' + str(k):>8}" for k in ks))
+    for label, figures in (("text->image", report.text_to_image), ("image->text", report.image_to_text),
+                           ("chance t->i", report.chance)):
+        print(f"{label:13}" + "".join(f"{100 * figures[k]:7.1f}%" for k in ks))
+    return 0
+
+
 # -- faces ------------------------------------------------------------------------------------
 
 def cmd_web(args) -> int:
@@ -183,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf", "ivf4"],
                    help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit codes, for tens of "
                         "millions) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--reindex", action="store_true",
+                   help="rebuild the index for --model (every photo embedded again); the old index answers searches "
+                        "until the new one is complete; an interrupted rebuild resumes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--cluster", metavar="ADDRESS",
                    help="decode and embed on a Ray cluster: ray://HEAD:10001, HEAD:6379, auto ($RAY_ADDRESS), "
@@ -216,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER")
     p.set_defaults(func=cmd_remove)
 
+    p = commands.add_parser("eval", parents=[common], help="measure text->image recall on a captioned photo set",
+                            description="Recall@K of text->image and image->text search on photos with human captions "
+                                        "(MS-COCO's annotation format, Karpathy's COCO/Flickr30k split files, or "
+                                        "{file: [captions]}), as published CLIP figures are measured. See docs/model.md.")
+    p.add_argument("captions", type=Path, metavar="CAPTIONS.json")
+    p.add_argument("photos", type=Path, metavar="PHOTOS", help="the folder the caption file's file names are relative to")
+    p.add_argument("--split", help="with a Karpathy split file: the split to use (test for the published figures)")
+    p.add_argument("-k", type=int, nargs="+", default=[1, 5, 10], metavar="K", help="recall at these K (default 1 5 10)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
     p = commands.add_parser("web", parents=[common], help="start the web app on localhost")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8501)
@@ -227,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(commands)
     return parser
+
+
+def _how_to(error: PixseekError) -> str:
+    """The command that fixes an engine error, in this face's words."""
+    from pixseek.errors import IndexIncompatible
+
+    if isinstance(error, IndexIncompatible) and error.model:
+        return f" (`pixseek index --model {error.model} --reindex`)"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PixseekError as error:
-        print(f"pixseek: error: {error}", file=sys.stderr)
+        print(f"pixseek: error: {error}{_how_to(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("pixseek: interrupted; the index keeps everything committed so far", file=sys.stderr)

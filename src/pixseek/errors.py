@@ -22,7 +22,12 @@ class IndexLocked(PixseekError):
 
 
 class IndexIncompatible(PixseekError):
-    """The index was written by another schema version or with another model."""
+    """The index was written by another schema version or with another model; `model` names the
+    model that was asked for, when that is the reason (a face can offer to rebuild for it)."""
+
+    def __init__(self, message: str, model: str | None = None):
+        super().__init__(message)
+        self.model = model
 
 
 class IndexCorrupt(PixseekError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek import paths
+from pixseek import paths, reindex
 from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
                             PixseekError, QueryError, ShardRefused, StorageError)
 from pixseek.indexer import Indexer, ProgressCallback, make_plan
@@ -108,6 +108,8 @@ class Library:
         and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
         notes = []
+        if reindex.finish_interrupted_swap(index_dir):
+            notes.append("finished putting in place an index rebuilt for another model (the last run stopped midway)")
         try:
             catalog = Catalog.open(index_dir, create=False)
         except IndexNotFound:
@@ -130,8 +132,9 @@ class Library:
                 built_with = catalog.model_id
                 catalog.close()
                 raise IndexIncompatible(
-                    f"the index at {index_dir} was built with model {built_with!r}, not "
-                    f"{bundle.model_id!r}; use another --index for this model")
+                    f"the index at {index_dir} was built with model {built_with!r}, not {bundle.model_id!r} "
+                    f"({bundle.name}); rebuild it for {bundle.name} (the old one keeps working until the new one "
+                    "is complete), or use another index for it", model=bundle.name)
         library = cls(index_dir, catalog, model, precision, device)
         for note in notes:
             library._note(note)
@@ -283,6 +286,30 @@ class Library:
                 report = ingest_folder(writer, self.encoder.bundle, Path(folder).expanduser())
             self._save_vectors()
             return report
+
+    @_storage_errors
+    def reindex(self, model: str, folders=None, progress: ProgressCallback | None = None,
+                cancel: threading.Event | None = None) -> IndexReport:
+        """Rebuild this index for `model` (every photo embedded again) beside the old one, which
+        keeps answering searches until the new one is complete and takes its place. Cancelled, the
+        rebuild keeps what it has done and the next call resumes it."""
+        bundle = find_bundle(model)
+        with writing(self.index_dir):
+            if reindex.staged_model(self.index_dir) not in (None, bundle.model_id):
+                reindex.discard_staging(self.index_dir)  # a rebuild for a third model, abandoned
+            folders = self._check_folders(folders or self.catalog.roots())
+            with Library.open(reindex.staging_dir(self.index_dir), model=model, create=True,
+                              precision=self._precision, device=self._device) as rebuilt:
+                report = rebuilt.index(folders, progress, cancel)
+            if report.cancelled:
+                return report
+            reindex.mark_complete(self.index_dir)
+            self.close()
+            reindex.swap_in(self.index_dir)
+        self.catalog = Catalog.open(self.index_dir, create=False)
+        self._model_name, self._live = model, None
+        self._text_cache.clear()
+        return report
 
     @_storage_errors
     def set_vector_index(self, kind: str) -> None:

@@ -26,6 +26,33 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def list_available(installed: set[str], default: str, as_json: bool) -> int:
+    """The catalogue: what each model is, costs and gives, and whether it is installed."""
+    import json
+    from dataclasses import asdict
+
+    from pixseek.model.catalogue import CATALOGUE
+
+    if as_json:
+        print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in CATALOGUE], indent=2))
+        return 0
+    print(f"{'':2}{'NAME':34}{'DOWNLOAD':>10}{'DIM':>5}{'IMG/S':>7}{'FLICKR':>8}{'COCO':>6}  LICENCE")
+    for entry in CATALOGUE:
+        marker = ("*" if entry.name == default else " ") + ("+" if entry.name in installed else " ")
+        speed = "-" if entry.images_per_s is None else f"{entry.images_per_s:.0f}"
+        flickr, coco = entry.recall or (None, None)
+        print(f"{marker}{entry.name:34}{entry.download_mb:>7} MB{entry.embedding_dim:>5}{speed:>7}"
+              f"{_percent(flickr):>8}{_percent(coco):>6}  {entry.licence}")
+        print(f"{'':4}{entry.title}; {entry.languages}; {entry.repo} ({entry.layout} layout)")
+    print("\n* default  + installed.  IMG/S: int8 image tower, 2 cores (benchmarks/models.py).  FLICKR, COCO: "
+          "open_clip's published text->image R@1 (%) on Flickr30k and MS-COCO 5k.  Install: pixseek model install NAME")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     import os
 
@@ -34,14 +61,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     default = os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
     bundles = installed_bundles()
+    if args.available:
+        return list_available({b.name for b in bundles}, default, args.json)
     if not bundles:
-        print(f"no model installed in {paths.models_dir()}; install one with `pixseek model install`")
+        print(f"no model installed in {paths.models_dir()}; install one with `pixseek model install` "
+              "(`pixseek model list --available` shows the choice)")
         return 0
     for bundle in bundles:
         marker = "*" if bundle.name == default else " "
         config = bundle.config
+        origin = config.source.get("repo") or config.source.get("from") or ""
         print(f"{marker} {bundle.name:24} {bundle.size_bytes() / 1e6:7.0f} MB  {config.precision:4}  "
-              f"{config.embedding_dim}-d  {config.image_size}px  {bundle.model_id}")
+              f"{config.embedding_dim}-d  {config.image_size}px  {bundle.model_id}  {origin}".rstrip())
     return 0
 
 
@@ -63,15 +94,21 @@ def add_model_commands(subparsers) -> None:
     checks.add_argument("--model-id", metavar="ID", help="the id indexes record (default: the checkpoint's hub id or folder name)")
 
     p = commands.add_parser("install", parents=[checks], help="install a model from the Hugging Face hub or from a folder/archive",
-                            description="Download a model once from the Hugging Face hub, or install one copied in by hand "
-                                        "(a bundle folder, a CLIP checkpoint folder, or a .zip/.tar.gz of either).")
-    p.add_argument("name", nargs="?", default=DEFAULT_MODEL, metavar="NAME", help=f"model name (default: {DEFAULT_MODEL})")
+                            description="Download a catalogue model (`pixseek model list --available`) once from the Hugging "
+                                        "Face hub as ready ONNX files, or any hub repo in a known layout (--repo), or install "
+                                        "model files copied in by hand (--from: a folder or .zip/.tar.gz in the Xenova, "
+                                        "Immich or rclip layout, a pixseek bundle, or a CLIP checkpoint).")
+    p.add_argument("name", nargs="?", default=DEFAULT_MODEL, metavar="NAME",
+                   help=f"catalogue model, or the name to install under (default: {DEFAULT_MODEL})")
     p.add_argument("--from", dest="source", type=Path, metavar="PATH", help="install from this folder or archive (no network)")
-    p.add_argument("--repo", metavar="OWNER/NAME", help="hub repo to download from (default: the one known for NAME)")
-    p.add_argument("--revision", metavar="REV", help="hub branch, tag or commit (default: main)")
+    p.add_argument("--repo", metavar="OWNER/NAME", help="any hub repo in a known layout, instead of NAME's catalogue entry")
+    p.add_argument("--revision", metavar="REV", help="with --repo: hub branch, tag or commit (default: main)")
     p.set_defaults(func=cmd_install)
 
-    p = commands.add_parser("list", help="show installed models and their sizes")
+    p = commands.add_parser("list", help="show installed models, or with --available the models pixseek can install")
+    p.add_argument("--available", action="store_true",
+                   help="the catalogue: size, vector length, speed, published recall, licence")
+    p.add_argument("--json", action="store_true", help="machine-readable (with --available)")
     p.set_defaults(func=cmd_list)
 
     p = commands.add_parser("export", parents=[checks], help="export a Hugging Face CLIP checkpoint to ONNX and install it (needs pixseek[export])")

@@ -16,13 +16,11 @@ from PIL import Image
 from pixseek import paths
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle, first_line
+from pixseek.model.graph import NUMPY_TYPES
 from pixseek.model.sessions import create_session
 from pixseek.model.tokenizer import TextTokenizer
 
 DEVICES = ("auto", "cpu", "cuda")
-# ONNX element types of tower inputs, as NumPy types (ids may be int32 or int64, pixels float16).
-NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
-               "tensor(int32)": np.int32, "tensor(int64)": np.int64}
 
 
 def _providers(device: str) -> list[str]:

@@ -7,9 +7,6 @@ models that tests and benchmarks make (the real weights cannot be downloaded eve
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
 import shutil
 import tempfile
 import warnings
@@ -40,32 +37,6 @@ def require_export_extra() -> None:
         raise ModelInvalid("exporting needs PyTorch and transformers: pip install 'pixseek[export]'") from None
 
 
-def default_bpe_file() -> Path:
-    """OpenAI's BPE vocabulary: $PIXSEEK_CLIP_VOCAB, or where `make install` puts it."""
-    path = Path(os.environ.get("PIXSEEK_CLIP_VOCAB") or Path(__file__).resolve().parents[3] / ".cache/clip-vocab/bpe_simple_vocab_16e6.txt.gz")
-    if not path.is_file():
-        raise ModelInvalid(f"the CLIP BPE vocabulary is not at {path}: set PIXSEEK_CLIP_VOCAB or run `make install`")
-    return path
-
-
-def clip_tokenizer_from_bpe(bpe_file: Path):
-    """CLIP's tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` (the vocabulary open_clip ships).
-
-    The vocabulary is laid out as CLIP's SimpleTokenizer builds it: 256 byte symbols, the same
-    with the end-of-word mark, one entry per merge, then the start and end tokens.
-    """
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    lines = gzip.open(bpe_file, "rt", encoding="utf-8").read().split("\n")
-    merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
-    symbols = list(bytes_to_unicode().values())
-    tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {token: i for i, token in enumerate(tokens)}
-    return CLIPTokenizer(vocab=vocab, merges=merges)
-
-
 def random_clip(preset: str = "tiny", seed: int = 0):
     """A CLIPModel with random weights in one of RANDOM_PRESETS' shapes."""
     require_export_extra()
@@ -94,7 +65,8 @@ def _tower(model, features: str, input_name: str):
 
 
 def export_model(model, tokenizer, destination: Path, model_id: str, preprocessing: dict | None = None) -> Bundle:
-    """Write `model` and `tokenizer` as a bundle at `destination`, replacing it atomically.
+    """Write `model` and `tokenizer` (a `tokenizers.Tokenizer`) as a bundle at `destination`,
+    replacing it atomically.
 
     `preprocessing` may set the bundle's `mean` and `std` (default: CLIP's)."""
     require_export_extra()
@@ -122,7 +94,7 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
                 dynamo=False, opset_version=OPSET, input_names=["input_ids"], output_names=["text_embeds"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
             )
-        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        tokenizer.save(str(staging / "tokenizer.json"))
         config = BundleConfig(
             model_id=model_id,
             embedding_dim=model.config.projection_dim,
@@ -140,28 +112,16 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
     return Bundle.load(destination)
 
 
-def _edge(value) -> int | None:
-    """A size from preprocessor_config.json: an int (old files) or a dict (newer ones)."""
-    if isinstance(value, dict):
-        return value.get("shortest_edge", value.get("height"))
-    return value
-
-
 def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
-    """Mean and std from the checkpoint's preprocessor_config.json, after checking that the rest
-    is the CLIP preprocessing we reproduce (shortest side to the crop size, bicubic, centre crop)."""
+    """The bundle's preprocessing fields from the checkpoint's preprocessor_config.json (read as
+    Xenova's exports of such checkpoints are), refusing what pixseek does not reproduce."""
     from transformers.utils import cached_file
+
+    from pixseek.model.sources.xenova import preprocessing
 
     path = cached_file(checkpoint, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
                        _raise_exceptions_for_connection_errors=False)
-    if path is None:
-        return {}
-    config = json.loads(Path(path).read_text())
-    found = (_edge(config.get("size", image_size)), _edge(config.get("crop_size", image_size)), config.get("resample", 3))
-    if found != (image_size, image_size, 3) or not config.get("do_center_crop", True):
-        raise ModelInvalid(f"{checkpoint} preprocesses images otherwise than CLIP does (resize, crop, resample = {found}); "
-                           f"pixseek reproduces only resize to {image_size}, bicubic, centre crop")
-    return {key: tuple(config[field]) for key, field in (("mean", "image_mean"), ("std", "image_std")) if field in config}
+    return preprocessing(Path(path), image_size) if path is not None else {}
 
 
 def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None = None) -> Bundle:
@@ -175,10 +135,13 @@ def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None =
     except (OSError, ValueError) as exc:
         raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {first_line(exc)}") from None
     preprocessing = checkpoint_preprocessing(checkpoint, model.config.vision_config.image_size)
-    return export_model(model, tokenizer, destination, model_id or str(checkpoint), preprocessing)
+    return export_model(model, tokenizer.backend_tokenizer, destination, model_id or str(checkpoint), preprocessing)
 
 
-def export_random(preset: str, destination: Path, bpe_file: Path, seed: int = 0) -> Bundle:
-    """A random-weight bundle for tests and benchmarks; its model id names preset and seed."""
+def export_random(preset: str, destination: Path, seed: int = 0, vocab_file: Path | None = None) -> Bundle:
+    """A random-weight bundle for tests and benchmarks, with CLIP's real tokenizer; its model id
+    names preset and seed."""
+    from pixseek.model.clip_bpe import VOCAB_FILE, clip_tokenizer
+
     model = random_clip(preset, seed)
-    return export_model(model, clip_tokenizer_from_bpe(bpe_file), destination, f"random/{preset}-seed{seed}")
+    return export_model(model, clip_tokenizer(vocab_file or VOCAB_FILE), destination, f"random/{preset}-seed{seed}")

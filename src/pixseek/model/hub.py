@@ -1,28 +1,26 @@
 """Downloading a model from the Hugging Face hub, into huggingface_hub's cache (resumable).
 
-A hub repo holds either a ready pixseek bundle (it has `pixseek-model.json`) or a Hugging Face
-CLIP checkpoint that we export ourselves. Only the files that route needs are fetched, each with
-`hf_hub_download`: partial files stay in the cache and the next attempt resumes them. Every
-failure becomes one line saying what to do, including the offline route.
+A repo holds a model in one of the layouts of `pixseek.model.sources` (ready ONNX exports from
+Xenova, Immich or rclip, a pixseek bundle, or a PyTorch checkpoint that needs exporting). A
+catalogue entry names its layout; any other repo's layout is found from its file listing. Only
+the files that layout needs are fetched (never ARM NN or RKNN files, fp16 copies or combined
+models), each with `hf_hub_download`: it shows a progress bar, partial files stay in the cache and
+the next attempt resumes them. Every failure becomes one line saying what to do, including the
+offline route.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import ModuleType
 
 from pixseek.errors import PixseekError
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, DEFAULT_MODEL_ID, BundleConfig, first_line
+from pixseek.model.bundle import first_line
 
-# Which hub repo each well-known model name comes from.
-KNOWN_REPOS = {DEFAULT_MODEL: DEFAULT_MODEL_ID}
-CHECKPOINT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-CHECKPOINT_EXTRAS = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
-                     "preprocessor_config.json")
-OFFLINE_HINT = "on a machine without internet, copy the model in and run `pixseek model install --from PATH` (see docs/model.md)"
+OFFLINE_HINT = ("on a machine without internet, copy the model's files in and install them from that folder "
+                "(see docs/model.md)")
 
 
 class DownloadFailed(PixseekError):
@@ -31,9 +29,10 @@ class DownloadFailed(PixseekError):
 
 @dataclass(frozen=True)
 class Download:
-    kind: str  # "bundle" or "checkpoint"
-    folder: Path  # the cached snapshot folder holding the fetched files
+    layout: ModuleType  # a module of pixseek.model.sources
+    folder: Path  # the layout's folder inside the cached snapshot
     repo_id: str
+    commit: str  # the revision the hub served, as a commit hash
 
 
 def _endpoint() -> str:
@@ -59,22 +58,6 @@ def _check_reachable(repo_id: str) -> None:
         raise DownloadFailed(f"cannot download {repo_id}: the hub {_endpoint()} cannot be reached ({first_line(exc)}); {OFFLINE_HINT}") from None
 
 
-def _fetch(repo_id: str, filename: str, revision: str | None) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    return Path(hf_hub_download(repo_id, filename, revision=revision))
-
-
-def _fetch_optional(repo_id: str, filename: str, revision: str | None) -> Path | None:
-    # Not EntryNotFoundError: its other subclass, LocalEntryNotFoundError, means "offline".
-    from huggingface_hub.errors import RemoteEntryNotFoundError
-
-    try:
-        return _fetch(repo_id, filename, revision)
-    except RemoteEntryNotFoundError:
-        return None
-
-
 def _transport_errors() -> tuple[type[Exception], ...]:
     """The base errors of whichever HTTP client this huggingface_hub version uses."""
     import importlib
@@ -88,53 +71,99 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
-def _fetch_bundle(repo_id: str, revision: str | None, config_file: Path) -> Path:
-    try:
-        config = BundleConfig.from_json(config_file.read_text())
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DownloadFailed(f"{repo_id} on the hub has a damaged {CONFIG_NAME}: {exc}") from None
-    for name in set(config.files()):
-        _fetch(repo_id, name, revision)
-    return config_file.parent
+class _Fetcher:
+    """Fetches one repo's files at one revision into the hub cache."""
+
+    def __init__(self, repo_id: str, revision: str | None):
+        self.repo_id, self.revision = repo_id, revision
+        self.fetched: dict[str, Path] = {}
+
+    def __call__(self, filename: str) -> Path:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import RemoteEntryNotFoundError
+
+        if filename not in self.fetched:
+            try:
+                self.fetched[filename] = Path(hf_hub_download(self.repo_id, filename, revision=self.revision))
+            except RemoteEntryNotFoundError:
+                raise DownloadFailed(f"{self.repo_id} (revision {self.revision or 'main'}) has no {filename}, which "
+                                     "its layout needs; it is not a model pixseek can install") from None
+        return self.fetched[filename]
+
+    def optional(self, filename: str) -> Path | None:
+        try:
+            return self(filename)
+        except DownloadFailed:
+            return None
+
+    @property
+    def snapshot(self) -> Path:
+        """The cached snapshot folder (named by commit) that every fetched file sits in."""
+        name, path = next(iter(self.fetched.items()))
+        return path.parents[len(PurePosixPath(name).parts) - 1]
 
 
-def _fetch_checkpoint(repo_id: str, revision: str | None) -> Path:
-    folder = _fetch(repo_id, "config.json", revision).parent
-    if not any(_fetch_optional(repo_id, name, revision) for name in CHECKPOINT_WEIGHTS):
-        raise DownloadFailed(f"{repo_id} on the hub is neither a pixseek bundle nor a CLIP checkpoint with weights")
-    for name in CHECKPOINT_EXTRAS:
-        _fetch_optional(repo_id, name, revision)
+def _listing(repo_id: str, revision: str | None) -> list[str]:
+    """The repo's file paths: from the hub, or offline from what the cache holds of it."""
+    from huggingface_hub import HfApi, constants, snapshot_download
+
+    from pixseek.model.sources import folder_files
+
+    if constants.HF_HUB_OFFLINE:
+        return folder_files(Path(snapshot_download(repo_id, revision=revision, local_files_only=True)))
+    return HfApi(endpoint=_endpoint()).list_repo_files(repo_id, revision=revision)
+
+
+def _weight_files(path: Path) -> list[str]:
+    """The files an ONNX tower keeps its weights in (large Immich towers), beside it."""
+    from pixseek.model.graph import read_tower
+
+    return list(read_tower(path).data_files)
+
+
+def _fetch_layout(fetch: _Fetcher, layout: ModuleType, root: str) -> Path:
+    required, optional = layout.files(root)
+    for name in required:
+        fetch(name)
+    for name in optional:
+        fetch.optional(name)
+    folder = fetch.snapshot / root
+    for name in getattr(layout, "more_files", lambda _: [])(folder):
+        fetch(root + name)
+    for name, path in list(fetch.fetched.items()):
+        if name.endswith(".onnx"):
+            parent = str(PurePosixPath(name).parent)
+            for data in _weight_files(path):
+                fetch(data if parent == "." else f"{parent}/{data}")
     return folder
 
 
-def download(repo_id: str, revision: str | None = None, before_checkpoint: Callable[[], None] = lambda: None) -> Download:
-    """Fetch a bundle or checkpoint repo into the hub cache and say which it was.
-
-    `before_checkpoint` runs once the repo turns out to be a checkpoint, before its weights are
-    fetched: the place to refuse a download that could not be used (no export extra)."""
+def download(repo_id: str, revision: str | None = None, layout: ModuleType | None = None, root: str = "") -> Download:
+    """Fetch the files of the model in `repo_id` that its layout needs (found from the repo's
+    listing when not given) into the hub cache."""
     from huggingface_hub import constants, errors
+
+    from pixseek.model import sources
 
     if not constants.HF_HUB_OFFLINE:
         _check_reachable(repo_id)
     try:
-        config_file = _fetch_optional(repo_id, CONFIG_NAME, revision)
-        if config_file is not None:
-            return Download("bundle", _fetch_bundle(repo_id, revision, config_file), repo_id)
-        before_checkpoint()
-        return Download("checkpoint", _fetch_checkpoint(repo_id, revision), repo_id)
+        if layout is None:
+            found = sources.detect(_listing(repo_id, revision))
+            if found is None:
+                raise DownloadFailed(f"{repo_id} on the hub holds no model in a layout pixseek knows ({sources.describe_layouts()})")
+            layout, root = found
+        if getattr(layout, "NEEDS_EXPORT", False):
+            from pixseek.model.export import require_export_extra
+
+            require_export_extra()
+        fetch = _Fetcher(repo_id, revision)
+        folder = _fetch_layout(fetch, layout, root)
+        return Download(layout, folder, repo_id, fetch.snapshot.name)
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError) as exc:
         raise DownloadFailed(f"{repo_id} (revision {revision or 'main'}) was not found on the hub {_endpoint()}: {first_line(exc)}") from None
     except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError):
         reason = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0") else "it cannot be reached"
         raise DownloadFailed(f"cannot download {repo_id} from the hub {_endpoint()} ({reason}); {OFFLINE_HINT}") from None
     except (errors.HfHubHTTPError, OSError, *_transport_errors()) as exc:
-        raise DownloadFailed(f"downloading {repo_id} failed ({first_line(exc)}); run the command again to resume, or {OFFLINE_HINT}") from None
-
-
-def read_checkpoint_name(folder: Path) -> str | None:
-    """The hub id a checkpoint's config.json says it was saved from, if it names one."""
-    try:
-        name = json.loads((Path(folder) / "config.json").read_text()).get("_name_or_path")
-    except (OSError, ValueError):
-        return None
-    return name if isinstance(name, str) and name.count("/") == 1 and not Path(name).exists() else None
+        raise DownloadFailed(f"downloading {repo_id} failed ({first_line(exc)}); run the same command again to resume, or {OFFLINE_HINT}") from None

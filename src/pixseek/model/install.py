@@ -14,6 +14,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -94,16 +95,23 @@ def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8C
 
 
 def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report: Report) -> Bundle:
-    """Make int8 the default of each tower where it agrees with fp32 on sample photos, else fp32."""
+    """Make int8 the default of each tower where it agrees with fp32 on sample photos, else fp32.
+
+    A tower shipped only in another precision (rclip's int8 or fp16 exports) is used as shipped;
+    one whose weights live in a separate file (over 2 GB) stays fp32."""
+    from pixseek.model.graph import read_tower
+
     if precision not in PRECISIONS:
         raise ModelInvalid(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     check = Int8Check(photos)
     for kind in ("image", "text"):
         towers, chosen = bundle.config.towers(kind), precision
         if "fp32" not in towers:
-            if precision not in towers:
-                raise ModelInvalid(f"model {bundle.name} has no {precision} {kind} tower")
-            report(f"model {bundle.name} ships only an {precision} {kind} tower, so it cannot be checked against fp32")
+            chosen = precision if precision in towers else next(iter(towers))
+            report(f"model {bundle.name} ships only an {chosen} {kind} tower, so it cannot be checked against fp32")
+        elif precision == "int8" and "int8" not in towers and read_tower(bundle.path / towers["fp32"]).data_files:
+            report(f"the {kind} tower keeps its weights in a separate file (too large to quantize here): it stays fp32")
+            chosen = "fp32"
         elif precision == "int8" and not _settle_int8(bundle, kind, towers, check, report):
             chosen = "fp32"
         bundle = bundle.save_config(bundle.config.with_towers(kind, towers, chosen))
@@ -155,16 +163,6 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
     return installed
 
 
-def copy_bundle(source: Path, workdir: Path) -> Path:
-    """Only the files a bundle's config names (Bundle.load checks they are there), so stray files
-    in the source are not installed."""
-    config = Bundle.load(source).config
-    workdir.mkdir(parents=True)
-    for name in {CONFIG_NAME, *config.files()}:
-        shutil.copy2(source / name, workdir / name)
-    return workdir
-
-
 def _extract(archive: Path, into: Path) -> None:
     """Unpack safely: no member may land outside `into`."""
     into.mkdir(parents=True)
@@ -183,17 +181,18 @@ def _extract(archive: Path, into: Path) -> None:
         raise ModelInvalid(f"cannot unpack {archive}: {first_line(exc)}") from None
 
 
-def _find_model_folder(root: Path) -> Path | None:
-    """The shallowest folder under `root` holding a bundle config or a checkpoint config."""
-    for marker in (CONFIG_NAME, "config.json"):
-        found = sorted(root.rglob(marker), key=lambda p: len(p.parts))
-        if found:
-            return found[0].parent
-    return None
+def _unpacked(source: Path, workdir: Path) -> Path:
+    """The folder holding the model files: `source` itself, or where its archive was unpacked."""
+    if source.is_dir():
+        return source
+    _extract(source, workdir.parent / ".unpacked")
+    return workdir.parent / ".unpacked"
 
 
 def build_from_path(source: Path, model_id: str | None = None) -> Callable[[Path], Path]:
-    """The build step for a folder or archive: a bundle is copied, a checkpoint exported."""
+    """The build step for a folder or archive in any hub layout (see `sources`)."""
+    from pixseek.model import catalogue, sources
+
     source = Path(source).expanduser()
     if not source.exists():
         raise ModelInvalid(f"{source} does not exist")
@@ -201,53 +200,55 @@ def build_from_path(source: Path, model_id: str | None = None) -> Callable[[Path
         raise ModelInvalid(f"{source} is not a model folder or an archive ({', '.join(ARCHIVE_SUFFIXES)})")
 
     def build(workdir: Path) -> Path:
-        folder = source
-        if source.is_file():
-            _extract(source, workdir.parent / ".unpacked")
-            folder = _find_model_folder(workdir.parent / ".unpacked")
-            if folder is None:
-                raise ModelInvalid(f"{source.name} holds no pixseek model bundle and no CLIP checkpoint")
-        if (folder / CONFIG_NAME).is_file():
-            return copy_bundle(folder, workdir)
-        if (folder / "config.json").is_file():
-            return export_checkpoint_into(folder, workdir, model_id)
-        raise ModelInvalid(f"{folder} is neither a pixseek model bundle ({CONFIG_NAME}) nor a CLIP checkpoint (config.json)")
+        layout, folder = sources.detect_folder(_unpacked(source, workdir), source)
+        if getattr(layout, "NEEDS_EXPORT", False):
+            from pixseek.model.export import require_export_extra
+
+            require_export_extra()
+        built = layout.convert(folder, workdir, model_id or catalogue.model_id_for(layout.NAME, folder.name))
+        return _record_source(built, {"layout": layout.NAME, "from": str(source)})
 
     return build
 
 
-def export_checkpoint_into(checkpoint: Path | str, workdir: Path, model_id: str | None) -> Path:
-    from pixseek.model.export import export_checkpoint
-    from pixseek.model.hub import read_checkpoint_name
-
-    name = model_id or (read_checkpoint_name(Path(checkpoint)) if Path(checkpoint).is_dir() else str(checkpoint))
-    return export_checkpoint(str(checkpoint), workdir, name or Path(checkpoint).name).path
+def _record_source(folder: Path, source: dict[str, str]) -> Path:
+    """Note in the bundle where it came from (`pixseek model list` shows it)."""
+    bundle = Bundle.load(folder)
+    bundle.save_config(replace(bundle.config, source={**bundle.config.source, **source}))
+    return folder
 
 
 def install_from_path(source: Path, name: str = DEFAULT_MODEL, precision: str = "int8", photos: Path | None = None,
                       model_id: str | None = None, report: Report = _stderr) -> Bundle:
-    """Install a bundle folder, a checkpoint folder, or an archive of either, as model `name`."""
+    """Install a model folder or archive in any supported layout, as model `name`, offline."""
     return install_built(name, build_from_path(source, model_id), precision, photos, report)
 
 
 def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revision: str | None = None,
                      precision: str = "int8", photos: Path | None = None, model_id: str | None = None,
                      report: Report = _stderr) -> Bundle:
-    """Download model `name` (or `repo_id`) once from the hub and install it; a checkpoint is exported."""
-    from pixseek.model.export import require_export_extra
-    from pixseek.model.hub import KNOWN_REPOS, download
+    """Download model `name` from the hub (a catalogue entry, or any repo `repo_id` in a known
+    layout) and install it. Ready ONNX exports need no PyTorch; a checkpoint is exported."""
+    from pixseek.model import catalogue, sources
+    from pixseek.model.hub import download
 
-    repo_id = repo_id or KNOWN_REPOS.get(name)
-    if repo_id is None:
-        raise ModelInvalid(f"no hub repo is known for model {name!r}; name one with --repo OWNER/NAME")
-    report(f"downloading {repo_id} from the Hugging Face hub ...")
-    fetched = download(repo_id, revision, before_checkpoint=require_export_extra)
+    entry = catalogue.entry_for(name) if repo_id is None else None
+    if repo_id is None and entry is None:
+        raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
+                           "name a hub repo to install another")
+    if entry is not None:
+        report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) from the Hugging Face hub ...")
+        fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root)
+        model_id = model_id or entry.model_id
+    else:
+        report(f"downloading {repo_id} from the Hugging Face hub ...")
+        fetched = download(repo_id, revision)
 
     def build(workdir: Path) -> Path:
-        if fetched.kind == "bundle":
-            return copy_bundle(fetched.folder, workdir)
-        report(f"exporting {repo_id} to ONNX ...")
-        return export_checkpoint_into(fetched.folder, workdir, model_id or repo_id)
+        if getattr(fetched.layout, "NEEDS_EXPORT", False):
+            report(f"exporting {fetched.repo_id} to ONNX ...")
+        built = fetched.layout.convert(fetched.folder, workdir, model_id or fetched.repo_id)
+        return _record_source(built, {"layout": fetched.layout.NAME, "repo": fetched.repo_id, "revision": fetched.commit})
 
     return install_built(name, build, precision, photos, report)
 
@@ -255,15 +256,22 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
 def install_checkpoint(checkpoint: str, name: str | None = None, precision: str = "int8", photos: Path | None = None,
                        model_id: str | None = None, report: Report = _stderr) -> Bundle:
     """Export a Hugging Face CLIP checkpoint (folder or hub id) and install it."""
+    from pixseek.model.export import export_checkpoint
+    from pixseek.model.sources import checkpoint as layout
+
+    def build(workdir: Path) -> Path:
+        if Path(checkpoint).is_dir():
+            return layout.convert(Path(checkpoint), workdir, model_id)
+        return export_checkpoint(str(checkpoint), workdir, model_id or str(checkpoint)).path
+
     name = name or Path(str(checkpoint).rstrip("/")).name
-    return install_built(name, lambda workdir: export_checkpoint_into(checkpoint, workdir, model_id), precision, photos, report)
+    return install_built(name, build, precision, photos, report)
 
 
-def install_random(name: str, preset: str = "vit-b-32", seed: int = 0, bpe_file: Path | None = None,
-                   precision: str = "int8", photos: Path | None = None, report: Report = _stderr) -> Bundle:
+def install_random(name: str, preset: str = "vit-b-32", seed: int = 0, precision: str = "int8",
+                   photos: Path | None = None, report: Report = _stderr) -> Bundle:
     """A random-weight CLIP of a real shape, installed like any model: for benchmarks and machines
     that cannot get the real weights. Its model id says it is random, so no index mixes it up."""
-    from pixseek.model.export import default_bpe_file, export_random
+    from pixseek.model.export import export_random
 
-    bpe = bpe_file or default_bpe_file()
-    return install_built(name, lambda workdir: export_random(preset, workdir, bpe, seed).path, precision, photos, report)
+    return install_built(name, lambda workdir: export_random(preset, workdir, seed).path, precision, photos, report)
