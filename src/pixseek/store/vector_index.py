@@ -14,7 +14,7 @@ Three kinds, chosen by collection size (or forced by a setting):
   inverted file over 4-bit codes (256 B for 512-d, 8x smaller than float32), with an HNSW graph
   over the list centroids so that assigning millions of vectors to lists stays cheap. Its
   coarser scores ask for more candidates to re-rank. (Product quantization, 64 B a vector,
-  was tried first: its candidates held only 79-86% of the true top 10 at 2M, see
+  was tried first: its candidates held only 68-88% of the true top 10 at 2M, see
   docs/benchmarks.md.)
 The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
 """
