@@ -10,10 +10,14 @@ WHEELS := .cache/wheels
 # Reference code the tests compare against: open_clip's tokenizers, rclip's preprocessing.
 REFERENCE_WHEELS := $(WHEELS)/open_clip_torch-3.3.0-py3-none-any.whl $(WHEELS)/rclip-3.3.0-py3-none-any.whl
 NEEDS_EXPORT_EXTRA := 3
-PHOTOS ?= $(firstword $(wildcard ../shared/data/photos) $(HOME)/Pictures)
-QUERY ?= a dog on a beach
+PHOTOS ?=
+# Without PHOTOS, `make run` shows pixseek on the demo photos (demo/LICENSE.md), in an index of their own.
+DEMO_PHOTOS := demo/photos
+DEMO_INDEX ?= .cache/demo-index
+QUERY ?= $(if $(PHOTOS),a dog on a beach,a cat)
+RUN_INDEX := $(if $(PHOTOS),,--index "$(DEMO_INDEX)")
 
-.PHONY: install install-app system-deps run test test-fast bench clean
+.PHONY: install install-app system-deps run lint test test-fast bench clean
 
 # The application alone: no PyTorch (the model comes as ready ONNX files).
 $(APP_STAMP): pyproject.toml
@@ -39,17 +43,26 @@ install: $(STAMP) $(REFERENCE_WHEELS)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Install (no PyTorch), make sure a model is there, index PHOTOS and run one search. Where the hub
-# cannot be reached, the random-weight stand-in needs the export extra: installed only then.
+# Install (no PyTorch), make sure a model is there, index PHOTOS (default: the demo photos) and run
+# one search. Where the hub cannot be reached, the random-weight stand-in needs the export extra:
+# installed only then.
 run: install-app
 	$(PY) scripts/ensure_model.py || { test $$? -eq $(NEEDS_EXPORT_EXTRA) && $(PIP) install -q -e '.[export,heif]' && $(PY) scripts/ensure_model.py; }
-	$(VENV)/bin/pixseek index "$(PHOTOS)"
-	$(VENV)/bin/pixseek search "$(QUERY)" -k 5
+	$(VENV)/bin/pixseek index $(RUN_INDEX) "$(or $(PHOTOS),$(DEMO_PHOTOS))"
+	$(VENV)/bin/pixseek search $(RUN_INDEX) "$(QUERY)" -k 5
+	@$(if $(PHOTOS),true,printf '%s\n' "" \
+	  "Those were the demo photos in $(DEMO_PHOTOS). To search your own photos:" \
+	  "  make run PHOTOS=~/Pictures QUERY=\"a red car\"" \
+	  "or run pixseek itself (it is in .venv/bin: source .venv/bin/activate, or see README.md):" \
+	  "  pixseek index ~/Pictures" "  pixseek search \"a red car\"" "  pixseek web")
 
-test: install system-deps
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install system-deps lint
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install lint
 	$(PY) -m pytest -q -ra -m "not slow and not browser and not gui" $(PYTEST_ARGS)
 
 bench: install

@@ -153,7 +153,7 @@ def run_child(args: list[str], env: dict | None = None, timeout: float = 1800) -
 class Meter:
     """Wall and CPU time of a section of this process (all threads), for child processes."""
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         self._wall = time.perf_counter()
         self._cpu = _cpu_seconds()
         return self
@@ -173,7 +173,7 @@ def _cpu_seconds() -> float:
 
 def peak_rss_mib() -> float:
     """This process's own peak RSS (VmHWM; ru_maxrss would carry the parent's peak across fork)."""
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+    line = next(row for row in Path("/proc/self/status").read_text().splitlines() if row.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 
 
@@ -190,7 +190,8 @@ def machine() -> dict:
     import faiss
     import onnxruntime
 
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": memory_gib,
             "python": platform.python_version(), "onnxruntime": onnxruntime.__version__, "faiss": faiss.__version__,
             "load_average_at_start": os.getloadavg()[0]}
 

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import save, table  # noqa: E402
+from benchmarks.common import save, table
 
 BATCH = 32
 # Architecture -> the catalogue models that have its image tower.
@@ -88,7 +88,8 @@ def bundle_for(folder: Path, tower: Path, size: int, image_batch: int):
     os.link(tower, folder / tower.name)
     for name in ("text.onnx", "tokenizer.json"):
         (folder / name).touch()
-    config = BundleConfig(model_id="bench/tower", embedding_dim=1, image_size=size, image_model=tower.name, image_batch=image_batch)
+    config = BundleConfig(model_id="bench/tower", embedding_dim=1, image_size=size, image_model=tower.name,
+                          image_batch=image_batch)
     (folder / CONFIG_NAME).write_text(config.to_json())
     return Bundle.load(folder)
 

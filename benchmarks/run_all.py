@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import CACHE, save, table  # noqa: E402
+from benchmarks.common import CACHE, save, table
 
 BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale", "cluster")
 

@@ -67,7 +67,8 @@ def study_text(bundle: Bundle, rounds: int) -> None:
         reference = vectors if reference is None else reference
         cos = np.sum(vectors * reference, axis=1)
         print(f"{label:32s} {(bundle.path / file).stat().st_size / 1e6:4.0f} MB  load best {min(loads):.3f}s  "
-              f"query best {min(latencies) * 1e3:.1f} median {np.median(latencies) * 1e3:.1f} ms  cos mean {cos.mean():.5f} min {cos.min():.5f}")
+              f"query best {min(latencies) * 1e3:.1f} median {np.median(latencies) * 1e3:.1f} ms  "
+              f"cos mean {cos.mean():.5f} min {cos.min():.5f}")
 
 
 def fused_copy(source: Path, destination: Path, heads: int, hidden: int) -> Path:
@@ -127,9 +128,11 @@ def main() -> None:
             encoders[label] = Encoder(variant, precision="int8")
             candidate = encoders[label].encode_pixels(pixels[:1])
             load = time.perf_counter() - start
-            candidate = np.concatenate([encoders[label].encode_pixels(pixels[i : i + args.batch]) for i in range(0, len(pixels), args.batch)])
+            candidate = np.concatenate([encoders[label].encode_pixels(pixels[i : i + args.batch])
+                                        for i in range(0, len(pixels), args.batch)])
             mean_cos, min_cos, overlap = compare(reference, candidate, queries)
-            rows[label] = f"{out.stat().st_size / 1e6:4.0f} MB  load {load:.2f}s  cos mean {mean_cos:.5f} min {min_cos:.5f}  top10 {overlap:.3f}"
+            rows[label] = (f"{out.stat().st_size / 1e6:4.0f} MB  load {load:.2f}s  "
+                           f"cos mean {mean_cos:.5f} min {min_cos:.5f}  top10 {overlap:.3f}")
             print(f"{label:40s} {rows[label]}", flush=True)
         rates = timed_rounds(encoders, pixels[: args.batch], args.rounds)
         base = max(rates["fp32"])

@@ -3,7 +3,6 @@ export path, and folders of real image files generated on the fly."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -106,3 +105,20 @@ def tiny_checkpoint_dir(tmp_path_factory, clip_vocab) -> Path:
     random_clip("tiny", seed=3).save_pretrained(folder)
     clip_tokenizer_from_bpe(clip_vocab).save_pretrained(folder)
     return folder
+
+
+def make_copies(folder: Path, count: int, size=(2400, 1800), start: int = 0) -> list[Path]:
+    """`count` JPEGs of one picture, each with its own bytes (a numbered comment segment), so
+    each is hashed and decoded like a photo of its own; far faster to make than distinct ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = make_photo(folder / ".base.jpg", seed=count, size=size)
+    data = base.read_bytes()
+    base.unlink()
+    made = []
+    for i in range(start, start + count):
+        comment = f"copy {i}".encode()
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        path = folder / f"copy {i:05d}.jpg"
+        path.write_bytes(data[:2] + segment + data[2:])
+        made.append(path)
+    return made

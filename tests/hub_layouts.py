@@ -33,7 +33,8 @@ JUNK = b"never to be fetched"
 CORPUS = [
     "a dog on a beach", "sunset over the mountains", "two cats sleeping on a sofa", "a red car in the snow",
     "ein Hund am Strand", "Sonnenuntergang über den Bergen", "zwei Katzen schlafen auf dem Sofa", "ein rotes Auto im Schnee",
-    "浜辺の犬", "山に沈む夕日", "ソファで寝ている二匹の猫", "雪の中の赤い車", "un chien sur la plage", "un coche rojo en la nieve",
+    "浜辺の犬", "山に沈む夕日", "ソファで寝ている二匹の猫", "雪の中の赤い車",
+    "un chien sur la plage", "un coche rojo en la nieve",
 ] * 20
 
 
@@ -53,6 +54,7 @@ class HubRepo:
     files: dict[str, bytes]
     reference: Reference
     never_fetched: tuple[str, ...]
+    image_cosine: float = 0.9999  # the least cosine to the PyTorch image vectors: fp32 towers
 
 
 # -- references from the families' own code ---------------------------------------------------
@@ -323,8 +325,10 @@ def immich_siglip_repo(work: Path, seed: int = 13) -> HubRepo:
     text_bytes = onnx_bytes(text, (torch.ones(1, 64, dtype=torch.int32),), ["text"], ["embedding"], opset=19)
     tokenizer_folder = work / "siglip-tokenizer"
     text_files = {f"textual/{k}": v for k, v in _tokenizer_files(tokenizer, "</s>", 64, tokenizer_folder).items()}
-    config = {"embed_dim": 64, "init_logit_bias": -10, "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224"},
-              "text_cfg": {"context_length": 64, "vocab_size": tokenizer.get_vocab_size(), "hf_tokenizer_name": "timm/ViT-B-16-SigLIP",
+    config = {"embed_dim": 64, "init_logit_bias": -10,
+              "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224"},
+              "text_cfg": {"context_length": 64, "vocab_size": tokenizer.get_vocab_size(),
+                           "hf_tokenizer_name": "timm/ViT-B-16-SigLIP",
                            "tokenizer_kwargs": {"clean": "canonicalize"}, "pool_type": "last", "no_causal_mask": True}}
     preprocess = {"size": [224, 224], "mode": "RGB", "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic",
                   "resize_mode": "squash", "fill_color": 0}
@@ -364,7 +368,8 @@ def immich_xlm_roberta_repo(work: Path, seed: int = 14, mclip: bool = False) -> 
     image_bytes = onnx_bytes(image, (torch.zeros(1, 3, 224, 224),), ["image"], ["embedding"], opset=19)
     ids = torch.ones(1, 77, dtype=torch.int32)
     if mclip:
-        text_bytes = onnx_bytes(text, (ids, torch.ones(1, 77, dtype=torch.int32)), ["input_ids", "attention_mask"], ["embedding"], opset=19)
+        text_bytes = onnx_bytes(text, (ids, torch.ones(1, 77, dtype=torch.int32)), ["input_ids", "attention_mask"],
+                                ["embedding"], opset=19)
     else:
         text_bytes = onnx_bytes(text, (ids,), ["text"], ["embedding"], opset=19)
     tokenizer_folder = work / ("mclip-tokenizer" if mclip else "xlmr-tokenizer")
@@ -407,9 +412,10 @@ def immich_xlm_roberta_repo(work: Path, seed: int = 14, mclip: bool = False) -> 
     return HubRepo(files, reference, tuple(never))
 
 
-def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s34b_b86k/") -> HubRepo:
+def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s34b_b86k/", int8: bool = False) -> HubRepo:
     """rclip's export: <model>/visual.onnx and textual.onnx, `input` -> `output`, 256 px, not
-    normalised; OpenAI's vocabulary under tokenizer/."""
+    normalised; OpenAI's vocabulary under tokenizer/. `int8`: the visual tower as one of rclip's
+    export scripts ships it, dynamically quantized (MatMul and Gemm weights to QInt8)."""
     import torch
 
     from pixseek.model.clip_bpe import VOCAB_FILE
@@ -424,9 +430,17 @@ def rclip_repo(work: Path, seed: int = 15, root: str = "ViT-B-32-256-datacomp_s3
                                           _batch_axes(["input", "output"], False), 18),
         "tokenizer/bpe_simple_vocab_16e6.txt.gz": VOCAB_FILE.read_bytes(),
     }
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "visual.onnx").write_bytes(files[root + "visual.onnx"])
+        quantize_dynamic(str(work / "visual.onnx"), str(work / "visual.int8.onnx"), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+        files[root + "visual.onnx"] = (work / "visual.int8.onnx").read_bytes()
     junk = (root + "visual.mlpackage/Manifest.json", "README.md", "LICENSE")
     files.update({name: JUNK for name in junk})
     simple = rclip_tokenizer(work / "rclip")
     reference = Reference(pixels=rclip_preprocessing(work / "rclip", 256), token_ids=lambda texts: simple(texts),
                           image_vectors=lambda px: _vectors(image, px), text_vectors=lambda i: _vectors(text, i))
-    return HubRepo(files, reference, junk)
+    return HubRepo(files, reference, junk, image_cosine=0.99 if int8 else 0.9999)

@@ -19,8 +19,9 @@ def pixseek(*args, env_extra=None, cwd=None):
 
 
 def one_line_error(result, *needles):
+    """Exit 1 and exactly one line on stderr (no blank line before it), that says `needles`."""
     assert result.returncode == 1, result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("pixseek: error: "), result.stderr
     for needle in needles:
         assert needle in lines[0]
@@ -58,13 +59,103 @@ def test_index_search_status_remove(indexed, photo_dir):
 def test_text_output_and_filters(indexed, photo_dir):
     result = pixseek("search", "--index", indexed, "2:sunset", "1:mountains", "--not", "people",
                      "--in", photo_dir / "home", "-k", "3")
-    lines = result.stdout.strip().splitlines()
+    lines = result.stdout.splitlines()
     assert result.returncode == 0 and len(lines) == 3
-    for line in lines:
-        score, path = line.split("  ", 1)
-        assert -1.0 <= float(score) <= 1.0 and path.startswith(str(photo_dir / "home"))
-    none = pixseek("search", "--index", indexed, "x", "--min-score", "1.5")
-    assert none.returncode == 0 and "no results above the minimum score" in none.stdout
+    for line in lines:  # score TAB path: paths have spaces ("photo 1.jpg")
+        score, path = line.split("\t")
+        assert -1.0 <= float(score) <= 1.0 and path.startswith(str(photo_dir / "home")) and os.path.isfile(path)
+    none = pixseek("search", "--index", indexed, "x", "--min-score", "0.999")
+    assert none.returncode == 0 and none.stdout == ""  # stdout holds results only
+    assert none.stderr == "no results above the minimum score\n"
+    quiet = pixseek("search", "--index", indexed, "x", "--min-score", "0.999", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
+
+
+def test_the_query_as_read_is_said_and_a_missing_file_is_not_searched_as_text(indexed, photo_dir, tmp_path):
+    """A weight or an image file read from the words is said on stderr; a term that looks like a
+    file but names none (a typo) is refused, not searched as text; a time is text, not a weight."""
+    photo = next(photo_dir.rglob("*.png"))
+    mixed = pixseek("search", "--index", indexed, "2:dog", str(photo), "-k", "2")
+    assert mixed.returncode == 0 and len(mixed.stdout.splitlines()) == 2
+    assert mixed.stderr == f"pixseek: note: searching for 2 x 'dog' + image {photo}\n"
+    assert pixseek("search", "--index", indexed, "2:dog", "-q").stderr == ""
+    plain = pixseek("search", "--index", indexed, "10:30 meeting", "-k", "2")
+    assert plain.returncode == 0 and plain.stderr == ""  # one text term as typed: nothing to say
+    one_line_error(pixseek("search", "--index", indexed, "holliday.jpg", cwd=tmp_path),
+                   "query image not found: holliday.jpg")
+    one_line_error(pixseek("search", "--index", indexed, "sunset", "~/no such folder/x"), "not found")
+
+
+def test_query_images_that_are_not_image_files_say_what_they_are(indexed, tmp_path):
+    from odd_files import png_bytes
+
+    os.mkfifo(tmp_path / "pipe.jpg")
+    damaged = bytearray(png_bytes(3))
+    damaged[29] ^= 0xFF  # the IHDR chunk's checksum
+    (tmp_path / "damaged.png").write_bytes(bytes(damaged))
+    one_line_error(pixseek("search", "--index", indexed, "--image", tmp_path), "is a folder, not an image file")
+    one_line_error(pixseek("search", "--index", indexed, "--image", tmp_path / "pipe.jpg"), "not a regular file")
+    one_line_error(pixseek("search", "--index", indexed, "--image", "/dev/zero"), "not a regular file")
+    one_line_error(pixseek("search", "--index", indexed, "--image", tmp_path / "damaged.png"), "a damaged PNG file")
+
+
+def test_folders_and_scores_that_make_no_sense_are_errors(indexed, photo_dir, tmp_path):
+    one_line_error(pixseek("search", "--index", indexed, "x", "--in", tmp_path / "elsewhere"),
+                   "is not in the index", str(photo_dir))
+    one_line_error(pixseek("remove", "--index", indexed, tmp_path / "elsewhere"), "is not in the index")
+    for bad in ("nan", "inf"):
+        one_line_error(pixseek("search", "--index", indexed, "x", "--min-score", bad), "minimum score")
+    inside = pixseek("search", "--index", indexed, "x", "--in", photo_dir / "trip", "-k", "50")
+    assert inside.returncode == 0 and all("/trip/" in line for line in inside.stdout.splitlines())
+
+
+def test_a_failed_first_run_leaves_no_index_behind(pixseek_home, photo_dir, tmp_path):
+    index = tmp_path / "index"
+    one_line_error(pixseek("index", "--index", index, tmp_path / "missing"), "folder not found")
+    one_line_error(pixseek("search", "--index", index, "cat"), "no index at", "pixseek index FOLDER")
+    assert pixseek("index", "--dry-run", "--index", index, photo_dir).stdout == "12 new, 0 changed, 0 deleted\n"
+    one_line_error(pixseek("status", "--index", index), "no index at")
+    assert pixseek("index", "--index", index, photo_dir, env_extra={"PIXSEEK_MODEL": "other"}).returncode == 1
+    ok = pixseek("index", "--index", index, photo_dir)  # no model was pinned to it by the failed runs
+    assert ok.returncode == 0 and "12 indexed" in ok.stdout
+
+
+def test_a_missing_folder_keeps_its_photos_and_is_named(pixseek_home, photo_dir, tmp_path):
+    """An unmounted drive: status and search say the folder is missing and what to do, its
+    vectors stay, updating the other folders works, and when it is back it is searched again."""
+    index, drive = tmp_path / "index", tmp_path / "drive"
+    for i in range(5):
+        make_photo(drive / f"{i}.jpg", seed=300 + i)
+    assert pixseek("index", "--index", index, photo_dir, drive).returncode == 0
+    drive.rename(tmp_path / "unmounted")
+
+    status = pixseek("status", "--index", index)
+    assert status.returncode == 0 and "images:       17" in status.stdout
+    assert f"missing:      {drive} (5 photos kept, not searched; remount it, or `pixseek remove {drive}`)" \
+        in status.stdout
+    search = pixseek("search", "--index", index, "x", "-k", "50")
+    assert len(search.stdout.splitlines()) == 12 and f"{drive} is missing" in search.stderr
+    one_line_error(pixseek("search", "--index", index, "x", "--in", drive), "is missing", "kept")
+    update = pixseek("index", "--index", index)
+    assert update.returncode == 0 and "12 unchanged, 0 removed" in update.stdout and "is missing" in update.stderr
+
+    (tmp_path / "unmounted").rename(drive)
+    back = pixseek("search", "--index", index, "x", "-k", "50")
+    assert len(back.stdout.splitlines()) == 17 and back.stderr == ""
+    removed = pixseek("remove", "--index", index, drive)
+    assert removed.returncode == 0 and "(5 images)" in removed.stdout
+
+
+def test_a_busy_port_and_a_bad_setting_are_one_line_errors(pixseek_home, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        one_line_error(pixseek("web", "--no-browser", "--port", port), f"port {port}", "--port")
+    one_line_error(pixseek("index", "--index", tmp_path / "i", tmp_path, env_extra={"PIXSEEK_BATCH": "many"}),
+                   "PIXSEEK_BATCH='many' is not a whole number")
 
 
 def test_incremental_rerun_and_dry_run(indexed, photo_dir):

@@ -28,8 +28,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, SHARED_PHOTOS, TEST_MODEL, make_photo
-from pixseek import paths
-from pixseek.desktop import settings
+from pixseek import paths, settings
 from pixseek.desktop.app import ICON_PATH, App
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -296,7 +295,7 @@ def test_index_a_folder_then_search_by_text_and_by_image(start_app, gallery, ope
     assert "Skipped: broken.jpg" in status
     assert not app.progress.winfo_ismapped() and float(app.progress.cget("value")) == 0
     assert app.index_dir == str(paths.default_index_dir())  # the index the CLI and web app use too
-    assert settings.load_folder() == str(gallery)
+    assert settings.load("desktop")["folder"] == str(gallery)
     assert app.root.title() == f"pixseek: {gallery.name}"
 
     query = 'red "car" <b>'
@@ -387,7 +386,7 @@ def test_window_stays_responsive_while_indexing(start_app, tmp_path, opened_urls
     driver.type_into(app.query_entry, "a dog on a beach")
     driver.press_return(app.query_entry)
     driver.wait(lambda: opened_urls() and not app.searching, "the search")
-    assert len(ResultsPage(opened_urls()[0]).cards) == 12
+    assert len(ResultsPage(opened_urls()[0]).cards) == 10  # K: 10 by default
     driver.screenshot("desktop.png")  # the picture for the docs
     assert shot and shot[0].wait(30) == 0
 
@@ -411,14 +410,15 @@ def test_search_while_indexing_finds_what_is_indexed_so_far(start_app, tmp_path,
     driver.wait(lambda: opened_urls(), "the results page")
     assert app.busy == "index" and app.progress.winfo_ismapped()  # indexing went on meanwhile
     driver.wait(lambda: not app.searching, "the search to be reported")
-    assert app.found_var.get().startswith("12 results for") and "indexed so far" in app.found_var.get()
+    assert app.found_var.get().startswith("10 results for") and "indexed so far" in app.found_var.get()
     paths_found = ResultsPage(opened_urls()[0]).paths()
-    assert len(paths_found) == 12 and all(Path(p).parent == folder for p in paths_found)
+    assert len(paths_found) == 10 and all(Path(p).parent == folder for p in paths_found)
     assert "disabled" in app.update_button.state()  # the folder's controls wait for indexing
 
     driver.wait_idle("indexing", timeout=300)
     assert app.status_var.get().startswith(f"Indexed {folder}: 600 indexed")
-    assert app.found_var.get().startswith("12 results for")  # the search's line is its own
+    assert app.found_var.get().startswith("10 results for")  # the search's line is its own
+    assert "indexed so far" not in app.found_var.get()  # ... and no longer says indexing goes on
 
 
 def test_cancel_then_restart_offers_to_finish(start_app, tmp_path):
@@ -449,6 +449,33 @@ def test_cancel_then_restart_offers_to_finish(start_app, tmp_path):
     assert [(d.title, d.message) for d in driver.dialogs] == [
         ("Index out of date", f"Since this folder was indexed: {200 - kept} new, 0 changed, 0 deleted.")]
     assert driver.app.status_var.get().startswith(f"Indexed {folder}: {200 - kept} indexed, 0 reused, {kept} unchanged")
+
+
+def test_k_is_remembered_and_the_page_can_be_opened_again(start_app, gallery, opened_urls, browser_command):
+    """K starts at 10, as in the CLI and the web app, and comes back as last used. Whether the
+    browser shows a page is not known (a browser may take it and fail), so the line gives the
+    page's path and a button opens it again."""
+    driver = start_app()
+    app = driver.app
+    assert app.k_var.get() == "10" and not app.open_page_button.winfo_ismapped()
+    driver.choose_folder(gallery)
+    driver.wait_idle("indexing")
+    driver.type_into(app.query_entry, "a cat")
+    driver.type_into(app.k_spinbox, "7")
+    app.search_button.invoke()
+    driver.wait(lambda: opened_urls() and not app.searching, "the search")
+    page = ResultsPage(opened_urls()[0])
+    assert len(page.cards) == 7 and str(page.path) in app.found_var.get()
+    app.root.update()
+    assert "opened in your" not in app.found_var.get() and app.open_page_button.winfo_ismapped()
+    app.open_page_button.invoke()
+    assert opened_urls() == [opened_urls()[0]] * 2
+    driver.close()
+
+    driver = start_app()
+    assert driver.app.k_var.get() == "7"
+    driver.wait(lambda: driver.app.folder is not None, "the remembered folder to load")
+    assert driver.app.found_var.get() == "" and not driver.app.open_page_button.winfo_ismapped()
 
 
 def test_restart_remembers_the_folder_and_updates_only_what_changed(start_app, gallery):
@@ -497,6 +524,7 @@ def test_errors_are_dialogs_and_the_app_lives_on(start_app, gallery, tmp_path, o
 
     app.search_button.invoke()
     assert driver.dialogs[1].title == "Cannot search" and "choose an image folder" in driver.dialogs[1].message
+    assert driver.dialogs[1].detail == ""  # not "type some words": words are not what is missing
 
     driver.type_into(app.folder_entry, str(gallery))
     app.folder_entry.focus_force()
@@ -519,6 +547,7 @@ def test_errors_are_dialogs_and_the_app_lives_on(start_app, gallery, tmp_path, o
     driver.type_into(app.k_spinbox, "51")
     app.search_button.invoke()
     assert driver.dialogs[4].message == "Results (K) must be a whole number from 1 to 50"
+    assert driver.dialogs[4].detail == ""
 
     app.root.after(0, lambda: {}["no such key"])  # any unexpected error in a Tk callback
     dialog = driver.wait_dialog(6)
@@ -542,16 +571,40 @@ def test_no_model_installed_is_a_dialog_with_the_fix(start_app, gallery, monkeyp
     assert driver.alive() and driver.app.status_var.get().startswith("Error: model 'not-installed'")
 
 
-def test_an_unexpected_engine_error_is_a_dialog_too(start_app, gallery, tmp_path):
+def test_an_index_path_that_is_a_file_is_a_clear_dialog(start_app, gallery, tmp_path):
+    """Was a FileExistsError escaping the engine (a bug, which the old test locked in)."""
     not_a_folder = tmp_path / "index"
     not_a_folder.write_text("--index names a file")
     driver = start_app(index=str(not_a_folder))
     driver.choose_folder(gallery)
     dialog = driver.wait_dialog(1)
-    assert dialog.title == "Unexpected error" and dialog.message.startswith("FileExistsError")
-    assert "keeps running" in dialog.detail
+    assert (dialog.title, dialog.message) == (
+        "pixseek", f"cannot make an index folder at {not_a_folder}: a file of that name is in the way")
     driver.wait_idle("the error")
     assert driver.alive()
+
+
+def test_a_damaged_index_dialog_says_what_the_engine_does(start_app, gallery):
+    """The engine rebuilds a damaged catalog when the folder is indexed again; the dialog used to
+    tell the user to delete the index folder instead."""
+    from pixseek.desktop.dialogs import show_error
+    from pixseek.errors import IndexCorrupt
+
+    with Library.open(paths.default_index_dir(), create=True) as library:
+        library.index([gallery])
+    catalog = paths.default_index_dir() / "catalog.sqlite3"
+    catalog.write_bytes(catalog.read_bytes()[:100] + b"\xee" * (catalog.stat().st_size - 100))
+    with pytest.raises(IndexCorrupt) as caught:  # what a search on this index meets
+        Library.open(paths.default_index_dir()).search("x")
+    driver = start_app()
+    driver.root.after(0, show_error, driver.root, caught.value)
+    dialog = driver.wait_dialog(1)
+    assert dialog.title == "Index damaged" and "rebuilds it" in dialog.message
+    assert "Update index" in dialog.detail and "remove" not in dialog.detail.lower()
+    driver.choose_folder(gallery)  # what the dialog says: the app indexes the folder, and the index is whole
+    driver.wait_idle("the rebuild", timeout=120)
+    with Library.open(paths.default_index_dir()) as library:
+        assert library.status().images == 12 and library.status().consistent
 
 
 def test_an_index_from_another_model_is_a_dialog(start_app, gallery, other_model):
@@ -585,7 +638,7 @@ def test_pixseek_gui_command_typed_into_with_the_keyboard(xvfb, pixseek_home, ga
     """`pixseek gui` as a user starts it; the query is typed with real X key events (xdotool)."""
     with Library.open(paths.default_index_dir(), create=True) as library:
         library.index([gallery])
-    settings.save_folder(str(gallery))
+    settings.save("desktop", folder=str(gallery))
     monkeypatch.setenv("DISPLAY", xvfb)
     app = subprocess.Popen([sys.executable, "-m", "pixseek.cli", "gui"], stderr=subprocess.PIPE, text=True)
     try:
@@ -601,7 +654,7 @@ def test_pixseek_gui_command_typed_into_with_the_keyboard(xvfb, pixseek_home, ga
         assert opened_urls(), f"no page opened; the app said: {app.stderr.read() if app.poll() is not None else ''}"
         page = ResultsPage(opened_urls()[0])
         assert "“a red car”" in page.heading
-        check_page(page, engine_search(gallery, parse_query(["a red car"]), 12))
+        check_page(page, engine_search(gallery, parse_query(["a red car"]), 10))  # K: 10 as in the CLI and web
     finally:
         app.terminate()
         app.wait(10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import urllib.parse
 from html.parser import HTMLParser
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_photo
-from pixseek.desktop import results_page, settings
+from pixseek.desktop import results_page
 from pixseek.library import Library
 from pixseek.search import parse_query
 
@@ -116,18 +115,3 @@ def test_old_pages_are_pruned(odd_library, tmp_path):
     assert kept == pages[-results_page.KEEP_PAGES:]
     assert "No images in this folder are indexed yet." in pages[-1].read_text(encoding="utf-8")
 
-
-def test_remembered_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIXSEEK_HOME", str(tmp_path / "home"))
-    assert settings.load_folder() == ""
-    settings.save_folder("/photos/ünï côde")
-    assert settings.load_folder() == "/photos/ünï côde"
-    assert settings.settings_file() == tmp_path / "home" / "config" / "desktop.json"
-    for damaged in ("{not json", json.dumps(["a list"]), json.dumps({"folder": 3})):
-        settings.settings_file().write_text(damaged)
-        assert settings.load_folder() == ""  # like a first run, never a crash
-    settings.settings_file().unlink()
-    settings.settings_file().parent.rmdir()
-    settings.settings_file().parent.write_text("a file where the config folder should be")
-    settings.save_folder("/elsewhere")  # an unwritable config folder costs only the memory
-    assert settings.load_folder() == ""

@@ -112,3 +112,28 @@ def test_cuda_prefers_fp32_towers(tiny_bundle_dir, tmp_path):
         assert default_precision(both_int8, kind, cpu) == "int8"
     only_int8 = Bundle(tmp_path, both_int8.config.with_towers("image", {"int8": "image.int8.onnx"}, "int8"))
     assert default_precision(only_int8, "image", cuda) == "int8"
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(tiny_bundle_dir, tmp_path_factory) -> Bundle:
+    from pixseek.model.install import install_from_path
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXSEEK_HOME", str(tmp_path_factory.mktemp("int8-home")))
+        return install_from_path(tiny_bundle_dir, "int8-copy", precision="int8", report=lambda message: None)
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_a_photos_vector_does_not_depend_on_its_batch_mates(int8_bundle, precision):
+    """Dynamic int8 scales activations per run, so batched vectors move with the photos beside
+    them; on the CPU each photo runs alone, and its vector is the same bit for bit in any batch."""
+    encoder = Encoder(int8_bundle, precision=precision, device="cpu")
+    assert encoder.precision == precision and encoder.one_image_per_run
+    pixels = np.stack([encoder.preprocess(p) for p in generated_photos(20)])
+    alone = encoder.encode_pixels(pixels[7:8])[0]
+    for batch, row in ((pixels, 7), (pixels[5:12], 2), (pixels[7:], 0), (pixels[[3, 7, 7, 1]], 1)):
+        assert np.array_equal(encoder.encode_pixels(batch)[row], alone)
+    if precision == "int8":  # what this guards against: the same photo batched moves
+        batched = Encoder(int8_bundle, precision="int8", device="cpu")
+        batched.one_image_per_run = False
+        assert not np.array_equal(batched.encode_pixels(pixels)[7], batched.encode_pixels(pixels[7:8])[0])

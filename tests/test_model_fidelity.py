@@ -111,7 +111,8 @@ def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_voc
 
     from pixseek.model.export import export_checkpoint
 
-    preprocessor = dict(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}, image_mean=[0.5] * 3, image_std=[0.25] * 3)
+    preprocessor = dict(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96},
+                        image_mean=[0.5] * 3, image_std=[0.25] * 3)
     model = small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab, preprocessor)
     bundle = export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle", "test/clip-p16")
     assert (bundle.config.image_size, bundle.config.embedding_dim) == (96, 24)
@@ -128,7 +129,8 @@ def test_checkpoint_with_other_preprocessing_is_refused(tmp_path, clip_vocab):
     from pixseek.errors import ModelInvalid
     from pixseek.model.export import export_checkpoint
 
-    small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab, dict(size={"shortest_edge": 110}, crop_size={"height": 96, "width": 96}))
+    small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab,
+                         dict(size={"shortest_edge": 110}, crop_size={"height": 96, "width": 96}))
     with pytest.raises(ModelInvalid, match="pixseek reproduces CLIP's resize"):
         export_checkpoint(str(tmp_path / "checkpoint"), tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
@@ -143,7 +145,8 @@ def int8_figures(bundle: Bundle, label: str) -> tuple[np.ndarray, np.ndarray]:
     pixels = np.stack([fp32.preprocess(p) for p in reference_photos()])
     image_cos = cosines(fp32.encode_pixels(pixels), int8.encode_pixels(pixels))
     text_cos = cosines(fp32.encode_texts(list(PROBE_CAPTIONS)), int8.encode_texts(list(PROBE_CAPTIONS)))
-    print(f"\n{label} int8 vs fp32: image cosine mean {image_cos.mean():.5f} min {image_cos.min():.5f} over {len(pixels)} photos; "
+    print(f"\n{label} int8 vs fp32: image cosine mean {image_cos.mean():.5f} min {image_cos.min():.5f} "
+          f"over {len(pixels)} photos; "
           f"text cosine mean {text_cos.mean():.5f} min {text_cos.min():.5f} over {len(text_cos)} captions")
     return image_cos, text_cos
 
@@ -167,7 +170,7 @@ def odd_images(tmp_path) -> list[Image.Image]:
     specs = [((320, 240), "RGB"), ((240, 320), "RGB"), ((224, 224), "RGB"), ((100, 60), "RGB"), ((2000, 225), "RGB"),
              ((225, 2000), "RGB"), ((301, 257), "L"), ((300, 200), "RGBA"), ((300, 200), "P"), ((257, 301), "CMYK"),
              ((1024, 768), "RGB"), ((223, 225), "RGB")]
-    return [Image.open(make_photo(tmp_path / f"{i}.png" if mode != "CMYK" else tmp_path / f"{i}.jpg", seed=i, size=size, mode=mode))
+    return [Image.open(make_photo(tmp_path / f"{i}.{'jpg' if mode == 'CMYK' else 'png'}", seed=i, size=size, mode=mode))
             for i, (size, mode) in enumerate(specs)]
 
 

@@ -250,10 +250,12 @@ def test_missing_model_messages_say_how_to_install(empty_home):
     with pytest.raises(ModelNotInstalled) as err:
         find_bundle()
     assert "`pixseek model install`" in str(err.value) and "--from PATH" in str(err.value)
-    with pytest.raises(ModelNotInstalled, match="pixseek model install my-clip --from PATH"):
+    with pytest.raises(ModelNotInstalled, match="my-clip --repo OWNER/REPO.*pixseek model install my-clip --from PATH"):
         find_bundle("my-clip")
     with pytest.raises(ModelNotInstalled, match="`pixseek model install`"):
         find_bundle(model_id="openai/clip-vit-base-patch32")
+    with pytest.raises(ModelNotInstalled, match="`pixseek model install siglip-vit-b-16`"):
+        find_bundle(model_id="timm/ViT-B-16-SigLIP")
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -285,7 +287,8 @@ def test_mounting_the_commands_imports_nothing_heavy():
     """The CLI builds its parser for every command, `pixseek search` included."""
     code = ("import sys, argparse; from pixseek.model.commands import add_model_commands; "
             "add_model_commands(argparse.ArgumentParser().add_subparsers()); "
-            "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'huggingface_hub', 'onnx', 'numpy', 'PIL') if m in sys.modules))")
+            "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'huggingface_hub', 'onnx', 'numpy', 'PIL')"
+            " if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
     from pixseek.model import Encoder, export_random, install_from_path

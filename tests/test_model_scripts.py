@@ -22,7 +22,8 @@ def run_script(name: str, *args: str, home) -> subprocess.CompletedProcess:
     env = dict(os.environ, PIXSEEK_HOME=str(home), HF_ENDPOINT=closed_port_endpoint(), HF_HUB_CACHE=str(home / "hf"))
     for key in ("PIXSEEK_MODEL", "PIXSEEK_MODELS", "HF_HUB_OFFLINE"):
         env.pop(key, None)
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_ensure_model_without_hub_installs_a_loudly_random_default(tmp_path, monkeypatch):
@@ -68,7 +69,8 @@ def test_ensure_model_without_hub_or_pytorch_asks_for_the_export_extra(tmp_path)
                "        if name.split('.')[0] in ('torch', 'transformers'):\n"
                "            raise ImportError(name)\n"
                "sys.meta_path.insert(0, NoTorch())\n"
-               f"sys.argv = ['ensure_model.py']\nrunpy.run_path({str(ROOT / 'scripts' / 'ensure_model.py')!r}, run_name='__main__')\n")
+               "sys.argv = ['ensure_model.py']\n"
+               f"runpy.run_path({str(ROOT / 'scripts' / 'ensure_model.py')!r}, run_name='__main__')\n")
     env = dict(os.environ, PIXSEEK_HOME=str(tmp_path), HF_ENDPOINT=closed_port_endpoint(), HF_HUB_CACHE=str(tmp_path / "hf"))
     for key in ("PIXSEEK_MODEL", "PIXSEEK_MODELS", "HF_HUB_OFFLINE"):
         env.pop(key, None)

@@ -45,7 +45,7 @@ def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path):
         report = library.reindex("other", progress=lambda p: p.done >= 32 and cancel.set(), cancel=cancel)
         assert report.cancelled
         # The old index is untouched and searchable; the rebuild waits beside it.
-        assert library.catalog.model_id == OLD and library.status().images == 80
+        assert library.model_id == OLD and library.status().images == 80
         assert library.search("a dog", k=3)
     assert (staging_dir(indexed) / "catalog.sqlite3").is_file()
     with Library.open(staging_dir(indexed)) as partial:
@@ -55,7 +55,7 @@ def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path):
     with Library.open(indexed) as library:
         report = library.reindex("other")
         assert not report.cancelled and report.indexed == 80 - done_before  # resumed, not restarted
-        assert library.catalog.model_id == NEW and library.status().images == 80
+        assert library.model_id == NEW and library.status().images == 80
         first = str(tmp_path / "photos" / "07.jpg")
         best = library.search(first, k=1)[0]
         assert best.path == first and best.score > 0.999
@@ -70,7 +70,7 @@ def test_searches_during_a_rebuild_answer_from_the_old_index(indexed):
     def search_meanwhile(progress):
         if not answers:
             with Library.open(indexed) as reader:
-                answers.append((reader.catalog.model_id, len(reader.search("a red car", k=5))))
+                answers.append((reader.model_id, len(reader.search("a red car", k=5))))
 
     with Library.open(indexed) as library:
         library.reindex("other", progress=search_meanwhile)
@@ -87,7 +87,7 @@ def test_a_rebuild_for_a_third_model_starts_over(indexed, pixseek_home):
         report = library.reindex("third")
     assert report.indexed == 80
     with Library.open(indexed) as library:
-        assert library.catalog.model_id == "random/tiny-seed7"
+        assert library.model_id == "random/tiny-seed7"
 
 
 def test_swap_killed_midway_is_finished_on_next_open(indexed):
@@ -101,7 +101,7 @@ def test_swap_killed_midway_is_finished_on_next_open(indexed):
     (staging_dir(indexed) / COMPLETE_MARK).touch()
     os.rename(indexed, indexed.parent / f".{indexed.name}.previous")
     with Library.open(indexed) as library:
-        assert library.catalog.model_id == NEW and library.status().images == 80
+        assert library.model_id == NEW and library.status().images == 80
         assert any("rebuilt for another model" in note for note in library.notes)
     assert not staging_dir(indexed).exists() and not (indexed.parent / f".{indexed.name}.previous").exists()
 

@@ -217,7 +217,7 @@ def test_photos_deleted_and_replaced_while_indexing_converge_on_the_next_run(wor
     base, _, _, env = world
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr("pixseek.indexer.BATCH_SIZE", 8)
+    monkeypatch.setenv("PIXSEEK_BATCH", "8")
     photos = tmp_path / "photos"
     shutil.copytree(base / "more", photos)
     names = sorted(p.name for p in photos.iterdir())

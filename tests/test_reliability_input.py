@@ -32,9 +32,10 @@ def _add_special_kinds(root: Path, outside: Path) -> dict[str, str]:
     os.link(root / "png named.jpg", root / "hard link.jpg")
     make_photo(outside / "elsewhere.jpg", seed=42)
     os.symlink(outside / "elsewhere.jpg", root / "link to outside.jpg")
+    os.symlink(root / "png named.jpg", root / "link inside.jpg")
     return {"unreadable.jpg": "unreadable", "fifo.jpg": IGNORED, "device link.jpg": IGNORED,
             "sparse 600 MB.jpg": "too large", "folder.jpg/inside.png": "indexed", "hard link.jpg": "indexed",
-            "link to outside.jpg": "indexed"}
+            "link to outside.jpg": IGNORED, "link inside.jpg": "indexed"}
 
 
 @pytest.fixture

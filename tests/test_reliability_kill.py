@@ -1,6 +1,7 @@
 """SIGKILL the indexer at random moments, over and over: after every kill the index opens and
 passes its consistency check, holds only correct vectors, and the run that finally completes
-leaves exactly the state of a clean run, with no debris in the index folder.
+embeds only what was not saved and leaves exactly the state of a clean run, with no debris in
+the index folder.
 
 Real photos (../shared/data/photos) when present, generated ones otherwise. The kill moments
 are drawn uniformly over a clean run's duration (start-up, planning, decoding, commits and the
@@ -41,7 +42,8 @@ def committed_rows(index_dir: Path) -> int:
 
 
 def photo_folder(tmp_path: Path) -> tuple[Path, str]:
-    """PHOTOS real photos linked into one folder, or generated camera-like ones."""
+    """PHOTOS real photos copied into one folder (a link out of it would not be followed), or
+    generated camera-like ones."""
     folder = tmp_path / "photos"
     folder.mkdir()
     real = sorted(p for p in SHARED_PHOTOS.rglob("*") if p.suffix.lower() in BASE_EXTENSIONS) \
@@ -49,7 +51,7 @@ def photo_folder(tmp_path: Path) -> tuple[Path, str]:
     if len(real) >= PHOTOS:
         step = len(real) // PHOTOS
         for i, source in enumerate(real[::step][:PHOTOS]):
-            os.symlink(source, folder / f"{i:03d}{source.suffix}")
+            shutil.copyfile(source, folder / f"{i:03d}{source.suffix}")
         return folder, f"{PHOTOS} real photos from {SHARED_PHOTOS.name}/"
     for i in range(PHOTOS):
         make_photo(folder / f"{i:03d}.jpg", seed=i, size=(640, 480))
@@ -94,6 +96,7 @@ def test_twenty_sigkills_at_random_moments_then_the_run_completes_as_a_clean_one
     deadline = time.monotonic() + 240
     while True:
         assert time.monotonic() < deadline, f"only {len(kills)} kills in the time allowed"
+        before = committed_rows(killed_index)
         process = start_indexer(killed_index, photos)
         if len(kills) < KILLS:
             how = kill_moment(process, killed_index, rng, run_seconds)
@@ -108,6 +111,8 @@ def test_twenty_sigkills_at_random_moments_then_the_run_completes_as_a_clean_one
                 assert gaps[-1] < TOLERANCE
             continue
         assert process.wait(timeout=300) == 0, process.stderr.read()
+        summary = process.stdout.read()  # a run after a kill embeds only what the killed one had not saved
+        assert summary.startswith(f"{PHOTOS - before} indexed, 0 reused, {before} unchanged"), (before, summary)
         completed_runs += 1
         gaps.append(max_cosine_gap(index_state(killed_index), reference))
         assert gaps[-1] < TOLERANCE

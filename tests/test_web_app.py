@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import shutil
 import time
+import urllib.parse
 
 import pytest
 import streamlit as st
@@ -14,14 +16,18 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import make_photo
 from pixseek.library import Library
-from pixseek.web import launch, searchbar, settings
-from pixseek.web.uploads import MAX_UPLOAD_MB
+from pixseek.uploads import MAX_UPLOAD_MB
+from pixseek.web import launch, searchbar
+from pixseek.web.messages import escape
 
 TILE = re.compile(r"^\*\*(-?\d+\.\d{3})\*\* · (.*)$")
+LINK = re.compile(r'<a class="(tile|like)" href="([^"]*)"')
 
 
-def _app() -> AppTest:
+def _app(**params) -> AppTest:
     at = AppTest.from_file(str(launch.APP), default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = str(value)
     at.run()
     return at
 
@@ -42,20 +48,26 @@ def _index(at: AppTest, folder) -> None:
 
 def _search(at: AppTest, text: str = "", k: int | None = None, negative: str | None = None,
             min_score: float | None = None) -> AppTest:
-    at.text_input(key="text").input(text)
+    """Set the controls: each acts at once, no button to press."""
     if k is not None:
         at.slider(key="k").set_value(k)
     if negative is not None:
-        at.text_input(key="negative").input(negative)
+        at.text_input(key="not").input(negative)
     if min_score is not None:
-        at.number_input(key="min_score").set_value(min_score)
-    return at.button(key="FormSubmitter:search-Search").click().run()
+        at.number_input(key="min").set_value(min_score)
+    return at.text_input(key="q").input(text).run()
 
 
 def _tiles(at: AppTest) -> list[tuple[float, str]]:
     """(score, file name) of every result tile, as the page shows them."""
     found = [TILE.match(c.value) for c in at.main.caption]
     return [(float(m.group(1)), re.sub(r"\\(.)", r"\1", m.group(2))) for m in found if m]
+
+
+def _links(at: AppTest, kind: str) -> list[dict[str, str]]:
+    """The query of every tile ("tile") or "More like this" ("like") link on the page."""
+    found = [LINK.match(h.proto.body) for h in at.main.get("html")]
+    return [dict(urllib.parse.parse_qsl(html.unescape(m.group(2)).lstrip("?"))) for m in found if m and m.group(1) == kind]
 
 
 def _engine(query, k: int, min_score=None) -> list[tuple[float, str]]:
@@ -80,29 +92,43 @@ def indexed(pixseek_home, photo_dir) -> AppTest:
     return at
 
 
-def test_indexing_shows_status_and_remembers_the_folder(pixseek_home, photo_dir):
+def test_indexing_shows_the_index_and_its_folders(pixseek_home, photo_dir):
     at = _app()
     assert "No index yet" in _messages(at.sidebar.info)[0]
     _index(at, photo_dir)
     assert "Last run: 12 indexed" in _messages(at.sidebar.success)[0]
     status = at.sidebar.markdown[0].value
     assert "**Images:** 12" in status and "tiny" in status
-    assert settings.load_folders() == [str(photo_dir)]
-    assert _app().sidebar.text_area(key="folders").value == str(photo_dir)
+    # One list of folders, the index's own: what was typed is cleared once it is in the index.
+    assert at.sidebar.text_area(key="folders").value == ""
+    assert f"{escape(str(photo_dir))} · 12 photos" in _messages(at.sidebar.caption)
 
 
-def test_search_shows_k_tiles_with_the_engines_scores(indexed):
+def test_search_shows_k_clickable_tiles_with_the_engines_scores(indexed):
     _search(indexed, "a red sports car", k=5)
     tiles = _tiles(indexed)
-    assert len(tiles) == 5 == len(indexed.main.get("image"))
-    assert tiles == _engine(searchbar.build_query("a red sports car"), k=5)
-    urls = [url for image in indexed.main.get("image") for url in image.value]
-    assert len(urls) == 5 and all(re.fullmatch(r"/(mock/)?media/[0-9a-f]+\.jpg", url) for url in urls)
+    assert len(tiles) == 5 and tiles == _engine(searchbar.build_query("a red sports car"), k=5)
+    with Library.open() as library:
+        ids = [r.id for r in library.search(searchbar.build_query("a red sports car"), k=5)]
+    views = _links(indexed, "tile")  # a thumbnail opens that photo, by id (no path in the address)
+    assert [link["view"] for link in views] == [str(i) for i in ids]
+    assert all(link["q"] == "a red sports car" and link["k"] == "5" for link in views)
+    bodies = [h.proto.body for h in indexed.main.get("html") if 'class="tile"' in h.proto.body]
+    assert all('<img src="data:image/jpeg;base64,' in body for body in bodies)
 
 
-def test_slider_sets_the_number_of_results(indexed):
-    assert len(_tiles(_search(indexed, "a photo", k=1))) == 1
-    assert len(_tiles(_search(indexed, "a photo", k=50))) == 12
+def test_the_search_is_in_the_address_and_comes_back_from_it(indexed):
+    _search(indexed, "a beach", k=4, negative="people")
+    shown = _tiles(indexed)
+    again = _app(q="a beach", k=4, **{"not": "people"})  # a bookmark, or a reload
+    assert _tiles(again) == shown == _engine(searchbar.build_query("a beach", "people"), k=4)
+
+
+def test_the_number_of_results_acts_at_once(indexed):
+    _search(indexed, "a photo")
+    assert len(_tiles(indexed)) == 10
+    assert len(_tiles(indexed.slider(key="k").set_value(1).run())) == 1  # no Search to press
+    assert len(_tiles(indexed.slider(key="k").set_value(50).run())) == 12
 
 
 def test_negative_text_changes_the_query(indexed):
@@ -112,28 +138,36 @@ def test_negative_text_changes_the_query(indexed):
     assert "not “people”" in indexed.main.subheader[0].value
 
 
-def test_uploaded_photo_finds_itself_first(indexed, photo_dir):
+def test_an_uploaded_photo_is_shown_as_the_example_until_removed(indexed, photo_dir):
     photo = next(photo_dir.rglob("*.png"))
-    indexed.file_uploader(key="upload").upload(photo.name, photo.read_bytes(), "image/png")
-    _search(indexed, "", k=3)
+    indexed.file_uploader(key="uploader-0").upload(photo.name, photo.read_bytes(), "image/png").run()
     tiles = _tiles(indexed)
-    assert len(tiles) == 3 and tiles[0] == (1.0, photo.name)
+    assert tiles[0] == (1.0, photo.name)
+    example = f"Example photo: **{escape(photo.name)}**"
+    assert example in _messages(indexed.main.caption)  # shown by the search box, not hidden in the expander
+    _search(indexed, "a cat")  # a text search after it: both, and the page says so
+    assert escape(f"photos like {photo.name}") in indexed.main.subheader[0].value
+    indexed.button(key="drop_example").click().run()
+    assert indexed.main.subheader[0].value == escape("“a cat”")
+    assert _tiles(indexed) == _engine(searchbar.build_query("a cat"), k=10)
 
 
 def test_more_like_this_searches_by_that_result(indexed):
     _search(indexed, "mountains", k=4)
     target = _tiles(indexed)[2][1]
-    indexed.button(key=[b.key for b in indexed.button if b.key and b.key.startswith("like_")][2]).click().run()
-    assert _tiles(indexed)[0] == (1.0, target)
-    assert "photos like" in indexed.main.subheader[0].value
+    like = _links(indexed, "like")[2]
+    at = _app(**like)  # what following the link does
+    assert _tiles(at)[0] == (1.0, target)
+    assert "photos like" in at.main.subheader[0].value
 
 
-def test_view_shows_the_photo_and_its_full_path(indexed, photo_dir):
+def test_a_clicked_thumbnail_shows_the_photo_and_its_full_path(indexed, photo_dir):
     _search(indexed, "a cat", k=3)
     first = _tiles(indexed)[0][1]
-    indexed.button(key=[b.key for b in indexed.button if b.key and b.key.startswith("view_")][0]).click().run()
-    paths = [c.value for c in indexed.code]  # in the dialog, outside the main area
+    at = _app(**_links(indexed, "tile")[0])
+    paths = [c.value for c in at.code]  # in the dialog, outside the main area
     assert len(paths) == 1 and paths[0].endswith("/" + first) and paths[0] in map(str, photo_dir.rglob("*"))
+    assert _tiles(at) == _tiles(indexed)  # the results stay behind it
 
 
 def test_file_names_are_shown_literally(pixseek_home, photo_dir):
@@ -145,6 +179,8 @@ def test_file_names_are_shown_literally(pixseek_home, photo_dir):
     (caption,) = [c.value for c in at.main.caption if "onerror" in c.value]
     assert re.search(r"(?<!\\)[<\[*$:]", caption.split(" · ", 1)[1]) is None  # every mark escaped
     assert name in [n for _, n in _tiles(at)]
+    (tile,) = [h.proto.body for h in at.main.get("html") if "onerror" in h.proto.body]
+    assert "<img src=x" not in tile and html.escape(name) in tile
 
 
 def test_messages_for_bad_input(pixseek_home, photo_dir, tmp_path):
@@ -154,8 +190,10 @@ def test_messages_for_bad_input(pixseek_home, photo_dir, tmp_path):
     _index(at, tmp_path / "nowhere")
     assert _messages(at.sidebar.error) == [f"folder not found: {tmp_path / 'nowhere'}"]
     _index(at, photo_dir)
-    _search(at, "   ")
-    assert _messages(at.main.error) == ["empty query: type what you are looking for, or add an example photo"]
+    _search(at, "a dog", k=3)
+    shown = _tiles(at)
+    _search(at, "   ")  # emptied: a hint, no error, and the last results stay
+    assert not at.main.error and searchbar.EMPTY_HINT in _messages(at.main.caption) and _tiles(at) == shown
     _search(at, "a dog", min_score=0.99)
     assert _messages(at.main.info) == ["Nothing scores 0.99 or more: lower the minimum score."]
     assert not at.exception
@@ -170,13 +208,12 @@ def test_no_model_installed_says_how_to_install(pixseek_home, photo_dir, monkeyp
 
 
 def test_bad_uploads_are_refused_with_one_line(indexed):
-    indexed.file_uploader(key="upload").upload("notes.jpg", b"this is not a photo", "image/jpeg")
-    _search(indexed, "")
+    indexed.file_uploader(key="uploader-0").upload("notes.jpg", b"this is not a photo", "image/jpeg").run()
     assert _messages(indexed.main.error) == ["cannot search by notes.jpg: not an image: unrecognised format"]
     big = io.BytesIO()
     Image.new("RGB", (8, 8)).save(big, "PNG")
-    indexed.file_uploader(key="upload").clear().upload("huge.png", big.getvalue() + b"\0" * (MAX_UPLOAD_MB * 2**20), "image/png")
-    _search(indexed, "")
+    huge = big.getvalue() + b"\0" * (MAX_UPLOAD_MB * 2**20)
+    indexed.file_uploader(key="uploader-1").upload("huge.png", huge, "image/png").run()
     assert _messages(indexed.main.error) == [f"huge.png is too large (50 MB); upload a photo of at most {MAX_UPLOAD_MB} MB"]
     assert not _tiles(indexed)
 
@@ -192,7 +229,7 @@ def test_typed_path_is_text_not_a_file_read(indexed, photo_dir, tmp_path):
 def test_changed_folder_offers_a_one_click_update(indexed, photo_dir):
     make_photo(photo_dir / "new one.jpg", seed=42)
     (photo_dir / "home" / "photo 1.JPG").unlink()
-    st.cache_data.clear()  # the check for changes runs at most once a minute
+    st.cache_data.clear()  # the check for changes runs at most every CHANGES_TTL_S
     indexed.run()
     assert _messages(indexed.sidebar.warning) == ["The folders changed since the last index: 1 new, 0 changed, 1 deleted."]
     indexed.sidebar.button(key="update_index").click().run()
@@ -200,6 +237,52 @@ def test_changed_folder_offers_a_one_click_update(indexed, photo_dir):
     assert "**Images:** 12" in indexed.sidebar.markdown[0].value
     assert "1 indexed" in _messages(indexed.sidebar.success)[0] and "1 removed" in _messages(indexed.sidebar.success)[0]
     assert not indexed.sidebar.warning
+
+
+def test_folders_can_be_searched_within_removed_and_a_missing_one_is_marked(pixseek_home, photo_dir, tmp_path):
+    drive = tmp_path / "drive"
+    for i in range(3):
+        make_photo(drive / f"d{i}.jpg", seed=60 + i)
+    at = _app()
+    _index(at, f"{photo_dir}\n{drive}")
+    _search(at, "x", k=50)
+    assert len(_tiles(at)) == 15
+    at.selectbox(key="in").set_value(str(drive)).run()  # the CLI's --in
+    assert sorted(name for _, name in _tiles(at)) == ["d0.jpg", "d1.jpg", "d2.jpg"]
+
+    drive.rename(tmp_path / "unmounted")
+    make_photo(photo_dir / "new.jpg", seed=70)
+    st.cache_data.clear()
+    at = _app(q="x", k=50)
+    captions = _messages(at.sidebar.caption)
+    assert any(escape(str(drive)) in c and "**missing**" in c for c in captions), captions
+    assert at.sidebar.button(key="update_index")  # a missing folder no longer hides it
+    assert len(_tiles(at)) == 12
+
+    remove = at.sidebar.button(key="remove_0" if str(drive) < str(photo_dir) else "remove_1")
+    remove.click().run()
+    with Library.open() as library:
+        assert library.folders() == [str(photo_dir)] and library.status().images == 12
+
+
+def test_the_photo_count_grows_while_indexing(pixseek_home, tmp_path, monkeypatch):
+    """The sidebar said "Images: 0" while 159 photos were done: its status was cached per run."""
+    monkeypatch.setenv("PIXSEEK_BATCH", "8")
+    for i in range(120):
+        make_photo(tmp_path / "many" / f"{i}.jpg", seed=i)
+    at = _app()
+    _index(at, tmp_path / "few")  # an index to show (a folder that does not exist yet fails the run)
+    make_photo(tmp_path / "few" / "a.jpg", seed=500)
+    _index(at, tmp_path / "few")
+    at.sidebar.text_area(key="folders").input(str(tmp_path / "many"))
+    at.sidebar.button(key="index_images").click().run()
+    counts = []
+    deadline = time.monotonic() + 120
+    while at.sidebar.get("progress") and time.monotonic() < deadline:
+        counts += [int(m.group(1).replace(",", "")) for m in
+                   (re.search(r"\*\*Images:\*\* ([\d,]+)", md.value) for md in at.sidebar.markdown) if m]
+        at.run()
+    assert any(1 < count < 121 for count in counts), counts
 
 
 def test_skipped_files_are_listed_with_reasons(pixseek_home, photo_dir):

@@ -6,18 +6,21 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_photo
+from conftest import ROOT, SHARED_PHOTOS, make_photo
 from pixseek.library import Library
 from pixseek.web.searchbar import build_query
 
@@ -106,11 +109,29 @@ def _search(page, text: str, count: int) -> list[tuple[float, str]]:
     box = page.get_by_role("textbox", name="Search your photos")
     box.fill(text)
     box.press("Enter")
+    page.get_by_role("heading", name=f"“{text}”").wait_for()  # this search's results, not the last one's
     page.get_by_text(f"{count} result{'s' if count != 1 else ''}, best first").wait_for()
+    _wait_for_thumbnails(page, count)
+    return _settled_tiles(page)
+
+
+def _settled_tiles(page, timeout: float = 30) -> list[tuple[float, str]]:
+    """The tiles once the page has finished redrawing them (the same twice, 0.3 s apart)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        tiles = _tiles(page)
+        if tiles == last:
+            return tiles
+        last = tiles
+        time.sleep(0.3)
+    return last
+
+
+def _wait_for_thumbnails(page, count: int) -> None:
     page.wait_for_function(
-        """n => { const imgs = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img")];
+        """n => { const imgs = [...document.querySelectorAll("[data-testid='stMain'] a.tile img")];
                    return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0); }""", arg=count)
-    return _tiles(page)
 
 
 def _engine(text: str, k: int) -> list[tuple[float, str]]:
@@ -124,7 +145,7 @@ def test_index_and_search_in_a_real_browser(server, browser_page, photo_dir):
     page = browser_page
     page.goto(server.url)
     page.get_by_text("No index yet").first.wait_for()
-    page.get_by_role("textbox", name="Folders to index").fill(str(photo_dir))
+    page.get_by_role("textbox", name="Add folders to index").fill(str(photo_dir))
     page.get_by_role("button", name="Index images").click()
     page.get_by_text("Last run: 14 indexed").wait_for()
     assert "Images: 14" in page.locator("[data-testid='stSidebar']").inner_text()
@@ -135,24 +156,80 @@ def test_index_and_search_in_a_real_browser(server, browser_page, photo_dir):
         slider.press("ArrowLeft")  # 10 -> 5
     tiles = _search(page, "a red sports car", 5)
     assert tiles == _engine("a red sports car", 5)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "web.png"), full_page=True)
 
     slider.focus()
-    slider.press("End")  # 50: more than the 14 photos there are
+    slider.press("End")  # 50: more than the 14 photos there are; it acts at once, no Enter
+    page.get_by_text("14 results, best first").wait_for()
+    _wait_for_thumbnails(page, 14)
     tiles = _search(page, "sunset over mountains", 14)
     assert tiles == _engine("sunset over mountains", 14)
     assert XSS_NAME in [name for _, name in tiles]  # shown literally, as text
     assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
 
-    tile = page.locator("[data-testid='stColumn']", has_text="big.jpg")
-    tile.get_by_role("button", name="View").click()
+    page.locator("a.tile", has=page.locator("img[alt='big.jpg']")).click()  # the thumbnail itself
     dialog = page.get_by_role("dialog")
     dialog.get_by_text(str(photo_dir / "big.jpg")).wait_for()
     large = dialog.locator("img").first
     large.wait_for()
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=large.element_handle())
     assert 320 < large.evaluate("i => i.naturalWidth") <= 1600  # the large view: not a thumbnail, nor 2400 px
+    assert "q=sunset+over+mountains" in page.url and "k=50" in page.url and "view=" in page.url
+
+    page.reload()  # the search is in the address: a reload (or a bookmark) shows it again
+    page.get_by_role("dialog").get_by_text(str(photo_dir / "big.jpg")).wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog").wait_for(state="detached")
+    deadline = time.monotonic() + 30
+    while (_tiles(page) != tiles or "view=" in page.url) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the page redraws after the dialog closes
+    assert _tiles(page) == tiles and "view=" not in page.url
+
+
+def test_at_phone_width_ten_results_fit_a_few_screens(server, browser_page, photo_dir):
+    """Columns stacked one tile a row: ten results made a page 4,500 px high."""
+    with Library.open(create=True) as library:
+        library.index([photo_dir])
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/?q=a+dog&k=10")
+    _wait_for_thumbnails(page, 10)
+    lefts = page.eval_on_selector_all("a.tile", "tiles => tiles.map(t => Math.round(t.getBoundingClientRect().left))")
+    assert len(set(lefts)) >= 3  # three tiles a row
+    height = page.evaluate("document.querySelector(\"[data-testid='stMain'] [data-testid='stMainBlockContainer']\")"
+                           ".scrollHeight")
+    assert height < 2000, height
+
+
+def test_folder_changes_show_without_a_reload(server, browser_page, photo_dir):
+    """The update offer used to come only with a reload of the page."""
+    with Library.open(create=True) as library:
+        library.index([photo_dir])
+    page = browser_page
+    page.goto(server.url)
+    page.get_by_text("Folders in the index").wait_for()
+    make_photo(photo_dir / "arrived later.jpg", seed=77)
+    page.get_by_text("The folders changed since the last index: 1 new").wait_for(timeout=60_000)
+
+
+@pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason="real photos for the screenshot: ../shared/data/photos")
+def test_docs_screenshot_on_real_photos(server, browser_page):
+    """docs/screenshots/web.png: real photos (COCO samples, not shipped), indexed and searched
+    through the page. The test model has random weights: the ranking means nothing."""
+    base = Path(tempfile.mkdtemp(prefix="pixseek-"))  # a short path: the sidebar shows it
+    photos = base / "Pictures"
+    photos.mkdir()
+    for source in sorted((SHARED_PHOTOS / "coco-mini").glob("*.jpg"))[:60]:
+        shutil.copyfile(source, photos / source.name)
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(server.url)
+    page.get_by_role("textbox", name="Add folders to index").fill(str(photos))
+    page.get_by_role("button", name="Index images").click()
+    page.get_by_text("Last run: 60 indexed").wait_for(timeout=120_000)
+    _search(page, "a dog playing on the beach", 10)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web.png"))
+    shutil.rmtree(base)
 
 
 def _get(url: str, raw_path: str, headers: dict | None = None) -> tuple[int, bytes]:

@@ -1,4 +1,4 @@
-"""The web app's parts that need no page: the server command, settings, progress text, the job."""
+"""The web app's parts that need no page: the server command, progress text, the job."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from functools import partial
 from pixseek.cli import build_parser
 from pixseek.library import Library
 from pixseek.reports import Progress
-from pixseek.web import launch, settings
-from pixseek.web.jobs import IndexJob
+from pixseek.jobs import IndexJob
+from pixseek.web import launch
 from pixseek.web.sidebar import progress_text
 
 
@@ -38,14 +38,6 @@ def test_index_model_and_device_reach_the_app_through_the_engines_variables(tmp_
     monkeypatch.chdir(tmp_path)
     env = launch.environment(build_parser().parse_args(["web", "--index", "idx", "--model", "m", "--device", "cpu"]))
     assert (env["PIXSEEK_INDEX"], env["PIXSEEK_MODEL"], env["PIXSEEK_DEVICE"]) == (str(tmp_path / "idx"), "m", "cpu")
-
-
-def test_folders_are_remembered_and_a_damaged_file_is_ignored(pixseek_home):
-    assert settings.load_folders() == []
-    settings.save_folders(["/a/b", "/ç/d"])
-    assert settings.load_folders() == ["/a/b", "/ç/d"]
-    (pixseek_home / "config" / settings.SETTINGS_NAME).write_text("{not json")
-    assert settings.load_folders() == []
 
 
 def test_progress_text_shows_counts_rate_and_time_left():

@@ -1,7 +1,10 @@
 """The `pixseek` command line: a thin face over the Library.
 
-User errors (PixseekError) print one line and exit 1; Ctrl-C during indexing stops after the
+User errors (PixseekError) print one line and exit 1: the engine's words, then the CLI's own
+how-to for that kind of error (a command or a flag). Ctrl-C during indexing stops after the
 batch in flight is committed (a second Ctrl-C stops at once; the index stays consistent).
+Results go to stdout, one per line as score TAB path; everything else (notes, "no results",
+errors) goes to stderr, so scripts read only results.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,11 +20,31 @@ import time
 from pathlib import Path
 
 from pixseek import __version__
-from pixseek.errors import PixseekError
+from pixseek.errors import EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexIncompatible, IndexNotFound, PixseekError
 from pixseek.model.commands import add_model_commands
+from pixseek.search import DEFAULT_K
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
+# The CLI's spelling of the engine's advice for each kind of error (looked up along the error's
+# class hierarchy): the engine says "indexing a folder makes one", the CLI adds the command.
+HINTS = {
+    IndexNotFound: lambda error: "`pixseek index FOLDER`",
+    IndexCorrupt: lambda error: "`pixseek index`",
+    IndexIncompatible: lambda error: (f"`pixseek index --model {error.model} --reindex`, or --index PATH"
+                                      if error.model else "--index PATH"),
+    EmptyQuery: lambda error: "`pixseek search WORDS`, or --image PHOTO",
+    FolderNotIndexed: lambda error: "`pixseek status` shows them",
+}
+
+
+def error_line(error: PixseekError) -> str:
+    hint = next((HINTS[kind](error) for kind in type(error).__mro__ if kind in HINTS), None)
+    return f"pixseek: error: {error}" + (f" ({hint})" if hint else "")
+
+
+def note(text: str) -> None:
+    print(f"pixseek: note: {text}", file=sys.stderr)
 
 
 def _library(args, create: bool = False, check_model: bool = True):
@@ -40,13 +64,38 @@ def _console(stderr: bool = False):
 
 # -- index ------------------------------------------------------------------------------------
 
-def _progress_bar(console, cluster: bool = False):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+class _ProgressBar:
+    """The indexing progress bar, drawn from the first progress report on (so that a run that
+    fails before any, a missing folder, prints only its error line). The time left is the
+    engine's estimate, from saved batches; a cluster run also shows the nodes alive."""
 
-    nodes = [TextColumn("{task.fields[nodes]} nodes")] if cluster else []
-    return Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]:.1f} img/s"), TimeRemainingColumn(), *nodes,
-                    console=console, transient=True)
+    def __init__(self):
+        self._bar = None
+
+    def show(self, p) -> None:
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]:.1f} img/s"), TextColumn("{task.fields[left]}"),
+                                 TextColumn("{task.fields[nodes]}"), console=_console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("index", total=None, rate=0.0, left="", nodes="")
+        left = f"{_duration(p.eta)} left" if p.eta is not None else "estimating time left"
+        nodes = f"{p.nodes} nodes" if p.nodes else ""
+        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left, nodes=nodes)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
 def _cancel_on_interrupt() -> threading.Event:
@@ -63,7 +112,6 @@ def _cancel_on_interrupt() -> threading.Event:
 
 
 def cmd_index(args) -> int:
-    console = _console(stderr=True)
     if args.reindex and not args.model:
         raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
     with _library(args, create=True, check_model=not args.reindex) as library:
@@ -77,20 +125,15 @@ def cmd_index(args) -> int:
         if args.cluster and args.reindex:
             raise PixseekError("--reindex runs on this machine only; leave out --cluster")
         cancel = _cancel_on_interrupt()
-        with _progress_bar(console, cluster=bool(args.cluster)) as bar:
-            task = bar.add_task("index", total=None, rate=0.0, nodes=0)
-
-            def show(p):
-                bar.update(task, completed=p.done, total=p.total, rate=p.rate, nodes=p.nodes)
-
-            show = None if args.quiet else show
+        with _ProgressBar() as bar:
+            show = None if args.quiet else bar.show
             if args.cluster:
                 report = library.index_on_cluster(args.folders, args.cluster, shards=args.shards, progress=show,
                                                   cancel=cancel, dashboard=args.dashboard)
             elif args.reindex:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
-                report = library.index(args.folders, progress=show, cancel=cancel)
+                report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -114,16 +157,33 @@ def cmd_search(args) -> int:
     from pixseek.search import parse_query
 
     query = parse_query(args.terms, args.image, args.negative)
+    read = query.terms[:len(args.terms)]
+    if not args.quiet and any(term.image or term.weight != 1 for term in read):
+        note(f"searching for {query.describe()}")  # a weight or an image file was read from the words
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, within=args.within)
-    if args.json:
-        # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
-        print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
-        return 0
-    if not results:
-        print("no results" + (" above the minimum score" if args.min_score is not None else ""))
-    for result in results:
-        print(f"{result.score:.4f}  {result.path}")
+        missing = [folder for folder in library.folder_details() if not folder.present]
+        if not args.quiet:
+            for folder in missing:
+                note(f"{folder.path} is missing (an unmounted drive?): its {folder.images} photos are not searched; "
+                     f"remount it, or `pixseek remove {folder.path}`")
+        if args.json:
+            # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
+            print(json.dumps([{"path": r.path, "score": round(r.score, 6)} for r in results]))
+            return 0
+        if not results:
+            if not args.quiet:
+                print("no results" + (" above the minimum score" if args.min_score is not None else ""), file=sys.stderr)
+            return 0
+        if args.paths_only:
+            print("\n".join(r.path for r in results))
+        elif args.preview:
+            from pixseek.preview import print_results
+
+            print_results(results, library.thumbnail)
+        else:
+            for result in results:
+                print(f"{result.score:.4f}\t{result.path}")
     return 0
 
 
@@ -132,6 +192,7 @@ def cmd_search(args) -> int:
 def cmd_status(args) -> int:
     with _library(args) as library:
         status = library.status()
+        library_folders = library.folder_details()
         skipped = library.skipped() if args.skipped else []
     if args.json:
         print(json.dumps(status.__dict__, default=str))
@@ -142,6 +203,11 @@ def cmd_status(args) -> int:
     print(f"images:       {status.images}")
     print(f"skipped:      {status.skipped}")
     print(f"folders:      {', '.join(status.folders) or '(none)'}")
+    for folder in library_folders:
+        if not folder.present:
+            print(f"missing:      {folder.path} ({folder.images} photos kept, not searched; remount it, "
+                  f"or `pixseek remove {folder.path}`)")
+    print(f"hidden files: {'indexed' if status.include_hidden else 'left out'}")
     print(f"last update:  {updated}")
     print(f"vector index: {status.vector_index}")
     print("consistent:   " + ("yes" if status.consistent else "NO: " + "; ".join(status.problems)))
@@ -191,6 +257,38 @@ def cmd_web(args) -> int:
     return launch(args)
 
 
+def _say(message: str) -> None:
+    print(f"pixseek: watch: {message}", file=sys.stderr, flush=True)
+
+
+def _watcher(args):
+    """`pixseek watch` as a function that runs until its stop event is set (also `serve --watch`)."""
+    def watch(stop: threading.Event) -> None:
+        try:
+            from pixseek.watch import Watcher
+        except ImportError as missing:
+            raise PixseekError(f"watching needs {missing.name}: pip install 'pixseek[watch]'") from None
+        with _library(args, create=True) as library:
+            Watcher(library, args.folders, quiet_s=args.debounce, say=_say).run(stop)
+    return watch
+
+
+def cmd_watch(args) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())  # the batch in flight is committed, then it stops
+    _watcher(args)(stop)
+    _say("stopped; the index is consistent")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from pixseek.api.server import choose_token, serve, settings_for
+
+    token = choose_token(args.host, args.token or os.environ.get("PIXSEEK_TOKEN"))
+    return serve(settings_for(args, token), args.host, args.port, _watcher(args) if args.watch else None)
+
+
 def cmd_gui(args) -> int:
     from pixseek.desktop.app import launch
 
@@ -216,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf", "ivf4"],
                    help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit codes, for tens of "
                         "millions) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
+                   help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
     p.add_argument("--reindex", action="store_true",
                    help="rebuild the index for --model (every photo embedded again); the old index answers searches "
                         "until the new one is complete; an interrupted rebuild resumes")
@@ -237,10 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
-    p.add_argument("-k", type=int, default=10, help="number of results, 1 to 1000 (default 10)")
+    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
+    p.add_argument("--preview", action="store_true",
+                   help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
+    p.add_argument("-q", "--quiet", action="store_true", help="results only: no notes, no 'no results' line")
     p.set_defaults(func=cmd_search)
 
     p = commands.add_parser("status", parents=[common], help="show the index: model, images, folders, health")
@@ -269,20 +373,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_web)
 
+    p = commands.add_parser("watch", parents=[common], help="keep the index current as files change")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to watch (default: those already indexed)")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S",
+                   help="apply changes once no file changed for S seconds (default 2)")
+    p.set_defaults(func=cmd_watch)
+
+    p = commands.add_parser("serve", parents=[common], help="serve the HTTP JSON API (docs at /docs)")
+    p.add_argument("folders", nargs="*", metavar="FOLDER",
+                   help="folders the API may index, and --watch watches (default: those already indexed)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--token", help="require this token on every request (default: $PIXSEEK_TOKEN; beyond "
+                                   "localhost one is generated and printed once if none is given)")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="let web pages from ORIGIN call the API (repeatable; default: none)")
+    p.add_argument("--watch", action="store_true", help="also keep the index current as files change")
+    p.add_argument("--debounce", type=float, default=2.0, metavar="S", help="with --watch: as for `pixseek watch`")
+    p.set_defaults(func=cmd_serve)
+
     p = commands.add_parser("gui", parents=[common], help="open the desktop app")
     p.set_defaults(func=cmd_gui)
 
     add_model_commands(commands)
     return parser
-
-
-def _how_to(error: PixseekError) -> str:
-    """The command that fixes an engine error, in this face's words."""
-    from pixseek.errors import IndexIncompatible
-
-    if isinstance(error, IndexIncompatible) and error.model:
-        return f" (`pixseek index --model {error.model} --reindex`)"
-    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PixseekError as error:
-        print(f"pixseek: error: {error}{_how_to(error)}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("pixseek: interrupted; the index keeps everything committed so far", file=sys.stderr)

@@ -1,7 +1,9 @@
 """One exception hierarchy, so every face can turn a user error into one clear line.
 
 `PixseekError` and its subclasses are expected failures with a message written for the person
-(what went wrong and how to fix it). Anything else escaping the engine is a bug.
+(what went wrong and what to do, in words that fit every face: no command names or flags).
+Each face adds its own how-to by the error's class: the CLI a command or flag, the desktop app
+a button. Anything else escaping the engine is a bug.
 """
 
 
@@ -13,8 +15,12 @@ class FolderNotFound(PixseekError):
     pass
 
 
+class FolderNotIndexed(PixseekError):
+    """A folder named to search within or to remove that the index does not hold."""
+
+
 class IndexNotFound(PixseekError):
-    pass
+    """No index yet where one was asked for: indexing a folder makes one."""
 
 
 class IndexLocked(PixseekError):
@@ -51,7 +57,19 @@ class ModelInvalid(PixseekError):
 
 
 class QueryError(PixseekError):
-    """An empty or malformed query."""
+    """A malformed query, or one that cannot be run (an image that cannot be used, ...)."""
+
+
+class EmptyQuery(QueryError):
+    """Nothing to search for: no words and no example image."""
+
+
+class UploadTooLarge(QueryError):
+    """An uploaded query photo over the size limit."""
+
+
+class UnusableUpload(QueryError):
+    """An uploaded query photo that is not an image we can decode."""
 
 
 class ImageError(PixseekError):

@@ -119,19 +119,19 @@ def evaluate(captions_file: Path, photos: Path, model: str | None = None, split:
             library.index([photos], progress=progress)
             found, vectors, missing = [], [], []
             for name in captions:
-                record = library.catalog.lookup(str(photos / name))
-                if record is None:
+                vector = library.vector(str(photos / name))
+                if vector is None:
                     missing.append(name)
                 else:
                     found.append(name)
-                    vectors.append(library.catalog.vectors_for([record.id])[0])
+                    vectors.append(vector)
             if len(found) < 2:
                 raise EvaluationError(f"only {len(found)} of the {len(captions)} captioned photos were found in {photos}")
             texts = [text for name in found for text in captions[name]]
             truth = np.asarray([i for i, name in enumerate(found) for _ in captions[name]])
             encoder = library.encoder
             text_vectors = np.concatenate([encoder.encode_texts(texts[i:i + batch]) for i in range(0, len(texts), batch)])
-            model_id = library.catalog.model_id
+            model_id = library.model_id
     similarity = text_vectors @ np.stack(vectors).T
     return RecallReport(model_id, len(found), len(texts), text_to_image_recall(similarity, truth, ks),
                         image_to_text_recall(similarity, truth, ks), {k: min(1.0, k / len(found)) for k in ks}, missing)

@@ -1,18 +1,32 @@
 """Find the images under a set of folders, surviving whatever a real disk holds.
 
-Walks recursively, follows folder symlinks but never the same folder twice (no loops), skips
-hidden files and folders (.thumbnails, AppleDouble `._x.jpg`), and reports unreadable folders
-and broken links instead of failing. Extensions are matched case-insensitively.
+Walks recursively, never the same folder twice (no loops), and reports unreadable folders and
+broken links instead of failing. Extensions are matched case-insensitively.
+
+Where the walk goes is the user's folders and nothing else:
+- A symbolic link (to a file or a folder) is followed only when it leads to a place inside the
+  indexed folders; a link to `/` or to another disk is counted as not followed.
+- System pseudo-filesystems (/proc, /sys, /dev...) are never entered, and refused as folders to
+  index: their entries (`/proc/*/cwd`) point all over the machine.
+- Hidden files and folders (a name starting with "."; .thumbnails, AppleDouble `._x.jpg`) are
+  skipped and counted, unless `include_hidden`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+
+from pixseek.errors import FolderNotFound
 
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".avif"})
+# Kernel and virtual filesystems: no photos live there, and walking them reaches everywhere.
+PSEUDO_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
+    "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "autofs", "efivarfs", "selinuxfs",
+    "rpc_pipefs", "nsfs", "nfsd"})
 
 
 def image_extensions() -> frozenset[str]:
@@ -29,6 +43,14 @@ class FileEntry:
     mtime_ns: int
 
 
+@dataclass
+class ScanTally:
+    """What a scan passed over on purpose, for the run's summary."""
+
+    hidden: int = 0  # hidden image files and hidden folders
+    not_followed: int = 0  # links leading out of the indexed folders, pseudo-filesystems
+
+
 ScanErrorHandler = Callable[[str, str], None]
 
 
@@ -36,15 +58,63 @@ def is_image_name(name: str, extensions: frozenset[str]) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
 
 
-def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None) -> Iterator[FileEntry]:
-    """Yield every image file under `roots` (absolute paths, each file once)."""
+def _mounts() -> list[tuple[str, str]]:
+    """(mount point, filesystem type), longest mount point first."""
+    import psutil
+
+    try:
+        partitions = psutil.disk_partitions(all=True)
+    except OSError:
+        return []
+    return sorted(((p.mountpoint, p.fstype) for p in partitions), key=lambda m: len(m[0]), reverse=True)
+
+
+def pseudo_filesystem(path: str, mounts: list[tuple[str, str]] | None = None) -> str | None:
+    """The type of the pseudo-filesystem that `path` lies on, or None for an ordinary one."""
+    real = os.path.realpath(path)
+    for mountpoint, fstype in mounts if mounts is not None else _mounts():
+        if real == mountpoint or real.startswith(os.path.join(mountpoint, "")):
+            return fstype if fstype in PSEUDO_FILESYSTEMS else None
+    return None
+
+
+def check_folder(folder) -> str:
+    """`folder` as an absolute path if it can be indexed; else FolderNotFound saying why."""
+    path = os.path.abspath(os.path.expanduser(str(folder)))
+    if not os.path.isdir(path):
+        raise FolderNotFound(f"folder not found: {folder}")
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as error:
+        raise FolderNotFound(f"cannot read the folder {folder}: {error.strerror}") from None
+    kind = pseudo_filesystem(path)
+    if kind:
+        raise FolderNotFound(f"{folder} is a system folder ({kind} filesystem), not a folder of photos")
+    return path
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
+
+
+def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursive: bool = True,
+         include_hidden: bool = False, tally: ScanTally | None = None,
+         bounds: Iterable[str] | None = None) -> Iterator[FileEntry]:
+    """Yield every image file under `roots` (absolute paths, each file once); with `recursive`
+    False, only the files directly in them. Links are followed into `bounds` only (default:
+    `roots`; the index's folders when `roots` are parts of them)."""
     extensions = image_extensions()
     report = on_error or (lambda path, reason: None)
+    tally = tally if tally is not None else ScanTally()
+    roots = [os.path.abspath(root) for root in roots]
+    real_roots = [os.path.realpath(os.path.abspath(root)) for root in (roots if bounds is None else bounds)]
+    mounts = _mounts()
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
-    stack = [os.path.abspath(root) for root in roots]
+    stack = [(root, None) for root in reversed(roots)]  # (folder, its parent's device)
     while stack:
-        folder = stack.pop()
+        folder, parent_device = stack.pop()
         try:
             info = os.stat(folder)
         except OSError as exc:
@@ -54,6 +124,9 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None) -> Iter
         if key in seen_dirs:
             continue
         seen_dirs.add(key)
+        if parent_device is not None and info.st_dev != parent_device and pseudo_filesystem(folder, mounts):
+            tally.not_followed += 1
+            continue
         try:
             with os.scandir(folder) as entries:
                 children = list(entries)
@@ -62,21 +135,34 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None) -> Iter
             continue
         subfolders = []
         for entry in children:
-            if entry.name.startswith("."):
-                continue
             try:
-                if entry.is_dir(follow_symlinks=True):
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if not os.path.exists(target):
+                        if is_image_name(entry.name, extensions):
+                            report(entry.path, "broken link")
+                        continue
+                    if not _inside(target, real_roots):
+                        tally.not_followed += 1
+                        continue
+                is_dir = entry.is_dir(follow_symlinks=True)
+                if not is_dir and not is_image_name(entry.name, extensions):
+                    continue
+                if entry.name.startswith(".") and not include_hidden:
+                    tally.hidden += 1
+                    continue
+                if is_dir:
                     subfolders.append(entry.path)
                     continue
-                if not is_image_name(entry.name, extensions) or entry.path in seen_files:
+                if entry.path in seen_files:
                     continue
                 stat = entry.stat(follow_symlinks=True)
             except OSError as exc:
-                reason = "broken link" if entry.is_symlink() else f"unreadable ({exc.strerror})"
-                report(entry.path, reason)
+                report(entry.path, f"unreadable ({exc.strerror})")
                 continue
             if not os.path.isfile(entry.path):
                 continue
             seen_files.add(entry.path)
             yield FileEntry(entry.path, stat.st_size, stat.st_mtime_ns)
-        stack.extend(sorted(subfolders, reverse=True))
+        if recursive:
+            stack.extend((sub, info.st_dev) for sub in sorted(subfolders, reverse=True))

@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from pixseek.environment import number
 from pixseek.errors import ImageError
 
-# Pixels we agree to decode or to scale to: 200 MP covers big panoramas and refuses decompression
-# bombs. Checked by us before decoding: Pillow's own check only warns below twice its limit, and
-# warning filters are process-wide state that any library (or test runner) may reset.
-MAX_PIXELS = int(os.environ.get("PIXSEEK_MAX_PIXELS", 200_000_000))
+# Pixels we agree to decode (PIXSEEK_MAX_PIXELS): 200 MP covers big panoramas and refuses
+# decompression bombs. Checked by us before decoding: Pillow's own check only warns below twice
+# its limit, and warning filters are process-wide state that any library (or test runner) may reset.
+DEFAULT_MAX_PIXELS = 200_000_000
+MAX_ASPECT = 16  # longer strips that must be scaled up keep their middle (see _crop_elongated)
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # Bump whenever decode() changes the pixels it returns for the same bytes (orientation, colour
 # conversion, reduced-size decoding): vectors embedded elsewhere (cluster shards) record it, and
 # shards made with another version are refused rather than mixed into an index.
 DECODE_VERSION = 1
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")  # those of files.py's extensions
 ORIENTATION = 0x0112
@@ -56,7 +58,10 @@ def heif_supported() -> bool:
 
 def read_file(path: str) -> bytes:
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the open, a device never end
+            raise ImageError("not a regular file", "a folder, device, pipe or socket")
+        size = info.st_size
         if size == 0:
             raise ImageError("empty file")
         if size > MAX_FILE_BYTES:
@@ -83,15 +88,41 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _check_size(width: int, height: int, min_side: int | None) -> None:
-    """Refuse before decoding what would take too much memory to decode, or to scale so that
-    the short side is `min_side` (a 60000x1 PNG of 260 bytes would scale to 13 gigapixels)."""
+def max_pixels() -> int:
+    return number("PIXSEEK_MAX_PIXELS", DEFAULT_MAX_PIXELS, minimum=1)
+
+
+def _check_size(width: int, height: int, limit: int) -> None:
+    """Refuse before decoding what would take too much memory to decode."""
     if width < 1 or height < 1:
         raise ImageError("corrupt", "zero-sized image")
-    if width * height > MAX_PIXELS:
-        raise ImageError("too large", f"{width}x{height} px, over {MAX_PIXELS // 1_000_000} megapixels")
-    if min_side and min_side * min_side * max(width, height) > MAX_PIXELS * min(width, height):
-        raise ImageError("too large", f"{width}x{height} px is too elongated to scale")
+    if width * height > limit:
+        raise ImageError("too large", f"{width}x{height} px, over {limit / 1_000_000:g} megapixels")
+
+
+def _crop_elongated(image: Image.Image, min_side: int) -> Image.Image:
+    """A strip narrower than `min_side` but MAX_ASPECT times longer, cropped to its middle.
+
+    CLIP scales the short side to `min_side` and keeps the centre square: scaling all of a
+    60000x1 strip would make 13 gigapixels, while the middle, MAX_ASPECT times as long as the
+    strip is wide, holds that square and scales to a few hundred kilopixels."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    if short >= min_side or long <= short * MAX_ASPECT:
+        return image
+    keep = short * MAX_ASPECT
+    start = (long - keep) // 2
+    return image.crop((start, 0, start + keep, height) if width > height else (0, start, width, start + keep))
+
+
+def _claimed_format(data: bytes) -> str | None:
+    """The format among ours whose signature `data` starts with, by Pillow's own checks."""
+    Image.init()
+    for name in FORMATS:
+        accept = Image.OPEN.get(name, (None, None))[1]
+        if accept is not None and accept(data[:16]):
+            return name
+    return None
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -109,20 +140,25 @@ def decode(data: bytes, min_side: int | None = None) -> Image.Image:
     if not data:
         raise ImageError("empty file")
     heif_supported()
+    limit = max_pixels()
+    Image.MAX_IMAGE_PIXELS = limit  # Pillow's own guard, for what it checks while decoding
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
-        _check_size(image.width, image.height, min_side)
+        _check_size(image.width, image.height, limit)
         if min_side and image.format == "JPEG":
             image.draft("RGB", (min_side, min_side))
         image.load()
         image = _upright(image)
-        _check_size(image.width, image.height, min_side)
-        return _to_rgb(image)
+        _check_size(image.width, image.height, limit)
+        return _to_rgb(_crop_elongated(image, min_side) if min_side else image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning, where made an error
-        raise ImageError("too large", f"over {MAX_PIXELS // 1_000_000} megapixels") from None
+        raise ImageError("too large", f"over {limit / 1_000_000:g} megapixels") from None
     except UnidentifiedImageError:
+        claimed = _claimed_format(data)
+        if claimed:  # the signature is right, what follows is not
+            raise ImageError("corrupt", f"a damaged {claimed} file") from None
         raise ImageError("not an image", "unrecognised format") from None
     except MemoryError:
         raise ImageError("too large", "not enough memory to decode") from None

@@ -16,21 +16,27 @@ import os
 import threading
 import time
 from collections import deque
+from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from pixseek.environment import number
 from pixseek.errors import ImageError
-from pixseek.files import FileEntry, scan
+from pixseek.files import FileEntry, ScanTally, scan
 from pixseek.images import decode, read_file
 from pixseek.model import Encoder
 from pixseek.reports import ChangeSummary, IndexReport, Progress
 from pixseek.store.catalog import Catalog, FileRecord, NewFile
 
 ProgressCallback = Callable[[Progress], None]
-BATCH_SIZE = int(os.environ.get("PIXSEEK_BATCH", 32))
+DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
+
+
+def batch_size() -> int:
+    return number("PIXSEEK_BATCH", DEFAULT_BATCH, minimum=1)
 
 
 def content_hash(data: bytes) -> bytes:
@@ -47,6 +53,8 @@ class Plan:
     unchanged: int = 0
     skipped_before: int = 0
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    new_scan_errors: list[tuple[str, str]] = field(default_factory=list)  # not yet in the catalog as such
+    tally: ScanTally = field(default_factory=ScanTally)
 
     def summary(self) -> ChangeSummary:
         changed = len(self.previous)
@@ -54,12 +62,30 @@ class Plan:
                              unchanged=self.unchanged)
 
 
-def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
+def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (),
+              vanished: Iterable[str] = (), include_hidden: bool = False) -> Plan:
+    """Diff `roots` (recursively) against the catalog. A watcher's update also names `shallow`
+    folders (only the files directly in them are looked at) and `vanished` folders (gone: every
+    file the catalog holds under them is missing, and none is scanned)."""
     roots = [os.path.abspath(r) for r in roots]
-    plan = Plan(roots)
-    known = {record.path: record for record in catalog.files_under(roots)}
-    skipped = catalog.skipped_under(roots)
-    for entry in scan(roots, on_error=lambda path, reason: plan.scan_errors.append((path, reason))):
+    shallow = {os.path.abspath(f) for f in shallow}
+    vanished = [os.path.abspath(f) for f in vanished]
+    plan = Plan(roots + sorted(shallow))
+
+    def direct(path: str) -> bool:
+        return os.path.dirname(path) in shallow
+
+    known = {record.path: record for record in catalog.files_under(roots + vanished)}
+    known.update((r.path, r) for r in catalog.files_under(shallow) if direct(r.path))
+    skipped = catalog.skipped_under(roots + vanished)
+    skipped.update((p, s) for p, s in catalog.skipped_under(shallow).items() if direct(p))
+
+    def on_error(path: str, reason: str) -> None:
+        plan.scan_errors.append((path, reason))
+
+    # Links may lead anywhere inside the index's folders, whichever part of them is scanned.
+    walk = dict(on_error=on_error, include_hidden=include_hidden, tally=plan.tally, bounds=catalog.roots() + roots)
+    for entry in chain(scan(roots, **walk), scan(sorted(shallow), recursive=False, **walk)):
         record = known.pop(entry.path, None)
         skip = skipped.pop(entry.path, (None, None))
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
@@ -72,6 +98,10 @@ def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
             plan.previous[entry.path] = record
         plan.candidates.append(entry)
     unreadable = {path for path, _ in plan.scan_errors}
+    # Broken links and unreadable folders are skipped files too: kept in the catalog like the rest,
+    # so that the run's summary and the index's status count the same skipped files.
+    plan.new_scan_errors = [(path, reason) for path, reason in plan.scan_errors
+                            if skipped.get(path, (None, None, None))[2] != reason]
 
     def gone(path: str) -> bool:  # not seen, and not merely hidden behind an unreadable folder
         return path not in unreadable and not any(path.startswith(os.path.join(u, "")) for u in unreadable)
@@ -79,6 +109,37 @@ def make_plan(catalog: Catalog, roots: Iterable[str]) -> Plan:
     plan.missing = {r.id: r for r in known.values() if gone(r.path)}
     plan.gone_skipped = [path for path in skipped if gone(path)]
     return plan
+
+
+def update_targets(changed: Iterable[str | os.PathLike], roots: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Where to look after `changed` paths changed inside `roots`: (folders to rescan whole,
+    folders whose own files to recheck, folders that are gone), for make_plan. A root that is
+    itself gone is left alone: an unmounted disk is not a deleted collection."""
+    deep: set[str] = set()
+    shallow: set[str] = set()
+    vanished: set[str] = set()
+    for raw in changed:
+        path = os.path.abspath(os.fspath(raw))
+        root = next((r for r in roots if path == r or path.startswith(os.path.join(r, ""))), None)
+        if root is None or any(part.startswith(".") for part in os.path.relpath(path, root).split(os.sep)):
+            continue
+        if os.path.isdir(path):
+            deep.add(path)
+        elif os.path.lexists(path):
+            shallow.add(os.path.dirname(path))
+        elif os.path.isdir(root):
+            while not os.path.isdir(os.path.dirname(path)):  # the highest folder that went with it
+                path = os.path.dirname(path)
+            vanished.add(path)
+            shallow.add(os.path.dirname(path))
+
+    def covered(path: str, by: set[str]) -> bool:
+        return any(path.startswith(os.path.join(folder, "")) for folder in by)
+
+    deep = {d for d in deep if not covered(d, deep)}
+    shallow = {s for s in shallow if s not in deep and not covered(s, deep)}
+    vanished = {v for v in vanished if not covered(v, deep | vanished)}
+    return sorted(deep), sorted(shallow), sorted(vanished)
 
 
 @dataclass
@@ -114,7 +175,8 @@ class Indexer:
     def __init__(self, catalog: Catalog, encoder: Encoder, workers: int | None = None):
         self.catalog = catalog
         self.encoder = encoder
-        self.workers = workers or int(os.environ.get("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
+        self.workers = workers or number("PIXSEEK_DECODE_WORKERS", 0) or os.cpu_count() or 1
+        self.batch_size = batch_size()
         self._reader = catalog.clone()
         self._reader_lock = threading.Lock()
 
@@ -133,7 +195,7 @@ class Indexer:
         """Results in order, with a bounded number of files in flight."""
         pending: deque = deque()
         source = iter(entries)
-        window = max(2 * BATCH_SIZE, 4 * self.workers)
+        window = max(2 * self.batch_size, 4 * self.workers)
         for entry in source:
             pending.append(pool.submit(self._examine, entry))
             if len(pending) >= window:
@@ -144,11 +206,13 @@ class Indexer:
     def run(self, plan: Plan, progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None) -> IndexReport:
         report = IndexReport(unchanged=plan.unchanged, skipped_before=plan.skipped_before,
-                             skipped=list(plan.scan_errors))
+                             skipped=list(plan.scan_errors), hidden=plan.tally.hidden,
+                             not_followed=plan.tally.not_followed)
         start = time.monotonic()
-        batch = _Batch(self.catalog, self.encoder, plan)
+        batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
         total = len(plan.candidates)
-        done = 0
+        done = saved = 0
+        saved_at = 0.0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
         try:
             for outcome in self._outcomes(plan.candidates, pool):
@@ -159,16 +223,17 @@ class Indexer:
                 done += 1
                 if batch.full:
                     batch.commit(report)
+                    saved, saved_at = done, time.monotonic() - start
                 if progress:
-                    elapsed = time.monotonic() - start
+                    # The rate counts saved files only: files read and decoded run ahead of the
+                    # encoder by a window, and would promise a finish long before it comes.
                     progress(Progress(done, total, report.indexed + batch.pending_embeds, report.reused,
-                                      len(report.skipped) - len(plan.scan_errors), elapsed,
-                                      done / elapsed if elapsed > 0 else 0.0, outcome.entry.path))
+                                      len(report.skipped) - len(plan.scan_errors), time.monotonic() - start,
+                                      saved / saved_at if saved_at > 0 else 0.0, outcome.entry.path))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
-        if not report.cancelled:
-            batch.remove_missing(report)
+        batch.finish(report)
         report.elapsed = time.monotonic() - start
         return report
 
@@ -176,10 +241,11 @@ class Indexer:
 class _Batch:
     """Outcomes waiting to be encoded and committed together."""
 
-    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan):
+    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan, size: int):
         self.catalog = catalog
         self.encoder = encoder
         self.plan = plan
+        self.size = size
         self.claimed: set[int] = set()  # missing rows claimed by a moved file
         self._reset()
 
@@ -194,7 +260,7 @@ class _Batch:
 
     @property
     def full(self) -> bool:
-        return len(self.to_embed) >= BATCH_SIZE or len(self.reused) + len(self.skips) >= 1000
+        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) >= 1000
 
     def take(self, outcome: _Outcome) -> None:
         if outcome.error is not None:
@@ -204,13 +270,16 @@ class _Batch:
         else:
             self.to_embed.append(outcome)
 
-    def remove_missing(self, report: IndexReport) -> None:
-        """At the end of a whole run: rows whose file is gone and that no new file claimed as
-        moved leave the index, and skipped files that are gone are forgotten."""
-        gone = [i for i in self.plan.missing if i not in self.claimed]
+    def finish(self, report: IndexReport) -> None:
+        """At the end of a run (the local one or a cluster's): unless it was cancelled, rows whose
+        file is gone and that no new file claimed as moved leave the index and skipped files that
+        are gone are forgotten; the scan's new errors are recorded."""
+        gone = [] if report.cancelled else [i for i in self.plan.missing if i not in self.claimed]
+        forget = [] if report.cancelled else self.plan.gone_skipped
         report.removed = len(gone)
-        if gone or self.plan.gone_skipped:
-            self.catalog.commit_batch(removed_ids=gone, forget_skipped=self.plan.gone_skipped)
+        if gone or forget or self.plan.new_scan_errors:
+            self.catalog.commit_batch(removed_ids=gone, forget_skipped=forget,
+                                      skipped=[(path, 0, 0, reason) for path, reason in self.plan.new_scan_errors])
 
     def commit(self, report: IndexReport) -> None:
         if not (self.to_embed or self.reused or self.skips):

@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from pixseek import paths, reindex
-from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
-                            PixseekError, QueryError, ShardRefused, StorageError)
-from pixseek.indexer import Indexer, ProgressCallback, make_plan
+from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked,
+                            IndexNotFound, PixseekError, QueryError, ShardRefused, StorageError)
+from pixseek.files import check_folder
+from pixseek.images import read_file
+from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, IndexReport, IngestReport, SearchResult, Status
-from pixseek.search import Query, combine, parse_query
+from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
+from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
 from pixseek.store.repair import repair_catalog
@@ -37,6 +41,7 @@ from pixseek.thumbnails import ThumbnailCache
 MAX_K = 1000
 LOCK_NAME = "write.lock"
 CLUSTER_SHARDS = "cluster-shards"  # where a cluster run's shards wait to be ingested (unless kept elsewhere)
+HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
 log = logging.getLogger(__name__)
 
 
@@ -94,6 +99,8 @@ class Library:
         self._lock = threading.RLock()
         self.thumbnails = ThumbnailCache()
         self.notes: list[str] = []  # what opening or indexing had to repair
+        self._made = False  # this Library made the index: if nothing is ever added, close() removes it
+        self._catalog_file = _file_identity(catalog.path)
 
     def _note(self, message: str) -> None:
         log.warning(message)
@@ -103,11 +110,12 @@ class Library:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, model: str | None = None, create: bool = False,
-             precision: str | None = None, device: str | None = None) -> "Library":
+             precision: str | None = None, device: str | None = None) -> Library:
         """Open an index; with `create`, make it (with `model`, default the default model) if absent,
         and repair it if its catalog is damaged."""
         index_dir = Path(index_dir or paths.default_index_dir()).expanduser().absolute()
         notes = []
+        made = False
         if reindex.finish_interrupted_swap(index_dir):
             notes.append("finished putting in place an index rebuilt for another model (the last run stopped midway)")
         try:
@@ -116,10 +124,11 @@ class Library:
             if not create:
                 if saved_files(index_dir):
                     raise IndexNotFound(f"the index at {index_dir} has lost its catalog ({CATALOG_NAME}); a vector "
-                                        "file alone cannot tell which photo is which: `pixseek index FOLDER` "
-                                        "makes a new one") from None
+                                        "file alone cannot tell which photo is which: indexing a folder makes "
+                                        "a new one") from None
                 raise
             catalog, notes = cls._new_catalog(index_dir, model)
+            made = True
         except IndexCorrupt as damage:
             if not create:
                 raise
@@ -136,6 +145,7 @@ class Library:
                     f"({bundle.name}); rebuild it for {bundle.name} (the old one keeps working until the new one "
                     "is complete), or use another index for it", model=bundle.name)
         library = cls(index_dir, catalog, model, precision, device)
+        library._made = made
         for note in notes:
             library._note(note)
         return library
@@ -159,18 +169,46 @@ class Library:
             self.catalog.close()
             self._note(repair_catalog(self.index_dir, "; ".join(problems), *_model_identity(self._model_name)))
             self.catalog = Catalog.open(self.index_dir, create=False)
+            self._catalog_file = _file_identity(self.catalog.path)
             self._live = None
 
     def close(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None
+        unused = self._made and self._holds_nothing()
         self.catalog.close()
+        if unused:
+            self._remove_unused_index()
 
-    def __enter__(self) -> "Library":
+    def is_current(self) -> bool:
+        """Whether the index's catalog is still the file this Library reads: another process may
+        have rebuilt a damaged one, or removed an index it made and never filled. A long-lived
+        face (the web app) then opens a new Library."""
+        return _file_identity(self.catalog.path) == self._catalog_file
+
+    def _holds_nothing(self) -> bool:
+        try:
+            return not self.catalog.roots() and self.catalog.count() == 0
+        except sqlite3.Error:
+            return False
+
+    def _remove_unused_index(self) -> None:
+        """An index made for a run that never added a folder (a missing folder, a dry run) is not
+        left behind: later commands then say there is no index yet, not "no results"."""
+        self._made = False
+        try:
+            with writing(self.index_dir):
+                for name in (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm"):
+                    (self.index_dir / name).unlink(missing_ok=True)
+        except (PixseekError, OSError):
+            return  # another process has it (and may be filling it): it stays
+        (self.index_dir / LOCK_NAME).unlink(missing_ok=True)
+
+    def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -195,16 +233,24 @@ class Library:
 
     # -- indexing ---------------------------------------------------------------------------
 
-    def _check_folders(self, folders) -> list[str]:
-        checked = []
-        for folder in folders:
-            path = os.path.abspath(os.path.expanduser(str(folder)))
-            if not os.path.isdir(path):
-                raise FolderNotFound(f"folder not found: {folder}")
-            checked.append(path)
-        if not checked:
+    def _folders_to_scan(self, folders, catalog: Catalog | None = None) -> list[str]:
+        """The folders asked for, each checked; none asked for: every indexed folder still there
+        (a missing one, an unmounted drive, keeps its photos and is named in a note)."""
+        catalog = catalog or self.catalog
+        if isinstance(folders, (str, os.PathLike)):
+            folders = [folders]
+        if folders:
+            return [check_folder(folder) for folder in folders]
+        roots = catalog.roots()
+        if not roots:
             raise FolderNotFound("no folder given, and this index has no folders yet")
-        return checked
+        present = [root for root in roots if os.path.isdir(root)]
+        for root in roots:
+            if root not in present:
+                self._note(missing_note(root, self.catalog.count_under(root)))
+        if not present:
+            raise FolderNotFound("every folder of this index is missing: " + ", ".join(roots))
+        return [check_folder(root) for root in present]
 
     @contextmanager
     def _writer(self):
@@ -225,16 +271,13 @@ class Library:
             raise StorageError(f"the index at {self.index_dir} is up to date, but its vector file could not be "
                                f"written ({_write_failure(exc)}); searches rebuild it from the catalog meanwhile") from None
 
-    @_storage_errors
-    def index(self, folders=None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed)."""
+    def _run(self, plan_for: Callable[[Catalog], Plan], progress: ProgressCallback | None,
+             cancel: threading.Event | None) -> IndexReport:
+        """Under the write lock: repair what is damaged, plan on a writer connection, index."""
         with writing(self.index_dir):
             self._repair_if_damaged()
-            folders = self._check_folders(folders or self.catalog.roots())
             with self._writer() as writer:
-                writer.add_roots(folders)
-                plan = make_plan(writer, folders)
+                plan = plan_for(writer)
                 indexer = Indexer(writer, self.encoder if plan.candidates else None)
                 try:
                     report = indexer.run(plan, progress, cancel)
@@ -244,7 +287,7 @@ class Library:
             return report
 
     @_storage_errors
-    def index_on_cluster(self, folders=None, cluster: str = "local", shards: Path | str | None = None,
+    def index_on_cluster(self, folders: Iterable[str | os.PathLike] | None = None, cluster: str = "local", shards: Path | str | None = None,
                          progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
                          dashboard: bool = False) -> IndexReport:
         """Like `index`, with the decoding and embedding done on the Ray cluster at `cluster`
@@ -257,9 +300,9 @@ class Library:
 
         with writing(self.index_dir):
             self._repair_if_damaged()
-            folders = self._check_folders(folders or self.catalog.roots())
             own = self.index_dir / CLUSTER_SHARDS
             with self._writer() as writer:
+                folders = self._folders_to_scan(folders, writer)
                 writer.add_roots(folders)
                 for leftover in list_shards(own):  # a killed run's last shard: ingested, not embedded again
                     try:
@@ -267,7 +310,7 @@ class Library:
                     except ShardRefused as refusal:
                         self._note(f"{refusal}; deleted it (its photos are embedded again)")
                     leftover.unlink()
-                plan = make_plan(writer, folders)
+                plan = make_plan(writer, folders, include_hidden=writer.meta(HIDDEN_KEY) == "yes")
                 report = run_job(writer, plan, self.encoder.bundle, self._precision, cluster,
                                  Path(shards) if shards else own, keep_shards=shards is not None,
                                  progress=progress, cancel=cancel, dashboard=dashboard)
@@ -287,9 +330,41 @@ class Library:
             self._save_vectors()
             return report
 
+    def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed).
+
+        `include_hidden` sets the index's policy for hidden files and folders (names starting
+        with "."), kept for later runs; None keeps the one it has (default: left out)."""
+
+        def plan_for(writer: Catalog) -> Plan:
+            checked = self._folders_to_scan(folders, writer)
+            writer.add_roots(checked)
+            if include_hidden is not None:
+                writer.set_setting(HIDDEN_KEY, "yes" if include_hidden else "no")
+            return make_plan(writer, checked, include_hidden=writer.meta(HIDDEN_KEY) == "yes")
+
+        return self._run(plan_for, progress, cancel)
+
     @_storage_errors
-    def reindex(self, model: str, folders=None, progress: ProgressCallback | None = None,
-                cancel: threading.Event | None = None) -> IndexReport:
+    def update(self, changed: Iterable[str | os.PathLike], progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None) -> IndexReport:
+        """Bring the index up to date for files and folders that changed inside the indexed
+        folders (what a file watcher saw), looking only where they are: a changed file's folder
+        (not below it), a new folder (all of it), a folder that is gone (its files leave).
+        Paths outside the indexed folders, or under hidden names, are ignored."""
+        if isinstance(changed, (str, os.PathLike)):
+            changed = [changed]
+
+        def plan_for(writer: Catalog) -> Plan:
+            return make_plan(writer, *update_targets(changed, writer.roots()),
+                             include_hidden=writer.meta(HIDDEN_KEY) == "yes")
+
+        return self._run(plan_for, progress, cancel)
+
+    @_storage_errors
+    def reindex(self, model: str, folders: Iterable[str | os.PathLike] | None = None,
+                progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> IndexReport:
         """Rebuild this index for `model` (every photo embedded again) beside the old one, which
         keeps answering searches until the new one is complete and takes its place. Cancelled, the
         rebuild keeps what it has done and the next call resumes it."""
@@ -297,16 +372,22 @@ class Library:
         with writing(self.index_dir):
             if reindex.staged_model(self.index_dir) not in (None, bundle.model_id):
                 reindex.discard_staging(self.index_dir)  # a rebuild for a third model, abandoned
-            folders = self._check_folders(folders or self.catalog.roots())
+            missing = [root for root in self.catalog.roots() if not os.path.isdir(root)]
+            if missing and not folders:  # the rebuilt index would lose their photos
+                raise FolderNotFound(f"an indexed folder is missing ({', '.join(missing)}): bring it back before "
+                                     "rebuilding, or remove it from the index")
+            folders = self._folders_to_scan(folders)
+            include_hidden = self.catalog.meta(HIDDEN_KEY) == "yes"  # the rebuilt index keeps the policy
             with Library.open(reindex.staging_dir(self.index_dir), model=model, create=True,
                               precision=self._precision, device=self._device) as rebuilt:
-                report = rebuilt.index(folders, progress, cancel)
+                report = rebuilt.index(folders, progress, cancel, include_hidden=include_hidden)
             if report.cancelled:
                 return report
             reindex.mark_complete(self.index_dir)
             self.close()
             reindex.swap_in(self.index_dir)
         self.catalog = Catalog.open(self.index_dir, create=False)
+        self._catalog_file = _file_identity(self.catalog.path)
         self._model_name, self._live = model, None
         self._text_cache.clear()
         return report
@@ -322,15 +403,24 @@ class Library:
             self._save_vectors()
 
     @_storage_errors
-    def changes(self, folders=None) -> ChangeSummary:
+    def changes(self, folders: Iterable[str | os.PathLike] | None = None) -> ChangeSummary:
         """What `index` would do now, without doing it."""
-        folders = self._check_folders(folders or self.catalog.roots())
-        return make_plan(self.catalog, folders).summary()
+        folders = self._folders_to_scan(folders)
+        return make_plan(self.catalog, folders, include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes").summary()
+
+    def _indexed_folder(self, folder) -> str:
+        """`folder` as an absolute path, if the index holds it, a folder inside it, or one around it."""
+        path = os.path.abspath(os.path.expanduser(str(folder)))
+        roots = self.catalog.roots()
+        if not any(_inside(path, root) or _inside(root, path) for root in roots):
+            held = ", ".join(roots) if roots else "none yet"
+            raise FolderNotIndexed(f"{folder} is not in the index (its folders: {held})")
+        return path
 
     @_storage_errors
-    def remove(self, folder) -> int:
+    def remove(self, folder: str | os.PathLike) -> int:
         """Drop a folder (and everything under it) from the index; returns files removed."""
-        path = os.path.abspath(os.path.expanduser(str(folder)))
+        path = self._indexed_folder(folder)
         with writing(self.index_dir):
             with self._writer() as writer:
                 removed = writer.remove_roots([path])
@@ -339,7 +429,7 @@ class Library:
 
     # -- searching --------------------------------------------------------------------------
 
-    def _term_vector(self, term) -> np.ndarray:
+    def _term_vector(self, term: Term) -> np.ndarray:
         if term.text is not None:
             cached = self._text_cache.get(term.text)
             if cached is None:
@@ -365,18 +455,26 @@ class Library:
         return combine(vectors, np.array([t.weight for t in query.terms]))
 
     @_storage_errors
-    def search(self, query: Query | str, k: int = 10, min_score: float | None = None,
+    def search(self, query: Query | str, k: int = DEFAULT_K, min_score: float | None = None,
                within: str | None = None) -> list[SearchResult]:
         """The `k` best matches, best first; `within` keeps results under one folder."""
         if isinstance(query, str):
             query = parse_query([query])
         if not 1 <= k <= MAX_K:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
+        if min_score is not None and not math.isfinite(min_score):
+            raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
+        if within is not None:
+            within = self._indexed_folder(within)
+            missing = next((root for root in self.catalog.roots() if _inside(within, root) and not os.path.isdir(root)),
+                           None)
+            if missing:
+                raise FolderNotFound(missing_note(missing, self.catalog.count_under(missing)))
         if self._live is None and any(t.text is not None for t in query.terms):
             self.encoder.preload("text")  # the first search loads the model while the vector index opens
         live = self._vectors()
         vector = self.query_vector(query)
-        bounds = folder_range(os.path.abspath(os.path.expanduser(within))) if within else None
+        bounds = folder_range(within) if within else None
         fetch = k if bounds is None and min_score is None else k * 4
         while True:
             scores, ids = live.search(vector, fetch)
@@ -398,10 +496,48 @@ class Library:
     # -- information ------------------------------------------------------------------------
 
     @_storage_errors
+    def photo_path(self, photo_id: int) -> str | None:
+        """The path of the indexed photo with this id (SearchResult.id), None if it has left the
+        index: a face can name a photo by its id, in a URL say, without a path."""
+        return self.catalog.paths_for([photo_id]).get(int(photo_id))
+
+    @_storage_errors
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what the web app may serve), named exactly
         as indexed: normalising `x/link/../a.jpg` to `x/a.jpg` would vouch for another file."""
         return self.catalog.lookup(path) is not None
+
+    @_storage_errors
+    def file(self, id_: int) -> IndexedFile | None:
+        """The indexed photo with this id (ids are in search results), or None."""
+        info = self.catalog.file_info(id_)
+        if info is None:
+            return None
+        path, size, mtime_ns, width, height, indexed_at = info
+        return IndexedFile(int(id_), path, size, mtime_ns / 1e9, width, height, indexed_at)
+
+    @_storage_errors
+    def vector(self, path: str) -> np.ndarray | None:
+        """The stored vector of a file, named exactly as indexed (None if it is not in the index)."""
+        record = self.catalog.lookup(path)
+        return None if record is None else self.catalog.vectors_for([record.id])[0]
+
+    @_storage_errors
+    def folders(self) -> list[str]:
+        """The folders this index covers (each searched recursively)."""
+        return self.catalog.roots()
+
+    @_storage_errors
+    def count(self, folder: str | os.PathLike | None = None) -> int:
+        """Photos in the index, or only those under `folder`."""
+        if folder is None:
+            return self.catalog.count()
+        return self.catalog.count_under(os.path.abspath(os.path.expanduser(folder)))
+
+    @property
+    def model_id(self) -> str:
+        """The model this index was built with."""
+        return self.catalog.model_id
 
     @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
@@ -411,22 +547,57 @@ class Library:
         return self.thumbnails.get(record.path, record.hash, size)
 
     @_storage_errors
+    def original(self, path: str) -> bytes:
+        """The bytes of a file in the index, named exactly as indexed (what a face may offer
+        for download); FolderNotFound for any other path."""
+        if not self.contains(path):
+            raise FolderNotFound(f"not in the index: {path}")
+        return read_file(path)
+
+    @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be indexed."""
         return self.catalog.skipped()
 
     @_storage_errors
-    def status(self) -> Status:
-        problems = self.catalog.check()
+    def folder_details(self) -> list[FolderInfo]:
+        """The indexed folders, with their photo counts and whether each is there now."""
+        return [FolderInfo(root, self.catalog.count_under(root), os.path.isdir(root)) for root in self.catalog.roots()]
+
+    @_storage_errors
+    def status(self, check: bool = True) -> Status:
+        """The index at a glance; `check=False` skips the integrity check, whose time grows with
+        the catalog (for a status redrawn while indexing)."""
+        problems = self.catalog.check() if check else []
         live = self._vectors()
         live.refresh()
         count = self.catalog.count()
         if live.index.ntotal != count:
             problems.append(f"vector index holds {live.index.ntotal} vectors for {count} files")
         updated = float(self.catalog.meta("updated_at", "0"))
+        roots = self.catalog.roots()
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
-                      folders=self.catalog.roots(), skipped=len(self.catalog.skipped()),
+                      folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
+                      include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(),
                       consistent=not problems, problems=problems, notes=self.notes + live.notes)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+def missing_note(folder: str, images: int) -> str:
+    return (f"the indexed folder {folder} is missing (an unmounted drive?): its {images} photos are kept in the "
+            "index but left out of searches until it is back; or remove it from the index")
 
 
 def _stat_key(path: str) -> tuple[int, int] | None:

@@ -13,7 +13,7 @@ class Progress:
     reused: int
     skipped: int
     elapsed: float
-    rate: float  # files per second over the run so far
+    rate: float  # files saved per second, as of the last saved batch (0 before the first)
     current: str = ""
     nodes: int = 0  # cluster nodes alive (0: not a cluster run)
 
@@ -53,6 +53,8 @@ class IndexReport:
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_before: int = 0  # files skipped in an earlier run and still unchanged
+    hidden: int = 0  # hidden image files and folders left out (the index's hidden-files policy)
+    not_followed: int = 0  # links out of the indexed folders, system pseudo-filesystems
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -63,6 +65,10 @@ class IndexReport:
     def describe(self) -> str:
         parts = [f"{self.indexed} indexed", f"{self.reused} reused", f"{self.unchanged} unchanged",
                  f"{self.removed} removed", f"{len(self.skipped) + self.skipped_before} skipped"]
+        if self.hidden:
+            parts.append(f"{self.hidden} hidden left out")
+        if self.not_followed:
+            parts.append(f"{self.not_followed} links out of the folders not followed")
         return ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
 
 
@@ -96,11 +102,36 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class FolderInfo:
+    """An indexed folder: its photos in the index, and whether it is there now (an unmounted
+    drive is not; its photos stay in the index)."""
+
+    path: str
+    images: int
+    present: bool
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One photo in the index, as the faces may show it."""
+
+    id: int
+    path: str
+    size: int  # bytes
+    modified: float  # the file's mtime when it was indexed, seconds since the epoch
+    width: int
+    height: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
 class Status:
     index_dir: str
     model_id: str
     images: int
     folders: list[str]
+    missing_folders: list[str]  # indexed folders not there now: their photos are kept, not searched
+    include_hidden: bool  # hidden files and folders are indexed
     skipped: int
     last_update: float | None
     vector_index: str

@@ -2,8 +2,10 @@
 
 A query is a list of weighted terms. Each term is a text or an image; its vector is scaled by
 its weight (negative for "not ..."), the sum is normalised, and the index returns the nearest
-stored vectors by cosine similarity. `"2:dog" "1:snow"` weighs terms; a term that names an
-existing image file is an image term.
+stored vectors by cosine similarity. `"2:dog" "1:snow"` weighs terms (a time such as
+"10:30 meeting" is text); a term that names an existing image file is an image term, and one
+that looks like a file name or path (holiday.jpg, ~/x) but names no image file is an error, not
+a text search for the typo.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.errors import QueryError
+from pixseek.errors import EmptyQuery, QueryError
+from pixseek.files import BASE_EXTENSIONS, HEIF_EXTENSIONS
 
-WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//)(.*)$", re.DOTALL)
+WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)$", re.DOTALL)
+PATH_STARTS = ("/", "./", "../", "~/")
 MAX_TEXT_CHARS = 1000
+DEFAULT_K = 10  # results shown when the user does not say, in every face
+EMPTY = "empty query: give some words to search for, or an example image"
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,9 @@ class Term:
 
     def describe(self) -> str:
         subject = f"image {self.image}" if self.image else repr(self.text)
-        return subject if self.weight == 1 else f"{self.weight:g} x {subject}"
+        if abs(self.weight) == 1:
+            return subject if self.weight > 0 else f"-{subject}"
+        return f"{self.weight:g} x {subject}"
 
 
 @dataclass(frozen=True)
@@ -59,16 +67,34 @@ def _existing_file(text: str) -> str | None:
         return None
 
 
+def _looks_like_path(text: str) -> bool:
+    """A term meant as a file: an image file's name (holiday.jpg) or a path (/..., ./..., ~/...)."""
+    return text.startswith(PATH_STARTS) or os.path.splitext(text)[1].lower() in BASE_EXTENSIONS | HEIF_EXTENSIONS
+
+
+def _image_path(text: str) -> str:
+    """The absolute path of the image file `text` names, or a QueryError that says what it is instead."""
+    try:
+        path = os.path.abspath(os.path.expanduser(text))
+        exists = os.path.exists(path)
+    except ValueError:  # a NUL
+        raise QueryError(f"not a file name: {text!r}") from None
+    if not exists:
+        raise QueryError(f"query image not found: {text}")
+    if os.path.isdir(path):
+        raise QueryError(f"{text} is a folder, not an image file")
+    if not os.path.isfile(path):
+        raise QueryError(f"{text} is not a regular file (a device, pipe or socket), so not an image")
+    return path
+
+
 def _term(raw: str, sign: float, force_image: bool = False) -> Term:
     weight, body = _split_weight(raw)
     body = body.strip()
     if not body:
-        raise QueryError("empty query: give some words to search for, or an image with --image")
-    path = _existing_file(body)
-    if force_image or path:
-        if not path:
-            raise QueryError(f"query image not found: {body}")
-        return Term(sign * weight, image=path)
+        raise EmptyQuery(EMPTY)
+    if force_image or _existing_file(body) or _looks_like_path(body):
+        return Term(sign * weight, image=_image_path(body))
     if len(body) > MAX_TEXT_CHARS:
         raise QueryError(f"query text is too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
     return Term(sign * weight, text=body)
@@ -80,7 +106,7 @@ def parse_query(texts: list[str] = (), images: list[str] = (), negatives: list[s
     terms += [_term(i, 1.0, force_image=True) for i in images]
     terms += [_term(n, -1.0) for n in negatives]
     if not any(t.weight > 0 for t in terms):
-        raise QueryError("empty query: give some words to search for, or an image with --image")
+        raise EmptyQuery(EMPTY)
     return Query(tuple(terms))
 
 

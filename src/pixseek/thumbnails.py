@@ -1,16 +1,14 @@
 """Thumbnails, made once per image content and size and kept in the cache folder.
 
 Keyed by the catalog's content hash, so a moved or renamed photo keeps its thumbnail and an
-edited one gets a new one. Files are written to a temporary name and renamed into place.
+edited one gets a new one. Files are written whole (pixseek.atomic).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from pixseek import paths
+from pixseek import atomic, paths
 from pixseek.images import thumbnail_jpeg
 
 
@@ -26,11 +24,7 @@ class ThumbnailCache:
             pass
         data = thumbnail_jpeg(image_path, size)
         try:
-            key.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=key.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, key)
+            atomic.write_bytes(key, data)
         except OSError:
             pass  # a read-only or full cache still serves the thumbnail it just made
         return data

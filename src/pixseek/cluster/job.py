@@ -150,8 +150,7 @@ def run_job(catalog: Catalog, plan: Plan, bundle: Bundle, precision: str | None,
                 _stream(cluster, catalog, plan, bundle, precision, writer, report, start, progress, cancel)
             finally:
                 writer.flush()  # what arrived is complete: commit it, even when the job failed
-    if not report.cancelled:
-        ingester.batch.remove_missing(report)
+    ingester.batch.finish(report)
     report.elapsed = time.monotonic() - start
     return report
 

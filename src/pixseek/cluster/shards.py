@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.atomic import replaced_whole
+from pixseek import atomic
 from pixseek.errors import ClusterError, ShardRefused
 
 SUFFIX = ".parquet"
@@ -104,7 +104,7 @@ def write_shard(path: Path, rows: ShardRows, pipeline: PixelPipeline) -> Path:
         pa.array([pipeline.model_file_hash] * count, pa.string()),
         pa.array([pipeline.preprocessing] * count, pa.string()),
     ], schema=_schema(dim))
-    with replaced_whole(path, ".shard-") as handle:
+    with atomic.replacing(path, prefix=".shard-", sync=True) as handle:
         pq.write_table(table, handle, compression="zstd")
     return Path(path)
 

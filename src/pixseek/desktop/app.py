@@ -14,20 +14,25 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
-from pixseek.desktop import settings
-from pixseek.desktop.dialogs import install_error_hook, show_about, show_error
-from pixseek.desktop.session import FolderState, SearchPage, Session
+from pixseek import settings
+from pixseek.desktop.dialogs import InputProblem, install_error_hook, show_about, show_error
+from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
 from pixseek.desktop.worker import Outcome, Worker
-from pixseek.errors import FolderNotFound, PixseekError, QueryError
+from pixseek.errors import FolderNotFound, PixseekError
+from pixseek.files import image_extensions
 from pixseek.reports import IndexReport, Progress
-from pixseek.search import parse_query
+from pixseek.search import DEFAULT_K, parse_query
 
 POLL_MS = 40
 MAX_RESULTS = 50
 ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "pixseek.png"
-IMAGE_TYPES = [("Images", "*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif "
-                          "*.JPG *.JPEG *.PNG *.WEBP *.GIF *.BMP *.TIF *.TIFF *.HEIC *.HEIF"),
-               ("All files", "*")]
+SETTINGS = "desktop"  # remembered: the folder, the number of results
+
+
+def image_types() -> list[tuple[str, str]]:
+    """The file dialog's filter: the extensions pixseek indexes, in either case."""
+    patterns = " ".join(f"*{ext} *{ext.upper()}" for ext in sorted(image_extensions()))
+    return [("Images", patterns), ("All files", "*")]
 
 
 def describe_progress(p: Progress) -> str:
@@ -67,8 +72,8 @@ class App:
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._poll_id = root.after(POLL_MS, self._poll)
-        remembered = settings.load_folder()
-        if remembered:
+        remembered = settings.load(SETTINGS).get("folder")
+        if isinstance(remembered, str) and remembered:
             self.folder_var.set(remembered)
             root.after_idle(self.select_folder)
 
@@ -138,7 +143,7 @@ class App:
         bottom = ttk.Frame(frame)
         bottom.grid(row=6, column=0, columnspan=4, sticky="ew", pady=(10, 0))
         ttk.Label(bottom, text="Results (K):").pack(side="left")
-        self.k_var = tk.StringVar(root, "12")
+        self.k_var = tk.StringVar(root, str(remembered_k()))
         self.k_spinbox = ttk.Spinbox(bottom, from_=1, to=MAX_RESULTS, textvariable=self.k_var, width=4)
         self.k_spinbox.pack(side="left", padx=(5, 0))
         self.about_button = ttk.Button(bottom, text="?", width=3, command=self.about)
@@ -147,7 +152,11 @@ class App:
         self.search_button.pack(side="right", padx=(0, 5))
         self.found_var = tk.StringVar(root, "")  # what the last search found (the status line is the index's)
         self.found = ttk.Label(frame, textvariable=self.found_var, wraplength=640, justify="left")
-        self.found.grid(row=7, column=0, columnspan=4, sticky="w", pady=(6, 0))
+        self.found.grid(row=7, column=0, columnspan=3, sticky="w", pady=(6, 0))
+        self.open_page_button = ttk.Button(frame, text="Open page", command=self.open_results_page)
+        self.open_page_button.grid(row=7, column=3, sticky="e", pady=(6, 0))
+        self.open_page_button.grid_remove()
+        self.page: SearchPage | None = None  # the last search's results page
 
         root.bind("<Return>", lambda event: self.search())
         root.bind("<KP_Enter>", lambda event: self.search())
@@ -229,10 +238,11 @@ class App:
             return
         if outcome.worker is self.searcher:
             self._set_searching(False)
-            self.found_var.set(f"Error: {outcome.error}")
+            self._show_found(f"Error: {outcome.error}")
         else:
             self._set_busy(None)
             self._say(f"Error: {outcome.error}")
+            self._indexing_over()
         show_error(self.root, outcome.error)
 
     def _show_progress(self, p: Progress) -> None:
@@ -265,6 +275,8 @@ class App:
             return
         self._attempted = text
         self.folder = None
+        self.page = None
+        self._show_found("")  # the last search was in another folder
         self.root.title("pixseek")
         self._set_busy("open")
         self._say(f"Opening {text}…")
@@ -276,7 +288,7 @@ class App:
         self._attempted = state.folder
         self.folder_var.set(state.folder)
         self.root.title(f"pixseek: {os.path.basename(state.folder) or state.folder}")
-        settings.save_folder(state.folder)
+        settings.save(SETTINGS, folder=state.folder)
         changes = state.changes
         if not state.indexed:
             self.update_index()
@@ -298,7 +310,7 @@ class App:
             return
         if self.folder is None:  # nothing loaded yet: open what the field names (which indexes it)
             if not self.folder_var.get().strip():
-                show_error(self.root, FolderNotFound("no image folder chosen yet"))
+                show_error(self.root, FolderNotFound("no image folder chosen yet: type one, or choose one"))
             self.select_folder(force=True)
             return
         self.worker.cancel.clear()
@@ -312,6 +324,15 @@ class App:
     def _on_indexed(self, report: IndexReport) -> None:
         self._set_busy(None)
         self._say(describe_report(report, self.folder))
+        self._indexing_over()
+
+    def _indexing_over(self) -> None:
+        """A search line that said "indexing goes on", or an error that indexing may have fixed,
+        no longer holds."""
+        if self.page is not None and not self.searching:
+            self._show_found(self._found_text(self.page, partial=False))
+        elif self.found_var.get().startswith("Error: ") and self.busy is None:
+            self._show_found("")
 
     def cancel_indexing(self) -> None:
         self.worker.cancel.set()
@@ -325,7 +346,8 @@ class App:
         except ValueError:
             k = 0
         if not 1 <= k <= MAX_RESULTS:
-            raise QueryError(f"Results (K) must be a whole number from 1 to {MAX_RESULTS}")
+            raise InputProblem(f"Results (K) must be a whole number from 1 to {MAX_RESULTS}")
+        settings.save(SETTINGS, k=k)
         return k
 
     def search(self) -> None:
@@ -336,7 +358,7 @@ class App:
             return
         try:
             if self.folder is None:
-                raise QueryError("choose an image folder before searching")
+                raise InputProblem("choose an image folder before searching")
             k = self._results_wanted()
             if self.mode_var.get() == "image":
                 query = parse_query(images=[self.image_var.get().strip()])
@@ -346,18 +368,37 @@ class App:
             show_error(self.root, error)
             return
         self._set_searching(True)
-        self.found_var.set(f"Searching for {query.describe()}…")
+        self.page = None
+        self._show_found(f"Searching for {query.describe()}…")
         self.searcher.submit(self.session.search, self._on_searched, query, k, self.folder)
+
+    def _found_text(self, found: SearchPage, partial: bool) -> str:
+        """What a search found and where its page is. Whether the browser shows the page is not
+        known here (it may fail after taking it), so the page's path is always given."""
+        handed = "sent to your web browser" if found.browser else "no web browser was found to open it"
+        text = f"{len(found.results)} results for {found.query.describe()}: {handed}. Page: {found.page}"
+        return text + (" · Indexing goes on: these are from the images indexed so far." if partial else "")
+
+    def _show_found(self, text: str) -> None:
+        self.found_var.set(text)
+        if self.page is not None and text and not text.startswith(("Error: ", "Searching")):
+            self.open_page_button.grid()
+        else:
+            self.open_page_button.grid_remove()
 
     def _on_searched(self, found: SearchPage) -> None:
         self._set_searching(False)
-        where = "opened in your web browser" if found.opened else f"no web browser found: open {found.page.as_uri()}"
-        partial = " Indexing goes on: these are from the images indexed so far." if self.busy == "index" else ""
-        self.found_var.set(f"{len(found.results)} results for {found.query.describe()}: {where}.{partial}")
+        self.page = found
+        self._show_found(self._found_text(found, partial=self.busy == "index"))
+
+    def open_results_page(self) -> None:
+        """Hand the last results page to the browser again (after closing it, or when it failed)."""
+        if self.page is not None and not open_page(self.page.page):
+            self.root.bell()
 
     def browse_image(self) -> None:
         chosen = filedialog.askopenfilename(parent=self.root, title="Choose an example image",
-                                            filetypes=IMAGE_TYPES, initialdir=self.folder)
+                                            filetypes=image_types(), initialdir=self.folder)
         if chosen:
             self.image_var.set(chosen)
 
@@ -373,6 +414,11 @@ class App:
         self.worker.submit(self.session.close, lambda result: None)
         self.worker.stop()
         self.root.destroy()
+
+
+def remembered_k() -> int:
+    k = settings.load(SETTINGS).get("k")
+    return k if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_RESULTS else DEFAULT_K
 
 
 def launch(args) -> int:

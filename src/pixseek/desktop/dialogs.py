@@ -13,10 +13,16 @@ import tkinter as tk
 from tkinter import messagebox
 
 from pixseek import __version__
-from pixseek.errors import (FolderNotFound, IndexCorrupt, IndexIncompatible, IndexLocked, ModelNotInstalled,
-                            PixseekError, QueryError)
+from pixseek.errors import (EmptyQuery, FolderNotFound, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
+                            ModelNotInstalled, PixseekError, QueryError)
 
-# error class -> (dialog title, what to do); looked up along the class's MRO
+
+class InputProblem(PixseekError):
+    """Something in the window that must be set before it can search (no folder, a bad K)."""
+
+
+# error class -> (dialog title, what to do in this app); looked up along the class's MRO. The
+# engine's message says what is wrong in words for every face; this adds the app's own how-to.
 FIXES: dict[type, tuple[str, str]] = {
     FolderNotFound: ("Folder not available", "Check the path, or choose another folder with Browse."),
     ModelNotInstalled: ("No model installed",
@@ -25,10 +31,13 @@ FIXES: dict[type, tuple[str, str]] = {
     IndexIncompatible: ("Index cannot be used",
                         "Start the app with the model that built this index (pixseek gui --model NAME), "
                         "or give it its own index folder (pixseek gui --index PATH)."),
+    IndexNotFound: ("No index yet", "Choose a folder of images: it is indexed at once."),
     IndexLocked: ("Index busy", "Wait for the other pixseek process to finish, then click Update index."),
-    IndexCorrupt: ("Index damaged", "Remove the index folder named above and index the folder again."),
-    QueryError: ("Cannot search",
-                 "Type some words to search for, or choose an existing image file with Browse."),
+    IndexCorrupt: ("Index damaged", "Click Update index: pixseek rebuilds the index from what can still be read, "
+                                    "and reads again only the photos it lost."),
+    EmptyQuery: ("Cannot search", "Type some words to search for, or choose an image file with Browse."),
+    QueryError: ("Cannot search", ""),
+    InputProblem: ("Cannot search", ""),
     PixseekError: ("pixseek", ""),
 }
 

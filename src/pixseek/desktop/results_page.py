@@ -14,7 +14,7 @@ import html
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pixseek.errors import PixseekError
 from pixseek.reports import SearchResult

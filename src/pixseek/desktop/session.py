@@ -8,7 +8,6 @@ folder with the Library's `within` filter, so results are the folder the user is
 
 from __future__ import annotations
 
-import os
 import threading
 import webbrowser
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from pathlib import Path
 
 from pixseek import paths
 from pixseek.desktop import results_page
-from pixseek.errors import FolderNotFound
+from pixseek.files import check_folder
 from pixseek.library import Library, index_exists
-from pixseek.model import DEFAULT_MODEL
+from pixseek.model.bundle import default_model
 from pixseek.reports import ChangeSummary, IndexReport, SearchResult
 from pixseek.search import Query
 
@@ -44,24 +43,16 @@ class SearchPage:
     query: Query
     results: list[SearchResult]
     page: Path
-    opened: bool  # whether a web browser took the page
+    browser: bool  # whether a web browser was found to hand the page to (it may still fail to show it)
 
 
 def results_folder() -> Path:
     return paths.cache_dir() / "desktop"
 
 
-def check_folder(folder: str) -> str:
-    """The folder as an absolute path; FolderNotFound, with the reason, if it cannot be read."""
-    path = os.path.abspath(os.path.expanduser(folder))
-    if not os.path.isdir(path):
-        raise FolderNotFound(f"folder not found: {folder}")
-    try:
-        with os.scandir(path):
-            pass
-    except OSError as error:
-        raise FolderNotFound(f"cannot read the folder {folder}: {error.strerror}") from None
-    return path
+def open_page(page: Path) -> bool:
+    """Hand the page to the web browser; False when no browser was found."""
+    return webbrowser.open(page.as_uri())
 
 
 class Session:
@@ -74,7 +65,7 @@ class Session:
 
     def model_name(self) -> str:
         """The model a new index would use (an existing index names its own)."""
-        return self.model or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+        return self.model or default_model()
 
     def library(self) -> Library:
         """The app's Library, opened (and created, with the model, if absent) on first use."""
@@ -88,16 +79,17 @@ class Session:
         if self._library is None and not index_exists(self.index_dir):
             return FolderState(folder, None, self.model_name(), str(self.index_dir))
         library = self.library()
-        return FolderState(folder, library.changes([folder]), library.catalog.model_id, str(library.index_dir))
+        return FolderState(folder, library.changes([folder]), library.model_id, str(library.index_dir))
 
     def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
-        return self.library().index([check_folder(folder)], progress=progress, cancel=cancel)
+        folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
+        return self.library().index([folder], progress=progress, cancel=cancel)
 
     def search(self, query: Query, k: int, folder: str) -> SearchPage:
         library = self.library()
         results = library.search(query, k=k, within=folder)
         page = results_page.write(results_folder(), query, results, folder, library.thumbnail)
-        return SearchPage(query, results, page, webbrowser.open(page.as_uri()))
+        return SearchPage(query, results, page, open_page(page))
 
     def close(self) -> None:
         if self._library is not None:

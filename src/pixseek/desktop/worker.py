@@ -12,7 +12,8 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Outcome:
     on_done: Callable[[Any], None]
     result: Any = None
     error: BaseException | None = None
-    worker: "Worker | None" = None  # which worker ran the job (its errors are handled apart)
+    worker: Worker | None = None  # which worker ran the job (its errors are handled apart)
 
 
 class Worker:

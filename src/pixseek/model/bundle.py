@@ -23,15 +23,34 @@ DEFAULT_MODEL = "clip-vit-b-32"
 # The id the default model's indexes record, by whichever route it was installed.
 DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
 # Per tower: the config fields naming its default precision, its default file and its other files.
-TOWER_FIELDS = {"image": ("precision", "image_model", "image_variants"), "text": ("text_precision", "text_model", "text_variants")}
+TOWER_FIELDS = {"image": ("precision", "image_model", "image_variants"),
+                "text": ("text_precision", "text_model", "text_variants")}
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def default_model() -> str:
+    """The model used when none is named: $PIXSEEK_MODEL, else pixseek's default."""
+    return os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+
+
 def install_hint(name: str = DEFAULT_MODEL) -> str:
-    """How to install model `name`: the default comes from the hub, any model from a copied-in path."""
-    online = "`pixseek model install`" if name == DEFAULT_MODEL else f"`pixseek model export CHECKPOINT --name {name}`"
+    """How to install model `name`: a catalogue model from the hub by its name, any other from its
+    repo; any model from a copied-in folder. (Installing is the command line's job in every face.)"""
+    from pixseek.model.catalogue import BY_NAME
+
+    if name in BY_NAME:
+        online = "`pixseek model install`" if name == DEFAULT_MODEL else f"`pixseek model install {name}`"
+    else:
+        online = f"`pixseek model install {name} --repo OWNER/REPO`"
     return f"install it with {online} (offline: `pixseek model install {name} --from PATH`, see docs/model.md)"
+
+
+def catalogue_name(model_id: str) -> str:
+    """The name a model is installed under: its catalogue name, else the last part of its id."""
+    from pixseek.model.catalogue import CATALOGUE
+
+    return next((entry.name for entry in CATALOGUE if entry.model_id == model_id), model_id.split("/")[-1])
 
 
 def first_line(exc: BaseException) -> str:
@@ -88,7 +107,7 @@ class BundleConfig:
         precision, model, variants = TOWER_FIELDS[kind]
         return {**getattr(self, variants), getattr(self, precision): getattr(self, model)}
 
-    def with_towers(self, kind: str, towers: dict[str, str], default: str) -> "BundleConfig":
+    def with_towers(self, kind: str, towers: dict[str, str], default: str) -> BundleConfig:
         """This config with tower `kind` made of `towers`, `default` being the one used unless asked."""
         precision, model, variants = TOWER_FIELDS[kind]
         others = {name: file for name, file in towers.items() if name != default}
@@ -110,13 +129,14 @@ class BundleConfig:
                    "image_layout": LAYOUTS, "text_clean": tuple(CLEANING)}
         for name, choices in allowed.items():
             if getattr(self, name) not in choices:
-                raise ModelInvalid(f"model bundle config has {name} {getattr(self, name)!r}; expected one of {', '.join(choices)}")
+                raise ModelInvalid(f"model bundle config has {name} {getattr(self, name)!r}; "
+                                   f"expected one of {', '.join(choices)}")
         if not (isinstance(self.embedding_dim, int) and self.embedding_dim > 0 and isinstance(self.image_size, int)
                 and self.image_size > 0 and isinstance(self.context_length, int) and self.context_length > 1):
             raise ModelInvalid("model bundle config has an impossible embedding size, image size or context length")
 
     @classmethod
-    def from_json(cls, text: str) -> "BundleConfig":
+    def from_json(cls, text: str) -> BundleConfig:
         data = json.loads(text)
         if data.get("format") not in READABLE_FORMATS:
             raise ModelInvalid(f"model bundle format {data.get('format')!r} is not supported (this pixseek reads "
@@ -169,15 +189,15 @@ class Bundle:
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 
-    def save_config(self, config: BundleConfig) -> "Bundle":
+    def save_config(self, config: BundleConfig) -> Bundle:
         """Write a new config atomically and return the updated bundle."""
-        tmp = self.path / (CONFIG_NAME + ".tmp")
-        tmp.write_text(config.to_json())
-        tmp.replace(self.path / CONFIG_NAME)
+        from pixseek.atomic import write_bytes
+
+        write_bytes(self.path / CONFIG_NAME, config.to_json().encode())
         return Bundle(self.path, config)
 
     @classmethod
-    def load(cls, path: Path) -> "Bundle":
+    def load(cls, path: Path) -> Bundle:
         path = Path(path)
         config_file = path / CONFIG_NAME
         if not config_file.is_file():
@@ -214,8 +234,9 @@ def find_bundle(name_or_path: str | None = None, model_id: str | None = None) ->
         for bundle in installed_bundles():
             if bundle.model_id == model_id:
                 return bundle
-        raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; {install_hint(DEFAULT_MODEL if model_id == DEFAULT_MODEL_ID else model_id.split('/')[-1])}")
-    name = name_or_path or os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+        raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; "
+                                f"{install_hint(catalogue_name(model_id))}")
+    name = name_or_path or default_model()
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         return Bundle.load(candidate)

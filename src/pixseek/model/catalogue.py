@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pixseek.model.bundle import DEFAULT_MODEL
+from pixseek.model.bundle import DEFAULT_MODEL, DEFAULT_MODEL_ID
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class CatalogueEntry:
 
 CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry(
-        name=DEFAULT_MODEL, title="OpenAI CLIP ViT-B/32, the classic default", model_id="openai/clip-vit-base-patch32",
+        name=DEFAULT_MODEL, title="OpenAI CLIP ViT-B/32, the classic default", model_id=DEFAULT_MODEL_ID,
         repo="Xenova/clip-vit-base-patch32", revision="4c1807b705b1d015fb032789cc4d221b23025a6f", layout="xenova",
         download_mb=608, embedding_dim=512, image_size=224, licence="MIT", recall=(0.588, 0.304), images_per_s=None,
     ),

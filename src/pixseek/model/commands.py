@@ -54,12 +54,11 @@ def list_available(installed: set[str], default: str, as_json: bool) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import os
 
     from pixseek import paths
-    from pixseek.model.bundle import installed_bundles
+    from pixseek.model.bundle import default_model, installed_bundles
 
-    default = os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
+    default = default_model()
     bundles = installed_bundles()
     if args.available:
         return list_available({b.name for b in bundles}, default, args.json)
@@ -90,10 +89,13 @@ def add_model_commands(subparsers) -> None:
 
     checks = argparse.ArgumentParser(add_help=False)
     checks.add_argument("--precision", choices=["int8", "fp32"], default="int8", help=PRECISION_HELP)
-    checks.add_argument("--photos", type=Path, metavar="DIR", help="your photos to check int8 against fp32 (default: generated ones)")
-    checks.add_argument("--model-id", metavar="ID", help="the id indexes record (default: the checkpoint's hub id or folder name)")
+    checks.add_argument("--photos", type=Path, metavar="DIR",
+                        help="your photos to check int8 against fp32 (default: generated ones)")
+    checks.add_argument("--model-id", metavar="ID",
+                        help="the id indexes record (default: the catalogue's, or the checkpoint's hub id or folder name)")
 
-    p = commands.add_parser("install", parents=[checks], help="install a model from the Hugging Face hub or from a folder/archive",
+    p = commands.add_parser("install", parents=[checks],
+                            help="install a model from the Hugging Face hub or from a folder/archive",
                             description="Download a catalogue model (`pixseek model list --available`) once from the Hugging "
                                         "Face hub as ready ONNX files, or any hub repo in a known layout (--repo), or install "
                                         "model files copied in by hand (--from: a folder or .zip/.tar.gz in the Xenova, "
@@ -111,7 +113,8 @@ def add_model_commands(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable (with --available)")
     p.set_defaults(func=cmd_list)
 
-    p = commands.add_parser("export", parents=[checks], help="export a Hugging Face CLIP checkpoint to ONNX and install it (needs pixseek[export])")
+    p = commands.add_parser("export", parents=[checks],
+                            help="export a Hugging Face CLIP checkpoint to ONNX and install it (needs pixseek[export])")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder or hub id, e.g. openai/clip-vit-base-patch16")
     p.add_argument("--name", help="installed name (default: the checkpoint's folder or repo name)")
     p.set_defaults(func=cmd_export)

@@ -84,6 +84,11 @@ class Encoder:
             if not path.is_file():
                 raise ModelInvalid(f"model {bundle.name} is incomplete: its {kind} tower {path.name} is missing; reinstall it")
         self.preprocess = bundle.config.preprocessor()
+        # Each image in a run of its own, several runs at once with one thread each: on the CPU as
+        # fast as batches (measured within 5%), and a photo's vector is then the same bit for bit
+        # whatever it is batched with (dynamic int8 scales activations per run). A GPU needs
+        # batches; a tower exported for one image takes nothing else.
+        self.one_image_per_run = bundle.config.image_batch == 1 or providers[:1] != ["CUDAExecutionProvider"]
         self._sessions: dict[str, object] = {}
         self._tokenizer: TextTokenizer | None = None
         self._single_runs: ThreadPoolExecutor | None = None
@@ -116,7 +121,7 @@ class Encoder:
                     # (in a staging folder), not a folder named by path, whose copies would pile up.
                     cache = kind == "text" and self.bundle.path.parent.resolve() == paths.models_dir().resolve()
                     # A tower that takes one image at a time runs several at once, one thread each.
-                    threads = 1 if kind == "image" and self.bundle.config.image_batch == 1 else self.threads
+                    threads = 1 if kind == "image" and self.one_image_per_run else self.threads
                     # The text tower answers one query at a time: spinning threads cut its latency.
                     self._sessions[kind] = create_session(path, self.providers, threads, cache, spin=kind == "text")
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
@@ -133,7 +138,7 @@ class Encoder:
         def run(batch: np.ndarray) -> np.ndarray:
             return np.asarray(session.run(None, {spec.name: batch})[0], dtype=np.float32)
 
-        if self.bundle.config.image_batch != 1 or len(pixels) == 1:
+        if not self.one_image_per_run or len(pixels) == 1:
             return normalise(run(pixels))
         with self._lock:
             if self._single_runs is None:
@@ -151,7 +156,8 @@ class Encoder:
                     self._tokenizer = TextTokenizer(self.bundle.tokenizer_path, config.context_length, config.pad_id,
                                                     config.text_clean)
                 except Exception as exc:  # tokenizers raises untyped errors for damaged files
-                    raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); reinstall it") from None
+                    raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); "
+                                       "reinstall it") from None
             return self._tokenizer
 
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

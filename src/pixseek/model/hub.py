@@ -55,7 +55,8 @@ def _check_reachable(repo_id: str) -> None:
     try:
         socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=10).close()
     except OSError as exc:
-        raise DownloadFailed(f"cannot download {repo_id}: the hub {_endpoint()} cannot be reached ({first_line(exc)}); {OFFLINE_HINT}") from None
+        raise DownloadFailed(f"cannot download {repo_id}: the hub {_endpoint()} cannot be reached ({first_line(exc)}); "
+                             f"{OFFLINE_HINT}") from None
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -151,7 +152,8 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
         if layout is None:
             found = sources.detect(_listing(repo_id, revision))
             if found is None:
-                raise DownloadFailed(f"{repo_id} on the hub holds no model in a layout pixseek knows ({sources.describe_layouts()})")
+                raise DownloadFailed(f"{repo_id} on the hub holds no model in a layout pixseek knows "
+                                     f"({sources.describe_layouts()})")
             layout, root = found
         if getattr(layout, "NEEDS_EXPORT", False):
             from pixseek.model.export import require_export_extra
@@ -161,9 +163,11 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
         folder = _fetch_layout(fetch, layout, root)
         return Download(layout, folder, repo_id, fetch.snapshot.name)
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError) as exc:
-        raise DownloadFailed(f"{repo_id} (revision {revision or 'main'}) was not found on the hub {_endpoint()}: {first_line(exc)}") from None
+        raise DownloadFailed(f"{repo_id} (revision {revision or 'main'}) was not found on the hub {_endpoint()}: "
+                             f"{first_line(exc)}") from None
     except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError):
         reason = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0") else "it cannot be reached"
         raise DownloadFailed(f"cannot download {repo_id} from the hub {_endpoint()} ({reason}); {OFFLINE_HINT}") from None
     except (errors.HfHubHTTPError, OSError, *_transport_errors()) as exc:
-        raise DownloadFailed(f"downloading {repo_id} failed ({first_line(exc)}); run the same command again to resume, or {OFFLINE_HINT}") from None
+        raise DownloadFailed(f"downloading {repo_id} failed ({first_line(exc)}); run the same command again to resume, "
+                             f"or {OFFLINE_HINT}") from None

@@ -21,7 +21,7 @@ import numpy as np
 
 from pixseek import paths
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, first_line
+from pixseek.model.bundle import DEFAULT_MODEL, Bundle, first_line
 from pixseek.model.encoder import Encoder
 from pixseek.model.quantize import (
     IMAGE_CANDIDATES, INT8_IMAGE_MODEL, INT8_TEXT_MODEL, TEXT_CANDIDATES, Agreement, check_agreement, check_text_agreement,
@@ -52,7 +52,8 @@ def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str
         raise ModelInvalid(f"model {bundle.name} does not run: {first_line(exc)}") from None
     for vector in vectors:
         if vector.shape != (2, bundle.config.embedding_dim) or not np.isfinite(vector).all():
-            raise ModelInvalid(f"model {bundle.name} gives {vector.shape[1:]} vectors, not ({bundle.config.embedding_dim},) as its config says")
+            raise ModelInvalid(f"model {bundle.name} gives {vector.shape[1:]} vectors, not ({bundle.config.embedding_dim},) "
+                               "as its config says")
     return encoder
 
 
@@ -69,11 +70,15 @@ class Int8Check:
         return self._pixels
 
     def __call__(self, bundle: Bundle, kind: str) -> Agreement:
-        fp32 = check_runs(bundle, "fp32", "fp32")
         if kind == "image":
+            fp32 = check_runs(bundle, "fp32", "fp32")
             return check_agreement(fp32, check_runs(bundle, "int8", "fp32"), self.pixels(fp32))
+        # The photos a text tower ranks come from the best image tower there is (fp32 unless a
+        # model ships only another).
+        image = "fp32" if "fp32" in bundle.config.towers("image") else None
+        fp32 = check_runs(bundle, image, "fp32")
         photos = image_vectors(fp32, self.pixels(fp32))
-        return check_text_agreement(fp32, check_runs(bundle, "fp32", "int8"), photos)
+        return check_text_agreement(fp32, check_runs(bundle, image, "int8"), photos)
 
 
 def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8Check, report: Report) -> bool:
@@ -142,7 +147,8 @@ def _staging(name: str) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def install_built(name: str, build: Callable[[Path], Path], precision: str = "int8", photos: Path | None = None, report: Report = _stderr) -> Bundle:
+def install_built(name: str, build: Callable[[Path], Path], precision: str = "int8", photos: Path | None = None,
+                  report: Report = _stderr) -> Bundle:
     """Run `build(workdir) -> bundle folder`, settle its precision, check it runs, move it into place."""
     if not name or name.startswith(".") or "/" in name or "\\" in name:
         raise ModelInvalid(f"{name!r} is not a usable model name")
@@ -159,7 +165,8 @@ def install_built(name: str, build: Callable[[Path], Path], precision: str = "in
         built.chmod(0o755)  # staging folders are private (mkdtemp); a model is not
         built.rename(destination)
     installed = Bundle.load(destination)
-    report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, {installed.size_bytes() / 1e6:.0f} MB) in {destination}")
+    report(f"installed model {name} ({installed.model_id}, {installed.config.precision}, "
+           f"{installed.size_bytes() / 1e6:.0f} MB) in {destination}")
     return installed
 
 
@@ -237,7 +244,8 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
         raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
                            "name a hub repo to install another")
     if entry is not None:
-        report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) from the Hugging Face hub ...")
+        report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) "
+               "from the Hugging Face hub ...")
         fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root)
         model_id = model_id or entry.model_id
     else:

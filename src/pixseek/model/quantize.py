@@ -82,7 +82,8 @@ class Agreement:
     def summary(self) -> str:
         verdict = "accepted" if self.accepted else "rejected (" + "; ".join(self.reasons) + ")"
         return (
-            f"int8 vs fp32 {self.kind} tower on {self.count} {'photos' if self.kind == 'image' else 'captions'}: mean cosine {self.mean_cosine:.4f}, "
+            f"int8 vs fp32 {self.kind} tower on {self.count} {'photos' if self.kind == 'image' else 'captions'}: "
+            f"mean cosine {self.mean_cosine:.4f}, "
             f"min {self.min_cosine:.4f}, top-10 overlap {self.top10_overlap:.2f}: {verdict}"
         )
 

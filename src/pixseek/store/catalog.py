@@ -22,15 +22,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from pixseek.environment import number
 from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, StorageError
 
 SCHEMA_VERSION = 1
 CATALOG_NAME = "catalog.sqlite3"
-BUSY_TIMEOUT_S = float(os.environ.get("PIXSEEK_BUSY_TIMEOUT", 30))  # waiting for another writer's batch
+DEFAULT_BUSY_TIMEOUT_S = 30.0  # waiting for another writer's batch (PIXSEEK_BUSY_TIMEOUT)
 OPEN_MODES = ("rwc", "ro", "ro&immutable=1")
 
 SCHEMA = """
@@ -86,7 +87,8 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def _connect(path: Path, mode: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
+    connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
+                                 timeout=number("PIXSEEK_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT_S, kind=float),
                                  isolation_level=None, check_same_thread=False)
     try:
         connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fails here, not later
@@ -117,7 +119,7 @@ def storage_error(exc: sqlite3.Error, path: Path) -> PixseekError:
                if shutil.disk_usage(path.parent).free < 2**20 else "it can only be read here (a read-only folder?)")
         return StorageError(f"cannot write to the index at {path.parent}: {why}")
     if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return IndexCorrupt(f"the catalog {path} is damaged ({exc}); `pixseek index` rebuilds it from what "
+        return IndexCorrupt(f"the catalog {path} is damaged ({exc}); indexing again rebuilds it from what "
                             "can still be read", reason=str(exc))
     return StorageError(f"cannot use the catalog {path} ({exc})")
 
@@ -150,12 +152,16 @@ class Catalog:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, create: bool, model_id: str | None = None, dim: int | None = None) -> "Catalog":
+    def open(cls, folder: Path, create: bool, model_id: str | None = None, dim: int | None = None) -> Catalog:
         path = Path(folder) / CATALOG_NAME
         if not path.exists():
             if not create:
-                raise IndexNotFound(f"no index at {folder}; create one with `pixseek index FOLDER`")
-            Path(folder).mkdir(parents=True, exist_ok=True)
+                raise IndexNotFound(f"no index at {folder} yet; indexing a folder makes one")
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                why = "a file of that name is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                raise StorageError(f"cannot make an index folder at {folder}: {why}") from None
         try:
             catalog = cls(connect(path), path)
         except sqlite3.Error as exc:
@@ -180,7 +186,7 @@ class Catalog:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
             if not create or model_id is None or dim is None:
-                raise IndexNotFound(f"no index at {self.path.parent}; create one with `pixseek index FOLDER`")
+                raise IndexNotFound(f"no index at {self.path.parent} yet; indexing a folder makes one")
             with self.transaction():
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
@@ -192,7 +198,7 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise IndexIncompatible(
                 f"the index at {self.path.parent} was written by a newer pixseek (schema {version}, "
-                f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another --index")
+                f"this one reads {SCHEMA_VERSION}); upgrade pixseek or use another index folder")
         if version < 1:
             raise IndexCorrupt(f"the catalog at {self.path} has no schema version")
 
@@ -261,6 +267,19 @@ class Catalog:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
+    def count_under(self, folder: str) -> int:
+        low, high = folder_range(folder)
+        return self._db.execute("SELECT COUNT(*) FROM files WHERE path >= ? AND path < ?", (low, high)).fetchone()[0]
+
+    def count_skipped(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM skipped").fetchone()[0]
+
+    def file_info(self, id_: int) -> tuple | None:
+        """(path, size, mtime_ns, width, height, indexed_at) of one row, or None."""
+        row = self._db.execute("SELECT path, size, mtime_ns, width, height, indexed_at FROM files WHERE id = ?",
+                               (int(id_),)).fetchone()
+        return (decode_path(row[0]), *row[1:]) if row else None
+
     def files_under(self, folders: Iterable[str]) -> Iterator[FileRecord]:
         for folder in folders:
             low, high = folder_range(folder)
@@ -305,7 +324,7 @@ class Catalog:
         for (content,) in self._db.execute("SELECT hash FROM files"):
             yield content
 
-    def clone(self) -> "Catalog":
+    def clone(self) -> Catalog:
         """A second connection to this catalog. A connection's transactions are shared by every
         thread that uses it, so a thread that writes (or reads in parallel) needs its own."""
         return Catalog(connect(self.path), self.path)

@@ -26,11 +26,11 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from pixseek.atomic import replaced_whole
+from pixseek import atomic
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
@@ -82,7 +82,7 @@ class Spec:
     nprobe: int = 0
 
     @classmethod
-    def choose(cls, count: int, setting: str = "auto") -> "Spec":
+    def choose(cls, count: int, setting: str = "auto") -> Spec:
         """The spec for `count` vectors: exact while that is fast, IVF beyond, IVF over 4-bit codes
         for tens of millions (or as forced, where there are enough vectors to train an IVF)."""
         if setting not in KINDS:
@@ -97,7 +97,7 @@ class Spec:
         return cls("ivf4", nlist, max(16, nlist // 32))
 
     @classmethod
-    def of(cls, index) -> "Spec":
+    def of(cls, index) -> Spec:
         if hasattr(index, "sq") and index.sq.qtype == _faiss().ScalarQuantizer.QT_4bit:
             return cls("ivf4", int(index.nlist), int(index.nprobe))
         if hasattr(index, "nlist"):
@@ -153,12 +153,12 @@ class VectorIndex:
         return self.spec.describe()
 
     @classmethod
-    def empty(cls, dim: int) -> "VectorIndex":
+    def empty(cls, dim: int) -> VectorIndex:
         faiss = _faiss()
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), Spec("flat"))
 
     @classmethod
-    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> "VectorIndex":
+    def build(cls, dim: int, spec: Spec, batches: Batches, count: int) -> VectorIndex:
         """An index of `spec` holding everything `batches()` yields ((ids, vectors) pairs).
 
         IVF reads the batches twice: once to train on an even sample, once to add.
@@ -232,7 +232,7 @@ class VectorIndex:
         target = folder / f"vectors-{generation:012d}.faiss"
         # Written through a Python file: FAISS's own writer only prints a failed final flush
         # (a full disk, a size limit) and would leave a truncated file to rename into place.
-        with replaced_whole(target, ".vectors-") as handle:
+        with atomic.replacing(target, prefix=".vectors-", sync=True) as handle:
             faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
         for old in saved_files(folder):
             if old[1] != target:
@@ -240,7 +240,7 @@ class VectorIndex:
         return target
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> "VectorIndex":
+    def load(cls, path: Path, dim: int) -> VectorIndex:
         faiss = _faiss()
         try:
             index = faiss.read_index(str(path))

@@ -7,8 +7,10 @@ page elsewhere cannot reach it through DNS rebinding. Ctrl-C stops it cleanly.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +19,8 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
-from pixseek.web.uploads import MAX_UPLOAD_MB
+from pixseek.errors import PixseekError
+from pixseek.uploads import MAX_UPLOAD_MB
 
 APP = Path(__file__).with_name("app.py")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -79,8 +82,27 @@ def _stop(server: subprocess.Popen) -> int:
         return server.wait()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse in one line, before the server starts, a port that something else listens on
+    (the server would say so in pages of its own log)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise PixseekError(f"cannot listen on {host!r}: {error.strerror}") from None
+    family, kind, proto, _, where = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(where)
+        except OSError as error:
+            busy = error.errno == errno.EADDRINUSE
+            why = "is in use by another program (another pixseek web?)" if busy else f"cannot be used ({error.strerror})"
+            raise PixseekError(f"port {port} on {host} {why}; choose another with --port") from None
+
+
 def launch(args) -> int:
     """Serve the app until it exits or Ctrl-C; returns the server's exit code."""
+    check_port_free(args.host, args.port)
     address = url(args)
     if args.host not in LOOPBACK:
         print(f"pixseek: listening on {args.host}: anyone who can reach this machine can search and view "

@@ -1,13 +1,17 @@
 """Results as a grid of thumbnails with scores, and a closer look at one photo.
 
+The grid reflows with the width (three small tiles a row on a phone, more on a desktop). Each
+thumbnail is a link to this search's address plus `view=<id>`, which opens the photo large;
+"More like this" links to a search by that photo alone (`like=<id>`). Photos are named by their index id, never by a path.
 Only photos in the index are ever shown: thumbnails come from the Library (which refuses any
-other path) through Streamlit's media endpoint, and the closer look checks `contains` again.
-Thumbnails are cached on disk by content hash; the first sight of a grid makes the missing
-ones in parallel.
+other path) inlined in the page, and the closer look checks `contains` again. Thumbnails are
+cached on disk by content hash; the first sight of a grid makes the missing ones in parallel.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -15,19 +19,20 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
-from pixseek.images import read_file
 from pixseek.library import Library
 from pixseek.reports import SearchResult
 from pixseek.web import searchbar, state
 from pixseek.web.messages import escape
 
-COLUMNS = 5
 THUMBNAIL_PX = 320
 DETAIL_PX = 1600
-SELECTED_KEY = "selected"
-# Every tile the same shape whatever the photo's, so the grid's rows line up.
-TILE_STYLE = """<style>[data-testid="stMain"] [data-testid="stColumn"] [data-testid="stImage"] img {
-  aspect-ratio: 4 / 3; width: 100%; object-fit: contain; background: rgba(128, 128, 128, 0.08); }</style>"""
+COLUMNS = 5  # tiles a row at most
+TILE_MIN_PX = 100  # a tile's narrowest: three a row on a phone
+# Every thumbnail the same shape whatever the photo's, so the grid's rows line up.
+TILE_STYLE = """<style>a.tile img, a.tile div { display: block; aspect-ratio: 4 / 3; width: 100%;
+  object-fit: contain; background: rgba(128, 128, 128, 0.08); border-radius: 4px; }
+a.like { font-size: 0.85rem; }
+a.tile div { display: flex; align-items: center; justify-content: center; font-size: 0.8rem; color: #888; }</style>"""
 
 
 def _thumbnail(library: Library, path: str, size: int) -> bytes | None:
@@ -42,30 +47,38 @@ def _thumbnails(library: Library, results: list[SearchResult]) -> list[bytes | N
         return list(pool.map(partial(_thumbnail, library, size=THUMBNAIL_PX), [r.path for r in results]))
 
 
-def _select(path: str) -> None:
-    st.session_state[SELECTED_KEY] = path
+def tile_html(result: SearchResult, thumbnail: bytes | None) -> str:
+    """The clickable thumbnail; the name is text (alt and title), escaped for HTML."""
+    name = html.escape(os.path.basename(result.path))
+    href = html.escape(searchbar.link(view=result.id))
+    if thumbnail:
+        picture = f'<img src="data:image/jpeg;base64,{base64.b64encode(thumbnail).decode()}" alt="{name}">'
+    else:
+        picture = "<div>no preview: the file has moved or changed</div>"
+    return f'<a class="tile" href="{href}" title="{name}" target="_self">{picture}</a>'
 
 
 def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
-    name = os.path.basename(result.path)
-    if thumbnail:
-        st.image(thumbnail, width="stretch", alt=name)
-    else:
-        st.caption("(no preview: the file has moved or changed)")
-    st.caption(f"**{result.score:.3f}** · {escape(name)}")
-    with st.container(horizontal=True, gap="small"):
-        st.button("View", key=f"view_{result.id}", type="tertiary", on_click=_select, args=(result.path,))
-        st.button("More like this", key=f"like_{result.id}", type="tertiary", on_click=searchbar.more_like,
-                  args=(result.path,))
+    st.html(tile_html(result, thumbnail))
+    st.caption(f"**{result.score:.3f}** · {escape(os.path.basename(result.path))}")
+    alone = searchbar.link(like=result.id, photo=None, q=None, **{"not": None})  # by that photo alone
+    st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
 
 
 def _original(library: Library, path: str) -> bytes:
-    return read_file(path) if library.contains(path) else b""
+    try:
+        return library.original(path)
+    except PixseekError:
+        return b""
 
 
-@st.dialog("Photo", width="large")
-def _detail(library: Library, path: str) -> None:
-    if not library.contains(path):
+def _close_view() -> None:
+    st.query_params.pop(searchbar.VIEW, None)
+
+
+@st.dialog("Photo", width="large", on_dismiss=_close_view)
+def _detail(library: Library, path: str | None) -> None:
+    if path is None or not library.contains(path):
         st.error("This photo is no longer in the index.")
         return
     st.code(path, language=None, wrap_lines=True)
@@ -79,10 +92,14 @@ def _detail(library: Library, path: str) -> None:
 def _empty(outcome: searchbar.Outcome) -> str:
     if outcome.min_score is not None:
         return f"Nothing scores {outcome.min_score:.2f} or more: lower the minimum score."
-    return "No results: the index holds no photos yet. Index a folder in the sidebar."
+    return "No results: no photo of these folders is indexed yet. Index a folder in the sidebar."
 
 
 def render(cfg: state.Config, outcome: searchbar.Outcome | None) -> None:
+    view = st.query_params.get(searchbar.VIEW)
+    if cfg.has_index and view and view.isdigit():
+        library = state.library(cfg)
+        _detail(library, library.photo_path(int(view)))
     if outcome is None:
         return
     if not outcome.results:
@@ -94,11 +111,7 @@ def render(cfg: state.Config, outcome: searchbar.Outcome | None) -> None:
     st.caption(f"{count} result{'s' if count != 1 else ''}, best first; the score is the cosine similarity")
     thumbnails = _thumbnails(library, outcome.results)
     st.html(TILE_STYLE)
-    for start in range(0, count, COLUMNS):
-        for column, result, thumbnail in zip(st.columns(COLUMNS), outcome.results[start:start + COLUMNS],
-                                             thumbnails[start:start + COLUMNS]):
-            with column:
-                _tile(result, thumbnail)
-    selected = st.session_state.pop(SELECTED_KEY, None)
-    if selected:
-        _detail(library, selected)
+    grid = st.grid(COLUMNS, min_column_width=TILE_MIN_PX, key="results")
+    for result, thumbnail in zip(outcome.results, thumbnails):
+        with grid.cell():
+            _tile(result, thumbnail)

@@ -1,30 +1,46 @@
-"""The search form and the query it sends: words, an example photo (uploaded, or "more like
-this" on a result), words to steer away from, top-k and a minimum score.
+"""The search controls and the query they make: words, an example photo (uploaded, or a result's
+"More like this"), words to steer away from, the number of results, a minimum score, and the
+folder to search within.
 
-The outcome is kept in the session, so a click on a result redraws the page without searching
-again. Typed text is always text: unlike the CLI, a typed path never makes the server read a file.
+The whole search lives in the page's address (q, k, not, min, in, like, photo), so a reload or
+a bookmark shows the same results, and every control acts at once (no form to submit). Typed
+text is always text: unlike the CLI, a typed path never makes the server read a file.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+import urllib.parse
 from dataclasses import dataclass
 
 import streamlit as st
 
-from pixseek.errors import QueryError
+from pixseek import uploads
+from pixseek.errors import PixseekError, QueryError
 from pixseek.files import image_extensions
-from pixseek.reports import SearchResult
-from pixseek.search import MAX_TEXT_CHARS, Query, Term
-from pixseek.web import state, uploads
-from pixseek.web.messages import user_errors
+from pixseek.library import Library
+from pixseek.reports import FolderInfo, SearchResult
+from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term
+from pixseek.web import state
+from pixseek.web.messages import escape
 
 MAX_RESULTS = 50
-DEFAULT_K = 10
-OUTCOME_KEY = "outcome"
-LIKE_KEY = "more_like"
+ALL_FOLDERS = ""  # the "Search in" choice that means every folder
 NO_INDEX = "No index yet: type a folder in the sidebar and press **Index images**."
+EMPTY_HINT = "Type what you are looking for, or add an example photo."
+UPLOADER_KEY = "uploader"  # the uploader's key is this and a count, raised to empty it
+LAST_KEY = "last_outcome"  # shown again while the search box is empty
+# The address's parameters besides the bound controls: an example photo, and a photo shown large.
+LIKE, PHOTO, VIEW = "like", "photo", "view"
+
+
+@dataclass(frozen=True)
+class Example:
+    """The example photo of a search: an indexed photo ("More like this") or an upload."""
+
+    name: str
+    path: str | None = None  # an indexed photo
+    data: bytes | None = None  # an upload
 
 
 @dataclass(frozen=True)
@@ -39,58 +55,136 @@ def build_query(text: str, negative: str = "", image: str | None = None) -> Quer
     if image:
         terms.append(Term(1.0, image=image))
     if not terms:
-        raise QueryError("empty query: type what you are looking for, or add an example photo")
+        raise QueryError(EMPTY_HINT)
     if negative.strip():
         terms.append(Term(-1.0, text=negative.strip()))
     return Query(tuple(terms))
 
 
-def _title(text: str, negative: str, example: str | None) -> str:
+def _title(text: str, negative: str, example: Example | None) -> str:
     parts = [f"“{text.strip()}”"] if text.strip() else []
     if example:
-        parts.append(f"photos like {example}")
+        parts.append(f"photos like {example.name}")
     title = " + ".join(parts)
     return title + (f", not “{negative.strip()}”" if negative.strip() else "")
 
 
-def more_like(path: str) -> None:
-    """Callback for a result's "More like this": the next run searches by that photo."""
-    st.session_state[LIKE_KEY] = path
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value or None
 
 
-def _search(cfg: state.Config, k: int, min_score: float | None, text: str = "", negative: str = "",
-            example: str | None = None, upload=None) -> Outcome | None:
-    if not cfg.has_index:
-        st.info(NO_INDEX)
-        return None
-    library = state.library(cfg)
-    image = uploads.as_file(upload.name, upload.getvalue()) if upload is not None else nullcontext(example)
-    with image as image_path:
-        results = library.search(build_query(text, negative, image_path), k=k, min_score=min_score)
-    shown = upload.name if upload is not None else example and os.path.basename(example)
-    return Outcome(_title(text, negative, shown), results, min_score)
+def link(**changes) -> str:
+    """The address of this search with `changes` (None drops a parameter), for links on the page."""
+    params = {key: st.session_state.get(key) for key in ("q", "k", "not", "min", "in")}
+    params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO)}, **changes)
+    return "?" + urllib.parse.urlencode({key: value for key, value in params.items() if value not in (None, "")})
+
+
+def _example(library: Library) -> Example | None:
+    """The example photo the address names, if it is still there."""
+    like, photo = _param(LIKE), _param(PHOTO)
+    if like and like.isdigit():
+        path = library.photo_path(int(like))
+        if path:
+            return Example(os.path.basename(path), path=path)
+    if photo:
+        upload = state.uploads().get(photo)
+        if upload:
+            return Example(upload.name, data=upload.data)
+    return None
+
+
+def _drop_example() -> None:
+    for name in (LIKE, PHOTO):
+        st.query_params.pop(name, None)
+
+
+def _uploader_key() -> str:
+    return f"{UPLOADER_KEY}-{st.session_state.get(UPLOADER_KEY, 0)}"
+
+
+def _take_upload() -> None:
+    """Uploader callback: the photo becomes the search's example (named in the address), and the
+    uploader is emptied (a new one replaces it), so the example shows in one place, with its own
+    Remove button."""
+    upload = st.session_state.get(_uploader_key())
+    st.session_state[UPLOADER_KEY] = st.session_state.get(UPLOADER_KEY, 0) + 1
+    if upload is None:
+        return
+    try:
+        key = state.uploads().keep(upload.name, upload.getvalue())
+    except PixseekError as error:
+        st.session_state["upload_error"] = str(error)
+        return
+    st.query_params.pop(LIKE, None)
+    st.query_params[PHOTO] = key
+
+
+def _folder_label(folders: dict[str, FolderInfo], path: str) -> str:
+    if path == ALL_FOLDERS:
+        return "All folders"
+    info = folders.get(path)
+    if info is None:
+        return path
+    return f"{path} ({info.images:,}{'' if info.present else ', missing'})"
+
+
+def _search(library: Library, text: str, k: int, negative: str, min_score: float | None, within: str | None,
+            example: Example | None) -> Outcome:
+    if example is not None and example.data is not None:
+        with uploads.as_file(example.name, example.data) as image:
+            results = library.search(build_query(text, negative, image), k=k, min_score=min_score, within=within)
+    else:
+        query = build_query(text, negative, example.path if example else None)
+        results = library.search(query, k=k, min_score=min_score, within=within)
+    return Outcome(_title(text, negative, example), results, min_score)
 
 
 def render(cfg: state.Config) -> Outcome | None:
-    """Draw the form, search if asked to, and return the outcome to show (the last one kept)."""
-    with st.form("search", border=False):
-        left, right = st.columns([6, 1], vertical_alignment="bottom")
-        text = left.text_input("Search your photos", key="text", max_chars=MAX_TEXT_CHARS,
-                               placeholder="a dog on a beach at sunset")
-        submitted = right.form_submit_button("Search", type="primary", width="stretch")
-        k = st.slider("Number of results", 1, MAX_RESULTS, DEFAULT_K, key="k")
-        with st.expander("Search by a photo, steer away, minimum score"):
-            upload = st.file_uploader("Example photo", key="upload", max_upload_size=uploads.MAX_UPLOAD_MB,
-                                      type=sorted(e.lstrip(".") for e in image_extensions()))
-            negative = st.text_input("Not like", key="negative", max_chars=MAX_TEXT_CHARS,
-                                     placeholder="words to steer away from, e.g. people")
-            min_score = st.number_input("Minimum score", min_value=-1.0, max_value=1.0, value=None, step=0.05,
-                                        key="min_score", placeholder="none")
-    like = st.session_state.pop(LIKE_KEY, None)
-    if submitted or like:
-        st.session_state[OUTCOME_KEY] = None
-        with user_errors():
-            st.session_state[OUTCOME_KEY] = (
-                _search(cfg, k, min_score, text, negative, upload=upload) if submitted
-                else _search(cfg, k, min_score, example=like))
-    return st.session_state.get(OUTCOME_KEY)
+    """Draw the controls and return the search they describe, run (None when there is none)."""
+    folders = {f.path: f for f in state.folders(state.library(cfg), cfg.index_dir, state.runs(cfg))} \
+        if cfg.has_index else {}
+    if st.session_state.get("in", ALL_FOLDERS) not in (ALL_FOLDERS, *folders):
+        st.session_state["in"] = ALL_FOLDERS  # a folder no longer in the index
+    left, right = st.columns([6, 1], vertical_alignment="bottom")
+    text = left.text_input("Search your photos", key="q", max_chars=MAX_TEXT_CHARS, bind="query-params",
+                           placeholder="a dog on a beach at sunset") or ""
+    right.button("Search", type="primary", width="stretch", key="search")  # Enter does the same
+    library = state.library(cfg) if cfg.has_index else None
+    example = _example(library) if library else None
+    if example:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(f"Example photo: **{escape(example.name)}**")
+            st.button("Remove example photo", key="drop_example", type="tertiary", on_click=_drop_example)
+    with st.container(horizontal=True):
+        k = st.slider("Number of results", 1, MAX_RESULTS, DEFAULT_K, key="k", bind="query-params")
+        within = st.selectbox("Search in", [ALL_FOLDERS, *folders], key="in", bind="query-params",
+                              format_func=lambda path: _folder_label(folders, path))
+    with st.expander("Search by a photo, steer away, minimum score"):
+        st.file_uploader("Example photo", key=_uploader_key(), max_upload_size=uploads.MAX_UPLOAD_MB,
+                         type=sorted(e.lstrip(".") for e in image_extensions()), on_change=_take_upload)
+        negative = st.text_input("Not like", key="not", max_chars=MAX_TEXT_CHARS, bind="query-params",
+                                 placeholder="words to steer away from, e.g. people") or ""
+        min_score = st.number_input("Minimum score", min_value=-1.0, max_value=1.0, value=None, step=0.05,
+                                    key="min", placeholder="none", bind="query-params")
+    upload_error = st.session_state.pop("upload_error", None)
+    if upload_error:
+        st.error(upload_error)
+    if not (text.strip() or example):
+        if _param(LIKE) or _param(PHOTO):
+            st.info("The example photo is gone (no longer indexed, or forgotten by a restarted server).")
+        else:
+            st.caption(EMPTY_HINT)
+        return st.session_state.get(LAST_KEY)  # an emptied box keeps the last results on the page
+    if library is None:
+        st.info(NO_INDEX)
+        return None
+    try:
+        outcome = _search(library, text, k, negative, min_score, within or None, example)
+    except PixseekError as error:
+        st.error(str(error))
+        return None
+    st.session_state[LAST_KEY] = outcome
+    return outcome
+

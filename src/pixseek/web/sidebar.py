@@ -1,4 +1,11 @@
-"""The sidebar: which folders to index, the indexing run as it goes, and the index's state."""
+"""The sidebar: the index's folders (their photo counts, a missing one marked, each removable),
+adding folders, the indexing run as it goes, and the index's state.
+
+The folders listed are the index's own, the ones every search covers: what is typed to add
+folders is cleared once their indexing starts. The state is looked at again every IDLE_POLL_S
+without a reload (a folder changed on disk shows its update button), and every POLL_S while a
+run goes on (the count of photos grows with each saved batch).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,15 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
-from pixseek.reports import Progress
-from pixseek.web import settings, state
-from pixseek.web.jobs import IndexJob, JobState
+from pixseek.jobs import IndexJob, JobState
+from pixseek.reports import FolderInfo, Progress
+from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
 
 POLL_S = 0.5
+IDLE_POLL_S = 10
 FOLDERS_KEY = "folders"
-START_ERROR_KEY = "index_start_error"
+ERROR_KEY = "index_start_error"
 
 
 def _typed_folders() -> list[str]:
@@ -26,11 +34,20 @@ def _start(cfg: state.Config, job: IndexJob, typed: bool) -> None:
     """Button callback: it runs before the page is drawn, so the progress bar shows at once."""
     folders = _typed_folders() if typed else None
     if typed and not folders:
-        st.session_state[START_ERROR_KEY] = "type the folder to index (one per line)"
+        st.session_state[ERROR_KEY] = "type the folder to index (one per line)"
         return
-    if folders:
-        settings.save_folders(folders)
-    job.start(partial(state.open_library, cfg), folders)
+    if job.start(partial(state.open_library, cfg), folders) and typed:
+        st.session_state[FOLDERS_KEY] = ""  # from now on they are in the index's list (or the run says why not)
+
+
+def _remove(cfg: state.Config, folder: str) -> None:
+    try:
+        removed = state.library(cfg).remove(folder)
+    except PixseekError as error:
+        st.session_state[ERROR_KEY] = str(error)
+        return
+    state.forget()
+    st.toast(f"Removed {folder} from the index ({removed:,} photos)")
 
 
 def _duration(seconds: float) -> str:
@@ -66,6 +83,15 @@ def _while_indexing(cfg: state.Config, job: IndexJob) -> None:
     _index_status(cfg, job, current)
 
 
+@st.fragment(run_every=IDLE_POLL_S)
+def _while_idle(cfg: state.Config, job: IndexJob) -> None:
+    current = job.state()
+    if current.running:
+        st.rerun()  # a run started (from another browser tab): show its progress
+    _last_run(current)
+    _index_status(cfg, job, current)
+
+
 def _last_run(current: JobState) -> None:
     if current.error:
         st.error(current.error)
@@ -78,24 +104,38 @@ def _when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "never"
 
 
+def _folder_row(cfg: state.Config, folder: FolderInfo, index: int, running: bool) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        missing = "" if folder.present else " · **missing** (an unmounted drive?): its photos are kept, not searched"
+        st.caption(f"{escape(folder.path)} · {folder.images:,} photos{missing}")
+        st.button("Remove", key=f"remove_{index}", type="tertiary", disabled=running, on_click=_remove,
+                  args=(cfg, folder.path), help="Drop this folder and its photos from the index (the files stay)")
+
+
 @user_errors()
 def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
     if not cfg.has_index:
         st.info("No index yet: type a folder above and press **Index images**.")
         return
     library = state.library(cfg)
-    status = state.status(library, cfg.index_dir, current.runs)
+    if current.running:  # a cheap status, every POLL_S: the count grows with each saved batch
+        status, folders = library.status(check=False), library.folder_details()
+    else:
+        status, folders = state.status(library, cfg.index_dir, current.runs), state.folders(library, cfg.index_dir,
+                                                                                           current.runs)
     st.markdown(f"**Model:** {escape(status.model_id)}  \n**Images:** {status.images:,}  \n"
                 f"**Last update:** {_when(status.last_update)}")
-    if status.folders:
-        st.caption("Folders: " + ", ".join(escape(f) for f in status.folders))
+    if folders:
+        st.markdown("**Folders in the index**")
+        for index, folder in enumerate(folders):
+            _folder_row(cfg, folder, index, current.running)
     if not status.consistent:
         st.warning("The index needs attention: " + "; ".join(status.problems))
     if status.skipped:
         with st.expander(f"Skipped files ({status.skipped:,})"):
             rows = state.skipped(library, cfg.index_dir, current.runs)
             st.dataframe({"file": [p for p, _ in rows], "reason": [r for _, r in rows]}, hide_index=True)
-    if current.running or not status.folders:
+    if current.running or not any(f.present for f in folders):
         return
     try:
         summary = state.changes(library, cfg.index_dir, current.runs)
@@ -110,19 +150,16 @@ def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
 def render(cfg: state.Config) -> None:
     job = state.index_job(cfg.index_dir)
     st.header("Index")
-    if FOLDERS_KEY not in st.session_state:
-        st.session_state[FOLDERS_KEY] = "\n".join(settings.load_folders())
-    st.text_area("Folders to index", key=FOLDERS_KEY, height=80, placeholder="/home/me/Pictures",
+    st.text_area("Add folders to index", key=FOLDERS_KEY, height=80, placeholder="/home/me/Pictures",
                  help="One folder per line, searched recursively. Indexing is incremental: "
                       "only new and changed photos are read again.")
     current = job.state()
     st.button("Index images", type="primary", on_click=_start, args=(cfg, job, True), disabled=current.running,
               key="index_images")
-    error = st.session_state.pop(START_ERROR_KEY, None)
+    error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error)
     if current.running:
         _while_indexing(cfg, job)
     else:
-        _last_run(current)
-        _index_status(cfg, job, current)
+        _while_idle(cfg, job)

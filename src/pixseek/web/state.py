@@ -1,5 +1,6 @@
 """What one server process shares between browser sessions: the index it serves, one Library
-and one indexing job per index, and short-lived caches of the slower index queries.
+and one indexing job per index, the uploaded example photos, and short-lived caches of the
+slower index queries.
 
 `pixseek web` hands the index, model and device down through the engine's own variables
 (PIXSEEK_INDEX, PIXSEEK_MODEL, PIXSEEK_DEVICE), so the app and the CLI resolve them alike.
@@ -14,11 +15,12 @@ import streamlit as st
 
 from pixseek import paths
 from pixseek.library import Library, index_exists
-from pixseek.reports import ChangeSummary, Status
-from pixseek.web.jobs import IndexJob
+from pixseek.jobs import IndexJob
+from pixseek.reports import ChangeSummary, FolderInfo, Status
+from pixseek.uploads import UploadStore
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
-CHANGES_TTL_S = 60  # looking for changed files scans every folder: not on every click
+CHANGES_TTL_S = 30  # looking for changed files scans every folder: not on every redraw
 
 
 @dataclass(frozen=True)
@@ -42,19 +44,25 @@ def open_library(cfg: Config) -> Library:
     return Library.open(cfg.index_dir, model=cfg.model, create=True, device=cfg.device)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, validate=Library.is_current)
 def _shared(cfg: Config) -> Library:
     return open_library(cfg)
 
 
 def library(cfg: Config) -> Library:
-    """The Library every session searches with (call only when the index exists)."""
+    """The Library every session searches with (call only when the index exists); a new one
+    when the catalog file has been replaced (rebuilt, or made again) since it was opened."""
     return _shared(cfg)
 
 
 @st.cache_resource(show_spinner=False)
 def index_job(index_dir: str) -> IndexJob:
     return IndexJob()
+
+
+@st.cache_resource(show_spinner=False)
+def uploads() -> UploadStore:
+    return UploadStore()
 
 
 # The caches below are keyed by the job's count of finished runs, so a run's end refreshes them.
@@ -72,3 +80,19 @@ def skipped(_library: Library, index_dir: str, runs: int) -> list[tuple[str, str
 @st.cache_data(ttl=CHANGES_TTL_S, show_spinner=False)
 def changes(_library: Library, index_dir: str, runs: int) -> ChangeSummary:
     return _library.changes()
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def folders(_library: Library, index_dir: str, runs: int) -> list[FolderInfo]:
+    return _library.folder_details()
+
+
+def forget() -> None:
+    """Drop the cached answers, after a change that is no indexing run (a folder removed)."""
+    for cached in (status, skipped, changes, folders):
+        cached.clear()
+
+
+def runs(cfg: Config) -> int:
+    """Finished indexing runs on this index: the caches' key for whatever a run may change."""
+    return index_job(cfg.index_dir).state().runs

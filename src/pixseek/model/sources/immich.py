@@ -68,7 +68,8 @@ def image_settings(folder: Path) -> dict:
     size = config.get("size")
     size = size[0] if isinstance(size, list) and size else size
     mode = config.get("resize_mode", "shortest")
-    require(mode in RESIZE_MODES, f"visual/preprocess_cfg.json asks for resize mode {mode!r}; pixseek reproduces {', '.join(RESIZE_MODES)}")
+    require(mode in RESIZE_MODES,
+            f"visual/preprocess_cfg.json asks for resize mode {mode!r}; pixseek reproduces {', '.join(RESIZE_MODES)}")
     require(isinstance(size, int) and size > 0, "visual/preprocess_cfg.json gives no image size")
     fields = {"image_size": size, "resize_mode": mode, "crop_rounding": "round",
               "interpolation": interpolation(config.get("interpolation", "bicubic"))}
@@ -86,7 +87,8 @@ def convert(folder: Path, workdir: Path, model_id: str | None) -> Path:
     workdir.mkdir(parents=True)
     image, text = place_tower(folder / IMAGE, workdir, "image"), place_tower(folder / TEXT, workdir, "text")
     layout, size = image_input(image.graph, IMAGE)
-    require(size in (None, fields["image_size"]), f"{IMAGE} takes {size} px images, preprocess_cfg.json says {fields['image_size']}")
+    require(size in (None, fields["image_size"]),
+            f"{IMAGE} takes {size} px images, preprocess_cfg.json says {fields['image_size']}")
     context = text_input(text.graph, TEXT) or text_cfg.get("context_length", 77)
     dim = embedding_size(image.graph, IMAGE, config.get("embed_dim"))
     require(embedding_size(text.graph, TEXT, dim) == dim, "the image and text towers give vectors of different sizes")

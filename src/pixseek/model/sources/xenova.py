@@ -70,4 +70,5 @@ def convert(folder: Path, workdir: Path, model_id: str | None) -> Path:
     name = config.get("_name_or_path")
     return write_bundle(workdir, new_config(
         image, text, model_id=model_id or (name if isinstance(name, str) and name.count("/") == 1 else folder.name),
-        embedding_dim=dim, image_size=size, context_length=context, image_layout=layout, **preprocessing(folder / "preprocessor_config.json", size)))
+        embedding_dim=dim, image_size=size, context_length=context, image_layout=layout,
+        **preprocessing(folder / "preprocessor_config.json", size)))

@@ -1,7 +1,8 @@
-"""Indexing in a background thread, so the page stays live, shows progress and can cancel.
+"""Indexing in a background thread, so a server (the web app, the HTTP API) stays live, shows
+progress and can cancel.
 
-One job per index, shared by every browser session of this server: a reloaded page finds the
-run still going. The run opens its own Library (its own SQLite connection): the catalog's
+One job per index, shared by every browser session or client of a server: a reloaded page finds
+the run still going. The run opens its own Library (its own SQLite connection): the catalog's
 connection is not shared between a writer and readers, and searches in the meantime see the
 last committed batch. The Library's write lock keeps any other writer out.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from pixseek.errors import PixseekError
 from pixseek.library import Library
@@ -48,7 +49,7 @@ class IndexJob:
             self._running = True
             self._cancel = threading.Event()
             self._progress = self._report = self._error = None
-        threading.Thread(target=self._run, args=(open_library, folders, self._cancel), name="pixseek-web-index",
+        threading.Thread(target=self._run, args=(open_library, folders, self._cancel), name="pixseek-index",
                          daemon=True).start()
         return True
 

@@ -1,0 +1,108 @@
+"""The JSON shapes of requests and answers (they are the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixseek.library import MAX_K
+from pixseek.reports import IndexReport, Progress
+from pixseek.search import MAX_TEXT_CHARS
+
+MAX_TERMS = 16
+
+
+class SearchOptions(BaseModel):
+    """What every search takes besides its terms; the filters the engine has."""
+
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(10, ge=1, le=MAX_K, description="number of results")
+    min_score: float | None = Field(None, ge=-1.0, le=1.0, description="only results with a similarity at least this")
+    folder: str | None = Field(None, max_length=4096,
+                               description="only results under this folder (absolute, inside an indexed folder)")
+
+
+class Term(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="words to search for")
+    like: int | None = Field(None, ge=1, description="the id of an indexed photo: photos like it")
+    weight: float = Field(1.0, ge=-100, le=100, description="negative steers away from the term")
+
+
+class SearchRequest(SearchOptions):
+    q: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="words to search for")
+    like: list[int] = Field([], max_length=MAX_TERMS, description="ids of indexed photos: photos like them")
+    not_: list[str] = Field([], alias="not", max_length=MAX_TERMS, description="words to steer away from")
+    terms: list[Term] = Field([], max_length=MAX_TERMS, description="weighted terms, mixed freely")
+
+
+class Hit(BaseModel):
+    id: int
+    path: str
+    name: str
+    score: float
+    thumbnail: str = Field(description="URL of a JPEG thumbnail")
+    original: str = Field(description="URL of the file itself")
+
+
+class SearchAnswer(BaseModel):
+    query: str = Field(description="the query as the engine understood it")
+    results: list[Hit]
+
+
+class FileInfo(BaseModel):
+    id: int
+    path: str
+    name: str
+    size: int
+    modified: float
+    width: int
+    height: int
+    indexed_at: float
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class SkippedAnswer(BaseModel):
+    total: int
+    items: list[SkippedFile]
+
+
+class IndexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    folders: list[str] = Field([], max_length=64,
+                               description="folders to index (default: those already indexed)")
+
+
+class ReportInfo(BaseModel):
+    indexed: int
+    reused: int
+    unchanged: int
+    removed: int
+    skipped: int
+    elapsed: float
+    cancelled: bool
+    summary: str
+
+    @classmethod
+    def of(cls, report: IndexReport) -> ReportInfo:
+        return cls(indexed=report.indexed, reused=report.reused, unchanged=report.unchanged, removed=report.removed,
+                   skipped=len(report.skipped) + report.skipped_before, elapsed=report.elapsed,
+                   cancelled=report.cancelled, summary=report.describe())
+
+
+class JobInfo(BaseModel):
+    running: bool
+    cancelling: bool
+    progress: Progress | None = Field(description="of the run going, or the last one")
+    eta: float | None = Field(description="seconds the run going is expected to take still")
+    report: ReportInfo | None = Field(description="of the last finished run")
+    error: str | None = Field(description="why the last run failed")
+    runs: int = Field(description="finished runs since the server started")
+
+
+class ErrorAnswer(BaseModel):
+    error: str = Field(description="what is wrong, in one line")
+    status: int

@@ -1,0 +1,71 @@
+"""Search: by words (GET or POST), by an uploaded photo (POST, multipart), mixed and weighted."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+
+from pixseek import uploads
+from pixseek.api import query
+from pixseek.api.deps import service
+from pixseek.api.schemas import SearchAnswer, SearchRequest
+from pixseek.api.service import Service
+from pixseek.errors import UploadTooLarge
+from pixseek.reports import SearchResult
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+def hit(result: SearchResult) -> dict:
+    return {"id": result.id, "path": result.path, "name": os.path.basename(result.path), "score": result.score,
+            "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"}
+
+
+def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_name: str = "") -> SearchAnswer:
+    library = svc.library()
+    engine_query = query.build(library, request, upload)
+    options = query.engine_options(request, library)
+    with svc.searching():
+        results = library.search(engine_query, **options)
+    described = engine_query.describe()
+    if upload:
+        described = described.replace(upload, f"upload {upload_name}")
+    return SearchAnswer(query=described, results=[hit(r) for r in results])
+
+
+@router.get("/search", response_model=SearchAnswer, summary="Search by words and/or indexed photos")
+def search_get(svc: Annotated[Service, Depends(service)],
+               q: Annotated[str | None, Query(max_length=1000, description="words to search for")] = None,
+               like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],  # noqa: B006
+               not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
+               k: Annotated[int, Query(ge=1, le=1000)] = 10,
+               min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
+               folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
+    request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "k": k, "min_score": min_score,
+                                            "folder": folder})
+    return run(svc, request)
+
+
+@router.post("/search", response_model=SearchAnswer, summary="Search with weighted terms (JSON)")
+def search_post(request: SearchRequest, svc: Annotated[Service, Depends(service)]) -> SearchAnswer:
+    return run(svc, request)
+
+
+@router.post("/search/image", response_model=SearchAnswer, summary="Search by an uploaded photo, with words if you like")
+def search_image(svc: Annotated[Service, Depends(service)],
+                 image: Annotated[UploadFile, File(description=f"a photo, at most {uploads.MAX_UPLOAD_MB} MB")],
+                 q: Annotated[str | None, Form(max_length=1000)] = None,
+                 not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
+                 k: Annotated[int, Form(ge=1, le=1000)] = 10,
+                 min_score: Annotated[float | None, Form(ge=-1, le=1)] = None,
+                 folder: Annotated[str | None, Form(max_length=4096)] = None) -> SearchAnswer:
+    limit = uploads.MAX_UPLOAD_MB * 2**20
+    data = image.file.read(limit + 1)
+    name = os.path.basename(image.filename or "") or "the upload"
+    if len(data) > limit:
+        raise UploadTooLarge(f"{name} is too large; upload a photo of at most {uploads.MAX_UPLOAD_MB} MB")
+    request = SearchRequest.model_validate({"q": q, "not": not_, "k": k, "min_score": min_score, "folder": folder})
+    with uploads.as_file(name, data) as path:
+        return run(svc, request, path, name)
