@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
     text += "\n\n" + table("Building (catalog rows written in bulk through Catalog; vector index from them)",
                            ["vectors", "index", "catalog write s", "vector index build s"], build_rows)
     compact = [[f"{r['size']:,}", f"{r.get('codes_only_top10_overlap', float('nan')):.3f}",
-                f"{r.get('float16_top10_overlap', float('nan')):.3f}"] for r in runs if r["mode"] == "auto" and r["model"] != MODEL]
+                f"{r.get('float16_top10_overlap', float('nan')):.3f}"]
+               for r in runs if r["mode"] == "auto" and r["model"] != MODEL]
     text += "\n\n" + table("Compact storage: top-10 overlap with exact float32 search",
                            ["vectors", "8-bit codes, no re-rank", "float16"], compact)
     save("query", {"quick": args.quick, "builds": {str(k): v for k, v in builds.items()}, "runs": runs}, text)

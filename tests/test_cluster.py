@@ -24,7 +24,7 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 
 from conftest import TEST_MODEL, make_photo  # noqa: E402
-from ray_kit import is_loopback, listening_addresses, ray_processes, wait_until_gone  # noqa: E402
+from ray_kit import is_loopback, ray_processes, wait_until_gone  # noqa: E402
 
 from pixseek.library import Library  # noqa: E402
 

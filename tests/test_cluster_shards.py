@@ -13,16 +13,16 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
-from conftest import make_photo  # noqa: E402
+from conftest import make_photo
 
-from pixseek.cluster.ingest import accepted_pipelines, ingest_folder  # noqa: E402
-from pixseek.cluster.nodes import KNOWN, KnownContent, decode_batch, encode_batch, pipeline_name, shard_rows  # noqa: E402
-from pixseek.cluster.shards import PixelPipeline, list_shards, read_shard, write_shard  # noqa: E402
-from pixseek.cluster.shipping import file_sha256  # noqa: E402
-from pixseek.errors import FolderNotFound, ShardRefused  # noqa: E402
-from pixseek.indexer import content_hash  # noqa: E402
-from pixseek.library import Library  # noqa: E402
-from pixseek.model import Encoder, find_bundle  # noqa: E402
+from pixseek.cluster.ingest import accepted_pipelines, ingest_folder
+from pixseek.cluster.nodes import KNOWN, KnownContent, decode_batch, encode_batch, pipeline_name, shard_rows
+from pixseek.cluster.shards import PixelPipeline, list_shards, read_shard, write_shard
+from pixseek.cluster.shipping import file_sha256
+from pixseek.errors import FolderNotFound, ShardRefused
+from pixseek.indexer import content_hash
+from pixseek.library import Library
+from pixseek.model import Encoder, find_bundle
 
 
 def node_batch(paths, known=()) -> dict:

@@ -129,7 +129,8 @@ def cmd_index(args) -> int:
             show = None if args.quiet else bar.show
             if args.cluster:
                 report = library.index_on_cluster(args.folders, args.cluster, shards=args.shards, progress=show,
-                                                  cancel=cancel, dashboard=args.dashboard)
+                                                  cancel=cancel, dashboard=args.dashboard,
+                                                  include_hidden=args.include_hidden)
             elif args.reindex:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:

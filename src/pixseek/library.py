@@ -287,9 +287,10 @@ class Library:
             return report
 
     @_storage_errors
-    def index_on_cluster(self, folders: Iterable[str | os.PathLike] | None = None, cluster: str = "local", shards: Path | str | None = None,
-                         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
-                         dashboard: bool = False) -> IndexReport:
+    def index_on_cluster(self, folders: Iterable[str | os.PathLike] | None = None, cluster: str = "local",
+                         shards: Path | str | None = None, progress: ProgressCallback | None = None,
+                         cancel: threading.Event | None = None, dashboard: bool = False,
+                         include_hidden: bool | None = None) -> IndexReport:
         """Like `index`, with the decoding and embedding done on the Ray cluster at `cluster`
         ("local", "auto", "ray://HEAD:PORT", "HEAD:PORT"). Results come back as Parquet shards,
         ingested as they arrive; `shards` keeps them in that folder (else they are deleted once
@@ -304,6 +305,8 @@ class Library:
             with self._writer() as writer:
                 folders = self._folders_to_scan(folders, writer)
                 writer.add_roots(folders)
+                if include_hidden is not None:  # the hidden-files policy, as for `index`
+                    writer.set_setting(HIDDEN_KEY, "yes" if include_hidden else "no")
                 for leftover in list_shards(own):  # a killed run's last shard: ingested, not embedded again
                     try:
                         Ingester(writer, self.encoder.bundle).ingest_file(leftover)

@@ -48,7 +48,7 @@ class Ingester:
 
     def ingest_rows(self, rows: ShardRows) -> None:
         latest = {path: i for i, path in enumerate(rows.paths)}  # a path twice: the last row counts
-        for path, i in latest.items():
+        for i in latest.values():
             outcome = self._outcome(rows, i)
             if outcome is not None:
                 self.batch.take(outcome)

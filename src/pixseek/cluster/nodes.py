@@ -9,7 +9,7 @@ Ray. On CPU nodes one actor does both steps; with GPUs, CPU tasks decode for GPU
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from PIL import Image

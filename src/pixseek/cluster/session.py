@@ -28,7 +28,7 @@ CONNECT_TIMEOUT_S = 10.0
 def import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401  (Ray Data is the part we need; ray alone lacks its dependencies)
+        import ray.data
     except ImportError as exc:
         raise ClusterError(f"indexing on a cluster needs Ray ({exc.name} is missing): "
                            "pip install 'pixseek[cluster]'") from None

@@ -56,7 +56,7 @@ class ShardRows:
 def _pyarrow():
     try:
         import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
     except ImportError:
         raise ClusterError("reading and writing shards needs pyarrow: pip install 'pixseek[cluster]'") from None
     return pyarrow
