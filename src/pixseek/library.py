@@ -330,7 +330,8 @@ class Library:
             self._repair_if_damaged()
             with self._writer() as writer:
                 report = ingest_folder(writer, self.encoder.bundle, Path(folder).expanduser())
-            self._save_vectors()
+            if report.shards:  # (an index made for shards that were all refused is not kept: no vector file)
+                self._save_vectors()
             return report
 
     def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,

@@ -17,7 +17,7 @@ from pixseek.cluster.shards import PixelPipeline, ShardRows, list_shards, read_s
 from pixseek.cluster.shipping import accepted_tower_hashes
 from pixseek.errors import FolderNotFound, ImageError, ShardRefused
 from pixseek.files import FileEntry
-from pixseek.indexer import Plan, _Batch, _Outcome
+from pixseek.indexer import Plan, _Batch, _Outcome, batch_size
 from pixseek.model.bundle import Bundle
 from pixseek.reports import IndexReport, IngestReport
 from pixseek.store.catalog import Catalog
@@ -38,7 +38,7 @@ class Ingester:
         self.catalog = catalog
         self.accepted = accepted_pipelines(bundle)
         self.plan = plan or Plan(roots=[])
-        self.batch = _Batch(catalog, None, self.plan)
+        self.batch = _Batch(catalog, None, self.plan, batch_size())  # one commit per shard, whatever its size
         self.report = report or IndexReport()
         self.ingest_report = IngestReport()
 

@@ -20,13 +20,14 @@ from pixseek.cluster.nodes import KnownContent, decode_batch, encode_batch, pipe
 from pixseek.cluster.session import ray_session
 from pixseek.cluster.shards import PixelPipeline, new_run_id, new_shard_name, write_shard
 from pixseek.cluster.shipping import ShippedModel, materialize, ship_model, tower_choice
+from pixseek.environment import number
 from pixseek.errors import ClusterError, PixseekError, ShardRefused
-from pixseek.indexer import BATCH_SIZE, Plan, ProgressCallback
+from pixseek.indexer import Plan, ProgressCallback, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
 from pixseek.reports import IndexReport, Progress
 from pixseek.store.catalog import Catalog
 
-SHARD_ROWS = int(os.environ.get("PIXSEEK_SHARD_ROWS", 1024))  # photos per shard (and per ingest transaction)
+DEFAULT_SHARD_ROWS = 1024  # photos per shard and per ingest transaction (PIXSEEK_SHARD_ROWS)
 SHARD_SECONDS = 10.0  # a shard is written at least this often while results arrive
 GPU_BATCH = 128  # a GPU encoder's batch (3,083 images/s at 32, 6,084 at 128 on an H200, fp32)
 
@@ -89,21 +90,22 @@ def _dataset(cluster, plan: Plan, model: ShippedModel, known_ref):
     known = [known_ref]  # in a list, so that Ray hands workers the reference, not a copy
     if cluster.gpus:
         dataset = dataset.map_batches(_decode_photos, fn_kwargs={"config_json": model.config_json, "known": known},
-                                      batch_size=BATCH_SIZE, num_cpus=1, batch_format="numpy")
+                                      batch_size=batch_size(), num_cpus=1, batch_format="numpy")
         return dataset.map_batches(_EncodePixels, fn_constructor_kwargs={"model": model}, batch_size=GPU_BATCH,
                                    num_gpus=1, batch_format="numpy",
                                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cluster.gpus))
     return dataset.map_batches(_EmbedPhotos, fn_constructor_kwargs={"model": model, "known": known},
-                               batch_size=BATCH_SIZE, num_cpus=1, batch_format="numpy",
+                               batch_size=batch_size(), num_cpus=1, batch_format="numpy",
                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cluster.cpus,
                                                                   initial_size=cluster.cpus))
 
 
 class _ShardWriter:
-    """Collects result batches and, every SHARD_ROWS photos or SHARD_SECONDS, writes them as
-    shards and ingests them (deleting each ingested shard unless the shards are kept)."""
+    """Collects result batches and, every PIXSEEK_SHARD_ROWS photos or SHARD_SECONDS, writes
+    them as shards and ingests them (deleting each ingested shard unless the shards are kept)."""
 
     def __init__(self, folder: Path, ingester: Ingester, keep: bool):
+        self.limit = number("PIXSEEK_SHARD_ROWS", DEFAULT_SHARD_ROWS, minimum=1)
         self.folder = folder
         self.ingester = ingester
         self.keep = keep
@@ -116,7 +118,7 @@ class _ShardWriter:
     def add(self, batch: dict) -> None:
         self._batches.append(batch)
         self._rows += len(batch["path"])
-        if self._rows >= SHARD_ROWS or time.monotonic() - self._since >= SHARD_SECONDS:
+        if self._rows >= self.limit or time.monotonic() - self._since >= SHARD_SECONDS:
             self.flush()
 
     def flush(self) -> None:
