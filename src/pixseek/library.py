@@ -334,6 +334,7 @@ class Library:
                 self._save_vectors()
             return report
 
+    @_storage_errors
     def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed).
