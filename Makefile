@@ -26,9 +26,10 @@ $(APP_STAMP): pyproject.toml
 	$(PIP) install -q -e '.[heif]'
 	touch $@
 
-# Everything the tests need, PyTorch and transformers included (the reference they compare with).
+# Everything the tests need: PyTorch and transformers (the reference they compare with), and
+# the cluster extra (Ray Data), whose tests run a real multi-node Ray on this machine.
 $(STAMP): $(APP_STAMP)
-	$(PIP) install -q -e '.[test,export,heif,raw]'
+	$(PIP) install -q -e '.[test,export,heif,raw,cluster]'
 	touch $@
 
 $(REFERENCE_WHEELS): | $(APP_STAMP)

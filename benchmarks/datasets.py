@@ -26,6 +26,7 @@ DIM = 512
 PER_FOLDER = 1000
 QUERIES = 200
 BATCH = 20_000
+LARGE = 2_000_000  # beyond, datasets are built chunk by chunk (build_large)
 
 
 def dataset_dir(size: int) -> Path:
@@ -70,6 +71,72 @@ def exact_top(data: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
     return best_rows
 
 
+class TopK:
+    """Each query's exact top-k over rows seen so far, fed chunk by chunk (for sizes that do not fit in RAM)."""
+
+    def __init__(self, queries: np.ndarray, k: int = 10):
+        self.queries, self.k = queries, k
+        self.scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+        self.rows = np.zeros((len(queries), 0), dtype=np.int64)
+
+    def add(self, chunk: np.ndarray, first_row: int) -> None:
+        scores = self.queries @ chunk.T
+        top = np.argpartition(-scores, self.k, axis=1)[:, :self.k]
+        self.scores = np.concatenate([self.scores, np.take_along_axis(scores, top, 1)], axis=1)
+        self.rows = np.concatenate([self.rows, top + first_row], axis=1)
+        keep = np.argsort(-self.scores, axis=1)[:, :self.k]
+        self.scores, self.rows = np.take_along_axis(self.scores, keep, 1), np.take_along_axis(self.rows, keep, 1)
+
+
+def build_large(size: int) -> dict:
+    """dataset-<size> for sizes whose vectors do not fit in RAM (10M x 512 float32 is 20 GB):
+    the same mixture, generated, written and scored chunk by chunk; no float16 comparison."""
+    from pixseek.model import find_bundle
+    from pixseek.store.catalog import Catalog, NewFile
+
+    folder = dataset_dir(size)
+    done = folder / "timings.npy"
+    if done.is_file():
+        return np.load(done, allow_pickle=True).item()
+    shutil.rmtree(folder, ignore_errors=True)
+    rng = np.random.default_rng(size)
+    centres, weights = centroids(size, rng)
+    queries = mixture(centres, weights, QUERIES, rng)
+    timings = {"size": size}
+    start = time.perf_counter()
+    make_files(folder / "files", size)
+    timings["make_files_s"] = time.perf_counter() - start
+    os.environ["PIXSEEK_MODELS"] = str(bench_models())
+    catalog = Catalog.open(folder / "index", create=True, model_id=find_bundle("bench-vit-b-32").model_id, dim=DIM)
+    catalog.add_roots([str(folder / "files")])
+    truth = TopK(queries)
+    start = time.perf_counter()
+    for i in range(0, size, BATCH):
+        chunk = mixture(centres, weights, min(BATCH, size - i), np.random.default_rng([size, i]))
+        truth.add(chunk, i)
+        paths = [str(folder / "files" / f"{n // PER_FOLDER:05d}" / f"{n:07d}.jpg") for n in range(i, i + len(chunk))]
+        stats = [os.stat(p) for p in paths]
+        catalog.commit_batch(added=[NewFile(p, st.st_size, st.st_mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
+                                    for n, (p, st, v) in enumerate(zip(paths, stats, chunk), start=i)])
+    timings["catalog_write_s"] = time.perf_counter() - start
+    timings.update(_vector_index(folder, catalog))
+    np.save(folder / "queries.npy", queries)
+    np.save(folder / "truth.npy", truth.rows + 1)  # row ids start at 1
+    np.save(done, timings)
+    return timings
+
+
+def _vector_index(folder: Path, catalog) -> dict:
+    """Build and save the index's vector index from its catalog (then closed); its timing."""
+    from pixseek.store.live_index import LiveVectorIndex
+
+    start = time.perf_counter()
+    live = LiveVectorIndex(folder / "index", catalog)
+    live.save()
+    catalog.close()
+    return {"vector_index_build_s": time.perf_counter() - start, "vector_index": live.index.describe()}
+
+
 def make_files(root: Path, size: int) -> None:
     for start in range(0, size, PER_FOLDER):
         folder = root / f"{start // PER_FOLDER:05d}"
@@ -84,7 +151,6 @@ def build(size: int) -> dict:
     from pixseek.metadata import PhotoMetadata
     from pixseek.model import find_bundle
     from pixseek.store.catalog import Catalog, Description, NewFile
-    from pixseek.store.live_index import LiveVectorIndex
 
     folder = dataset_dir(size)
     done = folder / "timings.npy"
@@ -106,13 +172,7 @@ def build(size: int) -> dict:
                                             Description(PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480)))
                                     for n, (e, v) in enumerate(zip(entries[i:i + BATCH], data[i:i + BATCH]), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    live = LiveVectorIndex(folder / "index", catalog)
-    live.save()
-    timings["vector_index_build_s"] = time.perf_counter() - start
-    timings["vector_index"] = live.index.describe()
-    timings["size"] = size
-    catalog.close()
+    timings.update(_vector_index(folder, catalog), size=size)
     np.save(folder / "queries.npy", queries)
     np.save(folder / "truth.npy", exact_top(data, queries) + 1)  # row ids start at 1
     np.save(folder / "fp16_top.npy", exact_top(data.astype(np.float16).astype(np.float32), queries) + 1)
@@ -123,4 +183,5 @@ def build(size: int) -> dict:
 if __name__ == "__main__":
     from benchmarks.common import emit
 
-    emit(build(int(sys.argv[2])))
+    size = int(sys.argv[2])
+    emit(build_large(size) if size > LARGE else build(size))

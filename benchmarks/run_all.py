@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import CACHE, save, table
 
-BENCHMARKS = ("indexing", "encoder", "query", "coldstart", "scale", "filters", "duplicates")
+BENCHMARKS = ("indexing", "encoder", "models", "query", "coldstart", "scale", "filters", "duplicates", "cluster")
 
 
 def summary(results: dict) -> list[list]:

@@ -55,6 +55,17 @@ def test_auto_choice_is_exact_for_small_collections_and_ivf_beyond():
     assert Spec.choose(1_000_000).nlist > Spec.choose(100_000).nlist > large.nlist
 
 
+def test_auto_choice_takes_4_bit_codes_for_tens_of_millions():
+    assert Spec.choose(vector_index.IVF4_FROM).kind == "ivf"
+    huge = Spec.choose(vector_index.IVF4_FROM + 1)
+    assert huge.kind == "ivf4" and 16 <= huge.nprobe < huge.nlist
+    assert Spec.choose(10_000_000).describe().startswith("ivf4 (approximate: 2048 lists, 64 probed, 4-bit codes")
+    assert huge.rerank_count(10) > Spec.choose(1_000_000).rerank_count(10)  # coarser codes, more candidates
+    assert not huge.outgrown(vector_index.IVF4_FROM - 1)  # hysteresis: keep it just under the limit
+    assert huge.outgrown(vector_index.IVF4_FROM // 2 - 1)
+    assert Spec.choose(5000, "ivf4").kind == "ivf4" and Spec.choose(500, "ivf4").kind == "flat"
+
+
 def test_forced_kinds_and_the_ivf_floor():
     assert Spec.choose(10 * vector_index.FLAT_LIMIT, "flat").kind == "flat"
     assert Spec.choose(5000, "ivf").kind == "ivf"
@@ -97,6 +108,22 @@ def test_ivf_recall_at_10_on_clustered_data():
         truth = ids[np.argsort(-(vectors @ query))[:10]]
         hits += len(set(truth) & set(top_ids(index, query, 10, lookup)))
     assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_ivf4_recall_at_10_and_persistence(tmp_path):
+    vectors = clustered(12000)
+    ids = np.arange(100, 12100, dtype=np.int64)
+    index = build("ivf4", vectors, ids)
+    assert index.kind == "ivf4" and index.approximate and index.ntotal == 12000
+    lookup = exact_lookup(ids, vectors)
+    queries = clustered(100, seed=1)
+    hits = sum(len(set(ids[np.argsort(-(vectors @ q))[:10]]) & set(top_ids(index, q, 10, lookup))) for q in queries)
+    assert hits / (10 * len(queries)) >= 0.95
+    loaded = VectorIndex.load(index.save(tmp_path, generation=3), DIM)
+    assert loaded.spec == index.spec
+    index.remove(np.array([100, 101], dtype=np.int64))
+    index.add(np.array([5], dtype=np.int64), vectors[:1])
+    assert index.ntotal == 11999 and int(index.search(vectors[0], 1)[1][0]) == 5  # added, and 100 is gone
 
 
 def test_ivf_reranked_scores_are_exact_cosines():

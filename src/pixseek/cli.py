@@ -67,7 +67,7 @@ def _console(stderr: bool = False):
 class _ProgressBar:
     """The indexing progress bar, drawn from the first progress report on (so that a run that
     fails before any, a missing folder, prints only its error line). The time left is the
-    engine's estimate, from saved batches."""
+    engine's estimate, from saved batches; a cluster run also shows the nodes alive."""
 
     def __init__(self):
         self._bar = None
@@ -78,11 +78,12 @@ class _ProgressBar:
 
             self._bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[rate]:.1f} img/s"), TextColumn("{task.fields[left]}"),
-                                 console=_console(stderr=True), transient=True)
+                                 TextColumn("{task.fields[nodes]}"), console=_console(stderr=True), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("index", total=None, rate=0.0, left="")
+            self._task = self._bar.add_task("index", total=None, rate=0.0, left="", nodes="")
         left = f"{_duration(p.eta)} left" if p.eta is not None else "estimating time left"
-        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left)
+        nodes = f"{p.nodes} nodes" if p.nodes else ""
+        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left, nodes=nodes)
 
     def __enter__(self):
         return self
@@ -119,10 +120,18 @@ def cmd_index(args) -> int:
             return 0
         if args.vector_index:
             library.set_vector_index(args.vector_index)
+        if (args.shards or args.dashboard) and not args.cluster:
+            raise PixseekError("--shards and --dashboard go with --cluster")
+        if args.cluster and args.reindex:
+            raise PixseekError("--reindex runs on this machine only; leave out --cluster")
         cancel = _cancel_on_interrupt()
         with _ProgressBar() as bar:
             show = None if args.quiet else bar.show
-            if args.reindex:
+            if args.cluster:
+                report = library.index_on_cluster(args.folders, args.cluster, shards=args.shards, progress=show,
+                                                  cancel=cancel, dashboard=args.dashboard,
+                                                  include_hidden=args.include_hidden)
+            elif args.reindex:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
                 report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden)
@@ -130,6 +139,17 @@ def cmd_index(args) -> int:
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
     return EXIT_INTERRUPTED if report.cancelled else 0
+
+
+def cmd_ingest(args) -> int:
+    with _library(args, create=True) as library:
+        report = library.ingest(args.folder)
+    print(report.describe())
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
+    for refusal in report.refused:
+        print(f"pixseek: error: {refusal}", file=sys.stderr)
+    return EXIT_USER_ERROR if report.refused else 0
 
 
 # -- search -----------------------------------------------------------------------------------
@@ -321,15 +341,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to index (default: those already indexed)")
     p.add_argument("--precision", choices=["int8", "fp32"], help="image tower precision (default: the model's)")
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
-    p.add_argument("--vector-index", choices=["auto", "flat", "ivf"],
-                   help="force exact (flat) or approximate (ivf) search, or choose by size (auto, the default); remembered")
+    p.add_argument("--vector-index", choices=["auto", "flat", "ivf", "ivf4"],
+                   help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit codes, for tens of "
+                        "millions) search, or choose by size (auto, the default); remembered")
     p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
                    help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
     p.add_argument("--reindex", action="store_true",
                    help="rebuild the index for --model (every photo embedded again); the old index answers searches "
                         "until the new one is complete; an interrupted rebuild resumes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="decode and embed on a Ray cluster: ray://HEAD:10001, HEAD:6379, auto ($RAY_ADDRESS), "
+                        "or local (a private Ray on this machine, 127.0.0.1 only); needs pixseek[cluster]")
+    p.add_argument("--shards", metavar="DIR", help="with --cluster: keep the result shards in DIR (for `pixseek ingest`)")
+    p.add_argument("--dashboard", action="store_true", help="with --cluster local: start Ray's dashboard on 127.0.0.1")
     p.set_defaults(func=cmd_index)
+
+    p = commands.add_parser("ingest", parents=[common], help="merge cluster result shards (Parquet) into the index")
+    p.add_argument("folder", metavar="DIR", help="a folder of shards written by `pixseek index --cluster ... --shards DIR`")
+    p.set_defaults(func=cmd_ingest)
 
     p = commands.add_parser("search", parents=[common], help="search by text and/or example images")
     p.add_argument("terms", nargs="*", metavar="QUERY",

@@ -79,3 +79,11 @@ class ImageError(PixseekError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class ClusterError(PixseekError):
+    """The cluster cannot be reached, or the job on it failed (what was ingested is kept)."""
+
+
+class ShardRefused(PixseekError):
+    """A cluster shard that cannot be ingested: damaged, or made with another model or preprocessing."""

@@ -29,6 +29,10 @@ from pixseek.raw import is_raw_name, raw_picture
 DEFAULT_MAX_PIXELS = 200_000_000
 MAX_ASPECT = 16  # longer strips that must be scaled up keep their middle (see _crop_elongated)
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# Bump whenever decode() changes the pixels it returns for the same bytes (orientation, colour
+# conversion, reduced-size decoding): vectors embedded elsewhere (cluster shards) record it, and
+# shards made with another version are refused rather than mixed into an index.
+DECODE_VERSION = 1
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")  # those of files.py's extensions
 ORIENTATION = 0x0112

@@ -175,6 +175,30 @@ class _Outcome:
     metadata: PhotoMetadata | None = None
     phash: int | None = None
     describe_id: int | None = None  # an unchanged row read only for its metadata
+    vector: np.ndarray | None = None  # already embedded (on a cluster node): no need to encode
+
+
+def examine(entry: FileEntry, find_stored: Callable[[bytes], int | None], min_side: int, preprocess: Callable,
+            describe_id: int | None = None) -> _Outcome:
+    """Read a file, take its metadata and hash it, and decode it only if `find_stored(hash)` finds
+    no stored vector with the same content; a row whose metadata was never read (`describe_id`) is
+    only read for it. The local indexer's threads and the cluster's nodes both do this."""
+    outcome = _Outcome(entry, describe_id=describe_id)
+    try:
+        data = read_file(entry.path)
+        outcome.metadata = read_metadata(data, entry.path, entry.mtime_ns)
+        if describe_id is not None:
+            return outcome
+        outcome.hash = content_hash(data)
+        outcome.reuse_id = find_stored(outcome.hash)
+        if outcome.reuse_id is None:
+            image = decode(data, min_side=min_side, name=entry.path)
+            outcome.size = image.size
+            outcome.phash = perceptual_hash(image)
+            outcome.pixels = preprocess(image)
+    except ImageError as error:
+        outcome.error = error
+    return outcome
 
 
 class Indexer:
@@ -189,26 +213,14 @@ class Indexer:
     def close(self) -> None:
         self._reader.close()
 
+    def _find_stored(self, content: bytes) -> int | None:
+        with self._reader_lock:
+            return self._reader.find_by_hash(content)
+
     def _examine(self, entry: FileEntry, undescribed: dict[str, int]) -> _Outcome:
-        """Worker: read, take the metadata, hash, and decode only if no stored vector has the
-        same content (or, for a row whose metadata was never read, only read and take it)."""
-        outcome = _Outcome(entry, describe_id=undescribed.get(entry.path))
-        try:
-            data = read_file(entry.path)
-            outcome.metadata = read_metadata(data, entry.path, entry.mtime_ns)
-            if outcome.describe_id is not None:
-                return outcome
-            outcome.hash = content_hash(data)
-            with self._reader_lock:
-                outcome.reuse_id = self._reader.find_by_hash(outcome.hash)
-            if outcome.reuse_id is None:
-                image = decode(data, min_side=self.encoder.image_size, name=entry.path)
-                outcome.size = image.size
-                outcome.phash = perceptual_hash(image)
-                outcome.pixels = self.encoder.preprocess(image)
-        except ImageError as error:
-            outcome.error = error
-        return outcome
+        """Worker: see `examine`."""
+        return examine(entry, self._find_stored, self.encoder.image_size, self.encoder.preprocess,
+                       undescribed.get(entry.path))
 
     def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
         """Results in order, with a bounded number of files in flight."""
@@ -251,12 +263,7 @@ class Indexer:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         batch.commit(report)
-        gone = [] if report.cancelled else batch.unclaimed_missing()
-        forget = [] if report.cancelled else plan.gone_skipped
-        report.removed = len(gone)
-        if gone or forget or plan.new_scan_errors:
-            self.catalog.commit_batch(removed_ids=gone, forget_skipped=forget,
-                                      skipped=[(path, 0, 0, reason) for path, reason in plan.new_scan_errors])
+        batch.finish(report)
         report.elapsed = time.monotonic() - start
         return report
 
@@ -297,17 +304,26 @@ class _Batch:
         else:
             self.to_embed.append(outcome)
 
-    def unclaimed_missing(self) -> list[int]:
-        return [i for i in self.plan.missing if i not in self.claimed]
+    def finish(self, report: IndexReport) -> None:
+        """At the end of a run (the local one or a cluster's): unless it was cancelled, rows whose
+        file is gone and that no new file claimed as moved leave the index and skipped files that
+        are gone are forgotten; the scan's new errors are recorded."""
+        gone = [] if report.cancelled else [i for i in self.plan.missing if i not in self.claimed]
+        forget = [] if report.cancelled else self.plan.gone_skipped
+        report.removed = len(gone)
+        if gone or forget or self.plan.new_scan_errors:
+            self.catalog.commit_batch(removed_ids=gone, forget_skipped=forget,
+                                      skipped=[(path, 0, 0, reason) for path, reason in self.plan.new_scan_errors])
 
     def commit(self, report: IndexReport) -> None:
         if not (self.to_embed or self.reused or self.skips or self.described):
             return
         places = self._places()
-        added: list[NewFile] = []
-        if self.to_embed:
-            vectors = self.encoder.encode_pixels(np.stack([o.pixels for o in self.to_embed]))
-            added += [self._new_file(o, v, places) for o, v in zip(self.to_embed, vectors)]
+        unencoded = [o for o in self.to_embed if o.vector is None]
+        if unencoded:
+            for outcome, vector in zip(unencoded, self.encoder.encode_pixels(np.stack([o.pixels for o in unencoded]))):
+                outcome.vector = vector
+        added = [self._new_file(o, o.vector, places) for o in self.to_embed]
         removed: list[int] = []
         moved: list[tuple[int, str, int]] = []
         copies = []

@@ -27,13 +27,13 @@ import numpy as np
 from pixseek import duplicates, paths, reindex
 from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
 from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked,
-                            IndexNotFound, PixseekError, QueryError, StorageError)
+                            IndexNotFound, PixseekError, QueryError, ShardRefused, StorageError)
 from pixseek.files import check_folder
 from pixseek.filters import SearchFilters
 from pixseek.images import read_file
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
-from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, SearchResult, Status
+from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
 from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
@@ -45,6 +45,7 @@ from pixseek.thumbnails import ThumbnailCache
 MAX_K = 1000
 SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
 LOCK_NAME = "write.lock"
+CLUSTER_SHARDS = "cluster-shards"  # where a cluster run's shards wait to be ingested (unless kept elsewhere)
 HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
 log = logging.getLogger(__name__)
 
@@ -303,6 +304,54 @@ class Library:
             return report
 
     @_storage_errors
+    def index_on_cluster(self, folders: Iterable[str | os.PathLike] | None = None, cluster: str = "local",
+                         shards: Path | str | None = None, progress: ProgressCallback | None = None,
+                         cancel: threading.Event | None = None, dashboard: bool = False,
+                         include_hidden: bool | None = None) -> IndexReport:
+        """Like `index`, with the decoding and embedding done on the Ray cluster at `cluster`
+        ("local", "auto", "ray://HEAD:PORT", "HEAD:PORT"). Results come back as Parquet shards,
+        ingested as they arrive; `shards` keeps them in that folder (else they are deleted once
+        ingested). `dashboard` starts Ray's dashboard (on 127.0.0.1) for a "local" cluster."""
+        from pixseek.cluster.ingest import Ingester
+        from pixseek.cluster.job import run_job
+        from pixseek.cluster.shards import list_shards
+
+        with writing(self.index_dir):
+            self._repair_if_damaged()
+            own = self.index_dir / CLUSTER_SHARDS
+            with self._writer() as writer:
+                folders = self._folders_to_scan(folders, writer)
+                writer.add_roots(folders)
+                if include_hidden is not None:  # the hidden-files policy, as for `index`
+                    writer.set_setting(HIDDEN_KEY, "yes" if include_hidden else "no")
+                for leftover in list_shards(own):  # a killed run's last shard: ingested, not embedded again
+                    try:
+                        Ingester(writer, self.encoder.bundle).ingest_file(leftover)
+                    except ShardRefused as refusal:
+                        self._note(f"{refusal}; deleted it (its photos are embedded again)")
+                    leftover.unlink()
+                plan = make_plan(writer, folders, include_hidden=writer.meta(HIDDEN_KEY) == "yes")
+                report = run_job(writer, plan, self.encoder.bundle, self._precision, cluster,
+                                 Path(shards) if shards else own, keep_shards=shards is not None,
+                                 progress=progress, cancel=cancel, dashboard=dashboard)
+            self._save_vectors()
+            return report
+
+    @_storage_errors
+    def ingest(self, folder: Path | str) -> IngestReport:
+        """Merge the Parquet shards in `folder` (from `index_on_cluster`) into the index, upserting
+        by content hash; shards from another model or preprocessing, or damaged, are refused."""
+        from pixseek.cluster.ingest import ingest_folder
+
+        with writing(self.index_dir):
+            self._repair_if_damaged()
+            with self._writer() as writer:
+                report = ingest_folder(writer, self.encoder.bundle, Path(folder).expanduser())
+            if report.shards:  # (an index made for shards that were all refused is not kept: no vector file)
+                self._save_vectors()
+            return report
+
+    @_storage_errors
     def index(self, folders: Iterable[str | os.PathLike] | None = None, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed).
@@ -367,7 +416,7 @@ class Library:
 
     @_storage_errors
     def set_vector_index(self, kind: str) -> None:
-        """Force a vector index kind ("flat", "ivf"), or "auto" to choose by size; applied now."""
+        """Force a vector index kind ("flat", "ivf", "ivf4"), or "auto" to choose by size; applied now."""
         if kind not in KINDS:
             raise PixseekError(f"unknown vector index kind {kind!r}; use one of {', '.join(KINDS)}")
         with writing(self.index_dir), self._writer() as writer:

@@ -18,6 +18,7 @@ class Progress:
     elapsed: float
     rate: float  # files saved per second, as of the last saved batch (0 before the first)
     current: str = ""
+    nodes: int = 0  # cluster nodes alive (0: not a cluster run)
 
     @property
     def eta(self) -> float | None:
@@ -77,6 +78,28 @@ class IndexReport:
         if self.not_followed:
             parts.append(f"{self.not_followed} links out of the folders not followed")
         return ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
+
+
+@dataclass
+class IngestReport:
+    """What merging cluster shards into the catalog did; `refused` names shards left out and why."""
+
+    shards: int = 0
+    added: int = 0  # photos added or updated with a vector from a shard
+    reused: int = 0  # photos whose content already had a stored vector
+    unchanged: int = 0  # rows already in the catalog exactly so (a shard ingested before)
+    unresolved: int = 0  # rows that named stored content the catalog no longer has: index again
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"{self.shards} shards", f"{self.added} added", f"{self.reused} reused", f"{self.unchanged} unchanged",
+                 f"{len(self.skipped)} skipped"]
+        if self.unresolved:
+            parts.append(f"{self.unresolved} left for the next index run")
+        if self.refused:
+            parts.append(f"{len(self.refused)} shards refused")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -400,6 +400,16 @@ class Catalog:
         row = self._db.execute("SELECT id FROM files WHERE hash = ? LIMIT 1", (content_hash,)).fetchone()
         return row[0] if row else None
 
+    def skip_record(self, path: str) -> tuple[int, int, str] | None:
+        """(size, mtime_ns, reason) of a skipped file, or None."""
+        row = self._db.execute("SELECT size, mtime_ns, reason FROM skipped WHERE path = ?", (encode_path(path),)).fetchone()
+        return tuple(row) if row else None
+
+    def content_hashes(self) -> Iterator[bytes]:
+        """Every stored content hash (a cluster job ships them, so nodes skip content already embedded)."""
+        for (content,) in self._db.execute("SELECT hash FROM files"):
+            yield content
+
     def clone(self) -> Catalog:
         """A second connection to this catalog. A connection's transactions are shared by every
         thread that uses it, so a thread that writes (or reads in parallel) needs its own."""

@@ -4,12 +4,18 @@ It is a derived cache of the vectors in the catalog, saved as `vectors-<generati
 (written to a temporary file, fsynced and renamed), so a reader always finds a whole file and
 knows which catalog generation it reflects.
 
-Two kinds, chosen by collection size (or forced by a setting):
+Three kinds, chosen by collection size (or forced by a setting):
 - "flat": exact search over float32 vectors. Single-query search is memory-bound, so it is kept
   only while the scan stays well under the query latency budget.
 - "ivf": an inverted file over 8-bit scalar-quantized codes (4x smaller than float32). It only
   proposes candidates: the caller re-ranks them with the exact vectors stored in the catalog,
   so reported scores stay exact while the index stays small enough for 1M photos in RAM.
+- "ivf4": for tens of millions, where 8-bit codes no longer fit in RAM (5 GiB at 10M): the same
+  inverted file over 4-bit codes (256 B for 512-d, 8x smaller than float32), with an HNSW graph
+  over the list centroids so that assigning millions of vectors to lists stays cheap. Its
+  coarser scores ask for more candidates to re-rank. (Product quantization, 64 B a vector,
+  was tried first: its candidates held only 68-88% of the true top 10 at 2M, see
+  docs/benchmarks.md.)
 The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
 """
 
@@ -28,12 +34,13 @@ from pixseek import atomic
 from pixseek.errors import IndexCorrupt
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
-KINDS = ("auto", "flat", "ivf")
+KINDS = ("auto", "flat", "ivf", "ivf4")
 FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see docs/benchmarks.md)
+IVF4_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: 4-bit codes
 IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
 MAX_NLIST = 4096
-RERANK_FACTOR = 4  # candidates per wanted result, re-ranked with the exact stored vectors
-RERANK_MIN = 50
+# Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
+RERANK = {"ivf": (4, 50), "ivf4": (10, 100)}
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
@@ -61,6 +68,11 @@ def _floor_pow2(value: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(value, 1.0)))))
 
 
+def _size_kind(count: int) -> str:
+    """The kind that auto picks for `count` vectors."""
+    return "flat" if count <= FLAT_LIMIT else "ivf" if count <= IVF4_FROM else "ivf4"
+
+
 @dataclass(frozen=True)
 class Spec:
     """An index kind and its parameters."""
@@ -71,38 +83,57 @@ class Spec:
 
     @classmethod
     def choose(cls, count: int, setting: str = "auto") -> Spec:
-        """The spec for `count` vectors: exact while that is fast, IVF beyond (or as forced)."""
+        """The spec for `count` vectors: exact while that is fast, IVF beyond, IVF over 4-bit codes
+        for tens of millions (or as forced, where there are enough vectors to train an IVF)."""
         if setting not in KINDS:
             raise ValueError(f"unknown vector index kind {setting!r}; use one of {', '.join(KINDS)}")
-        wants_ivf = setting == "ivf" or (setting == "auto" and count > FLAT_LIMIT)
-        if not wants_ivf or count < IVF_MIN:
+        kind = _size_kind(count) if setting == "auto" else setting
+        if kind == "flat" or count < IVF_MIN:
             return cls("flat")
         # About sqrt(n) lists, each trained from >= 39 points (FAISS's own floor).
         nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
-        return cls("ivf", nlist, max(8, nlist // 8))
+        if kind == "ivf":
+            return cls("ivf", nlist, max(8, nlist // 8))
+        return cls("ivf4", nlist, max(16, nlist // 32))
 
     @classmethod
     def of(cls, index) -> Spec:
+        if hasattr(index, "sq") and index.sq.qtype == _faiss().ScalarQuantizer.QT_4bit:
+            return cls("ivf4", int(index.nlist), int(index.nprobe))
         if hasattr(index, "nlist"):
             return cls("ivf", int(index.nlist), int(index.nprobe))
         return cls("flat")
 
+    @property
+    def approximate(self) -> bool:
+        return self.kind != "flat"
+
+    def rerank_count(self, k: int) -> int:
+        """How many candidates to ask for so that `k` survive exact re-ranking."""
+        if not self.approximate:
+            return k
+        factor, least = RERANK[self.kind]
+        return max(k * factor, least)
+
     def describe(self) -> str:
         if self.kind == "flat":
             return "flat (exact)"
-        return (f"ivf (approximate: {self.nlist} lists, {self.nprobe} probed, 8-bit codes, "
-                f"top {RERANK_FACTOR}x re-ranked exactly)")
+        codes = "8-bit codes" if self.kind == "ivf" else "4-bit codes"
+        return (f"{self.kind} (approximate: {self.nlist} lists, {self.nprobe} probed, {codes}, "
+                f"top {RERANK[self.kind][0]}x re-ranked exactly)")
 
     def outgrown(self, count: int, setting: str = "auto") -> bool:
         """True when `count` vectors want another kind, or IVF lists 2x finer or 4x coarser.
 
-        Auto leaves IVF only below half the flat limit, so a collection near the limit does not
-        flip between kinds on every update.
+        Auto steps down to a smaller kind only below half the size that chose the current one,
+        so a collection near a limit does not flip between kinds on every update.
         """
         wanted = Spec.choose(count, setting)
         if wanted.kind != self.kind:
-            return not (setting == "auto" and self.kind == "ivf" and count > FLAT_LIMIT // 2)
-        return self.kind == "ivf" and not self.nlist // 4 < wanted.nlist < self.nlist * 2
+            floor = {"ivf": FLAT_LIMIT, "ivf4": IVF4_FROM}.get(self.kind, 0) // 2
+            stepping_down = KINDS.index(wanted.kind) < KINDS.index(self.kind)
+            return not (setting == "auto" and stepping_down and count > floor)
+        return self.approximate and not self.nlist // 4 < wanted.nlist < self.nlist * 2
 
 
 class VectorIndex:
@@ -116,7 +147,7 @@ class VectorIndex:
 
     @property
     def approximate(self) -> bool:
-        return self.spec.kind == "ivf"
+        return self.spec.approximate
 
     def describe(self) -> str:
         return self.spec.describe()
@@ -136,11 +167,14 @@ class VectorIndex:
             index = cls.empty(dim)
         else:
             faiss = _faiss()
-            quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
-                                                faiss.METRIC_INNER_PRODUCT)
-            ivf.own_fields = True
-            quantizer.this.disown()
+            if spec.kind == "ivf":
+                quantizer = faiss.IndexFlatIP(dim)
+                ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                    faiss.METRIC_INNER_PRODUCT)
+                ivf.own_fields = True
+                quantizer.this.disown()
+            else:
+                ivf = faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,SQ4", faiss.METRIC_INNER_PRODUCT)
             ivf.cp.max_points_per_centroid = 64
             ivf.train(_sample(batches, count, spec.nlist * 64))
             ivf.nprobe = spec.nprobe
@@ -168,7 +202,7 @@ class VectorIndex:
 
     def candidates(self, k: int) -> int:
         """How many results to ask for so that `k` survive exact re-ranking."""
-        return max(k * RERANK_FACTOR, RERANK_MIN) if self.approximate else k
+        return self.spec.rerank_count(k)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids of the `k` nearest vectors to one query vector (ids -1 pad a short list),
@@ -184,7 +218,11 @@ class VectorIndex:
         selector, bitmap = (None, None) if allowed is None else _selector(allowed)
         if self.approximate:
             share = math.ceil(self.spec.nlist * 4 * k / max(pool, 1))
-            params = faiss.SearchParametersIVF(nprobe=min(self.spec.nlist, max(self.spec.nprobe, share)), sel=selector)
+            nprobe = min(self.spec.nlist, max(self.spec.nprobe, share))
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+            if self.spec.kind == "ivf4":  # the centroid graph must look at least as wide as the probes
+                graph = faiss.SearchParametersHNSW(efSearch=max(64, 2 * nprobe))
+                params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         with _one_thread():

@@ -1,0 +1,122 @@
+"""Connecting this process to a Ray cluster as its driver, and letting go of it.
+
+`local` starts a private Ray on this machine for the job's length, bound to 127.0.0.1 only
+(Ray's own single-machine mode: every Ray server listens on the loopback address), with its
+dashboard off unless asked for, and stops it afterwards, leaving no Ray process behind. Any
+other address is Ray's: `ray://HEAD:10001` (Ray Client), `HEAD:6379` (this machine is a node
+of the cluster), or `auto` (RAY_ADDRESS, else the cluster this machine belongs to).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+from pixseek.errors import ClusterError
+
+LOCAL = "local"
+SINGLE_MACHINE_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, servers bind to it
+NODES_POLL_S = 2.0
+CONNECT_TIMEOUT_S = 10.0
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise ClusterError(f"indexing on a cluster needs Ray ({exc.name} is missing): "
+                           "pip install 'pixseek[cluster]'") from None
+    return ray
+
+
+@dataclass
+class ClusterInfo:
+    address: str
+    cpus: int
+    gpus: int
+    _ray: object
+    _checked: float = 0.0
+    _alive: int = 0
+
+    def nodes_alive(self) -> int:
+        """Nodes alive now (asked of the cluster at most every NODES_POLL_S seconds)."""
+        if time.monotonic() - self._checked >= NODES_POLL_S:
+            self._alive = sum(1 for node in self._ray.nodes() if node.get("Alive"))
+            self._checked = time.monotonic()
+        return self._alive
+
+
+@contextmanager
+def _single_machine_mode():
+    """Ray's single-machine mode, on while a private cluster starts and runs, then as it was
+    (so that this process can still join a real cluster later)."""
+    before = os.environ.get(SINGLE_MACHINE_SWITCH)
+    constants = sys.modules["ray._private.ray_constants"]  # read the switch at import: set it there too
+    enabled = constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_MACHINE_SWITCH] = "0"
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = enabled
+        if before is None:
+            os.environ.pop(SINGLE_MACHINE_SWITCH, None)
+        else:
+            os.environ[SINGLE_MACHINE_SWITCH] = before
+
+
+@contextmanager
+def ray_session(address: str, dashboard: bool = False):
+    """Connect (or, for `local`, start a private Ray) for the block; always disconnect after."""
+    ray = import_ray()
+    if ray.is_initialized():
+        raise ClusterError("this process is already connected to a Ray cluster; run pixseek in its own process")
+    with _single_machine_mode() if address == LOCAL else nullcontext():
+        _connect(ray, address, dashboard)
+        try:
+            _quiet_ray_data(ray)
+            resources = ray.cluster_resources()
+            yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
+        finally:
+            ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes (Ray keeps retrying an unreachable head), where the address names a port."""
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" without RAY_ADDRESS, or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {target} ({exc.strerror or exc}); is its head "
+                           "running, and is this machine on its network?") from None
+
+
+def _connect(ray, address: str, dashboard: bool) -> None:
+    options = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address != LOCAL:
+        _check_reachable(address)
+    try:
+        if address == LOCAL:
+            ray.init(address="local", include_dashboard=dashboard, dashboard_host="127.0.0.1", **options)
+        else:
+            ray.init(address=address, **({} if address.startswith("ray://") else options))
+    except Exception as exc:  # Ray reports an unreachable or refused cluster with many exception types
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from None
+
+
+def _quiet_ray_data(ray) -> None:
+    """pixseek reports progress itself: no Ray Data progress bars or execution banners."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
