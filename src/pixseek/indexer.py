@@ -218,9 +218,9 @@ class Indexer:
             return self._reader.find_by_hash(content)
 
     def _examine(self, entry: FileEntry, undescribed: dict[str, int]) -> _Outcome:
-        """Worker: see `examine`."""
-        return examine(entry, self._find_stored, self.encoder.image_size, self.encoder.preprocess,
-                       undescribed.get(entry.path))
+        """Worker: see `examine`. A run that only reads metadata has no encoder, and needs none."""
+        size, preprocess = (self.encoder.image_size, self.encoder.preprocess) if self.encoder else (0, None)
+        return examine(entry, self._find_stored, size, preprocess, undescribed.get(entry.path))
 
     def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
         """Results in order, with a bounded number of files in flight."""
@@ -349,6 +349,7 @@ class _Batch:
         by_path = {o.entry.path: o for o in self.reused}
         described = [(id_, self._description(by_path[path], places)) for id_, path, _ in moved]
         described += [(o.describe_id, self._description(o, places)) for o in self.described]
+        described = [(id_, description) for id_, description in described if description is not None]
         for outcome in self.to_embed + self.skips:
             old = self.plan.previous.get(outcome.entry.path)
             if old is not None:
@@ -369,12 +370,14 @@ class _Batch:
         return dict(zip(positions, name_places(positions)))
 
     @staticmethod
-    def _description(outcome: _Outcome, places: dict) -> Description:
+    def _description(outcome: _Outcome, places: dict) -> Description | None:
+        """None where the metadata was not read (a photo embedded on a cluster node): the row
+        stays undescribed, and the next local run reads it, as for an index from before metadata."""
         m = outcome.metadata
-        return Description(m, places.get((m.latitude, m.longitude)), outcome.phash)
+        return None if m is None else Description(m, places.get((m.latitude, m.longitude)), outcome.phash)
 
     def _new_file(self, outcome: _Outcome, vector: np.ndarray, places: dict) -> NewFile:
         entry, m = outcome.entry, outcome.metadata
-        width, height = (m.width, m.height) if m.width and m.height else outcome.size
+        width, height = (m.width, m.height) if m is not None and m.width and m.height else outcome.size
         return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, width, height, vector,
                        self._description(outcome, places))
