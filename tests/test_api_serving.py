@@ -198,3 +198,20 @@ def test_names_that_are_not_utf8_travel_as_escapes(home, photos_indexed):
         odd = names["caf\udce9.jpg"]
         assert os.fsencode(odd["path"]).endswith(b"caf\xe9.jpg")
         assert client.get(odd["original"]).content == open(os.fsencode(odd["path"]), "rb").read()
+
+
+def test_an_index_from_another_model_is_rebuilt_on_request(home, photos_indexed):
+    """Started with another model than the index's: searches say what to do, and a rebuild run
+    (POST /api/index {"rebuild": true}) makes the index the server's model's."""
+    from pixseek.model.export import export_random
+
+    export_random("tiny", home / "models" / "other", seed=5)
+    with ApiServer(server_env(home, PIXSEEK_INDEX=str(photos_indexed)), "--model", "other") as server, \
+            server.client() as client:
+        refused = client.get("/api/search", params={"q": "dog"})
+        assert refused.status_code == 409 and "rebuild it for other" in refused.json()["error"]
+        assert client.post("/api/index", json={"rebuild": True}).status_code == 202
+        final = events(client)[-1][1]
+        assert final["error"] is None and final["report"]["indexed"] == 3
+        assert client.get("/api/status").json()["model_id"] == "random/tiny-seed5"
+        assert len(client.get("/api/search", params={"q": "dog"}).json()["results"]) == 3

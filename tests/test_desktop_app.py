@@ -608,17 +608,26 @@ def test_a_damaged_index_dialog_says_what_the_engine_does(start_app, gallery):
         assert library.status().images == 12 and library.status().consistent
 
 
-def test_an_index_from_another_model_is_a_dialog(start_app, gallery, other_model):
+def test_an_index_from_another_model_offers_a_rebuild(start_app, gallery, other_model, pixseek_home):
     with Library.open(paths.default_index_dir(), create=True) as library:
         library.index([gallery])
-    driver = start_app(model=str(other_model))
+    shutil.copytree(other_model, pixseek_home / "models" / "tiny-other")
+    declined = start_app(answer="no", model="tiny-other")
+    declined.choose_folder(gallery)
+    offer, error = declined.wait_dialog(1), declined.wait_dialog(2)
+    assert offer.title == "Index built with another model" and "Rebuild the index for tiny-other" in offer.detail
+    assert error.title == "Index cannot be used" and "'random/tiny-seed0'" in error.message
+    declined.wait_idle("the error")
+    assert declined.alive()
+    declined.close()
+
+    driver = start_app(answer="yes", model="tiny-other")
     driver.choose_folder(gallery)
-    dialog = driver.wait_dialog(1)
-    assert dialog.title == "Index cannot be used"
-    assert "'random/tiny-seed0'" in dialog.message and "'random/tiny-seed1'" in dialog.message
-    assert "--index" in dialog.detail
-    driver.wait_idle("the error")
-    assert driver.alive()
+    assert driver.wait_dialog(1).title == "Index built with another model"
+    driver.wait(lambda: driver.app.busy is None and driver.app.folder is not None, "the rebuild and the folder", timeout=120)
+    assert driver.app.status_var.get().startswith("Ready") and driver.dialogs[1:] == []
+    with Library.open(paths.default_index_dir()) as library:
+        assert library.model_id == "random/tiny-seed1" and library.status().images == 12
 
 
 def test_about_box_and_icon(start_app, tmp_path):

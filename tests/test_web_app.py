@@ -357,3 +357,24 @@ def test_duplicates_page_shows_groups_best_first(pixseek_home, photo_dir):
     assert at.subheader[0].value == "Group 1: 2 exact copies"
     badges = [c.value for c in at.main.caption if c.value.startswith(("**best copy**", "exact copy", "similarity"))]
     assert badges[0].startswith("**best copy**") and badges[1].startswith("exact copy")
+
+
+def test_an_index_from_another_model_is_searched_and_can_be_rebuilt(indexed, pixseek_home, photo_dir, monkeypatch):
+    """Started with another model than the index's: searches go on with the index's own model, the
+    sidebar says so, and one click rebuilds the index for the app's model."""
+    from pixseek.model.export import export_random
+
+    export_random("tiny", pixseek_home / "models" / "other", seed=5)
+    monkeypatch.setenv("PIXSEEK_MODEL", "other")
+    st.cache_resource.clear()
+    at = _app()
+    (warning,) = _messages(at.sidebar.warning)
+    assert f"built with {escape('random/tiny-seed0')}" in warning and "started with other" in warning
+    assert _tiles(_search(at, "a red car"))  # the old index still answers
+    at.sidebar.button(key="rebuild_index").click().run()
+    _wait_for_index(at, timeout=120)
+    at.run()
+    assert not at.sidebar.warning and not at.exception
+    with Library.open() as library:
+        assert library.model_id == "random/tiny-seed5" and library.status().images == 12
+    assert _tiles(_search(at, "a blue boat"))

@@ -41,15 +41,16 @@ class IndexJob:
         self._error: str | None = None
         self._runs = 0
 
-    def start(self, open_library: Callable[[], Library], folders: list[str] | None) -> bool:
-        """Index `folders` (None: those already indexed) in the background; False if a run is going."""
+    def start(self, open_library: Callable[[], Library], folders: list[str] | None, rebuild_for: str | None = None) -> bool:
+        """Index `folders` (None: those already indexed) in the background, or with `rebuild_for`
+        rebuild the index for that model (`Library.reindex`); False if a run is going."""
         with self._guard:
             if self._running:
                 return False
             self._running = True
             self._cancel = threading.Event()
             self._progress = self._report = self._error = None
-        threading.Thread(target=self._run, args=(open_library, folders, self._cancel), name="pixseek-index",
+        threading.Thread(target=self._run, args=(open_library, folders, rebuild_for, self._cancel), name="pixseek-index",
                          daemon=True).start()
         return True
 
@@ -60,11 +61,14 @@ class IndexJob:
     def _on_progress(self, progress: Progress) -> None:
         self._progress = progress
 
-    def _run(self, open_library, folders, cancel: threading.Event) -> None:
+    def _run(self, open_library, folders, rebuild_for: str | None, cancel: threading.Event) -> None:
         report = error = None
         try:
             with open_library() as library:
-                report = library.index(folders, progress=self._on_progress, cancel=cancel)
+                if rebuild_for:
+                    report = library.reindex(rebuild_for, folders, progress=self._on_progress, cancel=cancel)
+                else:
+                    report = library.index(folders, progress=self._on_progress, cancel=cancel)
         except PixseekError as exc:
             error = str(exc)
         except Exception as exc:  # the thread is the boundary: the page gets one line, the log the rest

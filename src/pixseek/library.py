@@ -149,7 +149,7 @@ class Library:
                 raise IndexIncompatible(
                     f"the index at {index_dir} was built with model {built_with!r}, not {bundle.model_id!r} "
                     f"({bundle.name}); rebuild it for {bundle.name} (the old one keeps working until the new one "
-                    "is complete), or use another index for it", model=bundle.name)
+                    "is complete), or use another index for it", model=model)
         library = cls(index_dir, catalog, model, precision, device)
         library._made = made
         for note in notes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from functools import partial
 from typing import Annotated
 from collections.abc import AsyncIterable
 
@@ -58,8 +59,13 @@ def folders_to_index(svc: Service, requested: list[str]) -> list[str]:
 @router.post("", status_code=202, response_model=JobInfo, summary="Start an index run")
 def start(svc: Annotated[Service, Depends(service)],
           request: Annotated[IndexRequest | None, Body()] = None) -> JobInfo:
-    folders = folders_to_index(svc, request.folders if request else [])
-    if not svc.job.start(svc.open_for_indexing, folders):
+    if request and request.rebuild:
+        if not svc.settings.model:
+            raise ApiError(400, "this server was started without a model to rebuild the index for")
+        started = svc.job.start(partial(svc.open_for_indexing, False), None, rebuild_for=svc.settings.model)
+    else:
+        started = svc.job.start(svc.open_for_indexing, folders_to_index(svc, request.folders if request else []))
+    if not started:
         raise ApiError(409, "an index run is already going: follow it, or cancel it first")
     return job_info(svc.job.state())
 

@@ -101,6 +101,9 @@ class IndexRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     folders: list[str] = Field([], max_length=64,
                                description="folders to index (default: those already indexed)")
+    rebuild: bool = Field(False, description="rebuild the whole index for the model this server was started with, "
+                                             "where it was built with another: every photo is embedded again, and "
+                                             "the old index keeps working until the new one is complete")
 
 
 class ReportInfo(BaseModel):

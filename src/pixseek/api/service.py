@@ -31,9 +31,10 @@ class Service:
                                              device=self.settings.device)
             return self._library
 
-    def open_for_indexing(self) -> Library:
-        """An index run's own Library (its own connection), creating the index if there is none."""
-        return Library.open(self.settings.index_dir, model=self.settings.model, create=True,
+    def open_for_indexing(self, check_model: bool = True) -> Library:
+        """An index run's own Library (its own connection), creating the index if there is none;
+        with `check_model`, refused when the index was built with another model than the server's."""
+        return Library.open(self.settings.index_dir, model=self.settings.model if check_model else None, create=True,
                             device=self.settings.device)
 
     def indexed_folders(self) -> list[str]:

@@ -18,7 +18,7 @@ from pixseek import settings
 from pixseek.desktop.dialogs import InputProblem, install_error_hook, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
 from pixseek.desktop.worker import Outcome, Worker
-from pixseek.errors import FolderNotFound, PixseekError
+from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
 from pixseek.files import image_extensions
 from pixseek.filters import SearchFilters
 from pixseek.reports import IndexReport, Progress
@@ -252,6 +252,10 @@ class App:
         if outcome.error is None:
             outcome.on_done(outcome.result)
             return
+        if isinstance(outcome.error, IndexIncompatible) and outcome.error.model and outcome.worker is not self.searcher:
+            self._set_busy(None)
+            if self._offer_rebuild(outcome.error):
+                return
         if outcome.worker is self.searcher:
             self._set_searching(False)
             self._show_found(f"Error: {outcome.error}")
@@ -349,6 +353,31 @@ class App:
             self._show_found(self._found_text(self.page, partial=False))
         elif self.found_var.get().startswith("Error: ") and self.busy is None:
             self._show_found("")
+
+    def _offer_rebuild(self, error: IndexIncompatible) -> bool:
+        """The index was built with another model than the app's: offer to rebuild it (True if taken)."""
+        if not messagebox.askyesno("Index built with another model", str(error),
+                                   detail=f"Rebuild the index for {error.model} now? Every photo in it is read again; "
+                                          "the index you have keeps answering searches until the new one is complete, "
+                                          "and a cancelled rebuild goes on where it stopped next time.",
+                                   parent=self.root):
+            return False
+        self.worker.cancel.clear()
+        self._set_busy("index")
+        self.progress.configure(mode="indeterminate")
+        self.progress.start(15)
+        self._say(f"Rebuilding the index for {error.model}…")
+        self.worker.submit(self.session.reindex, self._on_rebuilt, error.model, self.worker.report, self.worker.cancel)
+        return True
+
+    def _on_rebuilt(self, report: IndexReport) -> None:
+        self._set_busy(None)
+        self._indexing_over()
+        if report.cancelled:
+            self._say("Rebuild stopped; the index you had stays in use: " + report.describe())
+            return
+        self._say("Index rebuilt: " + report.describe())
+        self.select_folder(force=True)  # open the folder the rebuild was asked for
 
     def cancel_indexing(self) -> None:
         self.worker.cancel.set()

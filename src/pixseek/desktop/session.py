@@ -86,6 +86,14 @@ class Session:
         folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
         return self.library().index([folder], progress=progress, cancel=cancel)
 
+    def reindex(self, model: str, progress, cancel: threading.Event) -> IndexReport:
+        """Rebuild the index (all its folders) for `model`, which the app was started with while the
+        index was built with another; the old index answers searches until the new one is done."""
+        with self._opening:
+            if self._library is None:
+                self._library = Library.open(self.index_dir, create=True, device=self.device)
+        return self._library.reindex(model, progress=progress, cancel=cancel)
+
     def search(self, query: Query, k: int, filters: SearchFilters) -> SearchPage:
         """Search (`filters.folder` is the chosen folder) and open the results page."""
         library = self.library()

@@ -40,6 +40,21 @@ def _start(cfg: state.Config, job: IndexJob, typed: bool) -> None:
         st.session_state[FOLDERS_KEY] = ""  # from now on they are in the index's list (or the run says why not)
 
 
+def _rebuild(cfg: state.Config, job: IndexJob, model: str) -> None:
+    job.start(partial(state.open_library, cfg, False), None, rebuild_for=model)
+
+
+def _model_mismatch(cfg: state.Config, job: IndexJob, model_id: str, running: bool) -> None:
+    """The index was built with another model than the app's: say so, and offer the rebuild."""
+    wanted = state.model_to_rebuild_for(cfg, state.library(cfg))
+    if wanted is None:
+        return
+    st.warning(f"This index was built with {escape(model_id)}; the app was started with {escape(wanted)}. "
+               f"Searches use {escape(model_id)} until the index is rebuilt for {escape(wanted)}.")
+    st.button(f"Rebuild for {wanted}", key="rebuild_index", disabled=running, on_click=_rebuild, args=(cfg, job, wanted),
+              help="Every photo is read again; this index keeps answering searches until the new one is complete")
+
+
 def _remove(cfg: state.Config, folder: str) -> None:
     try:
         removed = state.library(cfg).remove(folder)
@@ -125,6 +140,7 @@ def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
                                                                                            current.runs)
     st.markdown(f"**Model:** {escape(status.model_id)}  \n**Images:** {status.images:,}  \n"
                 f"**Last update:** {_when(status.last_update)}")
+    _model_mismatch(cfg, job, status.model_id, current.running)
     if folders:
         st.markdown("**Folders in the index**")
         for index, folder in enumerate(folders):
