@@ -64,6 +64,4 @@ class ApiServer:
 def server_env(home, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXSEEK_")}
     env.update({"PIXSEEK_HOME": str(home), "PIXSEEK_MODEL": "tiny-test", **extra})
-    if "PIXSEEK_CLIP_VOCAB" in os.environ:
-        env["PIXSEEK_CLIP_VOCAB"] = os.environ["PIXSEEK_CLIP_VOCAB"]
     return env
