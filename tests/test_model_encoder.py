@@ -137,3 +137,15 @@ def test_a_photos_vector_does_not_depend_on_its_batch_mates(int8_bundle, precisi
         batched = Encoder(int8_bundle, precision="int8", device="cpu")
         batched.one_image_per_run = False
         assert not np.array_equal(batched.encode_pixels(pixels)[7], batched.encode_pixels(pixels[7:8])[0])
+
+
+def test_status_says_where_the_model_runs(pixseek_home, photo_dir, tmp_path):
+    from pixseek.library import Library
+
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([photo_dir])
+        status = library.status()
+    assert status.runs_on.startswith("CPU, ") and "image tower (each image alone)" in status.runs_on
+    (pixseek_home / "models" / "tiny-test" / "pixseek-model.json").unlink()  # the model is gone
+    with Library.open(tmp_path / "index") as library:
+        assert library.status().runs_on.startswith("cannot run: ")

@@ -240,6 +240,7 @@ def cmd_status(args) -> int:
     print(f"hidden files: {'indexed' if status.include_hidden else 'left out'}")
     print(f"last update:  {updated}")
     print(f"vector index: {status.vector_index}")
+    print(f"runs on:      {status.runs_on}")
     print("consistent:   " + ("yes" if status.consistent else "NO: " + "; ".join(status.problems)))
     for note in status.notes:
         print(f"note:         {note}")

@@ -660,8 +660,14 @@ class Library:
         return Status(index_dir=str(self.index_dir), model_id=self.catalog.model_id, images=count,
                       folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
                       include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
-                      last_update=updated or None, vector_index=live.index.describe(),
+                      last_update=updated or None, vector_index=live.index.describe(), runs_on=self._runs_on(),
                       consistent=not problems, problems=problems, notes=self.notes + live.notes)
+
+    def _runs_on(self) -> str:
+        try:
+            return self.encoder.describe()
+        except PixseekError as error:  # the model is not installed here, or cannot be used
+            return f"cannot run: {error}"
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

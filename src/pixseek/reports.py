@@ -159,6 +159,7 @@ class Status:
     skipped: int
     last_update: float | None
     vector_index: str
+    runs_on: str  # the device and precisions the model runs with (or why it cannot)
     consistent: bool
     problems: list[str]
     notes: list[str]

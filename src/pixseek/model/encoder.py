@@ -6,6 +6,7 @@ and indexing never loads the text tower. CUDA is used when ONNX Runtime offers i
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from pixseek.model.sessions import create_session
 from pixseek.model.tokenizer import TextTokenizer
 
 DEVICES = ("auto", "cpu", "cuda")
+log = logging.getLogger(__name__)
 
 
 def _providers(device: str) -> list[str]:
@@ -112,6 +114,12 @@ class Encoder:
     def providers(self) -> list[str]:
         return _providers(self.device)
 
+    def describe(self) -> str:
+        """Where and how the towers run, in a few words (for status displays)."""
+        where = "CUDA" if self.providers[:1] == ["CUDAExecutionProvider"] else f"CPU, {self.threads} threads"
+        images = "each image alone" if self.one_image_per_run else "in batches"
+        return f"{where}: {self.precision} image tower ({images}), {self.text_precision} text tower"
+
     def _session(self, kind: str):
         with self._lock:
             if kind not in self._sessions:
@@ -124,6 +132,10 @@ class Encoder:
                     threads = 1 if kind == "image" and self.one_image_per_run else self.threads
                     # The text tower answers one query at a time: spinning threads cut its latency.
                     self._sessions[kind] = create_session(path, self.providers, threads, cache, spin=kind == "text")
+                    if "CUDAExecutionProvider" in self.providers[:1] and \
+                            "CUDAExecutionProvider" not in self._sessions[kind].get_providers():
+                        log.warning("ONNX Runtime has CUDA but could not use it (a driver or CUDA library is missing): "
+                                    "the %s tower runs on the CPU", kind)
                 except Exception as exc:  # ORT raises its own untyped errors for damaged files
                     detail = first_line(exc).replace(str(path), path.name)
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load {path.name} ({detail}); reinstall it") from None
