@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixseek.store import live_index, vector_index
+from pixseek.store import half_vectors, live_index, vector_index
 from pixseek.store.catalog import Catalog, NewFile
 from pixseek.store.live_index import LiveVectorIndex
 from pixseek.store.vector_index import Spec, VectorIndex, rerank
@@ -254,3 +254,89 @@ def test_search_among_allowed_ids_returns_only_those(kind):
             assert found and set(found) <= set(allowed.tolist())
         exact = vectors[allowed - 1] @ vectors[0]
         assert int(index.search(vectors[0], 1, allowed)[1][0]) == int(allowed[np.argmax(exact)])
+
+
+# -- the float16 copy that ivf4 re-ranks from ---------------------------------------------------
+
+def ivf4_live(catalog: Catalog, folder, vectors: np.ndarray) -> tuple[LiveVectorIndex, list[int]]:
+    ids = fill(catalog, vectors)
+    catalog.set_setting(live_index.SETTING_KEY, "ivf4")
+    live = LiveVectorIndex(folder, catalog)
+    live.save()
+    return live, ids
+
+
+def half_scores(catalog: Catalog, ids, query: np.ndarray) -> np.ndarray:
+    return catalog.vectors_for(ids).astype(np.float16).astype(np.float32) @ query
+
+
+def test_ivf4_reranks_from_a_float16_copy_and_reads_newer_rows_from_the_catalog(catalog, tmp_path):
+    vectors = clustered(3000)
+    live, ids = ivf4_live(catalog, tmp_path, vectors)
+    copy = tmp_path / half_vectors.FILE_NAME
+    assert live.half is not None and live.index.describe().endswith("re-ranked with float16 vectors)")
+    assert copy.stat().st_size == half_vectors.HEADER_BYTES + (max(ids) + 1) * DIM * 2
+    query = vectors[42]
+    scores, found = live.search(query, 10)
+    assert int(found[0]) == ids[42]
+    np.testing.assert_allclose(scores, half_scores(catalog, found, query), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(scores, catalog.vectors_for(found) @ query, rtol=0, atol=2e-3)
+
+    # Another run commits new photos; the copy has no rows for them until the writer saves.
+    new = clustered(5, seed=9)
+    new_ids = fill(catalog, new, prefix="/new")
+    scores, found = live.search(new[0], 10)
+    assert int(found[0]) == new_ids[0] and scores[0] == pytest.approx(float(new[0] @ new[0]), abs=1e-6)
+    live.save()
+    assert live.half.generation == catalog.generation and not live._stale
+    scores, found = live.search(new[0], 10)
+    assert int(found[0]) == new_ids[0]
+    np.testing.assert_allclose(scores, half_scores(catalog, found, new[0]), rtol=0, atol=1e-6)
+
+
+def test_rows_written_by_a_writer_killed_before_its_header_are_not_trusted(catalog, tmp_path):
+    live, _ = ivf4_live(catalog, tmp_path, clustered(3000))
+    new = clustered(3, seed=5)
+    new_ids = fill(catalog, new, prefix="/new")
+    with open(tmp_path / half_vectors.FILE_NAME, "r+b") as handle:  # rows of garbage, header untouched
+        half_vectors._write_rows(handle, DIM, np.array(new_ids), -new)
+    reader = LiveVectorIndex(tmp_path, catalog)
+    assert reader.half is not None and set(new_ids) <= reader._stale
+    scores, found = reader.search(new[1], 10)
+    assert int(found[0]) == new_ids[1] and scores[0] == pytest.approx(float(new[1] @ new[1]), abs=1e-6)
+
+
+def test_a_foreign_damaged_or_newer_copy_is_ignored_and_rewritten(catalog, tmp_path):
+    vectors = clustered(3000)
+    live, ids = ivf4_live(catalog, tmp_path, vectors)
+    copy = tmp_path / half_vectors.FILE_NAME
+    good = copy.read_bytes()
+    other = Catalog.open(tmp_path / "other", create=True, model_id="test/model", dim=DIM)
+    ivf4_live(other, tmp_path / "other", clustered(3000, seed=4))
+    other.close()
+    newer = bytearray(good)
+    newer[:half_vectors.HEADER.size] = half_vectors._header(DIM, catalog.generation + 1)
+    damages = [(tmp_path / "other" / half_vectors.FILE_NAME).read_bytes(), good[:len(good) // 2],
+               b"\x00" * 64 + good[64:], bytes(newer)]
+    for round_, damage in enumerate(damages):
+        copy.write_bytes(damage)
+        reader = LiveVectorIndex(tmp_path, catalog)
+        assert reader.half is None
+        scores, found = reader.search(vectors[7], 10)
+        assert int(found[0]) == ids[7]
+        np.testing.assert_allclose(scores, catalog.vectors_for(found) @ vectors[7], rtol=0, atol=1e-6)
+        fill(catalog, clustered(1, seed=round_), prefix=f"/more{round_}")
+        reader.save()
+        assert reader.half is not None and copy.read_bytes() != damage
+        scores, found = reader.search(vectors[7], 10)
+        np.testing.assert_allclose(scores, half_scores(catalog, found, vectors[7]), rtol=0, atol=1e-6)
+        reader.close()
+
+
+def test_an_index_that_leaves_ivf4_drops_its_copy(catalog, tmp_path):
+    live, _ = ivf4_live(catalog, tmp_path, clustered(3000))
+    assert (tmp_path / half_vectors.FILE_NAME).is_file()
+    catalog.set_setting(live_index.SETTING_KEY, "ivf")
+    live.save()
+    assert live.index.kind == "ivf" and live.half is None
+    assert not (tmp_path / half_vectors.FILE_NAME).exists()

@@ -35,6 +35,7 @@ from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_t
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
 from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
+from pixseek.store import half_vectors
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
@@ -165,6 +166,7 @@ class Library:
         catalog = Catalog.open(index_dir, create=True, model_id=model_id, dim=dim)
         for _, path in stale:
             path.unlink(missing_ok=True)
+        half_vectors.remove(index_dir)
         return catalog, [f"the catalog was missing: made a new one and dropped {len(stale)} vector file(s) "
                          "that belonged to the old one"] if stale else []
 
@@ -179,6 +181,8 @@ class Library:
             self._live = self._facets = None
 
     def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
         if self._encoder is not None:
             self._encoder.close()
             self._encoder = None

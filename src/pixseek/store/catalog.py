@@ -498,6 +498,11 @@ class Catalog:
         return (table[:, 0].astype(np.int64), table[:, 1], table[:, 2].astype(np.int32), table[:, 3].astype(np.int32),
                 table[:, 4].astype(np.int32), table[:, 5].astype(np.float32), table[:, 6].astype(np.float32))
 
+    def changed_since(self, generation: int) -> np.ndarray:
+        """Ids of files added or changed after `generation` (their vectors are new)."""
+        return np.array([r[0] for r in self._db.execute("SELECT id FROM files WHERE gen > ?", (generation,))],
+                        dtype=np.int64)
+
     def removed_since(self, generation: int) -> np.ndarray:
         return np.array([r[0] for r in self._db.execute("SELECT id FROM removed WHERE gen > ?", (generation,))],
                         dtype=np.int64)

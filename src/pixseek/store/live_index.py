@@ -8,7 +8,8 @@ have committed since, so a search always reflects the last committed state.
 The writer (`save`, after each index run) also picks the index kind for the collection's size
 (see vector_index.Spec) and rebuilds when the collection has outgrown the one it has. Results
 from an approximate index are re-ranked with the catalog's exact vectors, which also drops any
-row removed since the index was last updated.
+row removed since the index was last updated; at tens of millions, with a float16 copy of them
+that fits the page cache (half_vectors.py), falling back to the catalog for rows it lacks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.errors import IndexCorrupt
+from pixseek.store import half_vectors
 from pixseek.store.catalog import Catalog
+from pixseek.store.half_vectors import HalfVectors
 from pixseek.store.vector_index import KINDS, Spec, VectorIndex, rerank, saved_files
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,10 @@ class LiveVectorIndex:
         self.notes: list[str] = []  # what opening had to repair, for status and the faces
         self.lock = threading.RLock()  # also guards the catalog connection's snapshots (see facets.py)
         self.generation, self.index = self._load()
+        self.half: HalfVectors | None = None  # the float16 copy re-ranked from, when the kind has one
+        self._stale: set[int] = set()  # ids whose rows in it are older than the catalog's
         self.refresh()
+        self._follow_half_copy()
 
     @property
     def setting(self) -> str:
@@ -97,13 +103,46 @@ class LiveVectorIndex:
                     removed, added_ids, added_vectors = self.catalog.changes_since(self.generation)
             if far_behind:
                 self.generation, self.index = self._rebuild()
-                return
-            self.index.remove(removed)
-            self.index.add(added_ids, added_vectors)
-            self.generation = current
-            if self.index.ntotal != expected:
-                self._note(f"vector index held {self.index.ntotal} vectors for {expected} files; rebuilt")
-                self.generation, self.index = self._rebuild()
+            else:
+                self.index.remove(removed)
+                self.index.add(added_ids, added_vectors)
+                self.generation = current
+                if self.index.ntotal != expected:
+                    self._note(f"vector index held {self.index.ntotal} vectors for {expected} files; rebuilt")
+                    self.generation, self.index = self._rebuild()
+            self._follow_half_copy()
+
+    def _follow_half_copy(self) -> None:
+        """Open or re-read the float16 copy, and note which rows in it are stale (changed since
+        its header's generation: read before the catalog, so the set can only be too large)."""
+        if not self.index.spec.reranks_from_copy:
+            self._close_half_copy()
+            return
+        if self.half is None or not self.half.current(self.catalog):
+            self._close_half_copy()
+            self.half = HalfVectors.open(self.folder, self.catalog)
+        if self.half is not None:
+            with self.catalog.snapshot():
+                self._stale = set(self.catalog.changed_since(self.half.generation).tolist())
+
+    def close(self) -> None:
+        with self.lock:
+            self._close_half_copy()
+
+    def _close_half_copy(self) -> None:
+        if self.half is not None:
+            self.half.close()
+        self.half, self._stale = None, set()
+
+    def _stored_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """Vectors to re-rank with: from the float16 copy where its rows are current, the rest
+        (and all, without a copy) from the catalog."""
+        if self.half is None:
+            return self.catalog.stored_vectors(ids)
+        found, vectors = self.half.read([i for i in ids if i not in self._stale])
+        have = set(found)
+        more, more_vectors = self.catalog.stored_vectors([i for i in ids if i not in have])
+        return found + more, np.concatenate([vectors, more_vectors])
 
     def search(self, query, k: int, allowed: np.ndarray | None = None):
         """Scores and ids of the `k` best matches (among `allowed` ids, when given), exact scores
@@ -115,7 +154,7 @@ class LiveVectorIndex:
             scores, ids = self.index.search(query, self.index.candidates(k), allowed)
             if not self.index.approximate:
                 return scores, ids
-            scores, ids = rerank(query, ids, self.catalog.stored_vectors)
+            scores, ids = rerank(query, ids, self._stored_vectors)
             return scores[:k], ids[:k]
 
     def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None):
@@ -136,5 +175,10 @@ class LiveVectorIndex:
             newest = saved_files(self.folder)[:1]
             if rebuild or not newest or newest[0][0] != self.generation:  # a no-op run rewrites nothing
                 self.index.save(self.folder, self.generation)
+            if self.index.spec.reranks_from_copy:
+                half_vectors.update(self.folder, self.catalog)
+            else:
+                half_vectors.remove(self.folder)
+            self._follow_half_copy()
             if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
                 self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from pixseek.store.catalog import CATALOG_NAME, SCHEMA, SCHEMA_VERSION
+from pixseek.store import half_vectors
 from pixseek.store.vector_index import saved_files
 
 CHUNK = 512
@@ -46,6 +47,7 @@ def repair_catalog(folder: Path, reason: str, model_id: str, dim: int) -> str:
     _swap(path, fresh, aside)
     for _, stale in saved_files(folder):
         stale.unlink(missing_ok=True)
+    half_vectors.remove(folder)
     images, folders, skipped = counts
     return (f"the catalog was damaged ({reason}); it is kept as {aside.name}, and a new catalog holds what "
             f"could still be read: {images} images, {folders} folders, {skipped} skipped files. The next "

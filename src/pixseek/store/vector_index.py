@@ -13,7 +13,8 @@ Three kinds, chosen by collection size (or forced by a setting):
 - "ivf4": for tens of millions, where 8-bit codes no longer fit in RAM (5 GiB at 10M): the same
   inverted file over 4-bit codes (256 B for 512-d, 8x smaller than float32), with an HNSW graph
   over the list centroids so that assigning millions of vectors to lists stays cheap. Its
-  coarser scores ask for more candidates to re-rank. (Product quantization, 64 B a vector,
+  coarser scores ask for more candidates to re-rank, from a float16 copy of the vectors
+  (half_vectors.py), as the catalog outgrows the page cache. (Product quantization, 64 B a vector,
   was tried first: its candidates held only 68-88% of the true top 10 at 2M, see
   docs/benchmarks.md.)
 The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
@@ -108,6 +109,12 @@ class Spec:
     def approximate(self) -> bool:
         return self.kind != "flat"
 
+    @property
+    def reranks_from_copy(self) -> bool:
+        """Re-ranked from a float16 copy of the vectors (half_vectors.py) rather than the catalog,
+        which at tens of millions outgrows the page cache."""
+        return self.kind == "ivf4"
+
     def rerank_count(self, k: int) -> int:
         """How many candidates to ask for so that `k` survive exact re-ranking."""
         if not self.approximate:
@@ -119,8 +126,9 @@ class Spec:
         if self.kind == "flat":
             return "flat (exact)"
         codes = "8-bit codes" if self.kind == "ivf" else "4-bit codes"
+        reranked = "re-ranked with float16 vectors" if self.reranks_from_copy else "re-ranked exactly"
         return (f"{self.kind} (approximate: {self.nlist} lists, {self.nprobe} probed, {codes}, "
-                f"top {RERANK[self.kind][0]}x re-ranked exactly)")
+                f"top {RERANK[self.kind][0]}x {reranked})")
 
     def outgrown(self, count: int, setting: str = "auto") -> bool:
         """True when `count` vectors want another kind, or IVF lists 2x finer or 4x coarser.
