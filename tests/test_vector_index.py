@@ -301,7 +301,7 @@ def test_rows_written_by_a_writer_killed_before_its_header_are_not_trusted(catal
     with open(tmp_path / half_vectors.FILE_NAME, "r+b") as handle:  # rows of garbage, header untouched
         half_vectors._write_rows(handle, DIM, np.array(new_ids), -new)
     reader = LiveVectorIndex(tmp_path, catalog)
-    assert reader.half is not None and set(new_ids) <= reader._stale
+    assert reader.half is not None and set(new_ids) <= reader._stale and not reader.notes
     scores, found = reader.search(new[1], 10)
     assert int(found[0]) == new_ids[1] and scores[0] == pytest.approx(float(new[1] @ new[1]), abs=1e-6)
 
@@ -321,13 +321,13 @@ def test_a_foreign_damaged_or_newer_copy_is_ignored_and_rewritten(catalog, tmp_p
     for round_, damage in enumerate(damages):
         copy.write_bytes(damage)
         reader = LiveVectorIndex(tmp_path, catalog)
-        assert reader.half is None
+        assert reader.half is None and "float16 copy" in reader.notes[-1]
         scores, found = reader.search(vectors[7], 10)
         assert int(found[0]) == ids[7]
         np.testing.assert_allclose(scores, catalog.vectors_for(found) @ vectors[7], rtol=0, atol=1e-6)
         fill(catalog, clustered(1, seed=round_), prefix=f"/more{round_}")
         reader.save()
-        assert reader.half is not None and copy.read_bytes() != damage
+        assert reader.half is not None and copy.read_bytes() != damage and not reader.notes
         scores, found = reader.search(vectors[7], 10)
         np.testing.assert_allclose(scores, half_scores(catalog, found, vectors[7]), rtol=0, atol=1e-6)
         reader.close()

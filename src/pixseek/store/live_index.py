@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SETTING_KEY = "vector_index_setting"  # "auto", or a kind forced by the user
 DESCRIPTION_KEY = "vector_index"  # what the last save wrote, for tools that read only the catalog
 CHECK_SAMPLES = 8  # stored vectors looked up in a loaded file before it is trusted
+NO_HALF_COPY = ("the float16 copy of the vectors is missing or out of date: searches re-rank from the catalog "
+                "(slower) until the next index run writes it")
 
 
 class LiveVectorIndex:
@@ -43,6 +45,8 @@ class LiveVectorIndex:
         self._stale: set[int] = set()  # ids whose rows in it are older than the catalog's
         self.refresh()
         self._follow_half_copy()
+        if self.index.spec.reranks_from_copy and self.half is None:
+            self._note(NO_HALF_COPY)
 
     @property
     def setting(self) -> str:
@@ -180,5 +184,7 @@ class LiveVectorIndex:
             else:
                 half_vectors.remove(self.folder)
             self._follow_half_copy()
+            if self.half is not None and NO_HALF_COPY in self.notes:
+                self.notes.remove(NO_HALF_COPY)
             if self.catalog.meta(DESCRIPTION_KEY) != self.index.describe():
                 self.catalog.set_setting(DESCRIPTION_KEY, self.index.describe())
