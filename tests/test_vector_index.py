@@ -136,6 +136,19 @@ def test_ivf_reranked_scores_are_exact_cosines():
     assert list(scores) == sorted(scores, reverse=True)
 
 
+def test_a_wide_rerank_reads_vectors_a_chunk_at_a_time(monkeypatch):
+    """Millions of candidates (a search widening past missing files) must not all be in memory."""
+    vectors = clustered(3000)
+    ids = np.arange(3000, dtype=np.int64)
+    lookup, asked = exact_lookup(ids, vectors, removed=[5, 2999]), []
+    monkeypatch.setattr(vector_index, "RERANK_CHUNK", 256)
+    scores, found = rerank(vectors[0], ids, lambda wanted: asked.append(len(wanted)) or lookup(wanted))
+    assert max(asked) == 256 and sum(asked) == 3000
+    expected = np.delete(np.arange(3000), [5, 2999])
+    assert sorted(found.tolist()) == expected.tolist()
+    np.testing.assert_allclose(scores, np.sort(vectors[expected] @ vectors[0])[::-1], rtol=0, atol=1e-6)
+
+
 def test_ivf_adds_and_removes():
     vectors = clustered(4000)
     index = build("ivf", vectors[:3000], np.arange(3000, dtype=np.int64))
@@ -292,6 +305,14 @@ def test_ivf4_reranks_from_a_float16_copy_and_reads_newer_rows_from_the_catalog(
     scores, found = live.search(new[0], 10)
     assert int(found[0]) == new_ids[0]
     np.testing.assert_allclose(scores, half_scores(catalog, found, new[0]), rtol=0, atol=1e-6)
+
+
+def test_an_opened_copy_is_read_into_the_page_cache_in_the_background(catalog, tmp_path):
+    ivf4_live(catalog, tmp_path, clustered(3000))
+    reader = LiveVectorIndex(tmp_path, catalog)
+    assert reader.half.resident.wait(30)
+    reader.close()
+    assert reader.half is None
 
 
 def test_rows_written_by_a_writer_killed_before_its_header_are_not_trusted(catalog, tmp_path):

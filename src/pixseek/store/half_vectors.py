@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ HEADER_BYTES = 64  # rows start here
 VERSION = 1
 CHECK_SAMPLES = 8  # rows compared with the catalog before a file is trusted
 WRITE_BATCH = 65536
+PREFETCH_CHUNK = 16 << 20
 
 
 class HalfVectors:
@@ -40,6 +42,8 @@ class HalfVectors:
     def __init__(self, path: Path, file, dim: int, generation: int):
         self.path, self._file, self.dim, self.generation = path, file, dim, generation
         self._row = dim * 2
+        self.resident = threading.Event()  # set once prefetch() has read the whole file
+        self._stop = threading.Event()
 
     @classmethod
     def open(cls, folder: Path, catalog: Catalog) -> HalfVectors | None:
@@ -76,20 +80,34 @@ class HalfVectors:
                    for id_, vector in samples)
 
     def current(self, catalog: Catalog) -> bool:
-        """Follow the file: re-read its header, or reopen it when the writer replaced it whole.
-        False when it is gone or no longer usable."""
+        """Re-read the header; False when the file is gone or was replaced whole by the writer
+        (the caller opens the new one) or is no longer usable."""
         try:
-            replaced = os.stat(self.path).st_ino != os.fstat(self._file.fileno()).st_ino
+            if os.stat(self.path).st_ino != os.fstat(self._file.fileno()).st_ino:
+                return False
         except OSError:
             return False
-        if replaced:
-            fresh = HalfVectors.open(self.path.parent, catalog)
-            if fresh is None:
-                return False
-            self.close()
-            self._file, self.generation = fresh._file, fresh.generation
-            return True
         return self._reread_header(catalog)
+
+    def prefetch(self) -> None:
+        """Read the whole file once, in the background, into the page cache: a query's ~100 rows
+        are random reads, ~6 ms each from a cold disk (660 ms a query measured) and microseconds
+        from memory. Skipped where the file could not stay cached (over half the machine's RAM)."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size > _physical_memory() // 2:
+            return
+        threading.Thread(target=self._read_through, args=(size,), name="pixseek-prefetch", daemon=True).start()
+
+    def _read_through(self, size: int) -> None:
+        try:
+            with open(self.path, "rb", buffering=0) as handle:  # its own descriptor: close() may come first
+                for offset in range(0, size, PREFETCH_CHUNK):
+                    if self._stop.is_set():
+                        return
+                    os.pread(handle.fileno(), PREFETCH_CHUNK, offset)
+        except OSError:  # gone meanwhile: a new copy prefetches itself
+            return
+        self.resident.set()
 
     def read(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
         """The ids that have a whole row in the file, and their rows as float32."""
@@ -104,7 +122,15 @@ class HalfVectors:
         return found, vectors.astype(np.float32)
 
     def close(self) -> None:
+        self._stop.set()
         self._file.close()
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def update(folder: Path, catalog: Catalog) -> None:

@@ -125,6 +125,8 @@ class LiveVectorIndex:
         if self.half is None or not self.half.current(self.catalog):
             self._close_half_copy()
             self.half = HalfVectors.open(self.folder, self.catalog)
+            if self.half is not None:
+                self.half.prefetch()
         if self.half is not None:
             with self.catalog.snapshot():
                 self._stale = set(self.catalog.changed_since(self.half.generation).tolist())

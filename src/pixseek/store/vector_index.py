@@ -42,6 +42,7 @@ IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: sta
 MAX_NLIST = 4096
 # Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
 RERANK = {"ivf": (4, 50), "ivf4": (10, 100)}
+RERANK_CHUNK = 65_536  # candidates' vectors read at once (64-128 MiB)
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
@@ -303,9 +304,17 @@ def saved_files(folder: Path) -> list[tuple[int, Path]]:
 def rerank(query: np.ndarray, ids: Iterable[int], lookup) -> tuple[np.ndarray, np.ndarray]:
     """Exact scores for candidate `ids`, best first, from `lookup(ids) -> (ids found, vectors)`.
 
-    Ids whose vectors are gone (removed since the index was updated) drop out.
+    Ids whose vectors are gone (removed since the index was updated) drop out. Vectors are read
+    RERANK_CHUNK at a time: a search that widens to millions of candidates (a folder filter, a
+    folder whose disk is unplugged) must not hold all their vectors at once.
     """
-    found, vectors = lookup([int(i) for i in ids if i >= 0])
-    scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+    wanted = [int(i) for i in ids if i >= 0]
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    found, scores = [], [np.zeros(0, dtype=np.float32)]
+    for start in range(0, len(wanted), RERANK_CHUNK):
+        chunk_found, vectors = lookup(wanted[start:start + RERANK_CHUNK])
+        found += chunk_found
+        scores.append(vectors @ query)
+    scores = np.concatenate(scores)
     order = np.argsort(-scores, kind="stable")
     return scores[order], np.asarray(found, dtype=np.int64)[order]
