@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k and 100k only, fewer queries")
     parser.add_argument("--large", type=int, metavar="N", help="only one case of N vectors, built chunk by chunk "
-                        "(10,000,000: over an hour on 2 cores, ~25 GB of disk)")
+                        "(10,000,000: about an hour on 2 cores, ~55 GB of disk)")
     args = parser.parse_args(argv)
     if args.large:
         return large(args.large)

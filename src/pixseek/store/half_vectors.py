@@ -1,11 +1,11 @@
 """A float16 copy of the catalog's vectors, one row per catalog id, for re-ranking at tens of millions.
 
 An approximate index proposes ~100 candidates a query and re-ranks them with stored vectors. At
-10M photos the catalog is 32 GB: it no longer fits the page cache of a 24 GB machine, and each
-candidate becomes a random disk read (655 ms a query measured). This file holds the same vectors
-in half the bytes of the catalog's vectors alone (10 GB at 10M), at a fixed offset per id, and is
-read with `pread`: the pages stay in the page cache, not in the process's memory. float16 keeps
-a unit vector's cosines within ~1e-4 of float32 (docs/benchmarks.md: top-10 overlap 0.999).
+10M photos the catalog is 40 GiB: it cannot stay in the page cache of a 24 GB machine, and each
+cold candidate is a random disk read (~5 ms on our VM). This file holds the same vectors in half
+the bytes of the catalog's vectors alone (9.5 GiB at 10M), at a fixed offset per id, and is read
+with `pread`: the pages stay in the page cache, not in the process's memory (re-ranking 100
+candidates: 0.7 ms). float16 keeps a unit vector's cosines within ~1e-4 of float32.
 
 It is derived from the catalog and may lag it. The header says through which catalog generation
 every row is current; rows of ids added or changed after that are read from the catalog instead.
@@ -91,8 +91,8 @@ class HalfVectors:
 
     def prefetch(self) -> None:
         """Read the whole file once, in the background, into the page cache: a query's ~100 rows
-        are random reads, ~6 ms each from a cold disk (660 ms a query measured) and microseconds
-        from memory. Skipped where the file could not stay cached (over half the machine's RAM)."""
+        are random reads, ~5 ms each from a cold disk and microseconds from memory. Skipped
+        where the file could not stay cached (over half the machine's RAM)."""
         size = os.fstat(self._file.fileno()).st_size
         if size > _physical_memory() // 2:
             return
