@@ -59,7 +59,7 @@ def test_auto_choice_takes_4_bit_codes_for_tens_of_millions():
     assert Spec.choose(vector_index.IVF4_FROM).kind == "ivf"
     huge = Spec.choose(vector_index.IVF4_FROM + 1)
     assert huge.kind == "ivf4" and 16 <= huge.nprobe < huge.nlist
-    assert Spec.choose(10_000_000).describe().startswith("ivf4 (approximate: 2048 lists, 64 probed, 4-bit codes")
+    assert Spec.choose(10_000_000).describe().startswith("ivf4 (approximate: 2048 lists, 32 probed, 4-bit PQ codes")
     assert huge.rerank_count(10) > Spec.choose(1_000_000).rerank_count(10)  # coarser codes, more candidates
     assert not huge.outgrown(vector_index.IVF4_FROM - 1)  # hysteresis: keep it just under the limit
     assert huge.outgrown(vector_index.IVF4_FROM // 2 - 1)
@@ -123,7 +123,21 @@ def test_ivf4_recall_at_10_and_persistence(tmp_path):
     assert loaded.spec == index.spec
     index.remove(np.array([100, 101], dtype=np.int64))
     index.add(np.array([5], dtype=np.int64), vectors[:1])
-    assert index.ntotal == 11999 and int(index.search(vectors[0], 1)[1][0]) == 5  # added, and 100 is gone
+    found = set(index.search(vectors[0], index.candidates(1))[1].tolist())
+    assert index.ntotal == 11999 and 5 in found and 100 not in found
+
+
+def test_an_ivf4_saved_with_4_bit_scalar_codes_still_loads_as_ivf4(tmp_path):
+    """The first ivf4 used 4-bit scalar codes; indexes saved with them keep working."""
+    import faiss
+
+    vectors = clustered(3000)
+    old = faiss.index_factory(DIM, "IVF32_HNSW32,SQ4", faiss.METRIC_INNER_PRODUCT)
+    old.train(vectors)
+    old.add_with_ids(vectors, np.arange(1, 3001, dtype=np.int64))
+    faiss.write_index(old, str(tmp_path / "vectors-000000000001.faiss"))
+    loaded = VectorIndex.load(tmp_path / "vectors-000000000001.faiss", DIM)
+    assert loaded.kind == "ivf4" and 43 in loaded.search(vectors[42], loaded.candidates(1))[1].tolist()
 
 
 def test_ivf_reranked_scores_are_exact_cosines():

@@ -78,7 +78,7 @@ class LiveVectorIndex:
         if generation == current and index.ntotal != count:
             raise IndexCorrupt(f"{path.name} holds {index.ntotal} vectors for {count} files")
         for id_, vector in samples:
-            ids = [int(i) for i in index.search(vector, 8)[1] if i >= 0]
+            ids = [int(i) for i in index.search(vector, index.candidates(8))[1] if i >= 0]
             if id_ not in ids and not any(np.dot(v, vector) > 0.999 for v in self.catalog.stored_vectors(ids)[1]):
                 raise IndexCorrupt(f"{path.name} does not hold this catalog's vectors")
 
