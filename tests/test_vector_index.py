@@ -59,7 +59,7 @@ def test_auto_choice_takes_4_bit_codes_for_tens_of_millions():
     assert Spec.choose(vector_index.IVF4_FROM).kind == "ivf"
     huge = Spec.choose(vector_index.IVF4_FROM + 1)
     assert huge.kind == "ivf4" and 16 <= huge.nprobe < huge.nlist
-    assert Spec.choose(10_000_000).describe().startswith("ivf4 (approximate: 2048 lists, 32 probed, 4-bit PQ codes")
+    assert Spec.choose(10_000_000).describe().startswith("ivf4 (approximate: 2048 lists, 42 probed, 4-bit PQ codes")
     assert huge.rerank_count(10) > Spec.choose(1_000_000).rerank_count(10)  # coarser codes, more candidates
     assert not huge.outgrown(vector_index.IVF4_FROM - 1)  # hysteresis: keep it just under the limit
     assert huge.outgrown(vector_index.IVF4_FROM // 2 - 1)

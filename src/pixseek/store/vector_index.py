@@ -96,7 +96,7 @@ class Spec:
         nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
         if kind == "ivf":
             return cls("ivf", nlist, max(8, nlist // 8))
-        return cls("ivf4", nlist, max(16, nlist // 64))
+        return cls("ivf4", nlist, max(16, nlist // 48))
 
     @classmethod
     def of(cls, index) -> Spec:
