@@ -343,8 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["int8", "fp32"], help="image tower precision (default: the model's)")
     p.add_argument("--dry-run", action="store_true", help="only count new, changed and deleted files")
     p.add_argument("--vector-index", choices=["auto", "flat", "ivf", "ivf4"],
-                   help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit codes, for tens of "
-                        "millions) search, or choose by size (auto, the default); remembered")
+                   help="force exact (flat) or approximate (ivf: 8-bit codes; ivf4: 4-bit PQ codes, for tens "
+                        "of millions) search, or choose by size (auto, the default); remembered")
     p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
                    help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
     p.add_argument("--reindex", action="store_true",

@@ -37,7 +37,7 @@ from pixseek.errors import IndexCorrupt
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
 KINDS = ("auto", "flat", "ivf", "ivf4")
 FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see docs/benchmarks.md)
-IVF4_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: 4-bit codes
+IVF4_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: 4-bit PQ codes
 IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
 MAX_NLIST = 4096
 # Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
