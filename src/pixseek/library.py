@@ -35,10 +35,9 @@ from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_t
 from pixseek.model import Encoder, find_bundle
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
 from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
-from pixseek.store import half_vectors
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
-from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex
+from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex, drop_derived_files
 from pixseek.store.repair import repair_catalog
 from pixseek.store.vector_index import KINDS, saved_files
 from pixseek.thumbnails import ThumbnailCache
@@ -162,13 +161,10 @@ class Library:
         """A new catalog (also where a run was killed while making one). Vector files already
         in the folder belong to a catalog that is gone, so they must not be mixed with it."""
         model_id, dim = _model_identity(model)
-        stale = saved_files(index_dir)
         catalog = Catalog.open(index_dir, create=True, model_id=model_id, dim=dim)
-        for _, path in stale:
-            path.unlink(missing_ok=True)
-        half_vectors.remove(index_dir)
-        return catalog, [f"the catalog was missing: made a new one and dropped {len(stale)} vector file(s) "
-                         "that belonged to the old one"] if stale else []
+        dropped = drop_derived_files(index_dir)
+        return catalog, [f"the catalog was missing: made a new one and dropped {dropped} vector file(s) "
+                         "that belonged to the old one"] if dropped else []
 
     def _repair_if_damaged(self) -> None:
         """Under the write lock: a catalog that fails its check is rebuilt from what it still holds."""

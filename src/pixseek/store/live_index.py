@@ -34,6 +34,16 @@ NO_HALF_COPY = ("the float16 copy of the vectors is missing or out of date: sear
                 "(slower) until the next index run writes it")
 
 
+def drop_derived_files(folder: Path) -> int:
+    """Remove what was derived from a catalog that is gone (saved FAISS files, the float16 copy),
+    so that none of it is mixed with a new one; returns how many FAISS files there were."""
+    stale = saved_files(folder)
+    for _, path in stale:
+        path.unlink(missing_ok=True)
+    half_vectors.remove(folder)
+    return len(stale)
+
+
 class LiveVectorIndex:
     def __init__(self, folder: Path, catalog: Catalog):
         self.folder = Path(folder)

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from pixseek.store.catalog import CATALOG_NAME, SCHEMA, SCHEMA_VERSION
-from pixseek.store import half_vectors
-from pixseek.store.vector_index import saved_files
+from pixseek.store.live_index import drop_derived_files
 
 CHUNK = 512
 FILE_COLUMNS = "id, path, size, mtime_ns, hash, width, height, indexed_at, gen"
@@ -45,9 +44,7 @@ def repair_catalog(folder: Path, reason: str, model_id: str, dim: int) -> str:
             old.close()
     aside = path.with_name(f"{CATALOG_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
     _swap(path, fresh, aside)
-    for _, stale in saved_files(folder):
-        stale.unlink(missing_ok=True)
-    half_vectors.remove(folder)
+    drop_derived_files(folder)
     images, folders, skipped = counts
     return (f"the catalog was damaged ({reason}); it is kept as {aside.name}, and a new catalog holds what "
             f"could still be read: {images} images, {folders} folders, {skipped} skipped files. The next "
