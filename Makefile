@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 APP_STAMP := $(VENV)/.installed-app
 STAMP := $(VENV)/.installed
+PLAN_STAMP := $(VENV)/.install-plan-checked
 WHEELS := .cache/wheels
 # Reference code the tests compare against: open_clip's tokenizers, rclip's preprocessing.
 REFERENCE_WHEELS := $(WHEELS)/open_clip_torch-3.3.0-py3-none-any.whl $(WHEELS)/rclip-3.3.0-py3-none-any.whl
@@ -16,6 +17,14 @@ DEMO_PHOTOS := demo/photos
 DEMO_INDEX ?= .cache/demo-index
 QUERY ?= $(if $(PHOTOS),a dog on a beach,a cat)
 RUN_INDEX := $(if $(PHOTOS),,--index "$(DEMO_INDEX)")
+
+# Tests run in a random order (pytest-randomly prints its seed first; PYTEST_ARGS=--randomly-seed=N
+# repeats an order, PYTEST_ARGS="-p no:randomly --reverse" runs them backwards), without the network
+# where this machine can take it away (scripts/offline.sh), and print the 15 slowest at the end.
+PYTEST := scripts/offline.sh $(PY) -m pytest -q -ra --durations=15
+# The slow, process-heavy tests, left to `make test`: the full-size model, browsers, the X display,
+# Ray clusters, kill-and-restart cycles and other runs of whole pixseek processes.
+FAST_ONLY := -m "not slow and not browser and not gui and not cluster and not processes"
 
 .PHONY: install install-app system-deps run lint test test-fast bench clean
 
@@ -38,7 +47,13 @@ $(REFERENCE_WHEELS): | $(APP_STAMP)
 
 install-app: $(APP_STAMP)
 
-install: $(STAMP) $(REFERENCE_WHEELS)
+# What a fresh `pip install pixseek` would bring (no PyTorch): asked of the package index once per
+# change of pyproject.toml, here, so that no test needs the network.
+$(PLAN_STAMP): pyproject.toml | $(APP_STAMP)
+	$(PY) scripts/check_install_plan.py
+	touch $@
+
+install: $(STAMP) $(REFERENCE_WHEELS) $(PLAN_STAMP)
 
 system-deps:
 	bash scripts/install-system-deps.sh
@@ -59,11 +74,13 @@ run: install-app
 lint: install
 	$(VENV)/bin/ruff check .
 
+# Two workers: much of the suite waits on processes it started. Ray's tests share one worker
+# (they check by PID that no Ray process is left behind).
 test: install system-deps lint
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PYTEST) -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install lint
-	$(PY) -m pytest -q -ra -m "not slow and not browser and not gui" $(PYTEST_ARGS)
+	$(PYTEST) $(FAST_ONLY) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -3,7 +3,9 @@ export path, and folders of real image files generated on the fly."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,20 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 TEST_MODEL = "tiny-test"
+
+
+def pytest_configure(config):
+    """Ray's test harness writes the address of the cluster it starts to $RAY_TMPDIR/ray (by
+    default /tmp/ray, which a machine where Ray never ran lacks and which every Ray user of the
+    machine shares): each test process gets an empty one of its own, as a new machine would."""
+    ray_root = Path(tempfile.mkdtemp(prefix="pxr-"))
+    (ray_root / "ray").mkdir()
+    config.ray_root = ray_root
+    os.environ["RAY_TMPDIR"] = str(ray_root)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "ray_root", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,10 @@ from ray_kit import is_loopback, ray_processes, wait_until_gone  # noqa: E402
 
 from pixseek.library import Library  # noqa: E402
 
+# One xdist worker runs them all: each checks by PID that no Ray process it started is left, and
+# another worker's cluster would look like one left behind.
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
 PHOTOS = 200
 BAD = ("broken/truncated.jpg", "broken/not-a-photo.png")
 
@@ -329,3 +333,22 @@ def test_an_unreachable_cluster_and_misplaced_options_are_one_line_errors(home, 
         assert run.returncode == 1
         assert [line for line in run.stderr.splitlines() if line.strip()] == [f"pixseek: error: {words}" + (
             " (Connection refused); is its head running, and is this machine on its network?" if "reach" in words else "")]
+
+
+def test_a_local_run_shows_no_ray_line_and_a_failure_names_rays_log(home, photos, tmp_path):
+    """Ray's core prints error-level lines on runs that succeed: none reaches the terminal. A run
+    that fails inside Ray is one line of pixseek's naming the log file that holds Ray's detail."""
+    env = dict(os.environ, HOME=str(tmp_path))  # Ray keeps its token under ~/.ray
+    ok = subprocess.run(_pixseek("index", str(photos), "--cluster", "local", "--index", str(tmp_path / "index")),
+                        capture_output=True, text=True, timeout=300, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.strip() == "", ok.stderr
+    assert ok.stdout.startswith(f"{PHOTOS} indexed"), ok.stdout
+
+    failed = subprocess.run(_pixseek("index", str(photos), "--cluster", "auto", "--index", str(tmp_path / "other")),
+                            capture_output=True, text=True, timeout=120, env=env)  # no Ray runs here: none found
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert failed.returncode == 1 and len(lines) == 1, failed.stderr
+    assert lines[0].startswith("pixseek: error: cannot connect to the Ray cluster at auto"), lines
+    log = Path(lines[0].rsplit("(Ray's detail: ", 1)[1].rstrip(")"))
+    assert log.parent == home / "logs" and "Traceback" in log.read_text()

@@ -44,6 +44,16 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
+def log_dir() -> Path:
+    """Where logs of other programs' output go (Ray's), named in pixseek's own error lines."""
+    home = _home()
+    if home:
+        return home / "logs"
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
 def models_dir() -> Path:
     override = os.environ.get("PIXSEEK_MODELS")
     return Path(override).expanduser() if override else data_dir() / "models"

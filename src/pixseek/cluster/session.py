@@ -14,15 +14,20 @@ import os
 import socket
 import sys
 import time
+import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from pixseek.errors import ClusterError
+from pixseek.paths import log_dir
 
 LOCAL = "local"
 SINGLE_MACHINE_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, servers bind to it
 NODES_POLL_S = 2.0
 CONNECT_TIMEOUT_S = 10.0
+LOGS_KEPT = 10
 
 
 def import_ray():
@@ -73,18 +78,59 @@ def _single_machine_mode():
 
 @contextmanager
 def ray_session(address: str, dashboard: bool = False):
-    """Connect (or, for `local`, start a private Ray) for the block; always disconnect after."""
+    """Connect (or, for `local`, start a private Ray) for the block; always disconnect after.
+    Ray's own output goes to a log file; a failure is pixseek's one line naming that file."""
     ray = import_ray()
     if ray.is_initialized():
         raise ClusterError("this process is already connected to a Ray cluster; run pixseek in its own process")
-    with _single_machine_mode() if address == LOCAL else nullcontext():
-        _connect(ray, address, dashboard)
-        try:
-            _quiet_ray_data(ray)
-            resources = ray.cluster_resources()
-            yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
-        finally:
-            ray.shutdown()
+    log = new_log_path()
+    try:
+        with _ray_output_to(log), _single_machine_mode() if address == LOCAL else nullcontext():
+            _connect(ray, address, dashboard)
+            try:
+                _quiet_ray_data(ray)
+                resources = ray.cluster_resources()
+                yield ClusterInfo(address, int(resources.get("CPU", 0)), int(resources.get("GPU", 0)), ray)
+            finally:
+                ray.shutdown()
+    except ClusterError as error:
+        if error.__cause__ is None and log.stat().st_size == 0:  # refused before Ray said anything
+            log.unlink()
+            raise
+        with open(log, "a", encoding="utf-8") as file:
+            traceback.print_exception(error.__cause__ or error, file=file)
+        raise ClusterError(f"{error} (Ray's detail: {log})") from error.__cause__
+
+
+def new_log_path() -> Path:
+    """A fresh log file for one Ray session; only the newest LOGS_KEPT are kept."""
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in sorted(folder.glob("ray-*.log"))[:-(LOGS_KEPT - 1)]:
+        old.unlink(missing_ok=True)
+    return folder / f"ray-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+@contextmanager
+def _ray_output_to(log: Path) -> Iterator[None]:
+    """Ray's C++ core writes error-level lines (even on a run that succeeds) to file descriptor 2
+    whatever its log level: while Ray runs, descriptor 2 is the log file, and Python's sys.stderr
+    (pixseek's progress and messages) writes to a copy of what descriptor 2 was."""
+    sys.stderr.flush()
+    before = sys.stderr
+    terminal = os.dup(2)
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding=getattr(before, "encoding", None) or "utf-8",
+                           errors="backslashreplace", closefd=False)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr = before
+        os.close(terminal)
 
 
 def _check_reachable(address: str) -> None:
@@ -111,7 +157,7 @@ def _connect(ray, address: str, dashboard: bool) -> None:
             ray.init(address=address, **({} if address.startswith("ray://") else options))
     except Exception as exc:  # Ray reports an unreachable or refused cluster with many exception types
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from None
+        raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from exc
 
 
 def _quiet_ray_data(ray) -> None:
