@@ -320,6 +320,12 @@ def cmd_serve(args) -> int:
     return serve(settings_for(args, token), args.host, args.port, _watcher(args) if args.watch else None)
 
 
+def cmd_mcp(args) -> int:
+    from pixseek.mcp import serve
+
+    return serve(args.index, args.model, args.device, args.allow_index)
+
+
 def cmd_gui(args) -> int:
     from pixseek.desktop.app import launch
 
@@ -438,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="also keep the index current as files change")
     p.add_argument("--debounce", type=float, default=2.0, metavar="S", help="with --watch: as for `pixseek watch`")
     p.set_defaults(func=cmd_serve)
+
+    p = commands.add_parser("mcp", parents=[common],
+                            help="serve the index to AI assistants over stdio (Model Context Protocol; read-only)")
+    p.add_argument("--allow-index", action="store_true",
+                   help="also offer a tool that starts an index run of folders already indexed")
+    p.set_defaults(func=cmd_mcp)
 
     p = commands.add_parser("gui", parents=[common], help="open the desktop app")
     p.set_defaults(func=cmd_gui)
