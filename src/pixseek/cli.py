@@ -111,9 +111,29 @@ def _cancel_on_interrupt() -> threading.Event:
     return cancel
 
 
+def _first_model(args) -> None:
+    """The first index on a machine with no model installed: the default model, installed without
+    asking, and one line saying that better ones exist."""
+    from pixseek.library import index_exists
+    from pixseek.model.bundle import DEFAULT_MODEL, default_model, installed_bundles
+
+    if args.model or default_model() != DEFAULT_MODEL or index_exists(args.index) or installed_bundles():
+        return
+    from pixseek.files import check_folder
+    from pixseek.model.install import install_from_hub
+
+    for folder in args.folders:  # a mistyped folder is said before a download, not after
+        check_folder(folder)
+    note(f"no model installed: indexing with the default, {DEFAULT_MODEL}; better models exist "
+         "(`pixseek model list --available`)")
+    install_from_hub(DEFAULT_MODEL)
+
+
 def cmd_index(args) -> int:
     if args.reindex and not args.model:
         raise PixseekError("--reindex rebuilds the index for another model: name it with --model NAME")
+    if not args.dry_run:
+        _first_model(args)
     with _library(args, create=True, check_model=not args.reindex) as library:
         if args.dry_run:
             print(library.changes(args.folders).describe())
