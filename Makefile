@@ -80,7 +80,7 @@ test: install system-deps lint
 	$(PYTEST) -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install lint
-	$(PYTEST) $(FAST_ONLY) $(PYTEST_ARGS)
+	$(PYTEST) -n 2 $(FAST_ONLY) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -22,6 +22,9 @@ CONCURRENCY = 16
 BULK = 600
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture
 def home(tmp_path, tiny_bundle_dir):
     home = tmp_path / "home"

@@ -7,11 +7,15 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from PIL import Image
 
 from conftest import ROOT, TEST_MODEL
 
 DEMO = ROOT / "demo" / "photos"
+
+
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
 
 
 def test_the_demo_photos_are_real_photos_with_their_licence():

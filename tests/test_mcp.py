@@ -24,7 +24,7 @@ from conftest import make_photo
 from pixseek.cli import main
 
 PIXSEEK = str(Path(sys.executable).with_name("pixseek"))
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.processes, pytest.mark.timeout(180)]
 
 
 def _env() -> dict[str, str]:

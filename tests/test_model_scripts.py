@@ -8,8 +8,13 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, DEFAULT_MODEL_ID, find_bundle
+
+
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
 
 
 def closed_port_endpoint() -> str:

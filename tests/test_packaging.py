@@ -10,7 +10,12 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from conftest import ROOT
+
+
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
 
 
 def test_wheel_carries_the_files_used_at_run_time(tmp_path):

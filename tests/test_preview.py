@@ -22,6 +22,9 @@ CELLS = 24  # preview.WIDTH_CELLS
 CELL_PX = (10, 20)  # textual-image's cell size when the output is not a terminal
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture
 def index(pixseek_home, tmp_path):
     photos = tmp_path / "photos"

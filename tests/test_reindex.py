@@ -17,6 +17,9 @@ from reliability_kit import cli
 OLD, NEW = "random/tiny-seed0", "random/tiny-seed5"
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture
 def indexed(pixseek_home, tmp_path):
     """80 photos indexed with the default test model; a second model, "other", installed."""

@@ -22,6 +22,9 @@ RUN_ENV = {"PIXSEEK_BATCH": "8", "PIXSEEK_DECODE_WORKERS": "1", "PIXSEEK_THREADS
 TOLERANCE = 1e-5
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture
 def photos(tmp_path) -> Path:
     folder = tmp_path / "photos"

@@ -27,6 +27,9 @@ FREE_BYTES = (0, 8 << 10, 48 << 10, 96 << 10, 192 << 10)  # room left when the s
 FIGURES: dict[str, dict] = {}
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, tiny_bundle_dir):
     """Photos in two folders, the clean index of both, and a query's vector."""

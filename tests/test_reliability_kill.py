@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import SHARED_PHOTOS, make_photo
 from pixseek.files import BASE_EXTENSIONS
@@ -31,6 +32,9 @@ PHOTOS = 240
 TOLERANCE = 1e-5  # 1 - cosine between a vector embedded in one batch and in another
 RUN_ENV = {"PIXSEEK_BATCH": "8", "PIXSEEK_DECODE_WORKERS": "2", "PIXSEEK_THREADS": "1"}
 INDEX_FILES = {"catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm", "write.lock"}
+
+
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
 
 
 def committed_rows(index_dir: Path) -> int:

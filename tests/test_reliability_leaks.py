@@ -6,11 +6,16 @@ from __future__ import annotations
 import gc
 import os
 
+import pytest
+
 from conftest import make_photo
 from pixseek.library import Library
 from reliability_kit import record
 
 CYCLES = 30
+
+
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
 
 
 def resources() -> dict[str, int]:

@@ -27,6 +27,9 @@ TOLERANCE = 1e-5  # 1 - cosine; see docs/reliability.md on batch-dependent round
 FIGURES: dict[str, dict] = {}
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, tiny_bundle_dir):
     """40 photos, a clean index of them, its state, a text query's vector, the CLI's env."""

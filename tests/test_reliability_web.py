@@ -25,6 +25,9 @@ QUERIES = ["a dog", "sunset over the sea", "a red car", "people at a party", "sn
            "a bowl of fruit", "a city street at night", "a cat on a sofa"]
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 def test_only_an_indexed_path_itself_may_be_served(pixseek_home, tmp_path):
     """`photos/link/../a.jpg` names photos/a.jpg to a string check but, when `link` points into
     another folder, the file beside that folder to the system: it must not count as indexed."""

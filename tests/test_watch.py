@@ -24,6 +24,9 @@ SETTLE_TIMEOUT_S = 90
 BURST = 10_000
 
 
+pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`
+
+
 class WatchProcess:
     def __init__(self, home: Path, index: Path, *folders: Path):
         self.command = [sys.executable, "-m", "pixseek.cli", "watch", "--index", str(index), "--debounce", "0.3",
