@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from pixseek.containment import absolute
 from pixseek.errors import FolderNotFound
 
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -82,8 +83,10 @@ def pseudo_filesystem(path: str, mounts: list[tuple[str, str]] | None = None) ->
 
 def check_folder(folder) -> str:
     """`folder` as an absolute path if it can be indexed; else FolderNotFound saying why."""
-    path = os.path.abspath(os.path.expanduser(str(folder)))
+    path = absolute(folder)
     if not os.path.isdir(path):
+        if os.path.lexists(path):
+            raise FolderNotFound(f"{folder} is a file, not a folder: give the folder that holds it")
         raise FolderNotFound(f"folder not found: {folder}")
     try:
         with os.scandir(path):

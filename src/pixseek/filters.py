@@ -11,11 +11,11 @@ period: "2023" is the year, "2023-06" the month; `after` includes its period's s
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
+from pixseek import containment
 from pixseek.errors import QueryError
 
 DATE_FORMS = (("%Y", "year"), ("%Y-%m", "month"), ("%Y-%m-%d", "day"), ("%Y-%m-%d %H:%M", "minute"),
@@ -68,9 +68,9 @@ class SearchFilters:
               camera: str | None = None, place: str | None = None, near: str | None = None,
               radius: str | None = None, folder: str | None = None) -> SearchFilters:
         """Filters from the words people type (CLI options, web fields, API parameters); a
-        QueryError says what is wrong with any of them. Empty strings count as not given."""
-        after, before, camera, place, near, radius, folder = (
-            _given(v) for v in (after, before, camera, place, near, radius, folder))
+        QueryError says what is wrong with any of them. Empty strings count as not given, but
+        for `folder`, where an empty path would mean the current folder (None is not given)."""
+        after, before, camera, place, near, radius = (_given(v) for v in (after, before, camera, place, near, radius))
         taken_from = period(after, "after")[0] if after else None
         taken_until = period(before, "before")[0] if before else None
         if _given(year) is not None:
@@ -86,7 +86,7 @@ class SearchFilters:
             raise QueryError("a radius needs a position to be around (near LAT,LON)")
         return cls(taken_from, taken_until, _words(camera, "camera"), _words(place, "place"), position,
                    parse_radius(radius) if radius else DEFAULT_RADIUS_KM,
-                   os.path.abspath(os.path.expanduser(folder)) if folder else None)
+                   containment.absolute(folder) if folder is not None else None)
 
 
 def _given(value):

@@ -114,10 +114,10 @@ def _empty(outcome: searchbar.Outcome) -> str:
 
 
 def render(cfg: state.Config, outcome: searchbar.Outcome | None) -> None:
-    view = st.query_params.get(searchbar.VIEW)
-    if cfg.has_index and view and view.isdigit():
+    view = searchbar.photo_id(st.query_params.get(searchbar.VIEW))
+    if cfg.has_index and view is not None:
         library = state.library(cfg)
-        _detail(library, library.photo_path(int(view)))
+        _detail(library, library.photo_path(view))
     if outcome is None:
         return
     if not outcome.results:

@@ -75,6 +75,11 @@ def _param(name: str) -> str | None:
     return value or None
 
 
+def photo_id(value: str | None) -> int | None:
+    """A photo id from the address, as written there (ASCII digits); anything else names none."""
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
 def link(**changes) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
     params = {key: st.session_state.get(key) for key in ("q", "k", "not", "min", "in")}
@@ -85,8 +90,8 @@ def link(**changes) -> str:
 def _example(library: Library) -> Example | None:
     """The example photo the address names, if it is still there."""
     like, photo = _param(LIKE), _param(PHOTO)
-    if like and like.isdigit():
-        path = library.photo_path(int(like))
+    if photo_id(like) is not None:
+        path = library.photo_path(photo_id(like))
         if path:
             return Example(os.path.basename(path), path=path)
     if photo:
