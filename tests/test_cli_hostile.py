@@ -3,6 +3,7 @@ newlines, files for folders, scores no cosine reaches. Real subprocesses, one-li
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -73,3 +74,14 @@ def test_null_separated_results_keep_names_with_newlines(indexed, tmp_path):
                            text=True, timeout=120)
     assert xargs.returncode == 0, xargs.stderr
     assert sorted(p.name for p in copied.iterdir()) == ["m.jpg", "p0.jpg", "p1.jpg", "p2.jpg", "two\nlines.jpg"]
+
+
+def test_a_random_stand_in_is_named_as_such_by_every_command(indexed, pixseek_home):
+    warning = "has random weights, a stand-in for testing: its results are meaningless"
+    assert warning in pixseek("search", "--index", indexed, "x", "-q").stderr
+    assert warning in pixseek("status", "--index", indexed).stdout
+    assert warning in pixseek("model", "list").stdout
+    # The test model is installed as tiny-test; a stand-in installed under a catalogue name is not that model.
+    (pixseek_home / "models" / "tiny-test").rename(pixseek_home / "models" / "clip-vit-b-32")
+    available = pixseek("model", "list", "--available", "--json")
+    assert not next(e for e in json.loads(available.stdout) if e["name"] == "clip-vit-b-32")["installed"]

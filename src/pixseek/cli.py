@@ -179,6 +179,8 @@ def cmd_search(args) -> int:
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
         missing = [folder for folder in library.folder_details() if not folder.present]
+        if library.model_warning:  # said even with -q: results of a stand-in must not pass for real ones
+            note(library.model_warning)
         if not args.quiet:
             for folder in missing:
                 note(f"{folder.path} is missing (an unmounted drive?): its {folder.images} photos are not searched; "

@@ -34,6 +34,7 @@ from pixseek.filters import SearchFilters
 from pixseek.images import MAX_FILE_BYTES
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
+from pixseek.model.bundle import stand_in_warning
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
 from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
@@ -637,6 +638,11 @@ class Library:
         """The model this index was built with."""
         return self.catalog.model_id
 
+    @property
+    def model_warning(self) -> str | None:
+        """What every face must say about this index's model, if anything (a random stand-in)."""
+        return stand_in_warning(self.catalog.model_id)
+
     @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
         record = self.catalog.lookup(os.path.abspath(path))
@@ -687,7 +693,8 @@ class Library:
                       folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
                       include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(), runs_on=self._runs_on(),
-                      consistent=not problems, problems=problems, notes=self.notes + live.notes)
+                      consistent=not problems, problems=problems,
+                      notes=[n for n in [self.model_warning] if n] + self.notes + live.notes)
 
     def _runs_on(self) -> str:
         try:
