@@ -61,16 +61,19 @@ def test_a_minimum_score_outside_cosines_is_refused(indexed, score):
 
 
 def test_null_separated_results_keep_names_with_newlines(indexed, tmp_path):
-    paths = pixseek("search", "--index", indexed, "x", "-k", "10", "-f", "-0")
+    paths = pixseek("search", "--index", indexed, "x", "-k", "10", "-f", "-z")
     found = paths.stdout.split("\0")
     assert found[-1] == "" and str(tmp_path / "x" / "photos" / "two\nlines.jpg") in found[:-1] and len(found) == 6
     scored = pixseek("search", "--index", indexed, "x", "-k", "10", "--null").stdout.split("\0")[:-1]
     assert all(float(line.split("\t", 1)[0]) <= 1 for line in scored) and len(scored) == 5
+    # A negative minimum score is a number, not an option, next to the short option.
+    low = pixseek("search", "--index", indexed, "x", "-k", "10", "-z", "--min-score", "-0.5")
+    assert low.returncode == 0 and low.stdout.split("\0")[:-1] == scored, low.stderr
     copied = tmp_path / "copied"
     copied.mkdir()
     # The README's example, as written there.
     xargs = subprocess.run(f"{shlex.quote(sys.executable)} -m pixseek.cli search --index {shlex.quote(str(indexed))} x "
-                           f"-k 10 -f -0 | xargs -0 cp -t {shlex.quote(str(copied))}", shell=True, capture_output=True,
+                           f"-k 10 -f -z | xargs -0 cp -t {shlex.quote(str(copied))}", shell=True, capture_output=True,
                            text=True, timeout=120)
     assert xargs.returncode == 0, xargs.stderr
     assert sorted(p.name for p in copied.iterdir()) == ["m.jpg", "p0.jpg", "p1.jpg", "p2.jpg", "two\nlines.jpg"]

@@ -395,11 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="best first (score, the default) or oldest first (date) among the top K")
     p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")
     p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
-    p.add_argument("-0", "--null", action="store_true",
+    # -z as grep -z and sort -z: an option named like a number ("-0") would make argparse read
+    # "--min-score -0.5" as an option.
+    p.add_argument("-z", "--null", action="store_true",
                    help="end each result with a NUL instead of a newline (with -f: for xargs -0; any file name survives)")
-    # An option named like a number makes argparse take "--min-score -0.5" for an option: "-0" is
-    # matched by its exact name, every other negative number stays a value.
-    p._has_negative_number_optionals.clear()
     p.add_argument("--preview", action="store_true",
                    help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
     p.add_argument("-q", "--quiet", action="store_true", help="results only: no notes, no 'no results' line")
