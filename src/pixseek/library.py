@@ -36,7 +36,7 @@ from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_t
 from pixseek.model import Encoder, find_bundle
 from pixseek.model.bundle import stand_in_warning
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
-from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
+from pixseek.search import DEFAULT_K, Query, Term, combine, min_score_error, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex, drop_derived_files
@@ -501,7 +501,7 @@ class Library:
         if sort not in SORTS:
             raise QueryError(f"unknown sort order {sort!r}; use one of {', '.join(SORTS)}")
         if min_score is not None and not -1 <= min_score <= 1:  # a cosine; NaN fails the test too
-            raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
+            raise QueryError(min_score_error(min_score))
         filters = filters or SearchFilters()
         if filters.folder is not None:
             within = self._indexed_folder(filters.folder)
