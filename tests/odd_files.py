@@ -155,6 +155,7 @@ def write_odd_corpus(root: Path) -> dict[str, str]:
         "signature only.png": (png_bytes(14)[:20], "truncated"),
         "rgba.png": (_encode(make_photo_image(15).convert("RGBA"), "PNG"), "indexed"),
         "la.png": (_encode(make_photo_image(16).convert("LA"), "PNG"), "indexed"),
+        "folder.jpg/inside.png": (png_bytes(41), "indexed"),  # a folder named like a photo is a folder
         **hostile_files(),
     }
     expected = {}
@@ -174,6 +175,8 @@ def write_odd_corpus(root: Path) -> dict[str, str]:
     (root / ".hidden" / "secret.jpg").write_bytes(jpeg_bytes(18))
     (root / "._appledouble.jpg").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 60)
     (root / "notes.txt").write_text("not an image extension")
+    os.mkfifo(root / "fifo.jpg")  # opened, it would block the run
+    expected["fifo.jpg"] = "not a regular file: a pipe (FIFO)"
     return expected
 
 

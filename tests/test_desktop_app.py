@@ -488,7 +488,9 @@ def test_restart_remembers_the_folder_and_updates_only_what_changed(start_app, g
     driver = start_app()  # up to date: loads at once, no question
     assert driver.app.folder_var.get() == str(gallery)
     driver.wait(lambda: driver.app.folder is not None, "the remembered folder to load")
-    assert driver.app.status_var.get() == f"Ready: 12 images indexed in {gallery}."
+    assert driver.app.status_var.get() == (f"Ready: 12 images indexed in {gallery}. Warning: random/tiny-seed0 has "
+                                           "random weights, a stand-in for testing: its results are meaningless; "
+                                           "install the real model to search by meaning.")
     assert driver.dialogs == []
     driver.close()
 
@@ -703,3 +705,18 @@ def test_date_range_and_camera_narrow_the_results_page_which_shows_dates_and_pla
     app.search_button.invoke()
     driver.wait(lambda: len(opened_urls()) == 2, "the second results page")
     assert sorted(os.path.basename(p) for p in ResultsPage(opened_urls()[1]).paths()) == ["lisbon.jpg", "older.jpg"]
+
+
+def test_the_remembered_folder_is_not_indexed_into_another_index_unasked(start_app, gallery, tmp_path):
+    driver = start_app()
+    driver.choose_folder(gallery)
+    driver.wait_idle("indexing")
+    driver.close()
+
+    other = tmp_path / "other index"
+    driver = start_app(answer="no", index=str(other))
+    driver.wait(lambda: driver.app.folder is not None, "the remembered folder to load")
+    assert [d.title for d in driver.dialogs] == ["Index this folder?"]
+    assert str(other) in driver.dialogs[0].message
+    assert driver.app.status_var.get().startswith(f"{gallery} is not indexed here")
+    assert not (other / "catalog.sqlite3").exists()

@@ -52,6 +52,39 @@ def test_skips_are_remembered_and_retried_only_when_the_file_changes(pixseek_hom
         assert third.indexed == 1 and library.skipped() == []
 
 
+def _index_within(library: Library, root: Path, seconds: float = 60):
+    """library.index([root]), failing instead of hanging if something opens the pipe."""
+    import threading
+
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(library.index([root])), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert done, "the run hung: a pipe was opened"
+    return done[0]
+
+
+def test_a_pipe_named_like_a_photo_is_a_skip_with_its_reason_remembered_until_it_goes(pixseek_home, tmp_path):
+    from conftest import make_photo
+
+    root = tmp_path / "odd"
+    make_photo(root / "photo.jpg", seed=1)
+    make_photo(root / "album.jpg" / "inside.jpg", seed=2)  # a folder named like a photo is walked
+    pipe = root / "pipe.jpg"
+    os.mkfifo(pipe)
+    reason = "not a regular file: a pipe (FIFO)"
+    with Library.open(tmp_path / "index", create=True) as library:
+        first = _index_within(library, root)
+        assert (first.indexed, first.skipped) == (2, [(str(pipe), reason)])
+        assert library.skipped() == [(str(pipe), reason)] and library.status().skipped == 1
+        second = _index_within(library, root)  # still there: still skipped, once, never opened
+        assert (second.indexed, second.unchanged) == (0, 2)
+        assert library.skipped() == [(str(pipe), reason)] and library.status().consistent
+        pipe.unlink()
+        _index_within(library, root)
+        assert library.skipped() == []
+
+
 def test_exif_orientation_is_applied():
     upright = decode(exif_rotated_jpeg(6))  # 90 degrees clockwise: 120x60 becomes 60x120, red on top
     assert upright.size == (60, 120)

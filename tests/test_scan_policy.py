@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_photo
-from pixseek.errors import FolderNotFound
+from pixseek.errors import FolderNotFound, FolderNotIndexed
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
 from pixseek.search import parse_query
@@ -42,7 +42,8 @@ def test_links_never_lead_out_of_the_indexed_folders(library, tmp_path):
     report = library.index([root])
     assert indexed(library, root) == ["a again.jpg", "a.jpg", "albums/b.jpg"]
     assert report.not_followed == 3 and "3 links out of the folders not followed" in report.describe()
-    assert not library.search("x", k=50, filters=SearchFilters(folder=str(root / "out folder")))
+    with pytest.raises(FolderNotIndexed, match="leads out"):  # decided on where it leads
+        library.search("x", k=50, filters=SearchFilters(folder=str(root / "out folder")))
 
     library.index([root, outside])  # the same links, now into an indexed folder, are followed
     assert "out.jpg" in indexed(library, root)

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -20,7 +21,8 @@ import time
 from pathlib import Path
 
 from pixseek import __version__
-from pixseek.errors import EmptyQuery, FolderNotIndexed, IndexCorrupt, IndexIncompatible, IndexNotFound, PixseekError
+from pixseek.errors import (EmptyQuery, FolderNotIndexed, HoldsIndexedFolders, IndexCorrupt, IndexIncompatible,
+                            IndexNotFound, PixseekError)
 from pixseek.model.commands import add_model_commands
 from pixseek.search import DEFAULT_K
 
@@ -34,6 +36,7 @@ HINTS = {
     IndexIncompatible: lambda error: (f"`pixseek index --model {error.model} --reindex`, or --index PATH"
                                       if error.model else "--index PATH"),
     EmptyQuery: lambda error: "`pixseek search WORDS`, or --image PHOTO",
+    HoldsIndexedFolders: lambda error: "`pixseek remove " + " ".join(shlex.quote(f) for f in error.inside) + "`",
     FolderNotIndexed: lambda error: "`pixseek status` shows them",
 }
 
@@ -49,8 +52,11 @@ def note(text: str) -> None:
 
 def _library(args, create: bool = False, check_model: bool = True):
     """The index `--index` names; with `check_model`, refused when built with another model than `--model`."""
+    from pixseek.containment import absolute
     from pixseek.library import Library, index_exists
 
+    if args.index is not None:
+        absolute(args.index, "index")  # an empty --index would otherwise mean the default one
     model = args.model if check_model or not index_exists(args.index) else None
     return Library.open(args.index, model=model, create=create, precision=getattr(args, "precision", None),
                         device=args.device)
@@ -193,6 +199,8 @@ def cmd_search(args) -> int:
     with _library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
         missing = [folder for folder in library.folder_details() if not folder.present]
+        if library.model_warning:  # said even with -q: results of a stand-in must not pass for real ones
+            note(library.model_warning)
         if not args.quiet:
             for folder in missing:
                 note(f"{folder.path} is missing (an unmounted drive?): its {folder.images} photos are not searched; "
@@ -200,6 +208,10 @@ def cmd_search(args) -> int:
         if args.json:
             # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
             print(json.dumps([r.to_dict() for r in results]))
+            return 0
+        if args.null:  # each result ends with NUL, as `find -print0`: any file name survives
+            lines = (r.path if args.paths_only else f"{r.score:.4f}\t{r.path}" for r in results)
+            sys.stdout.write("".join(f"{line}\0" for line in lines))
             return 0
         if not results:
             if not args.quiet:
@@ -271,8 +283,9 @@ def cmd_status(args) -> int:
 
 def cmd_remove(args) -> int:
     with _library(args) as library:
-        removed = library.remove(args.folder)
-    print(f"removed {args.folder} from the index ({removed} images)")
+        for folder in args.folders:
+            removed = library.remove(folder)
+            print(f"removed {folder} from the index ({removed} image{'s' if removed != 1 else ''})")
     return 0
 
 
@@ -408,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="best first (score, the default) or oldest first (date) among the top K")
     p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")
     p.add_argument("-f", "--paths-only", action="store_true", help="only the paths, one per line (for scripts)")
+    # -z as grep -z and sort -z: an option named like a number ("-0") would make argparse read
+    # "--min-score -0.5" as an option.
+    p.add_argument("-z", "--null", action="store_true",
+                   help="end each result with a NUL instead of a newline (with -f: for xargs -0; any file name survives)")
     p.add_argument("--preview", action="store_true",
                    help="show thumbnails in the terminal (kitty, sixel, or coloured blocks; $PIXSEEK_PREVIEW picks one)")
     p.add_argument("-q", "--quiet", action="store_true", help="results only: no notes, no 'no results' line")
@@ -425,8 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = commands.add_parser("remove", parents=[common], help="drop a folder from the index")
-    p.add_argument("folder", metavar="FOLDER")
+    p = commands.add_parser("remove", parents=[common],
+                            help="drop indexed folders (or folders inside them) from the index")
+    p.add_argument("folders", nargs="+", metavar="FOLDER",
+                   help="an indexed folder or one inside it (a folder that only holds indexed ones is refused)")
     p.set_defaults(func=cmd_remove)
 
     p = commands.add_parser("eval", parents=[common], help="measure text->image recall on a captioned photo set",

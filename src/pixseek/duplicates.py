@@ -68,7 +68,10 @@ class DuplicateGroup:
 
     def describe(self) -> str:
         kind = "exact copies" if self.exact else "near-duplicates"
-        return f"{len(self.photos)} {kind}; keep {os.path.basename(self.photos[0].path)}?"
+        best = self.photos[0].path
+        name = os.path.basename(best)
+        shared = any(os.path.basename(p.path) == name for p in self.photos[1:])  # then the folder tells them apart
+        return f"{len(self.photos)} {kind}; keep {name}{f' in {os.path.dirname(best)}' if shared else ''}?"
 
     def to_dict(self) -> dict:
         return {"kind": "exact" if self.exact else "near", "photos": [p.to_dict() for p in self.photos]}

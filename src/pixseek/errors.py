@@ -19,6 +19,18 @@ class FolderNotIndexed(PixseekError):
     """A folder named to search within or to remove that the index does not hold."""
 
 
+class OutsideFolders(PixseekError):
+    """A path that leads (through a link, or `..`) outside the folders it must stay in."""
+
+
+class HoldsIndexedFolders(FolderNotIndexed):
+    """A folder that is not indexed itself but holds indexed ones (`inside`: those)."""
+
+    def __init__(self, message: str, inside: list[str]):
+        super().__init__(message)
+        self.inside = inside
+
+
 class IndexNotFound(PixseekError):
     """No index yet where one was asked for: indexing a folder makes one."""
 

@@ -8,6 +8,9 @@ Where the walk goes is the user's folders and nothing else:
   indexed folders; a link to `/` or to another disk is counted as not followed.
 - System pseudo-filesystems (/proc, /sys, /dev...) are never entered, and refused as folders to
   index: their entries (`/proc/*/cwd`) point all over the machine.
+- A pipe (FIFO), socket or device named like a photo is never opened (a pipe would block the
+  run, a device never end): it is skipped as "not a regular file", with its kind.
+- A folder named like a photo (`2019.jpg/`) is a folder: walked like any other.
 - Hidden files and folders (a name starting with "."; .thumbnails, AppleDouble `._x.jpg`) are
   skipped and counted, unless `include_hidden`.
 """
@@ -15,9 +18,11 @@ Where the walk goes is the user's folders and nothing else:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from pixseek.containment import absolute
 from pixseek.errors import FolderNotFound
 
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -82,8 +87,10 @@ def pseudo_filesystem(path: str, mounts: list[tuple[str, str]] | None = None) ->
 
 def check_folder(folder) -> str:
     """`folder` as an absolute path if it can be indexed; else FolderNotFound saying why."""
-    path = os.path.abspath(os.path.expanduser(str(folder)))
+    path = absolute(folder)
     if not os.path.isdir(path):
+        if os.path.lexists(path):
+            raise FolderNotFound(f"{folder} is a file, not a folder: give the folder that holds it")
         raise FolderNotFound(f"folder not found: {folder}")
     try:
         with os.scandir(path):
@@ -94,6 +101,20 @@ def check_folder(folder) -> str:
     if kind:
         raise FolderNotFound(f"{folder} is a system folder ({kind} filesystem), not a folder of photos")
     return path
+
+
+NOT_REGULAR = "not a regular file"
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is, in a person's words."""
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "neither a file nor a folder"
 
 
 def _inside(path: str, roots: list[str]) -> bool:
@@ -158,13 +179,14 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursi
                     continue
                 if entry.path in seen_files:
                     continue
-                stat = entry.stat(follow_symlinks=True)
+                found = entry.stat(follow_symlinks=True)
             except OSError as exc:
                 report(entry.path, f"unreadable ({exc.strerror})")
                 continue
-            if not os.path.isfile(entry.path):
-                continue
             seen_files.add(entry.path)
-            yield FileEntry(entry.path, stat.st_size, stat.st_mtime_ns)
+            if not stat.S_ISREG(found.st_mode):
+                report(entry.path, f"{NOT_REGULAR}: {special_kind(found.st_mode)}")
+                continue
+            yield FileEntry(entry.path, found.st_size, found.st_mtime_ns)
         if recursive:
             stack.extend((sub, info.st_dev) for sub in sorted(subfolders, reverse=True))

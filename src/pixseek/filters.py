@@ -11,12 +11,12 @@ period: "2023" is the year, "2023-06" the month; `after` includes its period's s
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
-from pixseek.errors import QueryError
+from pixseek import containment
+from pixseek.errors import PixseekError, QueryError
 
 DATE_FORMS = (("%Y", "year"), ("%Y-%m", "month"), ("%Y-%m-%d", "day"), ("%Y-%m-%d %H:%M", "minute"),
               ("%Y-%m-%dT%H:%M", "minute"), ("%Y-%m-%d %H:%M:%S", "second"), ("%Y-%m-%dT%H:%M:%S", "second"))
@@ -68,25 +68,41 @@ class SearchFilters:
               camera: str | None = None, place: str | None = None, near: str | None = None,
               radius: str | None = None, folder: str | None = None) -> SearchFilters:
         """Filters from the words people type (CLI options, web fields, API parameters); a
-        QueryError says what is wrong with any of them. Empty strings count as not given."""
-        after, before, camera, place, near, radius, folder = (
-            _given(v) for v in (after, before, camera, place, near, radius, folder))
-        taken_from = period(after, "after")[0] if after else None
-        taken_until = period(before, "before")[0] if before else None
+        QueryError says what is wrong with every one of them, in one line. Empty strings count as
+        not given, but for `folder`, where an empty path would mean the current folder."""
+        after, before, camera, place, near, radius = (_given(v) for v in (after, before, camera, place, near, radius))
+        problems: list[str] = []
+
+        def checked(read, *args):
+            try:
+                return read(*args)
+            except PixseekError as error:
+                problems.append(str(error))
+                return None
+
+        def start_of(text, which):
+            found = checked(period, text, which) if text else None
+            return found[0] if found else None
+
+        taken_from, taken_until = start_of(after, "after"), start_of(before, "before")
         if _given(year) is not None:
             if not re.fullmatch(r"\d{4}", str(year).strip()):
-                raise QueryError(f"year must be four digits, like 2021 (got {year!r})")
-            start, end = period(str(year).strip(), "year")
-            taken_from = max(taken_from, start) if taken_from else start
-            taken_until = min(taken_until, end) if taken_until else end
+                problems.append(f"year must be four digits, like 2021 (got {year!r})")
+            else:
+                start, end = period(str(year).strip(), "year")
+                taken_from = max(taken_from, start) if taken_from else start
+                taken_until = min(taken_until, end) if taken_until else end
         if taken_from and taken_until and taken_from >= taken_until:
-            raise QueryError(f"no date is both from {_show(taken_from)} and before {_show(taken_until)}")
-        position = parse_position(near) if near else None
-        if radius and not position:
-            raise QueryError("a radius needs a position to be around (near LAT,LON)")
-        return cls(taken_from, taken_until, _words(camera, "camera"), _words(place, "place"), position,
-                   parse_radius(radius) if radius else DEFAULT_RADIUS_KM,
-                   os.path.abspath(os.path.expanduser(folder)) if folder else None)
+            problems.append(f"no date is both from {_show(taken_from)} and before {_show(taken_until)}")
+        position = checked(parse_position, near) if near else None
+        if radius and not near:
+            problems.append("a radius needs a position to be around (near LAT,LON)")
+        made = cls(taken_from, taken_until, checked(_words, camera, "camera"), checked(_words, place, "place"),
+                   position, (checked(parse_radius, radius) if radius else None) or DEFAULT_RADIUS_KM,
+                   checked(containment.absolute, folder) if folder is not None else None)
+        if problems:
+            raise QueryError("; ".join(problems))
+        return made
 
 
 def _given(value):

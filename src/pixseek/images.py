@@ -197,9 +197,10 @@ def open_upright(path: str, min_side: int | None = None) -> Image.Image:
     return decode(read_file(path), min_side, name=path)
 
 
-def thumbnail_jpeg(path: str, size: int) -> bytes:
-    """A JPEG thumbnail that fits in `size` x `size`, made with a reduced-size decode."""
-    image = open_upright(path, min_side=size)
+def thumbnail_jpeg(data: bytes, size: int, name: str) -> bytes:
+    """A JPEG thumbnail of a file's bytes (`name`: its path) that fits in `size` x `size`, made
+    with a reduced-size decode."""
+    image = decode(data, size, name=name)
     image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)

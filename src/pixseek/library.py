@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import re
 import sqlite3
@@ -21,20 +20,23 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from collections.abc import Callable, Iterable
+from typing import BinaryIO
 
 import numpy as np
 
-from pixseek import duplicates, paths, reindex
+from pixseek import containment, duplicates, paths, reindex
 from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
-from pixseek.errors import (FolderNotFound, FolderNotIndexed, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked,
-                            IndexNotFound, PixseekError, QueryError, ShardRefused, StorageError)
+from pixseek.errors import (FolderNotFound, FolderNotIndexed, HoldsIndexedFolders, ImageError, IndexCorrupt,
+                            IndexIncompatible, IndexLocked, IndexNotFound, PixseekError, QueryError, ShardRefused,
+                            StorageError)
 from pixseek.files import check_folder
 from pixseek.filters import SearchFilters
-from pixseek.images import read_file
+from pixseek.images import MAX_FILE_BYTES
 from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
 from pixseek.model import Encoder, find_bundle
+from pixseek.model.bundle import stand_in_warning
 from pixseek.reports import ChangeSummary, FolderInfo, IndexedFile, IndexReport, IngestReport, SearchResult, Status
-from pixseek.search import DEFAULT_K, Query, Term, combine, parse_query
+from pixseek.search import DEFAULT_K, Query, Term, combine, min_score_error, parse_query
 from pixseek.store.catalog import CATALOG_NAME, Catalog, folder_range, storage_error
 from pixseek.store.facets import Facets
 from pixseek.store.live_index import SETTING_KEY, LiveVectorIndex, drop_derived_files
@@ -43,6 +45,7 @@ from pixseek.store.vector_index import KINDS, saved_files
 from pixseek.thumbnails import ThumbnailCache
 
 MAX_K = 1000
+MAX_ID = 2**63  # SQLite's integers: larger ids name no photo
 SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
 LOCK_NAME = "write.lock"
 CLUSTER_SHARDS = "cluster-shards"  # where a cluster run's shards wait to be ingested (unless kept elsewhere)
@@ -430,19 +433,29 @@ class Library:
         folders = self._folders_to_scan(folders)
         return make_plan(self.catalog, folders, include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes").summary()
 
-    def _indexed_folder(self, folder) -> str:
-        """`folder` as an absolute path, if the index holds it, a folder inside it, or one around it."""
-        path = os.path.abspath(os.path.expanduser(str(folder)))
+    def _indexed_folder(self, folder, around: bool = True) -> str:
+        """`folder` as the index names it: an indexed folder or one inside it, decided on where
+        it leads (containment.indexed_form); with `around`, also a folder written around indexed
+        ones (a search in it covers them). Otherwise a FolderNotIndexed saying what is held."""
+        path = containment.absolute(folder)
         roots = self.catalog.roots()
-        if not any(_inside(path, root) or _inside(root, path) for root in roots):
-            held = ", ".join(roots) if roots else "none yet"
-            raise FolderNotIndexed(f"{folder} is not in the index (its folders: {held})")
-        return path
+        named = containment.indexed_form(path, roots)
+        if named is not None:
+            return named
+        inside = [root for root in roots if containment.is_inside(root, path)]
+        if inside and around:
+            return path
+        if inside:
+            raise HoldsIndexedFolders(f"{folder} is not an indexed folder; it holds {len(inside)} "
+                                      f"({', '.join(inside)}): remove those instead", inside)
+        held = ", ".join(roots) if roots else "none yet"
+        raise FolderNotIndexed(f"{folder} is not in the index, or leads out of it (its folders: {held})")
 
     @_storage_errors
     def remove(self, folder: str | os.PathLike) -> int:
-        """Drop a folder (and everything under it) from the index; returns files removed."""
-        path = self._indexed_folder(folder)
+        """Drop an indexed folder, or a folder inside one, from the index; returns files removed.
+        A folder that only holds indexed ones is refused (HoldsIndexedFolders names them)."""
+        path = self._indexed_folder(folder, around=False)
         with writing(self.index_dir):
             with self._writer() as writer:
                 removed = writer.remove_roots([path])
@@ -487,12 +500,13 @@ class Library:
             raise QueryError(f"the number of results must be between 1 and {MAX_K}")
         if sort not in SORTS:
             raise QueryError(f"unknown sort order {sort!r}; use one of {', '.join(SORTS)}")
-        if min_score is not None and not math.isfinite(min_score):
-            raise QueryError(f"the minimum score must be a number from -1 to 1, not {min_score}")
+        if min_score is not None and not -1 <= min_score <= 1:  # a cosine; NaN fails the test too
+            raise QueryError(min_score_error(min_score))
         filters = filters or SearchFilters()
         if filters.folder is not None:
             within = self._indexed_folder(filters.folder)
-            missing = next((root for root in self.catalog.roots() if _inside(within, root) and not os.path.isdir(root)),
+            missing = next((root for root in self.catalog.roots()
+                            if containment.is_inside(within, root) and not os.path.isdir(root)),
                            None)
             if missing:
                 raise FolderNotFound(missing_note(missing, self.catalog.count_under(missing)))
@@ -540,7 +554,7 @@ class Library:
         if not 0 < threshold <= 1:
             raise QueryError(f"the duplicate threshold must be more than 0 and at most 1 (got {threshold:g})")
         live = self._vectors()
-        folder = os.path.abspath(os.path.expanduser(folder)) if folder else None
+        folder = self._indexed_folder(folder) if folder is not None else None
         with self.catalog.snapshot():
             ids, copies = self.catalog.ids_under(folder), self.catalog.copies(folder)
         later_copies = {i for members in copies for i in members[1:]}  # one vector per content is enough
@@ -580,6 +594,8 @@ class Library:
     def photo_path(self, photo_id: int) -> str | None:
         """The path of the indexed photo with this id (SearchResult.id), None if it has left the
         index: a face can name a photo by its id, in a URL say, without a path."""
+        if not _valid_id(photo_id):
+            return None
         return self.catalog.paths_for([photo_id]).get(int(photo_id))
 
     @_storage_errors
@@ -591,6 +607,8 @@ class Library:
     @_storage_errors
     def file(self, id_: int) -> IndexedFile | None:
         """The indexed photo with this id (ids are in search results), or None."""
+        if not _valid_id(id_):
+            return None
         info = self.catalog.file_info(id_)
         if info is None:
             return None
@@ -613,27 +631,41 @@ class Library:
         """Photos in the index, or only those under `folder`."""
         if folder is None:
             return self.catalog.count()
-        return self.catalog.count_under(os.path.abspath(os.path.expanduser(folder)))
+        return self.catalog.count_under(containment.absolute(folder))
 
     @property
     def model_id(self) -> str:
         """The model this index was built with."""
         return self.catalog.model_id
 
+    @property
+    def model_warning(self) -> str | None:
+        """What every face must say about this index's model, if anything (a random stand-in)."""
+        return stand_in_warning(self.catalog.model_id)
+
     @_storage_errors
     def thumbnail(self, path: str, size: int = 256) -> bytes:
         record = self.catalog.lookup(os.path.abspath(path))
         if record is None:
             raise FolderNotFound(f"not in the index: {path}")
-        return self.thumbnails.get(record.path, record.hash, size)
+        return self.thumbnails.get(record.path, lambda: self.original(record.path), record.hash, size)
 
     @_storage_errors
-    def original(self, path: str) -> bytes:
-        """The bytes of a file in the index, named exactly as indexed (what a face may offer
-        for download); FolderNotFound for any other path."""
+    def open_original(self, path: str) -> BinaryIO:
+        """A file in the index, named exactly as indexed, opened for reading (what a face may
+        offer for download): FolderNotFound for any other path, OutsideFolders when it now
+        leads out of the indexed folders (a link swapped in since), ImageError when unreadable."""
         if not self.contains(path):
             raise FolderNotFound(f"not in the index: {path}")
-        return read_file(path)
+        return containment.open_inside(path, self.catalog.roots())
+
+    def original(self, path: str) -> bytes:
+        """The bytes of a file in the index, as open_original checks it."""
+        with self.open_original(path) as opened:
+            data = opened.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError("too large", f"over {MAX_FILE_BYTES // 2**20} MiB")
+        return data
 
     @_storage_errors
     def skipped(self) -> list[tuple[str, str]]:
@@ -661,7 +693,8 @@ class Library:
                       folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
                       include_hidden=self.catalog.meta(HIDDEN_KEY) == "yes", skipped=self.catalog.count_skipped(),
                       last_update=updated or None, vector_index=live.index.describe(), runs_on=self._runs_on(),
-                      consistent=not problems, problems=problems, notes=self.notes + live.notes)
+                      consistent=not problems, problems=problems,
+                      notes=[n for n in [self.model_warning] if n] + self.notes + live.notes)
 
     def _runs_on(self) -> str:
         try:
@@ -678,8 +711,11 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(os.path.join(folder, ""))
+def _valid_id(id_) -> bool:
+    """Whether `id_` can name a row at all: a whole number SQLite can hold (a huge, negative or
+    fractional id from a URL names no photo rather than overflowing)."""
+    return isinstance(id_, (int, np.integer)) and not isinstance(id_, bool) and 1 <= id_ < MAX_ID
+
 
 
 def missing_note(folder: str, images: int) -> str:

@@ -163,3 +163,17 @@ class Status:
     consistent: bool
     problems: list[str]
     notes: list[str]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 group', '2 groups' (`many` for irregular plurals)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def human_size(size: int) -> str:
+    """Bytes as a person reads them: 512 B, 20 KB, 3.4 MB, 1.2 GB (powers of 1024)."""
+    for unit in ("B", "KB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB" if size < 1024 else f"{size / 1024:.1f} GB"

@@ -119,3 +119,51 @@ def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
     if norm < 1e-6:
         raise QueryError("the query's terms cancel each other out; change the weights")
     return (mixed / norm).astype(np.float32)
+
+
+# Requests written where no control checks them (a web page's address, a bookmark): what each
+# asks for, kept within what a face offers, and a note whenever that is not what was written.
+
+def shown(written: str, most: int = 40) -> str:
+    """`written` quoted for a note, cut short when long."""
+    return repr(written if len(written) <= most else written[:most] + "…")
+
+
+def read_count(written: str, most: int) -> tuple[int, str | None]:
+    """The number of results `written` asks for, within 1..`most`; DEFAULT_K for no number."""
+    try:
+        value = float(written.strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        return DEFAULT_K, f"{shown(written)} is not a number of results: showing {DEFAULT_K}"
+    count = min(max(int(value), 1), most)
+    if value > most:
+        return most, f"at most {most} results at a time, not {shown(written)}: showing {most}"
+    if value < 1:
+        return 1, f"at least 1 result, not {shown(written)}: showing 1"
+    if written != str(count):
+        return count, f"{shown(written)} is read as {count}"
+    return count, None
+
+
+def min_score_error(score) -> str:
+    return f"the minimum score must be a number from -1 to 1, not {score}"
+
+
+def read_min_score(written: str) -> tuple[float | None, str | None]:
+    """The minimum score `written` asks for; None (no minimum) for anything but a cosine."""
+    try:
+        value = float(written.strip())
+    except ValueError:
+        value = math.nan
+    if not -1 <= value <= 1:  # NaN fails the test too
+        return None, f"{min_score_error(shown(written))}: no minimum"
+    return value, None
+
+
+def cut_note(text: str, what: str, most: int) -> str | None:
+    """Said of a text longer than a face takes: only its first `most` characters are used."""
+    if len(text) <= most:
+        return None
+    return f"the {what} is too long ({len(text):,} characters; at most {most:,}): only the first {most:,} are used"

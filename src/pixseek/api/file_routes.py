@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from pixseek.api.deps import service
 from pixseek.api.errors import ApiError
@@ -19,6 +21,7 @@ from pixseek.reports import IndexedFile
 router = APIRouter(prefix="/api/files", tags=["files"])
 FileId = Annotated[int, Path(ge=1, description="the photo's id (in search results)")]
 CACHE = {"Cache-Control": "private, max-age=3600"}
+CHUNK = 1 << 16
 
 
 def _indexed(svc: Service, id_: int) -> IndexedFile:
@@ -43,13 +46,22 @@ def thumbnail(id_: FileId, svc: Annotated[Service, Depends(service)],
     return Response(svc.library().thumbnail(found.path, size), media_type="image/jpeg", headers=CACHE)
 
 
-@router.get("/{id_}/original", response_class=FileResponse, summary="The file itself",
+@router.get("/{id_}/original", response_class=StreamingResponse, summary="The file itself",
             responses={200: {"content": {"image/*": {}}}})
-def original(id_: FileId, svc: Annotated[Service, Depends(service)]) -> FileResponse:
+def original(id_: FileId, svc: Annotated[Service, Depends(service)]) -> StreamingResponse:
     found = _indexed(svc, id_)
     if not os.path.isfile(found.path):
         raise ApiError(404, f"photo {id_} has been moved or deleted since it was indexed")
+    opened = svc.library().open_original(found.path)  # checked where it leads after opening
     kind = mimetypes.guess_type(found.path)[0] or "application/octet-stream"
     # A header is text: a name that is not valid UTF-8 is offered with U+FFFD where its odd bytes were.
     name = os.path.basename(found.path).encode("utf-8", "replace").decode("utf-8")
-    return FileResponse(found.path, media_type=kind, filename=name, content_disposition_type="inline")
+    headers = {"Content-Disposition": f"inline; filename*=utf-8''{quote(name)}",
+               "Content-Length": str(os.fstat(opened.fileno()).st_size)}
+    return StreamingResponse(_chunks(opened), media_type=kind, headers=headers)
+
+
+def _chunks(opened: BinaryIO) -> Iterator[bytes]:
+    with opened:
+        while chunk := opened.read(CHUNK):
+            yield chunk

@@ -14,10 +14,11 @@ import json
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
+
+from pixseek.api.settings import is_loopback
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "pixseek_token"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def _host_name(host_header: str) -> str:
@@ -55,7 +56,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if self.local_only and _host_name(headers.get("host", "")).lower() not in LOCAL_HOSTS:
+        if self.local_only and not is_loopback(_host_name(headers.get("host", "")).lower()):
             await _refuse(send, 403, "this server answers only to localhost addresses")
             return
         from_query = None

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterable
 from fastapi import APIRouter, Body, Depends
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from pixseek import containment
 from pixseek.api.deps import service
 from pixseek.api.errors import ApiError
 from pixseek.api.schemas import IndexRequest, JobInfo, ReportInfo
 from pixseek.api.service import Service
-from pixseek.errors import FolderNotFound
+from pixseek.files import check_folder
 from pixseek.jobs import JobState
 
 router = APIRouter(prefix="/api/index", tags=["index"])
@@ -30,10 +31,6 @@ def job_info(state: JobState) -> JobInfo:
                    report=ReportInfo.of(state.report) if state.report else None, error=state.error, runs=state.runs)
 
 
-def _inside(path: str, folders: list[str]) -> bool:
-    return any(path == folder or path.startswith(os.path.join(folder, "")) for folder in folders)
-
-
 def folders_to_index(svc: Service, requested: list[str]) -> list[str]:
     """The folders a run may index: those asked for, if each lies inside a folder already
     indexed or one the server was started with; by default all of those."""
@@ -44,15 +41,13 @@ def folders_to_index(svc: Service, requested: list[str]) -> list[str]:
         return allowed
     checked = []
     for folder in requested:
-        if "\x00" in folder or not os.path.isabs(folder):
+        normal = containment.absolute(folder)
+        if not os.path.isabs(folder):
             raise ApiError(422, "folders must be absolute paths")
-        normal = os.path.normpath(folder)
-        if not _inside(normal, allowed):
+        if not containment.contains(allowed, normal):
             raise ApiError(403, f"this server may not index {folder}: only folders inside those it was started "
-                                "with or already indexed")
-        if not os.path.isdir(normal):
-            raise FolderNotFound(f"folder not found: {folder}")
-        checked.append(normal)
+                                "with or already indexed (wherever their links lead)")
+        checked.append(check_folder(normal))
     return checked
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from pixseek import containment
 from pixseek.api.errors import ApiError
 from pixseek.api.schemas import SearchOptions, SearchRequest
 from pixseek.errors import QueryError
@@ -47,15 +48,17 @@ def build(library: Library, request: SearchRequest, upload: str | None = None) -
 
 
 def _folder(folder: str | None, indexed: list[str]) -> str | None:
-    """An absolute folder inside an indexed one; anything else (relative, `..` out of it) is refused."""
+    """An absolute folder that leads inside an indexed one, as the index names it; anything else
+    (relative, `..` or a link out of it) is refused."""
     if folder is None:
         return None
-    if "\x00" in folder or not os.path.isabs(folder):
+    containment.absolute(folder)  # empty, NUL, too long: one line each
+    if not os.path.isabs(folder):
         raise QueryError("folder must be an absolute path inside an indexed folder")
-    normal = os.path.normpath(folder)
-    if not any(normal == root or normal.startswith(os.path.join(root, "")) for root in indexed):
+    named = containment.indexed_form(folder, indexed)
+    if named is None:
         raise QueryError(f"folder {folder} is not inside an indexed folder")
-    return normal
+    return named
 
 
 def engine_options(options: SearchOptions, library: Library) -> dict:

@@ -7,27 +7,24 @@ the server and the watcher; an index run in flight stops after its batch.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import threading
 from collections.abc import Callable
 
-from pixseek import paths
+from pixseek import containment, paths
 from pixseek.api.settings import ApiSettings, is_loopback
-from pixseek.errors import FolderNotFound, PixseekError
+from pixseek.errors import PixseekError
+from pixseek.files import check_folder
 
 GRACEFUL_S = 5  # open event streams are closed after this on shutdown
 
 
 def settings_for(args, token: str | None) -> ApiSettings:
-    index_dir = os.path.abspath(os.path.expanduser(args.index)) if args.index else str(paths.default_index_dir())
+    index_dir = containment.absolute(args.index, "index") if args.index is not None else str(paths.default_index_dir())
     folders = []
     for folder in args.folders or ():
-        path = os.path.abspath(os.path.expanduser(folder))
-        if not os.path.isdir(path):
-            raise FolderNotFound(f"folder not found: {folder}")
-        folders.append(path)
+        folders.append(check_folder(folder))
     return ApiSettings(index_dir=index_dir, model=args.model, device=args.device, token=token,
                        cors_origins=tuple(args.cors_origin or ()), folders=tuple(folders),
                        local_only=is_loopback(args.host))

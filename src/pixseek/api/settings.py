@@ -9,7 +9,8 @@ LOOPBACK_NAMES = ("localhost",)
 
 
 def is_loopback(host: str) -> bool:
-    """Whether `host` (an address to listen on) is reachable from this machine only."""
+    """Whether `host` (an address to listen on, or a Host header's name) is this machine only:
+    localhost, or any loopback address (127.0.0.0/8, ::1), which no DNS name can stand for."""
     if host in LOOPBACK_NAMES:
         return True
     try:

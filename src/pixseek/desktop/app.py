@@ -20,6 +20,7 @@ from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
 from pixseek.desktop.worker import Outcome, Worker
 from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
 from pixseek.files import image_extensions
+from pixseek.model.bundle import stand_in_warning
 from pixseek.filters import SearchFilters
 from pixseek.reports import IndexReport, Progress
 from pixseek.search import DEFAULT_K, parse_query
@@ -66,6 +67,7 @@ class App:
         self.model = self.session.model_name()
         self.index_dir = str(self.session.index_dir)
         self._attempted = ""  # the folder text last acted on, so focus-out does not repeat it
+        self._remembered = False  # the folder being opened is the one remembered from the last run
         install_error_hook(root)
         root.title("pixseek")
         root.minsize(560, 0)
@@ -76,7 +78,7 @@ class App:
         remembered = settings.load(SETTINGS).get("folder")
         if isinstance(remembered, str) and remembered:
             self.folder_var.set(remembered)
-            root.after_idle(self.select_folder)
+            root.after_idle(lambda: self.select_folder(remembered=True))
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -288,12 +290,14 @@ class App:
             self.folder_var.set(chosen)
             self.select_folder(force=True)
 
-    def select_folder(self, force: bool = False) -> None:
-        """Open the folder in the entry: load its index, offer an update, or index it."""
+    def select_folder(self, force: bool = False, remembered: bool = False) -> None:
+        """Open the folder in the entry: load its index, offer an update, or index it (asked
+        first for the remembered folder: this start may have another index)."""
         text = self.folder_var.get().strip()
         if self.busy or not text or (text == self._attempted and not force):
             return
         self._attempted = text
+        self._remembered = remembered
         self.folder = None
         self.page = None
         self._show_found("")  # the last search was in another folder
@@ -310,7 +314,13 @@ class App:
         self.root.title(f"pixseek: {os.path.basename(state.folder) or state.folder}")
         settings.save(SETTINGS, folder=state.folder)
         changes = state.changes
-        if not state.indexed:
+        warning = stand_in_warning(state.model)
+        warning = f" Warning: {warning}." if warning else ""
+        if not state.indexed and self._remembered and not messagebox.askyesno(
+                "Index this folder?", f"{state.folder} is not in the index at {state.index_dir}.",
+                detail="Index it there now? Choose No to leave this index as it is.", parent=self.root):
+            self._say(f"{state.folder} is not indexed here. Click Update index to index it.{warning}")
+        elif not state.indexed:
             self.update_index()
         elif changes.has_changes:
             if messagebox.askyesno("Index out of date",
@@ -322,7 +332,7 @@ class App:
                 self._say(f"Index out of date ({changes.describe()}); searching the previous index. "
                           "Click Update index to bring it up to date.")
         else:
-            self._say(f"Ready: {changes.unchanged} images indexed in {state.folder}.")
+            self._say(f"Ready: {changes.unchanged} images indexed in {state.folder}.{warning}")
 
     def update_index(self) -> None:
         """Re-scan the current folder and index what is new or changed (in the background)."""
@@ -422,7 +432,8 @@ class App:
     def _found_text(self, found: SearchPage, partial: bool) -> str:
         """What a search found and where its page is. Whether the browser shows the page is not
         known here (it may fail after taking it), so the page's path is always given."""
-        handed = "sent to your web browser" if found.browser else "no web browser was found to open it"
+        handed = ("handed to your web browser (if no window opens, open the page yourself)" if found.browser
+                  else "no web browser was found to open it: open the page yourself")
         text = f"{len(found.results)} results for {found.query.describe()}: {handed}. Page: {found.page}"
         return text + (" · Indexing goes on: these are from the images indexed so far." if partial else "")
 
@@ -452,7 +463,7 @@ class App:
     # -- the rest -----------------------------------------------------------------------------
 
     def about(self) -> None:
-        show_about(self.root, self.model, self.index_dir)
+        show_about(self.root, self.model, self.index_dir, stand_in_warning(self.model))
 
     def close(self) -> None:
         """Stop indexing (what is committed stays), close the index and the window."""

@@ -41,8 +41,8 @@ FIXES: dict[type, tuple[str, str]] = {
     PixseekError: ("pixseek", ""),
 }
 
-LICENCES = ("pixseek: MIT. CLIP ViT-B/32 weights: MIT (OpenAI). ONNX Runtime: MIT. FAISS: MIT. "
-            "Pillow: MIT-CMU. SQLite: public domain. Tcl/Tk: BSD-style.")
+LICENCES = ("pixseek: MIT. Model weights: their publisher's licence (the model catalogue lists each). ONNX Runtime: "
+            "MIT. FAISS: MIT. Pillow: MIT-CMU. SQLite: public domain. Tcl/Tk: BSD-style.")
 
 
 def show_error(parent: tk.Misc, error: BaseException) -> None:
@@ -62,7 +62,9 @@ def install_error_hook(root: tk.Tk) -> None:
     root.report_callback_exception = lambda kind, error, trace: show_error(root, error.with_traceback(trace))
 
 
-def show_about(parent: tk.Misc, model: str, index_dir: str) -> None:
+def show_about(parent: tk.Misc, model: str, index_dir: str, warning: str | None = None) -> None:
+    """`warning`: what the engine says of the model (a random stand-in), shown with it."""
+    shown = f"{model}\nWarning: {warning}." if warning else model
     messagebox.showinfo("About pixseek", f"pixseek {__version__}",
                         detail=f"Offline semantic image search: CLIP on ONNX Runtime, FAISS and SQLite.\n\n"
-                               f"Model: {model}\nIndex: {index_dir}\n\nLicences: {LICENCES}", parent=parent)
+                               f"Model: {shown}\nIndex: {index_dir}\n\nLicences: {LICENCES}", parent=parent)

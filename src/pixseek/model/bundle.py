@@ -46,6 +46,18 @@ def install_hint(name: str = DEFAULT_MODEL) -> str:
     return f"install it with {online} (offline: `pixseek model install {name} --from PATH`, see docs/model.md)"
 
 
+STAND_IN_PREFIX = "random/"  # the model id of random-weight models (export_random, install_random)
+
+
+def stand_in_warning(model_id: str) -> str | None:
+    """The one wording every face shows for a random-weight stand-in (what `make run` installs
+    where the real weights cannot be downloaded), so nobody takes its rankings for search."""
+    if not model_id.startswith(STAND_IN_PREFIX):
+        return None
+    return (f"{model_id} has random weights, a stand-in for testing: its results are meaningless; "
+            "install the real model to search by meaning")
+
+
 def catalogue_name(model_id: str) -> str:
     """The name a model is installed under: its catalogue name, else the last part of its id."""
     from pixseek.model.catalogue import CATALOGUE

@@ -56,12 +56,12 @@ def list_available(installed: set[str], default: str, as_json: bool) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
 
     from pixseek import paths
-    from pixseek.model.bundle import default_model, installed_bundles
+    from pixseek.model.bundle import default_model, installed_bundles, stand_in_warning
 
     default = default_model()
     bundles = installed_bundles()
-    if args.available:
-        return list_available({b.name for b in bundles}, default, args.json)
+    if args.available:  # a random stand-in installed under a catalogue name is not that model
+        return list_available({b.name for b in bundles if not stand_in_warning(b.model_id)}, default, args.json)
     if not bundles:
         print(f"no model installed in {paths.models_dir()}; install one with `pixseek model install` "
               "(`pixseek model list --available` shows the choice)")
@@ -72,6 +72,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         origin = config.source.get("repo") or config.source.get("from") or ""
         print(f"{marker} {bundle.name:24} {bundle.size_bytes() / 1e6:7.0f} MB  {config.precision:4}  "
               f"{config.embedding_dim}-d  {config.image_size}px  {bundle.model_id}  {origin}".rstrip())
+        if stand_in_warning(bundle.model_id):
+            print(f"{'':4}warning: {stand_in_warning(bundle.model_id)}")
     return 0
 
 

@@ -23,7 +23,9 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
+from pixseek import containment
 from pixseek.errors import IndexLocked, PixseekError
+from pixseek.files import check_folder
 from pixseek.library import Library
 from pixseek.reports import IndexReport
 from pixseek.watch.events import OVERFLOW_LOGGER, ChangeCollector, OverflowAlarm
@@ -47,7 +49,7 @@ class Watcher:
     def __init__(self, library: Library, folders: list[str] | None = None, quiet_s: float = 2.0,
                  max_wait_s: float = 30.0, recheck_s: float = 5.0, say: Callable[[str], None] = log.info):
         self.library = library
-        self.folders = [os.path.abspath(os.path.expanduser(f)) for f in folders or []]
+        self.folders = [containment.absolute(f) for f in folders or []]
         self.quiet_s = quiet_s
         self.max_wait_s = max_wait_s
         self.recheck_s = recheck_s
@@ -133,8 +135,7 @@ class Watcher:
         if not roots:
             raise PixseekError("no folder to watch: name one, or index one first")
         for folder in self.folders:
-            if not os.path.isdir(folder):
-                raise PixseekError(f"folder not found: {folder}")
+            check_folder(folder)
         alarm = OverflowAlarm(self.changes)
         logging.getLogger(OVERFLOW_LOGGER).addHandler(alarm)
         self._observer.start()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pathlib import Path
 
-from pixseek.web import results, searchbar, sidebar, state
+from pixseek.web import address, results, searchbar, sidebar, state
 
 DUPLICATES_PAGE = Path(__file__).with_name("duplicates_app.py")
 
@@ -17,7 +17,9 @@ def search_page() -> None:
     cfg = state.config()
     st.title("pixseek")
     st.caption("Search your own photos by what they show. Everything stays on this machine.")
-    results.render(cfg, searchbar.render(cfg))
+    fresh = address.fresh()  # what the address brings that the last run did not leave there
+    results.render(cfg, searchbar.render(cfg, fresh), fresh)
+    address.remember()
 
 
 def main() -> None:

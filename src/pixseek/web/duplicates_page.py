@@ -8,6 +8,7 @@ import os
 import streamlit as st
 
 from pixseek.duplicates import DEFAULT_THRESHOLD, DuplicateGroup
+from pixseek.reports import human_size, plural
 from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
 from pixseek.web.results import THUMBNAIL_PX, _thumbnail
@@ -37,7 +38,7 @@ def _group(cfg: state.Config, number: int, group: DuplicateGroup) -> None:
                 badge = "**best copy** · " if photo is group.photos[0] else (
                     "exact copy · " if photo.same_as_best else f"similarity {photo.similarity:.3f} · ")
                 st.caption(badge + escape(os.path.basename(photo.path)))
-                st.caption(escape(f"{photo.width}x{photo.height} px · {photo.size / 2**20:.1f} MB"
+                st.caption(escape(f"{photo.width}x{photo.height} px · {human_size(photo.size)}"
                                   + (f" · {photo.metadata.local_time:%Y-%m-%d %H:%M}" if photo.metadata else "")))
                 st.code(photo.path, language=None, wrap_lines=True)
 
@@ -64,7 +65,7 @@ def render(cfg: state.Config) -> None:
         st.success("No duplicates found.")
         return
     extra = len(groups) - MAX_GROUPS
-    st.caption(f"{len(groups)} groups, {sum(len(g.photos) for g in groups)} photos"
+    st.caption(f"{plural(len(groups), 'group')}, {plural(sum(len(g.photos) for g in groups), 'photo')}"
                + (f"; the first {MAX_GROUPS} are shown" if extra > 0 else ""))
     for number, group in enumerate(groups[:MAX_GROUPS], 1):
         _group(cfg, number, group)

@@ -21,6 +21,7 @@ import streamlit as st
 from pixseek.errors import PixseekError
 from pixseek.library import Library
 from pixseek.reports import SearchResult
+from pixseek.search import shown
 from pixseek.web import searchbar, state
 from pixseek.web.messages import escape
 
@@ -113,11 +114,15 @@ def _empty(outcome: searchbar.Outcome) -> str:
     return "No results: no photo of these folders is indexed yet. Index a folder in the sidebar."
 
 
-def render(cfg: state.Config, outcome: searchbar.Outcome | None) -> None:
-    view = st.query_params.get(searchbar.VIEW)
-    if cfg.has_index and view and view.isdigit():
+def render(cfg: state.Config, outcome: searchbar.Outcome | None, fresh: dict[str, str] | None = None) -> None:
+    """The results of `outcome`, and the photo the address's `view` names (`fresh`: the address's
+    values new to this session: a `view` that names no photo is said to)."""
+    view = searchbar.photo_id(st.query_params.get(searchbar.VIEW))
+    if cfg.has_index and view is not None:
         library = state.library(cfg)
-        _detail(library, library.photo_path(int(view)))
+        _detail(library, library.photo_path(view))
+    elif searchbar.VIEW in (fresh or {}):
+        st.warning(f"view: {escape(shown(fresh[searchbar.VIEW]))} names no photo in the index")
     if outcome is None:
         return
     if not outcome.results:

@@ -20,8 +20,8 @@ from pixseek.errors import PixseekError, QueryError
 from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.reports import FolderInfo, SearchResult
-from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term
-from pixseek.web import filters, state
+from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term, shown
+from pixseek.web import address, filters, state
 from pixseek.web.messages import escape
 
 MAX_RESULTS = 50
@@ -75,6 +75,11 @@ def _param(name: str) -> str | None:
     return value or None
 
 
+def photo_id(value: str | None) -> int | None:
+    """A photo id from the address, as written there (ASCII digits); anything else names none."""
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
 def link(**changes) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
     params = {key: st.session_state.get(key) for key in ("q", "k", "not", "min", "in")}
@@ -85,8 +90,8 @@ def link(**changes) -> str:
 def _example(library: Library) -> Example | None:
     """The example photo the address names, if it is still there."""
     like, photo = _param(LIKE), _param(PHOTO)
-    if like and like.isdigit():
-        path = library.photo_path(int(like))
+    if photo_id(like) is not None:
+        path = library.photo_path(photo_id(like))
         if path:
             return Example(os.path.basename(path), path=path)
     if photo:
@@ -144,10 +149,37 @@ def _search(library: Library, text: str, k: int, negative: str, min_score: float
     return Outcome(_title(text, negative, example), results, min_score, replace(wanted, folder=None).active)
 
 
-def render(cfg: state.Config) -> Outcome | None:
-    """Draw the controls and return the search they describe, run (None when there is none)."""
+def _example_notes(fresh: dict[str, str], library: Library | None, example: Example | None) -> list[str]:
+    """What an example photo named in the address but not found becomes: no example."""
+    notes = []
+    if LIKE in fresh and (example is None or example.path is None):
+        notes.append(f"{LIKE}: {shown(fresh[LIKE])} names no photo in the index: no example photo")
+    if PHOTO in fresh and (example is None or example.data is None) and not (LIKE in fresh and example):
+        notes.append(f"{PHOTO}: the example photo is gone (forgotten by a restarted server)")
+    return notes
+
+
+def _choices(options, label) -> dict[str, str]:
+    """What the address may hold for one of `options`: the option itself, or its label."""
+    return {**{label(option): option for option in options}, **{option: option for option in options}}
+
+
+def _check_filters(within: str | None) -> None:
+    """Filters typed with nothing to search for yet: what is wrong with them is said now."""
+    try:
+        filters.current(within or None)
+    except PixseekError as error:
+        st.error(str(error))
+
+
+def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | None:
+    """Draw the controls and return the search they describe, run (None when there is none);
+    `fresh`: the address's values new to this session, checked before the controls take them."""
+    fresh = fresh or {}
     folders = {f.path: f for f in state.folders(state.library(cfg), cfg.index_dir, state.runs(cfg))} \
         if cfg.has_index else {}
+    notes = address.settle(fresh, MAX_RESULTS, _choices(filters.SORTS, filters.SORTS.get),
+                           _choices([ALL_FOLDERS, *folders], lambda path: _folder_label(folders, path)))
     if st.session_state.get("in", ALL_FOLDERS) not in (ALL_FOLDERS, *folders):
         st.session_state["in"] = ALL_FOLDERS  # a folder no longer in the index
     left, right = st.columns([6, 1], vertical_alignment="bottom")
@@ -173,14 +205,19 @@ def render(cfg: state.Config) -> Outcome | None:
                                     key="min", placeholder="none", bind="query-params")
     filters.render_fields()
     filters.chips()
+    notes += _example_notes(fresh, library, example)
+    if notes:
+        st.warning("The address asked for what this page cannot show as written:  \n"
+                   + "  \n".join(escape(note) for note in notes))
     upload_error = st.session_state.pop("upload_error", None)
     if upload_error:
         st.error(upload_error)
     if not (text.strip() or example):
-        if _param(LIKE) or _param(PHOTO):
+        if (_param(LIKE) or _param(PHOTO)) and not (LIKE in fresh or PHOTO in fresh):
             st.info("The example photo is gone (no longer indexed, or forgotten by a restarted server).")
-        else:
+        elif not (LIKE in fresh or PHOTO in fresh):
             st.caption(EMPTY_HINT)
+        _check_filters(within)
         return st.session_state.get(LAST_KEY)  # an emptied box keeps the last results on the page
     if library is None:
         st.info(NO_INDEX)

@@ -138,7 +138,8 @@ def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
     else:
         status, folders = state.status(library, cfg.index_dir, current.runs), state.folders(library, cfg.index_dir,
                                                                                            current.runs)
-    st.markdown(f"**Model:** {escape(status.model_id)}  \n**Images:** {status.images:,}  \n"
+    warning = f"  \n:orange[**Warning:** {escape(library.model_warning)}]" if library.model_warning else ""
+    st.markdown(f"**Model:** {escape(status.model_id)}{warning}  \n**Images:** {status.images:,}  \n"
                 f"**Last update:** {_when(status.last_update)}")
     _model_mismatch(cfg, job, status.model_id, current.running)
     if folders:
