@@ -45,6 +45,9 @@ TEXTS = ["a dog on a beach", "A Photo of TWO cats, sleeping!", "sunset_over the 
 PHOTO_SIZES = [(227, 224), (231, 224), (224, 300), (300, 200), (259, 256), (640, 427), (224, 224)]
 BLOCK_TORCH = """
 import sys
+pytestmark = pytest.mark.slow  # exports a PyTorch reference of every hub layout: `make test` only
+
+
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("torch", "transformers", "torchvision"):

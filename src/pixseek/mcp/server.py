@@ -23,12 +23,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from pixseek import __version__
+from pixseek import __version__, containment
 from pixseek.errors import PixseekError
 from pixseek.filters import SearchFilters
 from pixseek.jobs import IndexJob, JobState
 from pixseek.library import Library
-from pixseek.library import _inside as inside_folder  # the engine's containment check (one place)
 from pixseek.search import DEFAULT_K, Query, Term
 
 log = logging.getLogger(__name__)
@@ -78,9 +77,7 @@ class Tools:
         if not os.path.isabs(absolute):
             raise ToolError(f"{what} must be an absolute path inside an indexed folder (got {path})")
         absolute = os.path.normpath(absolute)
-        real = os.path.realpath(absolute)
-        roots = [os.path.realpath(root) for root in self.library().folders()]
-        if not any(inside_folder(real, root) for root in roots):
+        if not containment.contains(self.library().folders(), absolute):
             raise ToolError(f"{path} is not inside the indexed folders; only photos in them can be used")
         return absolute
 
