@@ -269,9 +269,10 @@ def test_commands_install_list_export(empty_home, bundle_copy, tiny_checkpoint_d
     capsys.readouterr()
     assert run_cli("model", "list") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("* clip-vit-b-32") and "MB" in lines[0] and "random/tiny-seed0" in lines[0]
-    assert lines[1].startswith("  exported") and "fp32" in lines[1]
+    assert lines[1].startswith("    warning: random/tiny-seed0 has random weights")  # the random stand-in says so
+    assert lines[2].startswith("  exported") and "fp32" in lines[2]
 
 
 def test_command_errors_are_pixseek_errors(empty_home, tmp_path):

@@ -24,6 +24,9 @@ from pixseek.model.bundle import Bundle
 from pixseek.model.catalogue import BY_NAME
 from pixseek.model.encoder import Encoder
 
+pytestmark = pytest.mark.slow  # exports a PyTorch reference of every hub layout: `make test` only
+
+
 # Catalogue name -> how its repo is built. The Immich variants are installed by repo id.
 BUILDERS = {
     "clip-vit-b-32": layouts.xenova_repo,
@@ -45,9 +48,6 @@ TEXTS = ["a dog on a beach", "A Photo of TWO cats, sleeping!", "sunset_over the 
 PHOTO_SIZES = [(227, 224), (231, 224), (224, 300), (300, 200), (259, 256), (640, 427), (224, 224)]
 BLOCK_TORCH = """
 import sys
-pytestmark = pytest.mark.slow  # exports a PyTorch reference of every hub layout: `make test` only
-
-
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("torch", "transformers", "torchvision"):

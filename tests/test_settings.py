@@ -55,5 +55,5 @@ def test_a_thumbnail_cache_that_cannot_store_still_serves_and_leaves_nothing(tmp
     content_hash = bytes(16)
     key = tmp_path / "cache" / "00" / f"{content_hash.hex()}-64.jpg"
     key.mkdir(parents=True)  # where the thumbnail goes, a folder: its rename fails
-    assert cache.get(str(photo), content_hash, 64)[:2] == b"\xff\xd8"
+    assert cache.get(str(photo), photo.read_bytes, content_hash, 64)[:2] == b"\xff\xd8"
     assert [p.name for p in key.parent.iterdir()] == [key.name]  # (the old cache left a .tmp here)
