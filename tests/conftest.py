@@ -17,6 +17,11 @@ SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 TEST_MODEL = "tiny-test"
 
 
+def without_stand_in_note(stderr: str) -> str:
+    """stderr without the note every search with the test model carries (a random stand-in)."""
+    return "".join(line for line in stderr.splitlines(True) if "has random weights, a stand-in" not in line)
+
+
 def pytest_configure(config):
     """Ray's test harness writes the address of the cluster it starts to $RAY_TMPDIR/ray (by
     default /tmp/ray, which a machine where Ray never ran lacks and which every Ray user of the

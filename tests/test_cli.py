@@ -10,17 +10,13 @@ import sys
 import pytest
 
 from conftest import make_photo
+from conftest import without_stand_in_note as notes
 
 
 def pixseek(*args, env_extra=None, cwd=None):
     env = dict(os.environ, **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "pixseek.cli", *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def notes(stderr: str) -> str:
-    """stderr without the note every search with the test model carries (a random stand-in)."""
-    return "".join(line for line in stderr.splitlines(True) if "has random weights, a stand-in" not in line)
 
 
 def one_line_error(result, *needles):
