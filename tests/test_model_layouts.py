@@ -24,7 +24,8 @@ from pixseek.model.bundle import Bundle
 from pixseek.model.catalogue import BY_NAME
 from pixseek.model.encoder import Encoder
 
-pytestmark = pytest.mark.slow  # exports a PyTorch reference of every hub layout: `make test` only
+# exports a PyTorch reference of every hub layout: `make test` only, and on one worker (built once)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("layouts")]
 
 
 # Catalogue name -> how its repo is built. The Immich variants are installed by repo id.
