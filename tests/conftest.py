@@ -22,11 +22,19 @@ def without_stand_in_note(stderr: str) -> str:
     return "".join(line for line in stderr.splitlines(True) if "has random weights, a stand-in" not in line)
 
 
+def short_temp_dir(prefix: str) -> Path:
+    """An empty folder for Ray's temp files: under $TMPDIR where that is short, else under /tmp,
+    because Ray puts Unix sockets in it (session_<time>_<pid>/sockets/plasma_store) and a socket
+    path may not exceed 107 bytes."""
+    base = tempfile.gettempdir()
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base if len(base) <= 24 else "/tmp"))
+
+
 def pytest_configure(config):
     """Ray's test harness writes the address of the cluster it starts to $RAY_TMPDIR/ray (by
     default /tmp/ray, which a machine where Ray never ran lacks and which every Ray user of the
     machine shares): each test process gets an empty one of its own, as a new machine would."""
-    ray_root = Path(tempfile.mkdtemp(prefix="pxr-"))
+    ray_root = short_temp_dir("pxr-")
     (ray_root / "ray").mkdir()
     config.ray_root = ray_root
     os.environ["RAY_TMPDIR"] = str(ray_root)

@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
 
-from conftest import TEST_MODEL, make_photo  # noqa: E402
+from conftest import TEST_MODEL, make_photo, short_temp_dir  # noqa: E402
 from ray_kit import is_loopback, ray_processes, wait_until_gone  # noqa: E402
 
 from pixseek.library import Library  # noqa: E402
@@ -83,10 +82,10 @@ def vectors_by_path(library: Library, root: Path) -> dict[str, np.ndarray]:
 
 @pytest.fixture
 def ray_temp(tmp_path):
-    """Ray's temp dir under the test's folder, named through a short link: Ray's Unix sockets
-    live in it, and a socket path may not exceed 107 bytes."""
+    """Ray's temp dir under the test's folder, named through a short link (Ray's Unix sockets
+    live in it: see short_temp_dir)."""
     (tmp_path / "ray").mkdir()
-    link = Path(tempfile.mkdtemp(prefix="pxr-")) / "t"
+    link = short_temp_dir("pxr-") / "t"
     link.symlink_to(tmp_path / "ray")
     yield str(link)
     shutil.rmtree(link.parent)

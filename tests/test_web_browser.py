@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import ROOT, SHARED_PHOTOS, make_photo
 from pixseek.library import Library
@@ -158,7 +159,8 @@ def test_index_and_search_in_a_real_browser(server, browser_page, photo_dir):
     page.get_by_role("textbox", name="Add folders to index").fill(str(photo_dir))
     page.get_by_role("button", name="Index images").click()
     page.get_by_text("Last run: 14 indexed").wait_for()
-    assert "Images: 14" in page.locator("[data-testid='stSidebar']").inner_text()
+    # Streamlit replaces the sidebar's elements one by one: wait until the count is redrawn too
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("Images: 14")
 
     slider = page.get_by_role("slider")
     _slide_to(slider, 5)  # from 10
