@@ -16,6 +16,7 @@ does for them (`CLEANING`): SigLIP also drops punctuation and case ("canonicaliz
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 import string
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 
 @lru_cache(maxsize=1)
-def _fix_text():
+def _fix_text() -> Callable[[str], str]:
     try:
         from ftfy import fix_text
     except ImportError:
