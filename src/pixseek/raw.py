@@ -53,10 +53,9 @@ def _loaded_rawpy() -> ModuleType | None:
 
 @dataclass(frozen=True)
 class RawPicture:
-    """A RAW file's picture: the preview's JPEG bytes, or pixels; `flip` turns it upright."""
+    """A RAW file's picture: the preview's JPEG bytes, or RGB pixels; `flip` turns it upright."""
 
-    jpeg: bytes | None
-    pixels: np.ndarray | None
+    jpeg_or_pixels: bytes | np.ndarray
     flip: Image.Transpose | None
 
 
@@ -72,10 +71,10 @@ def raw_picture(data: bytes, min_side: int | None) -> RawPicture:
             preview = _preview(rawpy, raw)
             if preview is not None and (not min_side or min(_size(preview)) >= min_side):
                 if isinstance(preview, bytes):  # a preview with its own EXIF orientation is turned by that
-                    return RawPicture(preview, None, None if _oriented(preview) else flip)
-                return RawPicture(None, preview, flip)
+                    return RawPicture(preview, None if _oriented(preview) else flip)
+                return RawPicture(preview, flip)
             pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8, no_auto_bright=False)
-            return RawPicture(None, pixels, None)  # postprocess turns the picture upright itself
+            return RawPicture(pixels, None)  # postprocess turns the picture upright itself
     except rawpy.LibRawError as exc:
         raise ImageError("corrupt", f"not a readable RAW file ({exc.__class__.__name__.removeprefix('LibRaw')})") from None
     except MemoryError:

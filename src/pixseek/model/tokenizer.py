@@ -63,8 +63,9 @@ def canonicalize(text: str) -> str:
 # How each model family cleans text before tokenizing: "clip" leaves case and whitespace to CLIP's
 # tokenizer.json; "lower" is open_clip's name for CLIP's cleaning, for other tokenizers; "none":
 # as typed, M-CLIP's way.
-CLEANING = {"clip": clean, "lower": lambda text: whitespace_clean(text).lower(), "whitespace": whitespace_clean,
-            "canonicalize": canonicalize, "none": lambda text: text}
+CLEANING: dict[str, Callable[[str], str]] = {
+    "clip": clean, "lower": lambda text: whitespace_clean(text).lower(), "whitespace": whitespace_clean,
+    "canonicalize": canonicalize, "none": lambda text: text}
 
 
 class TextTokenizer:

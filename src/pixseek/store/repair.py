@@ -37,7 +37,7 @@ def repair_catalog(folder: Path, reason: str, model_id: str, dim: int) -> str:
         leftover.unlink(missing_ok=True)
     old = _open_damaged(path)
     try:
-        meta = dict(_read_all(old, "SELECT key, value FROM meta"))
+        meta: dict[str, Any] = dict(_read_all(old, "SELECT key, value FROM meta"))
         if "model_id" in meta and meta.get("dim", "").isdigit():
             model_id, dim = meta["model_id"], int(meta["dim"])
         counts = _copy(old, fresh, meta, model_id, dim)
