@@ -26,7 +26,7 @@ PYTEST := scripts/offline.sh $(PY) -m pytest -q -ra --durations=15
 # Ray clusters, kill-and-restart cycles and other runs of whole pixseek processes.
 FAST_ONLY := -m "not slow and not browser and not gui and not cluster and not processes"
 
-.PHONY: install install-app system-deps run lint test test-fast bench clean
+.PHONY: install install-app system-deps run lint typecheck test test-fast bench clean
 
 # The application alone: no PyTorch (the model comes as ready ONNX files).
 $(APP_STAMP): pyproject.toml
@@ -74,12 +74,16 @@ run: install-app
 lint: install
 	$(VENV)/bin/ruff check .
 
+# mypy, strict, on src/pixseek (its settings are in pyproject.toml's [tool.mypy]).
+typecheck: install
+	$(VENV)/bin/mypy
+
 # Two workers: much of the suite waits on processes it started. Ray's tests share one worker
 # (they check by PID that no Ray process is left behind).
-test: install system-deps lint
+test: install system-deps lint typecheck
 	$(PYTEST) -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: install lint
+test-fast: install lint typecheck
 	$(PYTEST) -n 2 $(FAST_ONLY) $(PYTEST_ARGS)
 
 bench: install

@@ -18,7 +18,7 @@ from pixseek.errors import ImageError, OutsideFolders, PixseekError
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: longer paths cannot name anything
 
 
-def absolute(path: str | os.PathLike, what: str = "folder") -> str:
+def absolute(path: str | os.PathLike[str], what: str = "folder") -> str:
     """`path` as an absolute path (~ expanded), refused in one line when it names nothing: empty
     (which os.path would take for the current folder), with a NUL, or too long to exist."""
     text = os.fspath(path)
@@ -33,7 +33,7 @@ def absolute(path: str | os.PathLike, what: str = "folder") -> str:
     return os.path.abspath(os.path.expanduser(text))
 
 
-def resolved(path: str | os.PathLike) -> str:
+def resolved(path: str | os.PathLike[str]) -> str:
     """Where `path` leads: absolute, every link followed."""
     return os.path.realpath(absolute(path, "file"))
 
@@ -43,7 +43,7 @@ def is_inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(os.path.join(folder, ""))
 
 
-def indexed_form(path: str | os.PathLike, folders: Iterable[str]) -> str | None:
+def indexed_form(path: str | os.PathLike[str], folders: Iterable[str]) -> str | None:
     """`path` as the index names it if it leads inside one of `folders` (both resolved), else
     None. Written inside one of them, it is kept as written (files found through a link inside
     a folder are stored under the link's name); written elsewhere (a link to a folder of the
@@ -59,7 +59,7 @@ def indexed_form(path: str | os.PathLike, folders: Iterable[str]) -> str | None:
     return holders[0] if rest == "." else os.path.join(holders[0], rest)
 
 
-def contains(folders: Iterable[str], path: str | os.PathLike) -> bool:
+def contains(folders: Iterable[str], path: str | os.PathLike[str]) -> bool:
     """Whether `path` leads to a place inside one of `folders` (each resolved too)."""
     return indexed_form(path, folders) is not None
 

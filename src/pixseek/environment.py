@@ -8,11 +8,18 @@ variable is documented in docs/cli.md.
 from __future__ import annotations
 
 import os
+from typing import overload
 
 from pixseek.errors import PixseekError
 
 
-def number(name: str, default: float, minimum: float = 0, kind: type = int) -> float:
+@overload
+def number(name: str, default: int, minimum: float = 0) -> int: ...
+@overload
+def number(name: str, default: float, minimum: float = 0, *, kind: type[float]) -> float: ...
+
+
+def number(name: str, default: float, minimum: float = 0, kind: type[float] = int) -> float:
     """`$name` as an int (or `kind`), `default` when unset or empty; at least `minimum`."""
     raw = os.environ.get(name, "").strip()
     if not raw:

@@ -85,7 +85,7 @@ def pseudo_filesystem(path: str, mounts: list[tuple[str, str]] | None = None) ->
     return None
 
 
-def check_folder(folder) -> str:
+def check_folder(folder: str | os.PathLike[str]) -> str:
     """`folder` as an absolute path if it can be indexed; else FolderNotFound saying why."""
     path = absolute(folder)
     if not os.path.isdir(path):
@@ -135,7 +135,7 @@ def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursi
     mounts = _mounts()
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
-    stack = [(root, None) for root in reversed(roots)]  # (folder, its parent's device)
+    stack: list[tuple[str, int | None]] = [(root, None) for root in reversed(roots)]  # (folder, its parent's device)
     while stack:
         folder, parent_device = stack.pop()
         try:

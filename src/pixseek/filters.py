@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar, overload
 
 from pixseek import containment
 from pixseek.errors import PixseekError, QueryError
@@ -23,6 +25,9 @@ DATE_FORMS = (("%Y", "year"), ("%Y-%m", "month"), ("%Y-%m-%d", "day"), ("%Y-%m-%
 RADIUS = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(km|m|mi)?\s*$", re.IGNORECASE)
 DEFAULT_RADIUS_KM = 5.0
 MAX_TEXT = 200
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,14 +78,14 @@ class SearchFilters:
         after, before, camera, place, near, radius = (_given(v) for v in (after, before, camera, place, near, radius))
         problems: list[str] = []
 
-        def checked(read, *args):
+        def checked(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
             try:
-                return read(*args)
+                return read(*args, **kwargs)
             except PixseekError as error:
                 problems.append(str(error))
                 return None
 
-        def start_of(text, which):
+        def start_of(text: str | None, which: str) -> datetime | None:
             found = checked(period, text, which) if text else None
             return found[0] if found else None
 
@@ -105,7 +110,13 @@ class SearchFilters:
         return made
 
 
-def _given(value):
+@overload
+def _given(value: str | None) -> str | None: ...
+@overload
+def _given(value: int) -> int: ...
+
+
+def _given(value: str | int | None) -> str | int | None:
     if value is None:
         return None
     return value.strip() or None if isinstance(value, str) else value

@@ -147,7 +147,7 @@ def decode(data: bytes, min_side: int | None = None, name: str = "") -> Image.Im
     limit = max_pixels()
     Image.MAX_IMAGE_PIXELS = limit  # Pillow's own guard, for what it checks while decoding
     try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
         _check_size(image.width, image.height, limit)
         if min_side and image.format == "JPEG":
             image.draft("RGB", (min_side, min_side))
@@ -174,12 +174,12 @@ def decode(data: bytes, min_side: int | None = None, name: str = "") -> Image.Im
 
 def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
     picture = raw_picture(data, min_side)
-    if picture.jpeg is not None:
-        image = decode(picture.jpeg, min_side)
+    if isinstance(picture.jpeg_or_pixels, bytes):
+        image = decode(picture.jpeg_or_pixels, min_side)
     else:
-        height, width = picture.pixels.shape[:2]
+        height, width = picture.jpeg_or_pixels.shape[:2]
         _check_size(width, height, max_pixels())
-        image = Image.fromarray(picture.pixels, "RGB")
+        image = Image.fromarray(picture.jpeg_or_pixels, "RGB")
     return image.transpose(picture.flip) if picture.flip is not None else image
 
 

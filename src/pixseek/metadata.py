@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import SupportsFloat, TypeVar
 
 from PIL import Image
 
@@ -30,6 +32,8 @@ TAKEN_TAGS = ((0x9003, 0x9011), (0x9004, 0x9012))  # DateTimeOriginal / Digitize
 LENS_MODEL = 0xA434
 SOURCES = ("exif", "exif-local", "file")  # offset known; EXIF time, offset assumed; file time
 MAX_OFFSET_MIN = 14 * 60
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,11 @@ def read_metadata(data: bytes, path: str, mtime_ns: int) -> PhotoMetadata:
     the file's.
     """
     exif, size = _exif_and_size(data, path)
-    fields = _fields(exif) if exif is not None else {}
-    taken = fields.pop("taken", None) or _file_time(mtime_ns)
+    taken = _field(_taken, exif) or _file_time(mtime_ns)
     width, height = size if size else (None, None)
-    return PhotoMetadata(*taken, width=width, height=height, **fields)
+    latitude, longitude = _field(_position, exif) or (None, None)
+    return PhotoMetadata(*taken, width=width, height=height, make=_field(_make, exif), model=_field(_model, exif),
+                         lens=_field(_lens, exif), latitude=latitude, longitude=longitude)
 
 
 def _exif_and_size(data: bytes, path: str) -> tuple[Image.Exif | None, tuple[int, int] | None]:
@@ -107,23 +112,25 @@ def _orientation(exif: Image.Exif | None) -> int:
         return 1
 
 
-def _fields(exif: Image.Exif) -> dict:
-    """Each field read on its own: a damaged tag loses that field only."""
-    fields = {}
-    for name, read in (("taken", _taken), ("make", lambda e: _text(e.get(MAKE))),
-                       ("model", lambda e: _text(e.get(MODEL))), ("lens", _lens), ("position", _position)):
-        try:
-            value = read(exif)
-        except Exception:  # EXIF from cameras and editors is often damaged; it says nothing of the pixels
-            value = None
-        if value is not None:
-            fields[name] = value
-    if "position" in fields:
-        fields["latitude"], fields["longitude"] = fields.pop("position")
-    return fields
+def _field(read: Callable[[Image.Exif], T | None], exif: Image.Exif | None) -> T | None:
+    """One field, read on its own: a damaged tag loses that field only."""
+    if exif is None:
+        return None
+    try:
+        return read(exif)
+    except Exception:  # EXIF from cameras and editors is often damaged; it says nothing of the pixels
+        return None
 
 
-def _text(value) -> str | None:
+def _make(exif: Image.Exif) -> str | None:
+    return _text(exif.get(MAKE))
+
+
+def _model(exif: Image.Exif) -> str | None:
+    return _text(exif.get(MODEL))
+
+
+def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -136,7 +143,7 @@ def _lens(exif: Image.Exif) -> str | None:
     return _text(exif.get_ifd(EXIF_IFD).get(LENS_MODEL))
 
 
-def _parse_exif_time(value) -> datetime | None:
+def _parse_exif_time(value: object) -> datetime | None:
     text = _text(value)
     if not text or len(text) < 19:
         return None
@@ -146,7 +153,7 @@ def _parse_exif_time(value) -> datetime | None:
         return None  # "0000:00:00 00:00:00" and other placeholders
 
 
-def _parse_offset(value) -> int | None:
+def _parse_offset(value: object) -> int | None:
     text = _text(value)
     if not text or len(text) != 6 or text[0] not in "+-" or text[3] != ":":
         return None
@@ -189,7 +196,7 @@ def _gps_offset(exif: Image.Exif, local: datetime) -> int | None:
     return offset if abs(offset) <= MAX_OFFSET_MIN else None
 
 
-def _degrees(value, ref) -> float | None:
+def _degrees(value: Iterable[SupportsFloat], ref: object) -> float | None:
     parts = [float(v) for v in value]
     if len(parts) != 3 or not all(math.isfinite(p) for p in parts):
         return None

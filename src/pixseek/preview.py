@@ -28,20 +28,26 @@ def renderer(chosen: str | None = None) -> type | None:
         raise PixseekError(f"{ENV}={chosen} is not a preview protocol; use one of {', '.join(PROTOCOLS)}")
     try:
         if chosen == "kitty":
-            from textual_image.renderable.tgp import Image
-        elif chosen == "sixel":
-            from textual_image.renderable.sixel import Image
-        elif chosen == "blocks":
-            from textual_image.renderable.halfcell import Image
-        else:
-            import sys
+            from textual_image.renderable.tgp import Image as KittyImage
 
-            if not sys.stdout.isatty():
-                return None
-            from textual_image.renderable import Image  # asks the terminal what it can draw
+            return KittyImage
+        if chosen == "sixel":
+            from textual_image.renderable.sixel import Image as SixelImage
+
+            return SixelImage
+        if chosen == "blocks":
+            from textual_image.renderable.halfcell import Image as BlocksImage
+
+            return BlocksImage
+        import sys
+
+        if not sys.stdout.isatty():
+            return None
+        from textual_image.renderable import Image  # asks the terminal what it can draw
+
+        return Image
     except ImportError:
         raise PixseekError("previews need textual-image: pip install 'pixseek[preview]'") from None
-    return Image
 
 
 def print_results(results: list[SearchResult], thumbnail: Callable[[str, int], bytes],

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -24,7 +26,7 @@ RAW_FIX = "install rawpy to index RAW photos: pip install 'pixseek[raw]'"
 NEEDS_RAWPY = "RAW support not installed"  # the skip reason; such files are retried once rawpy is there
 FLIPS = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
 
-_rawpy = None
+_rawpy: ModuleType | Literal[False] | None = None  # None: not tried yet; False: not installed
 
 
 def is_raw_name(path: str) -> bool:
@@ -33,6 +35,11 @@ def is_raw_name(path: str) -> bool:
 
 
 def raw_supported() -> bool:
+    return _loaded_rawpy() is not None
+
+
+def _loaded_rawpy() -> ModuleType | None:
+    """rawpy, imported on first use; None where it is not installed."""
     global _rawpy
     if _rawpy is None:
         try:
@@ -41,42 +48,41 @@ def raw_supported() -> bool:
             _rawpy = rawpy
         except ImportError:
             _rawpy = False
-    return _rawpy is not False
+    return _rawpy or None
 
 
 @dataclass(frozen=True)
 class RawPicture:
-    """A RAW file's picture: the preview's JPEG bytes, or pixels; `flip` turns it upright."""
+    """A RAW file's picture: the preview's JPEG bytes, or RGB pixels; `flip` turns it upright."""
 
-    jpeg: bytes | None
-    pixels: np.ndarray | None
+    jpeg_or_pixels: bytes | np.ndarray
     flip: Image.Transpose | None
 
 
 def raw_picture(data: bytes, min_side: int | None) -> RawPicture:
     """The embedded preview if its short side is at least `min_side` (any preview without one),
     else the half-size demosaic. Raises ImageError for a file LibRaw cannot read."""
-    if not raw_supported():
+    rawpy = _loaded_rawpy()
+    if rawpy is None:
         raise ImageError(NEEDS_RAWPY, RAW_FIX)
-    rawpy = _rawpy
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
             flip = FLIPS.get(raw.sizes.flip)
-            preview = _preview(raw)
+            preview = _preview(rawpy, raw)
             if preview is not None and (not min_side or min(_size(preview)) >= min_side):
                 if isinstance(preview, bytes):  # a preview with its own EXIF orientation is turned by that
-                    return RawPicture(preview, None, None if _oriented(preview) else flip)
-                return RawPicture(None, preview, flip)
+                    return RawPicture(preview, None if _oriented(preview) else flip)
+                return RawPicture(preview, flip)
             pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8, no_auto_bright=False)
-            return RawPicture(None, pixels, None)  # postprocess turns the picture upright itself
+            return RawPicture(pixels, None)  # postprocess turns the picture upright itself
     except rawpy.LibRawError as exc:
         raise ImageError("corrupt", f"not a readable RAW file ({exc.__class__.__name__.removeprefix('LibRaw')})") from None
     except MemoryError:
         raise ImageError("too large", "not enough memory to decode") from None
 
 
-def _preview(raw) -> bytes | np.ndarray | None:
-    rawpy = _rawpy
+def _preview(rawpy: ModuleType, raw: Any) -> bytes | np.ndarray | None:
+    """`raw` (an open rawpy.RawPy)'s embedded preview: JPEG bytes, RGB pixels, or None."""
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
@@ -94,13 +100,13 @@ def _size(preview: bytes | np.ndarray) -> tuple[int, int]:
                 return image.size
         except Exception:  # a damaged preview: demosaic instead
             return (0, 0)
-    return preview.shape[1], preview.shape[0]
+    return int(preview.shape[1]), int(preview.shape[0])
 
 
 def _oriented(jpeg: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as image:
-            return image.getexif().get(0x0112, 1) != 1
+            return bool(image.getexif().get(0x0112, 1) != 1)
     except Exception:
         return False
 
@@ -108,14 +114,15 @@ def _oriented(jpeg: bytes) -> bool:
 def raw_exif_and_size(data: bytes) -> tuple[Image.Exif | None, tuple[int, int] | None]:
     """EXIF of a RAW file: its own TIFF structure (DNG, CR2, NEF, ARW), else its preview's
     (CR3, RAF, ORF, RW2); and the upright size of the developed picture, when rawpy is there."""
-    exif = Image.Exif()
+    exif: Image.Exif | None
     try:
+        exif = Image.Exif()
         exif.load(data)
     except Exception:  # not TIFF-based
         exif = None
     size = None
-    if raw_supported():
-        rawpy = _rawpy
+    rawpy = _loaded_rawpy()
+    if rawpy is not None:
         try:
             with rawpy.imread(io.BytesIO(data)) as raw:
                 sizes = raw.sizes
@@ -123,7 +130,7 @@ def raw_exif_and_size(data: bytes) -> tuple[Image.Exif | None, tuple[int, int] |
                 if sizes.flip in (5, 6):
                     size = size[::-1]
                 if not exif:
-                    preview = _preview(raw)
+                    preview = _preview(rawpy, raw)
                     if isinstance(preview, bytes):
                         with Image.open(io.BytesIO(preview), formats=("JPEG",)) as image:
                             exif = image.getexif()

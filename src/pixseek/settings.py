@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pixseek import atomic, paths
 
@@ -17,7 +18,7 @@ def settings_file(face: str) -> Path:
     return paths.config_dir() / f"{face}.json"
 
 
-def load(face: str) -> dict:
+def load(face: str) -> dict[str, Any]:
     """What `face` remembered ({} when nothing, or nothing readable)."""
     try:
         values = json.loads(settings_file(face).read_text(encoding="utf-8"))
@@ -26,7 +27,7 @@ def load(face: str) -> dict:
     return values if isinstance(values, dict) else {}
 
 
-def save(face: str, **values) -> None:
+def save(face: str, **values: Any) -> None:
     """Remember `values` for `face`, beside what it remembered already."""
     merged = {**load(face), **values}
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,7 +32,7 @@ class AsciiJSONResponse(JSONResponse):
     """ASCII JSON: a file name that is not valid UTF-8 travels as \\udcXX escapes, as in the
     CLI's --json (os.fsencode turns it back into the exact bytes)."""
 
-    def render(self, content) -> bytes:
+    def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
@@ -38,7 +40,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     svc = Service(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         svc.close()
 

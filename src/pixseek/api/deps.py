@@ -8,4 +8,5 @@ from pixseek.api.service import Service
 
 
 def service(request: Request) -> Service:
-    return request.app.state.service
+    svc: Service = request.app.state.service  # (Starlette types app state as Any)
+    return svc

@@ -25,7 +25,7 @@ CHUNK = 1 << 16
 
 
 def _indexed(svc: Service, id_: int) -> IndexedFile:
-    found = svc.library().file(id_)
+    found: IndexedFile | None = svc.library().file(id_)
     if found is None:
         raise ApiError(404, f"no photo with id {id_} in the index")
     return found

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pixseek import uploads
 from pixseek.api import query
 from pixseek.api.deps import service
-from pixseek.api.schemas import SearchAnswer, SearchRequest
+from pixseek.api.schemas import Hit, SearchAnswer, SearchRequest
 from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
 from pixseek.reports import SearchResult
@@ -29,10 +29,10 @@ class FilterParams:
                  near: Annotated[str | None, Query(max_length=60)] = None,
                  radius: Annotated[str | None, Query(max_length=20)] = None,
                  sort: Annotated[str, Query(pattern="^(score|date)$")] = "score"):
-        self.values = {"after": after, "before": before, "year": year, "camera": camera, "place": place,
+        self.values: dict[str, str | None] = {"after": after, "before": before, "year": year, "camera": camera, "place": place,
                        "near": near, "radius": radius, "sort": sort}
 
-    def given(self) -> dict:
+    def given(self) -> dict[str, str]:
         return {name: value for name, value in self.values.items() if value is not None}
 
 
@@ -50,9 +50,9 @@ class FilterForm(FilterParams):
         super().__init__(after, before, year, camera, place, near, radius, sort)
 
 
-def hit(result: SearchResult) -> dict:
-    return {**result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
-            "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"}
+def hit(result: SearchResult) -> Hit:
+    return Hit.model_validate({**result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
+            "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"})
 
 
 def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_name: str = "") -> SearchAnswer:

@@ -11,6 +11,7 @@ import secrets
 import sys
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from pixseek import containment, paths
 from pixseek.api.settings import ApiSettings, is_loopback
@@ -20,7 +21,18 @@ from pixseek.files import check_folder
 GRACEFUL_S = 5  # open event streams are closed after this on shutdown
 
 
-def settings_for(args, token: str | None) -> ApiSettings:
+class ServeOptions(Protocol):
+    """What `pixseek serve` was asked for (its parsed command line)."""
+
+    index: str | None
+    folders: list[str] | None
+    model: str | None
+    device: str | None
+    cors_origin: list[str] | None
+    host: str
+
+
+def settings_for(args: ServeOptions, token: str | None) -> ApiSettings:
     index_dir = containment.absolute(args.index, "index") if args.index is not None else str(paths.default_index_dir())
     folders = []
     for folder in args.folders or ():

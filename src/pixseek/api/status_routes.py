@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api", tags=["index"])
 
 @router.get("/status", response_model=Status, summary="The index: model, counts, folders, health")
 def status(svc: Annotated[Service, Depends(service)]) -> Status:
-    return svc.library().status()
+    answer: Status = svc.library().status()
+    return answer
 
 
 @router.get("/skipped", response_model=SkippedAnswer, summary="Files that could not be indexed, and why")

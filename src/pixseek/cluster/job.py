@@ -14,10 +14,11 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pixseek.cluster.ingest import Ingester
-from pixseek.cluster.nodes import KnownContent, decode_batch, encode_batch, pipeline_name, shard_rows
-from pixseek.cluster.session import ray_session
+from pixseek.cluster.nodes import Batch, KnownContent, decode_batch, encode_batch, pipeline_name, shard_rows
+from pixseek.cluster.session import ClusterInfo, ray_session
 from pixseek.cluster.shards import PixelPipeline, new_run_id, new_shard_name, write_shard
 from pixseek.cluster.shipping import ShippedModel, materialize, ship_model, tower_choice
 from pixseek.environment import number
@@ -26,6 +27,11 @@ from pixseek.indexer import Plan, ProgressCallback, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
 from pixseek.reports import IndexReport, Progress
 from pixseek.store.catalog import Catalog
+
+if TYPE_CHECKING:  # imported where used: Ray is an optional extra
+    import numpy as np
+    import ray.data
+    from ray import ObjectRef
 
 DEFAULT_SHARD_ROWS = 1024  # photos per shard and per ingest transaction (PIXSEEK_SHARD_ROWS)
 SHARD_SECONDS = 10.0  # a shard is written at least this often while results arrive
@@ -36,7 +42,7 @@ class _EmbedPhotos:
     """CPU actor: read, decode and embed, on one core (many single-threaded ONNX Runtime
     sessions beat one many-threaded session: 16 x 48 against 264 images/s on 16 cores)."""
 
-    def __init__(self, model: ShippedModel, known: list):
+    def __init__(self, model: ShippedModel, known: list[ObjectRef[np.ndarray]]):
         import ray
 
         from pixseek.model import Encoder
@@ -47,7 +53,7 @@ class _EmbedPhotos:
         self.known = KnownContent(ray.get(known[0]))
         self.pipeline = PixelPipeline(model.image_file_hash, pipeline_name(self.encoder.preprocess))
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: Batch) -> Batch:
         decoded = decode_batch(batch, self.known, self.encoder.image_size, self.encoder.preprocess)
         return encode_batch(decoded, self.encoder, self.pipeline)
 
@@ -64,11 +70,11 @@ class _EncodePixels:
                                device="auto")
         self.pipeline = PixelPipeline(model.image_file_hash, pipeline_name(self.encoder.preprocess))
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: Batch) -> Batch:
         return encode_batch(batch, self.encoder, self.pipeline)
 
 
-def _decode_photos(batch: dict, config_json: str, known: list) -> dict:
+def _decode_photos(batch: Batch, config_json: str, known: list[ObjectRef[np.ndarray]]) -> Batch:
     """CPU task (GPU clusters): read and decode for the GPU actors."""
     import ray
 
@@ -76,7 +82,7 @@ def _decode_photos(batch: dict, config_json: str, known: list) -> dict:
     return decode_batch(batch, KnownContent(ray.get(known[0])), config.image_size, config.preprocessor())
 
 
-def _dataset(cluster, plan: Plan, model: ShippedModel, known_ref):
+def _dataset(cluster: ClusterInfo, plan: Plan, model: ShippedModel, known_ref: ObjectRef[np.ndarray]) -> ray.data.Dataset:
     import pyarrow as pa
     import ray
 
@@ -86,10 +92,12 @@ def _dataset(cluster, plan: Plan, model: ShippedModel, known_ref):
                       "mtime_ns": pa.array([e.mtime_ns for e in entries], pa.int64())})
     workers = cluster.gpus or cluster.cpus
     block = max(8, min(1024, len(entries) // (4 * workers)))  # enough blocks to keep every worker busy
-    dataset = ray.data.from_arrow([table.slice(i, block) for i in range(0, len(entries), block)])
+    dataset: ray.data.Dataset = ray.data.from_arrow([table.slice(i, block) for i in range(0, len(entries), block)])
     known = [known_ref]  # in a list, so that Ray hands workers the reference, not a copy
     if cluster.gpus:
-        dataset = dataset.map_batches(_decode_photos, fn_kwargs={"config_json": model.config_json, "known": known},
+        # (Ray's hints take a function of the batch alone: they do not see fn_kwargs)
+        dataset = dataset.map_batches(_decode_photos,  # type: ignore[arg-type]
+                                      fn_kwargs={"config_json": model.config_json, "known": known},
                                       batch_size=batch_size(), num_cpus=1, batch_format="numpy")
         return dataset.map_batches(_EncodePixels, fn_constructor_kwargs={"model": model}, batch_size=GPU_BATCH,
                                    num_gpus=1, batch_format="numpy",
@@ -111,11 +119,11 @@ class _ShardWriter:
         self.keep = keep
         self.run = new_run_id()
         self.written = 0
-        self._batches: list[dict] = []
+        self._batches: list[Batch] = []
         self._rows = 0
         self._since = time.monotonic()
 
-    def add(self, batch: dict) -> None:
+    def add(self, batch: Batch) -> None:
         self._batches.append(batch)
         self._rows += len(batch["path"])
         if self._rows >= self.limit or time.monotonic() - self._since >= SHARD_SECONDS:
@@ -157,7 +165,8 @@ def run_job(catalog: Catalog, plan: Plan, bundle: Bundle, precision: str | None,
     return report
 
 
-def _stream(cluster, catalog, plan, bundle, precision, writer, report, start, progress, cancel) -> None:
+def _stream(cluster: ClusterInfo, catalog: Catalog, plan: Plan, bundle: Bundle, precision: str | None, writer: _ShardWriter,
+            report: IndexReport, start: float, progress: ProgressCallback | None, cancel: threading.Event | None) -> None:
     import ray
 
     if not (cluster.gpus or cluster.cpus):

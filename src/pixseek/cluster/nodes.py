@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -18,11 +19,16 @@ from pixseek.cluster.shards import PixelPipeline, ShardRows
 from pixseek.files import FileEntry
 from pixseek.images import DECODE_VERSION
 from pixseek.indexer import examine
+from pixseek.model.preprocess import ClipPreprocessor
+
+if TYPE_CHECKING:
+    from pixseek.model.encoder import Encoder
 
 KNOWN = -1  # "a stored vector has this content"; the catalog finds its row at ingest
+Batch = dict[str, np.ndarray]  # Ray Data's "numpy" batch format: column name -> its values
 
 
-def pipeline_name(preprocess) -> str:
+def pipeline_name(preprocess: ClipPreprocessor) -> str:
     """The preprocessing a shard records: this decoder's version and the model's preprocessing."""
     return f"decode{DECODE_VERSION}-{preprocess.fingerprint}"
 
@@ -44,7 +50,7 @@ class KnownContent:
         return KNOWN if at < len(self._sorted) and self._sorted[at:at + 1] == probe else None
 
 
-def decode_batch(batch: dict, known: KnownContent, min_side: int, preprocess) -> dict:
+def decode_batch(batch: Batch, known: KnownContent, min_side: int, preprocess: ClipPreprocessor) -> Batch:
     """Rows (path bytes, size, mtime_ns) -> the shard columns, plus `pixels` for the rows that
     need the model (`needs_vector`; other rows carry zeros of the same shape)."""
     outcomes = [examine(FileEntry(os.fsdecode(p), int(s), int(m)), known.find, min_side, preprocess)
@@ -63,7 +69,7 @@ def decode_batch(batch: dict, known: KnownContent, min_side: int, preprocess) ->
     }
 
 
-def encode_batch(batch: dict, encoder, pipeline: PixelPipeline) -> dict:
+def encode_batch(batch: Batch, encoder: Encoder, pipeline: PixelPipeline) -> Batch:
     """Decoded columns -> shard columns: the rows that need it get their vector."""
     needs = np.asarray(batch["needs_vector"], dtype=bool)
     vectors = np.zeros((len(needs), encoder.dim), dtype=np.float32)
@@ -77,7 +83,7 @@ def encode_batch(batch: dict, encoder, pipeline: PixelPipeline) -> dict:
     return columns
 
 
-def shard_rows(batches: list[dict]) -> dict[PixelPipeline, ShardRows]:
+def shard_rows(batches: list[Batch]) -> dict[PixelPipeline, ShardRows]:
     """Encoded batches (as the driver receives them) as shard rows, by the pipeline that made them."""
     columns = {name: np.concatenate([np.asarray(b[name]) for b in batches]) for name in batches[0]}
     groups: dict[PixelPipeline, ShardRows] = {}

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from pixseek.errors import ClusterError
 from pixseek.paths import log_dir
@@ -30,7 +31,7 @@ CONNECT_TIMEOUT_S = 10.0
 LOGS_KEPT = 10
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     try:
         import ray
         import ray.data
@@ -45,7 +46,7 @@ class ClusterInfo:
     address: str
     cpus: int
     gpus: int
-    _ray: object
+    _ray: ModuleType
     _checked: float = 0.0
     _alive: int = 0
 
@@ -58,11 +59,12 @@ class ClusterInfo:
 
 
 @contextmanager
-def _single_machine_mode():
+def _single_machine_mode() -> Iterator[None]:
     """Ray's single-machine mode, on while a private cluster starts and runs, then as it was
     (so that this process can still join a real cluster later)."""
     before = os.environ.get(SINGLE_MACHINE_SWITCH)
-    constants = sys.modules["ray._private.ray_constants"]  # read the switch at import: set it there too
+    from ray._private import ray_constants as constants  # read the switch at import: set it there too
+
     enabled = constants.ENABLE_RAY_CLUSTER
     os.environ[SINGLE_MACHINE_SWITCH] = "0"
     constants.ENABLE_RAY_CLUSTER = False
@@ -77,7 +79,7 @@ def _single_machine_mode():
 
 
 @contextmanager
-def ray_session(address: str, dashboard: bool = False):
+def ray_session(address: str, dashboard: bool = False) -> Iterator[ClusterInfo]:
     """Connect (or, for `local`, start a private Ray) for the block; always disconnect after.
     Ray's own output goes to a log file; a failure is pixseek's one line naming that file."""
     ray = import_ray()
@@ -146,7 +148,7 @@ def _check_reachable(address: str) -> None:
                            "running, and is this machine on its network?") from None
 
 
-def _connect(ray, address: str, dashboard: bool) -> None:
+def _connect(ray: ModuleType, address: str, dashboard: bool) -> None:
     options = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address != LOCAL:
         _check_reachable(address)
@@ -160,7 +162,7 @@ def _connect(ray, address: str, dashboard: bool) -> None:
         raise ClusterError(f"cannot connect to the Ray cluster at {address} ({message[:160]})") from exc
 
 
-def _quiet_ray_data(ray) -> None:
+def _quiet_ray_data(ray: ModuleType) -> None:
     """pixseek reports progress itself: no Ray Data progress bars or execution banners."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False

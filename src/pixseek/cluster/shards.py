@@ -15,11 +15,15 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pixseek import atomic
 from pixseek.errors import ClusterError, ShardRefused
+
+if TYPE_CHECKING:  # the cluster extra, imported where used (pyarrow ships no type hints)
+    import pyarrow
 
 SUFFIX = ".parquet"
 COLUMNS = ("path", "size", "mtime_ns", "content_hash", "width", "height", "vector", "skip_reason", "skip_detail",
@@ -41,7 +45,7 @@ class ShardRows:
     paths: list[str]
     sizes: np.ndarray
     mtimes: np.ndarray
-    hashes: list[bytes]
+    hashes: list[bytes | None]  # None where the file could not be read
     widths: np.ndarray
     heights: np.ndarray
     vectors: np.ndarray
@@ -53,7 +57,7 @@ class ShardRows:
         return len(self.paths)
 
 
-def _pyarrow():
+def _pyarrow() -> Any:  # the pyarrow module, which ships no type hints
     try:
         import pyarrow
         import pyarrow.parquet
@@ -62,7 +66,7 @@ def _pyarrow():
     return pyarrow
 
 
-def _schema(dim: int):
+def _schema(dim: int) -> pyarrow.Schema:
     pa = _pyarrow()
 
     return pa.schema([("path", pa.binary()), ("size", pa.int64()), ("mtime_ns", pa.int64()),

@@ -15,8 +15,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+
+if TYPE_CHECKING:  # both imported where used
+    import numpy as np
+    from ray import ObjectRef
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
@@ -40,7 +45,7 @@ class ShippedModel:
     refs, not values), its narrowed config, and the image tower's sha256."""
 
     config_json: str
-    files: dict  # file name -> ObjectRef of a uint8 array (zero-copy on the node)
+    files: dict[str, ObjectRef[np.ndarray]]  # file name -> a uint8 array (zero-copy on the node)
     image_file_hash: str
 
     @property
@@ -58,7 +63,7 @@ def ship_model(bundle: Bundle, image_precision: str, text_precision: str) -> Shi
     text_file = bundle.tower_path("text", text_precision).name
     narrowed = (config.with_towers("image", {image_precision: image_file}, image_precision)
                 .with_towers("text", {text_precision: text_file}, text_precision))
-    files = {}
+    files: dict[str, ObjectRef[np.ndarray]] = {}
     for name in {image_file, text_file, config.tokenizer}:
         files[name] = ray.put(np.fromfile(bundle.path / name, dtype=np.uint8))
     return ShippedModel(narrowed.to_json(), files, file_sha256(bundle.path / image_file))

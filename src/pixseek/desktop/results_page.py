@@ -55,7 +55,7 @@ def _term_html(term: Term) -> str:
         subject = (f'image <a href="{html.escape(file_uri(term.image))}">'
                    f"{_text(os.path.basename(term.image))}</a>")
     else:
-        subject = f"“{_text(term.text)}”"
+        subject = f"“{_text(term.text or '')}”"
     weight = abs(term.weight)
     prefix = "not " if term.weight < 0 else ""
     return prefix + (subject if weight == 1 else f"{weight:g} × {subject}")

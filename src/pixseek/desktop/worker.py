@@ -16,6 +16,9 @@ from typing import Any
 from collections.abc import Callable
 
 
+Job = tuple[Callable[..., Any], Callable[[Any], None], tuple[Any, ...]]  # what to run, whom to tell, its arguments
+
+
 @dataclass
 class Outcome:
     """What a job produced, delivered to the UI thread: call `on_done` with `result` unless `error`."""
@@ -27,14 +30,14 @@ class Outcome:
 
 
 class Worker:
-    def __init__(self, name: str = "worker", events: queue.Queue | None = None):
-        self.events: queue.Queue = events if events is not None else queue.Queue()
+    def __init__(self, name: str = "worker", events: queue.Queue[Any] | None = None):
+        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()  # Outcomes and progress
         self.cancel = threading.Event()
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"pixseek-desktop-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args) -> None:
+    def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args: Any) -> None:
         """Run `job(*args)` on the worker; `on_done(result)` later runs on the UI thread."""
         self._jobs.put((job, on_done, args))
 
@@ -53,7 +56,7 @@ class Worker:
             except Exception as error:  # handed to the UI, which shows it as a dialog
                 self.events.put(Outcome(on_done, error=error, worker=self))
             # Drop our references now: the last reference to a Tk object must not die on this thread.
-            item = job = on_done = args = None
+            del item, job, on_done, args
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel indexing and let the job in flight finish (it commits what it has done)."""

@@ -13,6 +13,10 @@ from __future__ import annotations
 import gzip
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 VOCAB_FILE = Path(__file__).with_name("assets") / "bpe_simple_vocab_16e6.txt.gz"
 START, END = "<|startoftext|>", "<|endoftext|>"
@@ -34,13 +38,18 @@ def byte_symbols() -> list[str]:
     return [chr(c) for c in codes]
 
 
-def clip_tokenizer(vocab_file: Path = VOCAB_FILE):
+def _pair(merge: str) -> tuple[str, str]:
+    first, second = merge.split()
+    return first, second
+
+
+def clip_tokenizer(vocab_file: Path = VOCAB_FILE) -> Tokenizer:
     """A `tokenizers.Tokenizer` equal to CLIP's (ids, special tokens, start/end around the text)."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import BPE
 
     lines = gzip.open(vocab_file, "rt", encoding="utf-8").read().split("\n")
-    merges = [tuple(line.split()) for line in lines[1 : MERGES + 1]]
+    merges = [_pair(line) for line in lines[1 : MERGES + 1]]
     symbols = byte_symbols()
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + [START, END]
     vocab = {token: i for i, token in enumerate(tokens)}

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -20,6 +21,9 @@ from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.graph import NUMPY_TYPES
 from pixseek.model.sessions import create_session
 from pixseek.model.tokenizer import TextTokenizer
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 DEVICES = ("auto", "cpu", "cuda")
 log = logging.getLogger(__name__)
@@ -64,7 +68,8 @@ def default_precision(bundle: Bundle, kind: str, providers: list[str]) -> str:
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    unit: np.ndarray = vectors / np.maximum(norms, 1e-12)  # (NumPy's stubs: Any)
+    return unit
 
 
 class Encoder:
@@ -91,7 +96,7 @@ class Encoder:
         # whatever it is batched with (dynamic int8 scales activations per run). A GPU needs
         # batches; a tower exported for one image takes nothing else.
         self.one_image_per_run = bundle.config.image_batch == 1 or providers[:1] != ["CUDAExecutionProvider"]
-        self._sessions: dict[str, object] = {}
+        self._sessions: dict[str, ort.InferenceSession] = {}
         self._tokenizer: TextTokenizer | None = None
         self._single_runs: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -120,7 +125,7 @@ class Encoder:
         images = "each image alone" if self.one_image_per_run else "in batches"
         return f"{where}: {self.precision} image tower ({images}), {self.text_precision} text tower"
 
-    def _session(self, kind: str):
+    def _session(self, kind: str) -> ort.InferenceSession:
         with self._lock:
             if kind not in self._sessions:
                 path = self.image_model_path if kind == "image" else self.text_model_path
@@ -180,7 +185,7 @@ class Encoder:
 
         Errors are not lost: the tower is loaded again, and fails again, when it is used.
         """
-        def load():
+        def load() -> None:
             for kind in kinds:
                 try:
                     self._session(kind)

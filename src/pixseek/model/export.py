@@ -11,14 +11,20 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig, first_line
 
+if TYPE_CHECKING:  # the export extra, imported where used
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import CLIPModel
+
 OPSET = 17
 # Presets for random-weight models. "vit-b-32" is CLIP ViT-B/32's exact shape (transformers'
 # CLIPConfig defaults); "tiny" keeps every layer type with a few small layers, for fast tests.
-RANDOM_PRESETS = {
+RANDOM_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         text_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
         vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, patch_size=32),
@@ -37,7 +43,7 @@ def require_export_extra() -> None:
         raise ModelInvalid("exporting needs PyTorch and transformers: pip install 'pixseek[export]'") from None
 
 
-def random_clip(preset: str = "tiny", seed: int = 0):
+def random_clip(preset: str = "tiny", seed: int = 0) -> CLIPModel:
     """A CLIPModel with random weights in one of RANDOM_PRESETS' shapes."""
     require_export_extra()
     import torch
@@ -46,25 +52,42 @@ def random_clip(preset: str = "tiny", seed: int = 0):
     if preset not in RANDOM_PRESETS:
         raise ModelInvalid(f"unknown preset {preset!r}; choose from {', '.join(RANDOM_PRESETS)}")
     torch.manual_seed(seed)
-    return CLIPModel(CLIPConfig(**RANDOM_PRESETS[preset])).eval()
+    model = CLIPModel(CLIPConfig(**RANDOM_PRESETS[preset]))
+    model.eval()  # type: ignore[no-untyped-call]  # transformers leaves PreTrainedModel.eval unannotated
+    return model
 
 
-def _tower(model, features: str, input_name: str):
+def _tower(model: CLIPModel, features: str, input_name: str) -> torch.nn.Module:
     """A module whose forward is one of CLIPModel's feature methods: what one ONNX tower holds."""
     import torch
 
     class Tower(torch.nn.Module):
-        def __init__(self):
+        def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, inputs):
-            return getattr(self.model, features)(**{input_name: inputs}).pooler_output
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            embeds: torch.Tensor = getattr(self.model, features)(**{input_name: inputs}).pooler_output
+            return embeds
 
     return Tower()
 
 
-def export_model(model, tokenizer, destination: Path, model_id: str, preprocessing: dict | None = None) -> Bundle:
+def _sizes(model: CLIPModel) -> tuple[int, int, int]:
+    """The model's image size, context length and embedding size. transformers types a config's
+    fields as what its constructor accepts (dicts, pairs of sizes); a built CLIPModel holds ints."""
+    from transformers import CLIPTextConfig, CLIPVisionConfig
+
+    vision, text = model.config.vision_config, model.config.text_config
+    if isinstance(vision, CLIPVisionConfig) and isinstance(text, CLIPTextConfig):
+        image_size, context_length, dim = vision.image_size, text.max_position_embeddings, model.config.projection_dim
+        if isinstance(image_size, int) and isinstance(context_length, int) and isinstance(dim, int):
+            return image_size, context_length, dim
+    raise ModelInvalid("the model's config does not give one image size, context length and embedding size")
+
+
+def export_model(model: CLIPModel, tokenizer: Tokenizer, destination: Path, model_id: str,
+                 preprocessing: dict[str, Any] | None = None) -> Bundle:
     """Write `model` and `tokenizer` (a `tokenizers.Tokenizer`) as a bundle at `destination`,
     replacing it atomically.
 
@@ -74,15 +97,14 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
 
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    vision, text = model.config.vision_config, model.config.text_config
-    context_length = text.max_position_embeddings
+    image_size, context_length, dim = _sizes(model)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
         # The tracer warns about Python control flow that is constant for CLIP (shapes checks,
         # argmax pooling); the fidelity tests are what prove the graphs right.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pixels = torch.zeros(2, 3, vision.image_size, vision.image_size)
+            pixels = torch.zeros(2, 3, image_size, image_size)
             torch.onnx.export(
                 _tower(model, "get_image_features", "pixel_values"), (pixels,), str(staging / "image.onnx"),
                 dynamo=False, opset_version=OPSET, input_names=["pixel_values"], output_names=["image_embeds"],
@@ -97,8 +119,8 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
         tokenizer.save(str(staging / "tokenizer.json"))
         config = BundleConfig(
             model_id=model_id,
-            embedding_dim=model.config.projection_dim,
-            image_size=vision.image_size,
+            embedding_dim=dim,
+            image_size=image_size,
             context_length=context_length,
             **(preprocessing or {}),
         )
@@ -112,10 +134,10 @@ def export_model(model, tokenizer, destination: Path, model_id: str, preprocessi
     return Bundle.load(destination)
 
 
-def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
+def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict[str, Any]:
     """The bundle's preprocessing fields from the checkpoint's preprocessor_config.json (read as
     Xenova's exports of such checkpoints are), refusing what pixseek does not reproduce."""
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     from pixseek.model.sources.xenova import preprocessing
 
@@ -130,11 +152,12 @@ def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None =
     from transformers import CLIPModel, CLIPTokenizer
 
     try:
-        model = CLIPModel.from_pretrained(checkpoint).eval()
+        model = CLIPModel.from_pretrained(checkpoint)
+        model.eval()  # type: ignore[no-untyped-call]  # transformers leaves PreTrainedModel.eval unannotated
         tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     except (OSError, ValueError) as exc:
         raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {first_line(exc)}") from None
-    preprocessing = checkpoint_preprocessing(checkpoint, model.config.vision_config.image_size)
+    preprocessing = checkpoint_preprocessing(checkpoint, _sizes(model)[0])
     return export_model(model, tokenizer.backend_tokenizer, destination, model_id or str(checkpoint), preprocessing)
 
 

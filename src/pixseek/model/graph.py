@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import first_line
+
+if TYPE_CHECKING:  # both imported where used: the CLI starts without them
+    import onnx
+    import onnxruntime as ort
 
 # Operators that only int8-quantized graphs contain.
 QUANTIZED_OPS = {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv",
@@ -47,13 +52,13 @@ class TowerGraph:
         return self.inputs[0].shape[0] if self.inputs[0].shape else 1
 
 
-def _port(value) -> Port:
+def _port(value: onnx.ValueInfoProto) -> Port:
     tensor = value.type.tensor_type
     dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim)
     return Port(value.name, ELEMENT_TYPES.get(tensor.elem_type, str(tensor.elem_type)), dims)
 
 
-def _load(path: Path):
+def _load(path: Path) -> onnx.ModelProto:
     import onnx
 
     try:
@@ -80,7 +85,7 @@ def read_tower(path: Path) -> TowerGraph:
     return TowerGraph(inputs, tuple(_port(v) for v in graph.output), precision, tuple(data_files))
 
 
-def _random_feed(spec, batch: int, rng: np.random.Generator) -> np.ndarray:
+def _random_feed(spec: ort.NodeArg, batch: int, rng: np.random.Generator) -> np.ndarray:
     """Inputs for an ONNX Runtime input `spec`: ids, pixels or floats of its type and shape."""
     dtype = NUMPY_TYPES.get(spec.type, np.float32)
     shape = [batch, *[d if isinstance(d, int) and d > 0 else 8 for d in spec.shape[1:]]]
@@ -109,7 +114,7 @@ def batch_independent(path: Path, batch: int = 3) -> bool:
     return together.shape == alone.shape and np.allclose(together, alone, rtol=1e-3, atol=1e-4)
 
 
-def _reshape_targets(graph) -> dict[str, object]:
+def _reshape_targets(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
     """The constant target shapes of Reshape nodes (initializers or Constant nodes) that nothing
     else reads, by name: the tensors that hold a batch fixed at export."""
     from collections import Counter
@@ -124,7 +129,7 @@ def _reshape_targets(graph) -> dict[str, object]:
     return {name: tensors[name] for name in shapes if name in tensors and readers[name] == reshape_reads[name]}
 
 
-def _leading_axis_from_batch(graph, batch_input: str) -> None:
+def _leading_axis_from_batch(graph: onnx.GraphProto, batch_input: str) -> None:
     """Make every Expand whose target shape leads with 1 lead with the input's batch size instead
     (CLIP's class token is expanded to (1, 1, width) in a graph traced at batch 1)."""
     from onnx import helper, numpy_helper

@@ -168,6 +168,6 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
     except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError):
         reason = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0") else "it cannot be reached"
         raise DownloadFailed(f"cannot download {repo_id} from the hub {_endpoint()} ({reason}); {OFFLINE_HINT}") from None
-    except (errors.HfHubHTTPError, OSError, *_transport_errors()) as exc:
+    except (errors.HfHubHTTPError, OSError) + _transport_errors() as exc:
         raise DownloadFailed(f"downloading {repo_id} failed ({first_line(exc)}); run the same command again to resume, "
                              f"or {OFFLINE_HINT}") from None

@@ -239,11 +239,11 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
     from pixseek.model import catalogue, sources
     from pixseek.model.hub import download
 
-    entry = catalogue.entry_for(name) if repo_id is None else None
-    if repo_id is None and entry is None:
-        raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
-                           "name a hub repo to install another")
-    if entry is not None:
+    if repo_id is None:
+        entry = catalogue.entry_for(name)
+        if entry is None:
+            raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
+                               "name a hub repo to install another")
         report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) "
                "from the Hugging Face hub ...")
         fetched = download(entry.repo, entry.revision, sources.BY_NAME[entry.layout], entry.root)

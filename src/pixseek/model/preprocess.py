@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -41,16 +42,16 @@ def crop_offset(side: int, size: int, rounding: str) -> int:
 class ClipPreprocessor:
     """Turns an RGB PIL image into the array one image of a tower's batch is made of."""
 
-    def __init__(self, size: int, mean, std, resize_mode: str = "shortest", crop_rounding: str = "floor",
-                 interpolation: str = "bicubic", layout: str = "float32-nchw"):
+    def __init__(self, size: int, mean: Sequence[float], std: Sequence[float], resize_mode: str = "shortest",
+                 crop_rounding: str = "floor", interpolation: str = "bicubic", layout: str = "float32-nchw"):
         self.size = size
         self.resize_mode, self.crop_rounding, self.layout = resize_mode, crop_rounding, layout
         self.interpolation = interpolation
         self._filter = INTERPOLATIONS[interpolation]
-        std = np.asarray(std, dtype=np.float32)
-        self._scale = (1.0 / (255.0 * std)).reshape(1, 1, 3)
-        self._offset = (np.asarray(mean, dtype=np.float32) / std).reshape(1, 1, 3)
-        self.mean, self.std = tuple(mean), tuple(float(s) for s in std)
+        stds = np.asarray(std, dtype=np.float32)
+        self._scale = (1.0 / (255.0 * stds)).reshape(1, 1, 3)
+        self._offset = (np.asarray(mean, dtype=np.float32) / stds).reshape(1, 1, 3)
+        self.mean, self.std = tuple(mean), tuple(float(s) for s in stds)
 
     @property
     def fingerprint(self) -> str:

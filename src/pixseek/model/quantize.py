@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -30,6 +31,14 @@ _PLACES = ("on a beach", "at night", "in the snow", "under a tree", "in a kitche
            "at a party", "in the desert", "on a bridge")
 # Captions for checking a text tower: 120 of them, short to long.
 PROBE_CAPTIONS = tuple(f"{subject} {place}" for subject in _SUBJECTS for place in _PLACES)
+
+
+class Towers(Protocol):
+    """What the agreement checks run: an Encoder's two towers."""
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray: ...
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -145,17 +154,17 @@ def judge(kind: str, count: int, mean_cos: float, min_cos: float, overlap: float
     return agreement
 
 
-def image_vectors(encoder, pixels: np.ndarray, batch: int = 16) -> np.ndarray:
+def image_vectors(encoder: Towers, pixels: np.ndarray, batch: int = 16) -> np.ndarray:
     return np.concatenate([encoder.encode_pixels(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
 
 
-def check_agreement(fp32, int8, pixels: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
+def check_agreement(fp32: Towers, int8: Towers, pixels: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
     """Compare two Encoders' image towers on preprocessed `pixels` (N, 3, S, S)."""
     reference, candidate = image_vectors(fp32, pixels), image_vectors(int8, pixels)
     return judge("image", len(pixels), *compare(reference, candidate, fp32.encode_texts(list(PROBE_QUERIES))), thresholds)
 
 
-def check_text_agreement(fp32, int8, photos: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
+def check_text_agreement(fp32: Towers, int8: Towers, photos: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
     """Compare two Encoders' text towers on PROBE_CAPTIONS: cosines, and the photos (image vectors
     `photos`, from one image tower) that each caption ranks first."""
     reference, candidate = fp32.encode_texts(list(PROBE_CAPTIONS)), int8.encode_texts(list(PROBE_CAPTIONS))

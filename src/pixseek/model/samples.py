@@ -25,8 +25,13 @@ def generated_photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Imag
         x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
         x1, y1 = x0 + int(rng.integers(8, w // 2)), y0 + int(rng.integers(8, h // 2))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        shape = (draw.ellipse, draw.rectangle, draw.line)[int(rng.integers(0, 3))]
-        shape([x0, y0, x1, y1], fill=colour, **({"width": int(rng.integers(2, 12))} if shape == draw.line else {}))
+        shape = int(rng.integers(0, 3))
+        if shape == 0:
+            draw.ellipse([x0, y0, x1, y1], fill=colour)
+        elif shape == 1:
+            draw.rectangle([x0, y0, x1, y1], fill=colour)
+        else:
+            draw.line([x0, y0, x1, y1], fill=colour, width=int(rng.integers(2, 12)))
     if seed % 3 == 0:
         image = image.filter(ImageFilter.GaussianBlur(1 + seed % 4))
     return image

@@ -16,6 +16,7 @@ does for them (`CLEANING`): SigLIP also drops punctuation and case ("canonicaliz
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 import string
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 
 @lru_cache(maxsize=1)
-def _fix_text():
+def _fix_text() -> Callable[[str], str]:
     try:
         from ftfy import fix_text
     except ImportError:
@@ -62,8 +63,9 @@ def canonicalize(text: str) -> str:
 # How each model family cleans text before tokenizing: "clip" leaves case and whitespace to CLIP's
 # tokenizer.json; "lower" is open_clip's name for CLIP's cleaning, for other tokenizers; "none":
 # as typed, M-CLIP's way.
-CLEANING = {"clip": clean, "lower": lambda text: whitespace_clean(text).lower(), "whitespace": whitespace_clean,
-            "canonicalize": canonicalize, "none": lambda text: text}
+CLEANING: dict[str, Callable[[str], str]] = {
+    "clip": clean, "lower": lambda text: whitespace_clean(text).lower(), "whitespace": whitespace_clean,
+    "canonicalize": canonicalize, "none": lambda text: text}
 
 
 class TextTokenizer:

@@ -81,7 +81,8 @@ def _member(codes: np.ndarray, wanted: list[int]) -> np.ndarray:
     """codes[i] in wanted, by one table look-up per row (codes are small ids; -1 is none)."""
     table = np.zeros(max(wanted + [int(codes.max(initial=0))]) + 2, dtype=bool)
     table[np.asarray(wanted, dtype=np.int64) + 1] = True
-    return table[codes + 1]
+    members: np.ndarray = table[codes + 1]  # (NumPy's stubs type fancy indexing as Any)
+    return members
 
 
 def _within_km(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, radius_km: float) -> np.ndarray:

@@ -19,6 +19,7 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class HalfVectors:
     """An open copy: `read` returns rows, `generation` says through which catalog generation they
     are all current."""
 
-    def __init__(self, path: Path, file, dim: int, generation: int):
+    def __init__(self, path: Path, file: BinaryIO, dim: int, generation: int):
         self.path, self._file, self.dim, self.generation = path, file, dim, generation
         self._row = dim * 2
         self.resident = threading.Event()  # set once prefetch() has read the whole file
@@ -171,7 +172,7 @@ def _write_whole(path: Path, catalog: Catalog) -> None:
             _write_rows(handle, catalog.dim, ids, vectors)
 
 
-def _write_rows(handle, dim: int, ids: np.ndarray, vectors: np.ndarray) -> None:
+def _write_rows(handle: BinaryIO, dim: int, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Each run of consecutive ids in one write at its offset (ids ascending)."""
     if not len(ids):
         return

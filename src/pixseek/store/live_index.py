@@ -160,20 +160,20 @@ class LiveVectorIndex:
         more, more_vectors = self.catalog.stored_vectors([i for i in ids if i not in have])
         return found + more, np.concatenate([vectors, more_vectors])
 
-    def search(self, query, k: int, allowed: np.ndarray | None = None):
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids of the `k` best matches (among `allowed` ids, when given), exact scores
         from the stored vectors."""
         with self.lock:
             self.refresh()
             if self.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
-                return [], []
+                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             scores, ids = self.index.search(query, self.index.candidates(k), allowed)
             if not self.index.approximate:
                 return scores, ids
             scores, ids = rerank(query, ids, self._stored_vectors)
             return scores[:k], ids[:k]
 
-    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None):
+    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         with self.lock:
             self.refresh()
             return self.index.neighbours(queries, k, nprobe)

@@ -16,6 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from pixseek.store.catalog import CATALOG_NAME, SCHEMA, SCHEMA_VERSION
 from pixseek.store.live_index import drop_derived_files
 
 CHUNK = 512
+Row = tuple[Any, ...]  # a row as sqlite3 hands it back
 FILE_COLUMNS = "id, path, size, mtime_ns, hash, width, height, indexed_at, gen"
 
 
@@ -35,7 +37,7 @@ def repair_catalog(folder: Path, reason: str, model_id: str, dim: int) -> str:
         leftover.unlink(missing_ok=True)
     old = _open_damaged(path)
     try:
-        meta = dict(_read_all(old, "SELECT key, value FROM meta"))
+        meta: dict[str, Any] = dict(_read_all(old, "SELECT key, value FROM meta"))
         if "model_id" in meta and meta.get("dim", "").isdigit():
             model_id, dim = meta["model_id"], int(meta["dim"])
         counts = _copy(old, fresh, meta, model_id, dim)
@@ -60,7 +62,7 @@ def _open_damaged(path: Path) -> sqlite3.Connection | None:
         return None
 
 
-def _read_all(db: sqlite3.Connection | None, sql: str, params: tuple = ()) -> list[tuple]:
+def _read_all(db: sqlite3.Connection | None, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
     """Every row `sql` selects, or none if they cannot be read."""
     try:
         return db.execute(sql, params).fetchall() if db is not None else []
@@ -76,23 +78,25 @@ def _id_ranges(db: sqlite3.Connection | None) -> Iterator[tuple[int, int]]:
         yield low, low + CHUNK - 1
 
 
-def _rows_between(db: sqlite3.Connection, table: str, columns: str, low: int, high: int) -> list[tuple]:
+def _rows_between(db: sqlite3.Connection | None, table: str, columns: str, low: int, high: int) -> list[Row]:
     """The readable rows with ids in [low, high]: one query, or one per id if that fails."""
     query = f"SELECT {columns} FROM {table} WHERE id BETWEEN ? AND ?"
+    if db is None:
+        return []
     try:
         return db.execute(query, (low, high)).fetchall()
     except sqlite3.DatabaseError:
         return [row for id_ in range(low, high + 1) for row in _read_all(db, query, (id_, id_))]
 
 
-def _sound_vector(blob, dim: int) -> bool:
+def _sound_vector(blob: object, dim: int) -> bool:
     if not isinstance(blob, bytes) or len(blob) != dim * 4:
         return False
     norm = float(np.linalg.norm(np.frombuffer(blob, dtype=np.float32)))
     return abs(norm - 1.0) < 1e-3  # every stored vector is unit length; garbage is not
 
 
-def _copy(old: sqlite3.Connection | None, fresh: Path, meta: dict, model_id: str, dim: int) -> tuple[int, int, int]:
+def _copy(old: sqlite3.Connection | None, fresh: Path, meta: dict[str, Any], model_id: str, dim: int) -> tuple[int, int, int]:
     generation = int(meta["generation"]) + 1 if meta.get("generation", "").isdigit() else 1
     db = sqlite3.connect(fresh, isolation_level=None)
     try:

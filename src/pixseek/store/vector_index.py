@@ -17,7 +17,8 @@ Three kinds, chosen by collection size (or forced by a setting):
   millions of vectors to lists stays cheap. Its coarse scores ask for 1,000 candidates, re-ranked
   from a float16 copy of the vectors (half_vectors.py), as the catalog outgrows the page cache.
   (Indexes saved with 4-bit scalar codes, the first ivf4, still load and work.)
-The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back).
+The kind and its parameters live in the FAISS file itself (`Spec.of` reads them back). FAISS is
+imported where it is used, not with this module.
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from pixseek import atomic
 from pixseek.errors import IndexCorrupt
+
+if TYPE_CHECKING:
+    import faiss
 
 FILE_PATTERN = re.compile(r"^vectors-(\d{12})\.faiss$")
 KINDS = ("auto", "flat", "ivf", "ivf4")
@@ -45,19 +50,16 @@ RERANK = {"ivf": (4, 50), "ivf4": (100, 1000)}
 RERANK_CHUNK = 65_536  # candidates' vectors read at once (64-128 MiB)
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
-
-
-def _faiss():
-    import faiss
-
-    return faiss
+# Stored vectors of ids: (the ids found, their vectors in that order); ids since removed are left out.
+VectorLookup = Callable[[list[int]], tuple[list[int], np.ndarray]]
 
 
 @contextmanager
-def _one_thread():
+def _one_thread() -> Iterator[None]:
     """One query gains nothing from an OpenMP team, and on a busy machine waiting for the team to
     get cores costs far more than the search (measured: 36 ms against 0.8 ms at 10k vectors)."""
-    faiss = _faiss()
+    import faiss
+
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
@@ -99,15 +101,14 @@ class Spec:
         return cls("ivf4", nlist, max(16, nlist // 48))
 
     @classmethod
-    def of(cls, index) -> Spec:
-        faiss = _faiss()
+    def of(cls, index: faiss.Index) -> Spec:
+        import faiss
+
+        if not isinstance(index, faiss.IndexIVF):  # (read_index hands back the concrete class)
+            return cls("flat")
         four_bit = isinstance(index, faiss.IndexIVFPQFastScan) or (
-            hasattr(index, "sq") and index.sq.qtype == faiss.ScalarQuantizer.QT_4bit)
-        if four_bit:
-            return cls("ivf4", int(index.nlist), int(index.nprobe))
-        if hasattr(index, "nlist"):
-            return cls("ivf", int(index.nlist), int(index.nprobe))
-        return cls("flat")
+            isinstance(index, faiss.IndexIVFScalarQuantizer) and index.sq.qtype == faiss.ScalarQuantizer.QT_4bit)
+        return cls("ivf4" if four_bit else "ivf", int(index.nlist), int(index.nprobe))
 
     @property
     def approximate(self) -> bool:
@@ -149,7 +150,7 @@ class Spec:
 
 
 class VectorIndex:
-    def __init__(self, index, spec: Spec):
+    def __init__(self, index: faiss.Index, spec: Spec):
         self._index = index
         self.spec = spec
 
@@ -166,7 +167,8 @@ class VectorIndex:
 
     @classmethod
     def empty(cls, dim: int) -> VectorIndex:
-        faiss = _faiss()
+        import faiss
+
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), Spec("flat"))
 
     @classmethod
@@ -178,15 +180,18 @@ class VectorIndex:
         if spec.kind == "flat":
             index = cls.empty(dim)
         else:
-            faiss = _faiss()
+            import faiss
+
+            ivf: faiss.IndexIVF
             if spec.kind == "ivf":
                 quantizer = faiss.IndexFlatIP(dim)
                 ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
                                                     faiss.METRIC_INNER_PRODUCT)
                 ivf.own_fields = True
-                quantizer.this.disown()
-            else:
-                ivf = faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,PQ{dim // 2}x4fs", faiss.METRIC_INNER_PRODUCT)
+                quantizer.this.disown()  # type: ignore[attr-defined]  # SWIG's handle: not in faiss's stubs
+            else:  # the factory hands back the concrete class, an IndexIVFPQFastScan
+                ivf = cast("faiss.IndexIVF", faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,PQ{dim // 2}x4fs",
+                                                                   faiss.METRIC_INNER_PRODUCT))
             ivf.cp.max_points_per_centroid = 64
             ivf.train(_sample(batches, count, spec.nlist * 64))
             ivf.nprobe = spec.nprobe
@@ -210,7 +215,8 @@ class VectorIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            self._index.remove_ids(ids)  # type: ignore[arg-type]  # faiss's wrapper takes ids too; its stubs: a selector
 
     def candidates(self, k: int) -> int:
         """How many results to ask for so that `k` survive exact re-ranking."""
@@ -223,20 +229,22 @@ class VectorIndex:
         IVF scores are approximate; IVF probes more lists when `k` is a large share of the
         vectors it may return, so that asking for everything returns everything.
         """
+        import faiss
+
         pool = self.ntotal if allowed is None else min(len(allowed), self.ntotal)
         k = max(1, min(k, pool))
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        faiss = _faiss()
+        params: faiss.SearchParameters | None
         selector, bitmap = (None, None) if allowed is None else _selector(allowed)
         if self.approximate:
             share = math.ceil(self.spec.nlist * 4 * k / max(pool, 1))
             nprobe = min(self.spec.nlist, max(self.spec.nprobe, share))
-            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+            params = ivf_params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
             if self.spec.kind == "ivf4":  # the centroid graph must look at least as wide as the probes
-                graph = faiss.SearchParametersHNSW(efSearch=max(64, 2 * nprobe))
-                params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
+                graph = faiss.SearchParametersHNSW(efSearch=max(64, 2 * nprobe))  # type: ignore[attr-defined]  # not in faiss's stubs
+                ivf_params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
         else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
         with _one_thread():
             scores, ids = self._index.search(query, k, params=params)
         del bitmap  # the selector reads it during the search: kept alive until here
@@ -244,22 +252,27 @@ class VectorIndex:
 
     def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The `k` nearest of many queries at once (all cores); IVF probes `nprobe` lists."""
+        import faiss
+
         k = max(1, min(k, self.ntotal))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        params = _faiss().SearchParametersIVF(nprobe=min(self.spec.nlist, nprobe or self.spec.nprobe)) \
-            if self.approximate else None
+        params: faiss.SearchParameters | None = None
+        if self.approximate:
+            probes = min(self.spec.nlist, nprobe or self.spec.nprobe)
+            params = faiss.SearchParametersIVF(nprobe=probes)  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
         return self._index.search(queries, k, params=params)
 
     # -- files ------------------------------------------------------------------------------
 
     def save(self, folder: Path, generation: int) -> Path:
-        faiss = _faiss()
+        import faiss
+
         folder = Path(folder)
         target = folder / f"vectors-{generation:012d}.faiss"
         # Written through a Python file: FAISS's own writer only prints a failed final flush
         # (a full disk, a size limit) and would leave a truncated file to rename into place.
         with atomic.replacing(target, prefix=".vectors-", sync=True) as handle:
-            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
+            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]  # not in its stubs
         for old in saved_files(folder):
             if old[1] != target:
                 old[1].unlink(missing_ok=True)
@@ -267,7 +280,8 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex:
-        faiss = _faiss()
+        import faiss
+
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
@@ -277,10 +291,11 @@ class VectorIndex:
         return cls(index, Spec.of(index))
 
 
-def _selector(ids: np.ndarray):
+def _selector(ids: np.ndarray) -> tuple[faiss.IDSelectorBitmap, np.ndarray]:
     """A FAISS selector for `ids` (a bitmap over the id range: cheap to build, O(1) to ask) and
     the array it reads, which must outlive the search."""
-    faiss = _faiss()
+    import faiss
+
     ids = np.asarray(ids, dtype=np.int64)
     mask = np.zeros(int(ids.max(initial=0)) + 1, dtype=bool)
     mask[ids] = True
@@ -304,7 +319,7 @@ def saved_files(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
-def rerank(query: np.ndarray, ids: Iterable[int], lookup) -> tuple[np.ndarray, np.ndarray]:
+def rerank(query: np.ndarray, ids: Iterable[int], lookup: VectorLookup) -> tuple[np.ndarray, np.ndarray]:
     """Exact scores for candidate `ids`, best first, from `lookup(ids) -> (ids found, vectors)`.
 
     Ids whose vectors are gone (removed since the index was updated) drop out. Vectors are read
@@ -313,11 +328,12 @@ def rerank(query: np.ndarray, ids: Iterable[int], lookup) -> tuple[np.ndarray, n
     """
     wanted = [int(i) for i in ids if i >= 0]
     query = np.asarray(query, dtype=np.float32).reshape(-1)
-    found, scores = [], [np.zeros(0, dtype=np.float32)]
+    found: list[int] = []
+    chunk_scores = [np.zeros(0, dtype=np.float32)]
     for start in range(0, len(wanted), RERANK_CHUNK):
         chunk_found, vectors = lookup(wanted[start:start + RERANK_CHUNK])
         found += chunk_found
-        scores.append(vectors @ query)
-    scores = np.concatenate(scores)
+        chunk_scores.append(vectors @ query)
+    scores = np.concatenate(chunk_scores)
     order = np.argsort(-scores, kind="stable")
     return scores[order], np.asarray(found, dtype=np.int64)[order]

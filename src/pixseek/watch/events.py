@@ -22,7 +22,7 @@ OVERFLOW_LOGGER = "watchdog.observers.inotify_c"  # says so when the kernel drop
 
 
 class ChangeCollector(FileSystemEventHandler):
-    def __init__(self):
+    def __init__(self) -> None:
         self._guard = threading.Lock()
         self._paths: set[str] = set()
         self._first = self._last = 0.0

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
-                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent)
+                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEvent)
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
@@ -33,8 +33,9 @@ from pixseek.watch.events import OVERFLOW_LOGGER, ChangeCollector, OverflowAlarm
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 # Linux reports a finished write as "closed" (once per file, where "modified" comes per write).
-EVENT_KINDS = [FileCreatedEvent, FileDeletedEvent, FileMovedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
-               FileClosedEvent if sys.platform.startswith("linux") else FileModifiedEvent]
+EVENT_KINDS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent, FileDeletedEvent, FileMovedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+    FileClosedEvent if sys.platform.startswith("linux") else FileModifiedEvent]
 
 
 def _empty(folder: str) -> bool:

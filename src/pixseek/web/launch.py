@@ -18,6 +18,7 @@ import time
 import urllib.request
 import webbrowser
 from pathlib import Path
+from typing import Protocol
 
 from pixseek.errors import PixseekError
 from pixseek.uploads import MAX_UPLOAD_MB
@@ -29,7 +30,18 @@ GRACE_S = 2
 STOP_TIMEOUT_S = 10
 
 
-def command(args) -> list[str]:
+class WebOptions(Protocol):
+    """What `pixseek web` was asked for (its parsed command line)."""
+
+    host: str
+    port: int
+    index: str | None
+    model: str | None
+    device: str | None
+    no_browser: bool
+
+
+def command(args: WebOptions) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
            "--server.address", args.host, "--server.port", str(args.port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -43,7 +55,7 @@ def command(args) -> list[str]:
     return cmd
 
 
-def environment(args) -> dict[str, str]:
+def environment(args: WebOptions) -> dict[str, str]:
     """The engine's own variables carry --index, --model and --device to the app."""
     env = dict(os.environ)
     for name, value in (("PIXSEEK_INDEX", args.index and os.path.abspath(os.path.expanduser(args.index))),
@@ -53,12 +65,12 @@ def environment(args) -> dict[str, str]:
     return env
 
 
-def url(args) -> str:
+def url(args: WebOptions) -> str:
     host = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
     return f"http://{f'[{host}]' if ':' in host else host}:{args.port}/"
 
 
-def _open_browser_when_ready(address: str, server: subprocess.Popen) -> None:
+def _open_browser_when_ready(address: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline and server.poll() is None:
         try:
@@ -69,7 +81,7 @@ def _open_browser_when_ready(address: str, server: subprocess.Popen) -> None:
             time.sleep(0.3)
 
 
-def _stop(server: subprocess.Popen) -> int:
+def _stop(server: subprocess.Popen[bytes]) -> int:
     """After Ctrl-C: a terminal sent it to the server too; if it did not, pass it on; then insist."""
     try:
         return server.wait(timeout=GRACE_S)
@@ -100,7 +112,7 @@ def check_port_free(host: str, port: int) -> None:
             raise PixseekError(f"port {port} on {host} {why}; choose another with --port") from None
 
 
-def launch(args) -> int:
+def launch(args: WebOptions) -> int:
     """Serve the app until it exits or Ctrl-C; returns the server's exit code."""
     check_port_free(args.host, args.port)
     address = url(args)

@@ -7,6 +7,7 @@ change what appears; every ASCII punctuation mark is escaped so a file name show
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import streamlit as st
@@ -22,7 +23,7 @@ def escape(text: str) -> str:
 
 
 @contextmanager
-def user_errors():
+def user_errors() -> Iterator[None]:
     """An expected failure (PixseekError) becomes its one-line message, never a traceback."""
     try:
         yield

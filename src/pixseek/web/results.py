@@ -38,7 +38,8 @@ a.tile div { display: flex; align-items: center; justify-content: center; font-s
 
 def _thumbnail(library: Library, path: str, size: int) -> bytes | None:
     try:
-        return library.thumbnail(path, size)
+        thumbnail: bytes = library.thumbnail(path, size)
+        return thumbnail
     except PixseekError:
         return None  # moved or damaged since it was indexed: the tile says so
 
@@ -121,7 +122,7 @@ def render(cfg: state.Config, outcome: searchbar.Outcome | None, fresh: dict[str
     if cfg.has_index and view is not None:
         library = state.library(cfg)
         _detail(library, library.photo_path(view))
-    elif searchbar.VIEW in (fresh or {}):
+    elif fresh is not None and searchbar.VIEW in fresh:
         st.warning(f"view: {escape(shown(fresh[searchbar.VIEW]))} names no photo in the index")
     if outcome is None:
         return

@@ -10,13 +10,17 @@ import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import CONFIG_NAME, BundleConfig, first_line
 from pixseek.model.graph import TowerGraph, make_batch_dynamic, read_tower
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
-def read_json(path: Path) -> dict:
+
+def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from `path`, or one line saying what is wrong with it."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -67,7 +71,8 @@ def text_input(graph: TowerGraph, name: str) -> int | None:
 def embedding_size(graph: TowerGraph, name: str, declared: int | None) -> int:
     dim = graph.outputs[0].shape[-1] if graph.outputs[0].shape else None
     found = dim if isinstance(dim, int) else declared
-    require(isinstance(found, int) and found > 0, f"{name} does not say how long its vectors are")
+    if not isinstance(found, int) or found <= 0:
+        raise ModelInvalid(f"{name} does not say how long its vectors are")
     if declared is not None and isinstance(dim, int):
         require(dim == declared, f"{name} gives {dim}-d vectors, but the model's config says {declared}")
     return found
@@ -104,7 +109,7 @@ def write_bundle(workdir: Path, config: BundleConfig) -> Path:
     return workdir
 
 
-def new_config(image: PlacedTower, text: PlacedTower, **fields) -> BundleConfig:
+def new_config(image: PlacedTower, text: PlacedTower, **fields: Any) -> BundleConfig:
     """A bundle config for one shipped tower of each kind (the installer adds int8 copies)."""
     (image_precision, image_file), = image.files.items()
     (text_precision, text_file), = text.files.items()
@@ -113,7 +118,7 @@ def new_config(image: PlacedTower, text: PlacedTower, **fields) -> BundleConfig:
                         image_batch=0 if image.dynamic else 1, **fields)
 
 
-def interpolation(resample) -> str:
+def interpolation(resample: int | str) -> str:
     """Pillow's resample number (2 bilinear, 3 bicubic) or open_clip's name, as preprocess.py names it."""
     names = {2: "bilinear", 3: "bicubic", "bilinear": "bilinear", "bicubic": "bicubic"}
     require(resample in names, f"the model resizes images with filter {resample!r}; pixseek reproduces bicubic and bilinear")
@@ -127,7 +132,7 @@ def prefix_of(names: Collection[str], *markers: str) -> str | None:
     return min(matching, key=len) if matching else None
 
 
-def load_tokenizer(path: Path):
+def load_tokenizer(path: Path) -> Tokenizer:
     """A tokenizer.json as a `tokenizers.Tokenizer`, or one line saying it is damaged."""
     from tokenizers import Tokenizer
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
+from pixseek.errors import ModelInvalid
 from pixseek.model.preprocess import RESIZE_MODES
 from pixseek.model.sources.common import (
     embedding_size, image_input, interpolation, load_tokenizer, new_config, place_tower, prefix_of, read_json, require,
@@ -46,11 +48,12 @@ def _pad_token(folder: Path) -> str:
     config = read_json(folder / "textual" / "tokenizer_config.json")
     token = config.get("pad_token")
     token = token.get("content") if isinstance(token, dict) else token
-    require(isinstance(token, str), "textual/tokenizer_config.json names no pad token")
+    if not isinstance(token, str):
+        raise ModelInvalid("textual/tokenizer_config.json names no pad token")
     return token
 
 
-def text_settings(folder: Path, text_cfg: dict, takes_mask: bool) -> dict:
+def text_settings(folder: Path, text_cfg: dict[str, Any], takes_mask: bool) -> dict[str, Any]:
     """Cleaning and padding as open_clip (or M-CLIP) tokenizes for this model."""
     tokenizer = load_tokenizer(folder / "textual" / "tokenizer.json")
     if tokenizer.token_to_id(CLIP_END) is not None:  # OpenAI's BPE: SimpleTokenizer's ways
@@ -63,7 +66,7 @@ def text_settings(folder: Path, text_cfg: dict, takes_mask: bool) -> dict:
     return {"text_clean": clean, "pad_id": pad, "trim_padding": False}
 
 
-def image_settings(folder: Path) -> dict:
+def image_settings(folder: Path) -> dict[str, Any]:
     config = read_json(folder / "visual" / "preprocess_cfg.json")
     size = config.get("size")
     size = size[0] if isinstance(size, list) and size else size

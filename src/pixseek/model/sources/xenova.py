@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from pixseek.model.sources.common import (
     embedding_size, image_input, interpolation, new_config, place_tower, prefix_of, read_json, require, text_input,
@@ -34,14 +35,14 @@ def files(root: str) -> tuple[list[str], list[str]]:
     return [root + name for name in (IMAGE, TEXT, *CONFIGS)], []
 
 
-def _edge(value, fallback: int) -> int:
+def _edge(value: object, fallback: int) -> int:
     """A size from preprocessor_config.json: an int (old files) or a dict (newer ones)."""
     if isinstance(value, dict):
         value = value.get("shortest_edge", value.get("height"))
     return value if isinstance(value, int) else fallback
 
 
-def preprocessing(config_file: Path, image_size: int) -> dict:
+def preprocessing(config_file: Path, image_size: int) -> dict[str, Any]:
     """The bundle's preprocessing fields from CLIPImageProcessor's settings (a
     preprocessor_config.json), refusing what pixseek does not reproduce."""
     config = read_json(config_file)
@@ -49,7 +50,8 @@ def preprocessing(config_file: Path, image_size: int) -> dict:
     require(config.get("do_center_crop", True) and size == crop == image_size,
             f"preprocessor_config.json resizes to {size} and crops {crop}; pixseek reproduces CLIP's resize to "
             f"{image_size} and centre crop")
-    fields = {"interpolation": interpolation(config.get("resample", 3)), "crop_rounding": "floor", "resize_mode": "shortest"}
+    fields: dict[str, Any] = {"interpolation": interpolation(config.get("resample", 3)), "crop_rounding": "floor",
+                              "resize_mode": "shortest"}
     for key, name in (("mean", "image_mean"), ("std", "image_std")):
         if name in config:
             fields[key] = tuple(float(v) for v in config[name])
