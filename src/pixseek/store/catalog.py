@@ -70,7 +70,7 @@ class Catalog:
     def __init__(self, connection: sqlite3.Connection, path: Path):
         self._db = connection
         self.path = path
-        self.signal_rows: dict[str, SignalRows] = {signal.name: signal.rows(connection) for signal in SIGNALS}
+        self._signal_rows: dict[str, SignalRows] = {signal.name: signal.rows(connection) for signal in SIGNALS}
         self._vectors = VectorRows(connection)
         self._metadata = MetadataRows(connection)
         self._phashes = PhashRows(connection)
@@ -280,7 +280,7 @@ class Catalog:
     def values(self, signal: str, ids: Iterable[int]) -> dict[int, Any]:
         """The stored values of `signal` for those of `ids` that have one (none where this
         catalog has no tables for it: an older index opened read-only)."""
-        rows = self.signal_rows[signal]
+        rows = self._signal_rows[signal]
         return rows.read(ids) if self._holds(rows) else {}
 
     def _holds(self, rows: type[SignalRows] | SignalRows) -> bool:
@@ -357,7 +357,7 @@ class Catalog:
                     (encode_path(item.path), item.size, item.mtime_ns, item.hash, item.width, item.height,
                      now, generation))
                 new_ids.append(int(cursor.lastrowid or 0))
-            for name, rows in self.signal_rows.items():  # in SIGNALS' order
+            for name, rows in self._signal_rows.items():  # in SIGNALS' order
                 fresh = [(i, item.values[name]) for i, item in zip(new_ids, added) if item.values.get(name) is not None]
                 if fresh or values.get(name):
                     rows.write(fresh + list(values.get(name, ())), generation)
@@ -376,7 +376,7 @@ class Catalog:
         """Delete rows and their signals' rows, leaving tombstones for vector-index replay."""
         ids = [int(i) for i in ids]
         db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in ids])
-        for rows in self.signal_rows.values():
+        for rows in self._signal_rows.values():
             if ids and self._holds(rows):
                 rows.delete(ids)
         db.executemany("INSERT OR REPLACE INTO removed (id, gen) VALUES (?, ?)", [(i, generation) for i in ids])
