@@ -116,7 +116,7 @@ def build_large(size: int) -> dict:
         truth.add(chunk, i)
         paths = [str(folder / "files" / f"{n // PER_FOLDER:05d}" / f"{n:07d}.jpg") for n in range(i, i + len(chunk))]
         stats = [os.stat(p) for p in paths]
-        catalog.commit_batch(added=[NewFile(p, st.st_size, st.st_mtime_ns, n.to_bytes(16, "little"), 640, 480, v)
+        catalog.commit_batch(added=[NewFile(p, st.st_size, st.st_mtime_ns, n.to_bytes(16, "little"), 640, 480, {"clip": v})
                                     for n, (p, st, v) in enumerate(zip(paths, stats, chunk), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
     timings.update(_vector_index(folder, catalog))
@@ -150,7 +150,8 @@ def build(size: int) -> dict:
     from pixseek.files import scan
     from pixseek.metadata import PhotoMetadata
     from pixseek.model import find_bundle
-    from pixseek.store.catalog import Catalog, Description, NewFile
+    from pixseek.signals import Description
+    from pixseek.store.catalog import Catalog, NewFile
 
     folder = dataset_dir(size)
     done = folder / "timings.npy"
@@ -168,8 +169,9 @@ def build(size: int) -> dict:
     catalog.add_roots([str(folder / "files")])
     start = time.perf_counter()
     for i in range(0, size, BATCH):
-        catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, n.to_bytes(16, "little"), 640, 480, v,
-                                            Description(PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480)))
+        catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, n.to_bytes(16, "little"), 640, 480,
+                                            {"clip": v, "metadata": Description(
+                                                PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480))})
                                     for n, (e, v) in enumerate(zip(entries[i:i + BATCH], data[i:i + BATCH]), start=i)])
     timings["catalog_write_s"] = time.perf_counter() - start
     timings.update(_vector_index(folder, catalog), size=size)

@@ -42,7 +42,8 @@ def add_metadata(size: int) -> float:
     """Write synthetic metadata for every photo of the dataset (once); returns seconds taken."""
     from pixseek.metadata import PhotoMetadata
     from pixseek.places import name_places
-    from pixseek.store.catalog import Catalog, Description
+    from pixseek.signals import Description
+    from pixseek.store.catalog import Catalog
 
     if _metadata_marker(size).is_file():
         return float(_metadata_marker(size).read_text())
@@ -60,13 +61,14 @@ def add_metadata(size: int) -> float:
     unique = sorted({tuple(p) for p in positions[has_gps].tolist()})
     places = dict(zip(unique, name_places(unique)))
     for lo in range(0, len(ids), 20_000):
-        described = []
+        described, phashes = [], []
         for i in range(lo, min(lo + 20_000, len(ids))):
             lat, lon = positions[i] if has_gps[i] else (None, None)
             m = PhotoMetadata(float(taken[i]), int(offsets[i]), "exif", 640, 480, f"Maker {cameras[i] % 7}",
                               f"Model {cameras[i]}", None, lat, lon)
-            described.append((int(ids[i]), Description(m, places.get((lat, lon)), int(rng.integers(0, 2**63)))))
-        catalog.commit_batch(described=described)
+            described.append((int(ids[i]), Description(m, places.get((lat, lon)))))
+            phashes.append((int(ids[i]), int(rng.integers(0, 2**63))))
+        catalog.commit_batch(values={"metadata": described, "phash": phashes})
     catalog.close()
     seconds = time.perf_counter() - start
     _metadata_marker(size).write_text(str(seconds))

@@ -34,7 +34,8 @@ def child(size: int, commits: int) -> None:
     from pixseek.indexer import make_plan
     from pixseek.library import Library
     from pixseek.metadata import PhotoMetadata
-    from pixseek.store.catalog import Catalog, Description, NewFile
+    from pixseek.signals import Description
+    from pixseek.store.catalog import Catalog, NewFile
 
     folder = datasets.dataset_dir(size)
     roots = [str(folder / "files")]
@@ -57,8 +58,9 @@ def child(size: int, commits: int) -> None:
         start = time.perf_counter()
         for b in range(commits):
             batch = entries[b * BATCH:(b + 1) * BATCH]
-            catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, i.to_bytes(16, "little"), 640, 480, v,
-                                                Description(PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480)))
+            catalog.commit_batch(added=[NewFile(e.path, e.size, e.mtime_ns, i.to_bytes(16, "little"), 640, 480,
+                                                {"clip": v, "metadata": Description(
+                                                    PhotoMetadata(e.mtime_ns / 1e9, 0, "file", 640, 480))})
                                         for i, (e, v) in enumerate(zip(batch, vectors), start=b * BATCH)])
         result["commit_rows_per_s"] = commits * BATCH / (time.perf_counter() - start)
         result["commit_ms_per_batch"] = (time.perf_counter() - start) / commits * 1000

@@ -158,10 +158,10 @@ def test_repair_salvages_every_readable_row_and_only_sound_ones(tmp_path):
     original = {}
     catalog = Catalog.open(tmp_path, create=True, model_id="m", dim=32)
     for start in range(0, 3000, 500):
-        batch = [NewFile(f"/photos/{i:05d}.jpg", i, i, i.to_bytes(16, "big"), 64, 48, vectors[i])
+        batch = [NewFile(f"/photos/{i:05d}.jpg", i, i, i.to_bytes(16, "big"), 64, 48, {"clip": vectors[i]})
                  for i in range(start, start + 500)]
         catalog.commit_batch(added=batch)
-        original.update({item.path: item.vector for item in batch})
+        original.update({item.path: item.values["clip"] for item in batch})
     catalog.add_roots(["/photos"])
     catalog.close()
     (tmp_path / "vectors-000000000006.faiss").write_bytes(b"stale")

@@ -205,7 +205,7 @@ def catalog(tmp_path):
 
 
 def fill(catalog: Catalog, vectors: np.ndarray, prefix: str = "/photos") -> list[int]:
-    files = [NewFile(f"{prefix}/{i}.jpg", 1, 1, i.to_bytes(8, "little") + prefix.encode(), 1, 1, v)
+    files = [NewFile(f"{prefix}/{i}.jpg", 1, 1, i.to_bytes(8, "little") + prefix.encode(), 1, 1, {"clip": v})
              for i, v in enumerate(vectors)]
     return catalog.commit_batch(added=files)
 

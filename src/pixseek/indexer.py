@@ -1,17 +1,17 @@
-"""Indexing: diff the folders against the catalog, then embed what changed.
+"""Indexing: diff the folders against the catalog, then run the signals on what changed.
 
 The plan compares a scan with the catalog by (size, mtime): files are new, changed, unchanged
-or missing. Every new or changed file is read once; its content hash decides whether it needs
-the model at all: a hash already in the catalog means a moved, renamed, touched or duplicate
-file, whose stored vector is reused. The rest are decoded in worker threads while the encoder
-runs on the previous batch (Pillow and ONNX Runtime both release the GIL), and each batch is
-committed in one transaction: a crash loses at most the batch in flight. Missing files that no
-new file claimed as a move are removed at the end.
+or missing. Every new or changed file is read once; its signals that read bytes run on it (the
+metadata), and its content hash decides whether the signals that read the image (the CLIP
+vector, the perceptual hash) run at all: a hash already in the catalog means a moved, renamed,
+touched or duplicate file, whose stored values are kept or copied. The rest are decoded in
+worker threads while the committing thread completes the previous batch (one encoder call;
+Pillow and ONNX Runtime both release the GIL), and each batch is committed in one transaction,
+every signal's rows with the files': a crash loses at most the batch in flight. Missing files
+that no new file claimed as a move are removed at the end.
 
-Every file read also gives its metadata (metadata.py, from the same bytes), and every decoded
-photo its perceptual hash; GPS positions are named (places.py) when a batch is committed.
-Unchanged files whose metadata was never read (an index made before pixseek read metadata) are
-read for it alone: no hashing, no decoding, no model.
+Unchanged files whose rows lack a signal that is backfilled (the metadata, for an index made
+before pixseek read it) are read for those signals alone: no hashing, no model.
 """
 
 from __future__ import annotations
@@ -22,29 +22,30 @@ import threading
 import time
 from collections import deque
 from itertools import chain
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Callable, Iterable, Iterator
 
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import FileEntry, ScanTally, scan
-from pixseek.images import decode, perceptual_hash, read_file
-from pixseek.metadata import PhotoMetadata, read_metadata
-from pixseek.model import Encoder
-from pixseek.places import Place, name_places
+from pixseek.images import decode, read_file
 from pixseek.raw import NEEDS_RAWPY, raw_supported
 from pixseek.reports import ChangeSummary, IndexReport, Progress
-from pixseek.store.catalog import Catalog, Description, FileRecord, NewFile
+from pixseek.signals import SIGNALS, FileData, Reads, Signal, signals_for_run
+from pixseek.store.catalog import Catalog, FileRecord, NewFile
+
+if TYPE_CHECKING:
+    from pixseek.model import Encoder
 
 ProgressCallback = Callable[[Progress], None]
 DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
 
 
 def batch_size() -> int:
-    return number("PIXSEEK_BATCH", DEFAULT_BATCH, minimum=1)
+    return int(number("PIXSEEK_BATCH", DEFAULT_BATCH, minimum=1))
 
 
 def content_hash(data: bytes) -> bytes:
@@ -57,8 +58,8 @@ class Plan:
     candidates: list[FileEntry] = field(default_factory=list)  # new or changed: to read
     previous: dict[str, FileRecord] = field(default_factory=dict)  # changed path -> its old row
     missing: dict[int, FileRecord] = field(default_factory=dict)  # rows whose file is gone
-    undescribed: dict[str, int] = field(default_factory=dict)  # unchanged file -> its row, metadata never read
-    undescribed_entries: list[FileEntry] = field(default_factory=list)
+    backfill: dict[str, FileRecord] = field(default_factory=dict)  # unchanged file -> its row, lacking signals
+    backfill_entries: list[FileEntry] = field(default_factory=list)
     gone_skipped: list[str] = field(default_factory=list)  # skipped files that are gone: forget them
     unchanged: int = 0
     skipped_before: int = 0
@@ -69,11 +70,11 @@ class Plan:
     def summary(self) -> ChangeSummary:
         changed = len(self.previous)
         return ChangeSummary(new=len(self.candidates) - changed, changed=changed, deleted=len(self.missing),
-                             unchanged=self.unchanged, undescribed=len(self.undescribed))
+                             unchanged=self.unchanged, undescribed=len(self.backfill))
 
     def entries(self) -> list[FileEntry]:
-        """Every file the run reads: new and changed ones, then those read for metadata alone."""
-        return self.candidates + self.undescribed_entries
+        """Every file the run reads: new and changed ones, then those read for lacking signals alone."""
+        return self.candidates + self.backfill_entries
 
 
 def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (),
@@ -98,17 +99,20 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
         plan.scan_errors.append((path, reason))
 
     # Links may lead anywhere inside the index's folders, whichever part of them is scanned.
-    walk = dict(on_error=on_error, include_hidden=include_hidden, tally=plan.tally, bounds=catalog.roots() + roots)
-    for entry in chain(scan(roots, **walk), scan(sorted(shallow), recursive=False, **walk)):
+    bounds = catalog.roots() + roots
+    for entry in chain(scan(roots, on_error=on_error, include_hidden=include_hidden, tally=plan.tally, bounds=bounds),
+                       scan(sorted(shallow), recursive=False, on_error=on_error, include_hidden=include_hidden,
+                            tally=plan.tally, bounds=bounds)):
         record = known.pop(entry.path, None)
-        skip = skipped.pop(entry.path, (None, None))
+        skip = skipped.pop(entry.path, None)
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
             plan.unchanged += 1
-            if not record.described:
-                plan.undescribed[entry.path] = record.id
-                plan.undescribed_entries.append(entry)
+            if record.lacking:
+                plan.backfill[entry.path] = record
+                plan.backfill_entries.append(entry)
             continue
-        if record is None and skip[:2] == (entry.size, entry.mtime_ns) and not _retry_skip(skip[2]):
+        if (record is None and skip is not None and skip[:2] == (entry.size, entry.mtime_ns)
+                and not _retry_skip(skip[2])):
             plan.skipped_before += 1
             continue
         if record is not None:
@@ -133,7 +137,7 @@ def _retry_skip(reason: str) -> bool:
     return reason.startswith(NEEDS_RAWPY) and raw_supported()
 
 
-def update_targets(changed: Iterable[str | os.PathLike], roots: list[str]) -> tuple[list[str], list[str], list[str]]:
+def update_targets(changed: Iterable[str | os.PathLike[str]], roots: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Where to look after `changed` paths changed inside `roots`: (folders to rescan whole,
     folders whose own files to recheck, folders that are gone), for make_plan. A root that is
     itself gone is left alone: an unmounted disk is not a deleted collection."""
@@ -165,47 +169,54 @@ def update_targets(changed: Iterable[str | os.PathLike], roots: list[str]) -> tu
 
 
 @dataclass
-class _Outcome:
+class Outcome:
+    """One file read for a batch: what its signals read, or why it is skipped."""
+
     entry: FileEntry
     hash: bytes | None = None
     reuse_id: int | None = None  # a stored row with the same content
-    pixels: np.ndarray | None = None
-    size: tuple[int, int] = (0, 0)
+    size: tuple[int, int] = (0, 0)  # as decoded
     error: ImageError | None = None
-    metadata: PhotoMetadata | None = None
-    phash: int | None = None
-    describe_id: int | None = None  # an unchanged row read only for its metadata
-    vector: np.ndarray | None = None  # already embedded (on a cluster node): no need to encode
+    backfill_id: int | None = None  # an unchanged row read only for the signals it lacks
+    raw: dict[str, Any] = field(default_factory=dict)  # signal name -> what its read() gave, to complete
+    values: dict[str, Any] = field(default_factory=dict)  # signal name -> the value to store
 
 
-def examine(entry: FileEntry, find_stored: Callable[[bytes], int | None], min_side: int, preprocess: Callable,
-            describe_id: int | None = None) -> _Outcome:
-    """Read a file, take its metadata and hash it, and decode it only if `find_stored(hash)` finds
-    no stored vector with the same content; a row whose metadata was never read (`describe_id`) is
-    only read for it. The local indexer's threads and the cluster's nodes both do this."""
-    outcome = _Outcome(entry, describe_id=describe_id)
+def examine(entry: FileEntry, find_stored: Callable[[bytes], int | None], signals: Sequence[Signal],
+            backfill: FileRecord | None = None) -> Outcome:
+    """Read a file, run the signals that read its bytes and hash it, then decode it for the
+    signals that read the image, unless `find_stored(hash)` finds a stored row with the same
+    content. A row read again for the signals it lacks (`backfill`) runs those alone, unhashed.
+    The local indexer's threads and the cluster's nodes both do this."""
+    outcome = Outcome(entry, backfill_id=None if backfill is None else backfill.id)
+    wanted = [s for s in signals if backfill is None or s.name in backfill.lacking]
+    pictured = [s for s in wanted if s.reads is Reads.IMAGE]
     try:
         data = read_file(entry.path)
-        outcome.metadata = read_metadata(data, entry.path, entry.mtime_ns)
-        if describe_id is not None:
-            return outcome
-        outcome.hash = content_hash(data)
-        outcome.reuse_id = find_stored(outcome.hash)
-        if outcome.reuse_id is None:
-            image = decode(data, min_side=min_side, name=entry.path)
+        _read(outcome, [s for s in wanted if s.reads is Reads.BYTES], FileData(entry, data))
+        if backfill is None:
+            outcome.hash = content_hash(data)
+            outcome.reuse_id = find_stored(outcome.hash)
+        if outcome.reuse_id is None and pictured:
+            image = decode(data, min_side=max(s.min_side for s in pictured), name=entry.path)
             outcome.size = image.size
-            outcome.phash = perceptual_hash(image)
-            outcome.pixels = preprocess(image)
+            _read(outcome, pictured, FileData(entry, data, image))
     except ImageError as error:
         outcome.error = error
     return outcome
 
 
+def _read(outcome: Outcome, signals: Iterable[Signal], file: FileData) -> None:
+    for signal in signals:
+        outcome.raw[signal.name] = signal.read(file)
+
+
 class Indexer:
-    def __init__(self, catalog: Catalog, encoder: Encoder, workers: int | None = None):
+    def __init__(self, catalog: Catalog, encoder: Encoder | None, workers: int | None = None):
+        """`encoder` None: a run that embeds nothing (rows read again for a signal they lack)."""
         self.catalog = catalog
-        self.encoder = encoder
-        self.workers = workers or number("PIXSEEK_DECODE_WORKERS", 0) or os.cpu_count() or 1
+        self.signals = signals_for_run(encoder)
+        self.workers = workers or int(number("PIXSEEK_DECODE_WORKERS", 0)) or os.cpu_count() or 1
         self.batch_size = batch_size()
         self._reader = catalog.clone()
         self._reader_lock = threading.Lock()
@@ -217,17 +228,12 @@ class Indexer:
         with self._reader_lock:
             return self._reader.find_by_hash(content)
 
-    def _examine(self, entry: FileEntry, undescribed: dict[str, int]) -> _Outcome:
-        """Worker: see `examine`. A run that only reads metadata has no encoder, and needs none."""
-        size, preprocess = (self.encoder.image_size, self.encoder.preprocess) if self.encoder else (0, None)
-        return examine(entry, self._find_stored, size, preprocess, undescribed.get(entry.path))
-
-    def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[_Outcome]:
+    def _outcomes(self, plan: Plan, pool: ThreadPoolExecutor) -> Iterator[Outcome]:
         """Results in order, with a bounded number of files in flight."""
-        pending: deque = deque()
+        pending: deque[Future[Outcome]] = deque()
         window = max(2 * self.batch_size, 4 * self.workers)
         for entry in plan.entries():
-            pending.append(pool.submit(self._examine, entry, plan.undescribed))
+            pending.append(pool.submit(examine, entry, self._find_stored, self.signals, plan.backfill.get(entry.path)))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
@@ -239,8 +245,8 @@ class Indexer:
                              skipped=list(plan.scan_errors), hidden=plan.tally.hidden,
                              not_followed=plan.tally.not_followed)
         start = time.monotonic()
-        batch = _Batch(self.catalog, self.encoder, plan, self.batch_size)
-        total = len(plan.candidates) + len(plan.undescribed)
+        batch = Batch(self.catalog, self.signals, plan, self.batch_size)
+        total = len(plan.candidates) + len(plan.backfill)
         done = saved = 0
         saved_at = 0.0
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="pixseek-decode")
@@ -257,7 +263,7 @@ class Indexer:
                 if progress:
                     # The rate counts saved files only: files read and decoded run ahead of the
                     # encoder by a window, and would promise a finish long before it comes.
-                    progress(Progress(done, total, report.indexed + batch.pending_embeds, report.reused,
+                    progress(Progress(done, total, report.indexed + batch.pending_new, report.reused,
                                       len(report.skipped) - len(plan.scan_errors), time.monotonic() - start,
                                       saved / saved_at if saved_at > 0 else 0.0, outcome.entry.path))
         finally:
@@ -268,41 +274,43 @@ class Indexer:
         return report
 
 
-class _Batch:
-    """Outcomes waiting to be encoded and committed together."""
+class Batch:
+    """Outcomes waiting to be completed (a batch's model call) and committed together, in one
+    transaction: a crash loses the batch whole. The local indexer and the cluster's ingest
+    (whose outcomes bring their vectors) both commit through it."""
 
-    def __init__(self, catalog: Catalog, encoder: Encoder, plan: Plan, size: int):
+    def __init__(self, catalog: Catalog, signals: Sequence[Signal], plan: Plan, size: int):
         self.catalog = catalog
-        self.encoder = encoder
+        self.signals = signals
         self.plan = plan
         self.size = size
         self.claimed: set[int] = set()  # missing rows claimed by a moved file
         self._reset()
 
     def _reset(self) -> None:
-        self.to_embed: list[_Outcome] = []
-        self.reused: list[_Outcome] = []
-        self.skips: list[_Outcome] = []
-        self.described: list[_Outcome] = []
+        self.fresh: list[Outcome] = []  # content no stored row holds
+        self.reused: list[Outcome] = []
+        self.skips: list[Outcome] = []
+        self.backfilled: list[Outcome] = []
 
     @property
-    def pending_embeds(self) -> int:
-        return len(self.to_embed)
+    def pending_new(self) -> int:
+        return len(self.fresh)
 
     @property
     def full(self) -> bool:
-        return len(self.to_embed) >= self.size or len(self.reused) + len(self.skips) + len(self.described) >= 1000
+        return len(self.fresh) >= self.size or len(self.reused) + len(self.skips) + len(self.backfilled) >= 1000
 
-    def take(self, outcome: _Outcome) -> None:
-        if outcome.describe_id is not None:
+    def take(self, outcome: Outcome) -> None:
+        if outcome.backfill_id is not None:
             if outcome.error is None:  # unreadable now: it stays as it is, and is tried again next run
-                self.described.append(outcome)
+                self.backfilled.append(outcome)
         elif outcome.error is not None:
             self.skips.append(outcome)
         elif outcome.reuse_id is not None:
             self.reused.append(outcome)
         else:
-            self.to_embed.append(outcome)
+            self.fresh.append(outcome)
 
     def finish(self, report: IndexReport) -> None:
         """At the end of a run (the local one or a cluster's): unless it was cancelled, rows whose
@@ -316,19 +324,16 @@ class _Batch:
                                       skipped=[(path, 0, 0, reason) for path, reason in self.plan.new_scan_errors])
 
     def commit(self, report: IndexReport) -> None:
-        if not (self.to_embed or self.reused or self.skips or self.described):
+        if not (self.fresh or self.reused or self.skips or self.backfilled):
             return
-        places = self._places()
-        unencoded = [o for o in self.to_embed if o.vector is None]
-        if unencoded:
-            for outcome, vector in zip(unencoded, self.encoder.encode_pixels(np.stack([o.pixels for o in unencoded]))):
-                outcome.vector = vector
-        added = [self._new_file(o, o.vector, places) for o in self.to_embed]
+        self._complete(self.fresh + self.reused + self.backfilled)
+        added = [self._new_file(o) for o in self.fresh]
         removed: list[int] = []
         moved: list[tuple[int, str, int]] = []
         copies = []
         for outcome in self.reused:
             old = self.plan.previous.get(outcome.entry.path)
+            assert outcome.reuse_id is not None
             if old is not None and old.id == outcome.reuse_id:  # touched: same content, new mtime
                 moved.append((old.id, outcome.entry.path, outcome.entry.mtime_ns))
             elif outcome.reuse_id in self.plan.missing and outcome.reuse_id not in self.claimed:
@@ -340,44 +345,54 @@ class _Batch:
                 copies.append(outcome)
                 if old is not None:
                     removed.append(old.id)
-        if copies:
-            vectors = self.catalog.vectors_for([o.reuse_id for o in copies])
-            phashes = self.catalog.phashes(o.reuse_id for o in copies)
-            for outcome, vector in zip(copies, vectors):
-                outcome.phash = phashes.get(outcome.reuse_id)
-                added.append(self._new_file(outcome, vector, places))
+        self._copy_stored(copies)
+        added += [self._new_file(o) for o in copies]
         by_path = {o.entry.path: o for o in self.reused}
-        described = [(id_, self._description(by_path[path], places)) for id_, path, _ in moved]
-        described += [(o.describe_id, self._description(o, places)) for o in self.described]
-        described = [(id_, description) for id_, description in described if description is not None]
-        for outcome in self.to_embed + self.skips:
+        kept: dict[str, list[tuple[int, Any]]] = {}  # signal -> values of rows that stay
+        for id_, outcome in ([(i, by_path[path]) for i, path, _ in moved]
+                             + [(o.backfill_id, o) for o in self.backfilled if o.backfill_id is not None]):
+            for name, value in outcome.values.items():
+                kept.setdefault(name, []).append((id_, value))
+        for outcome in self.fresh + self.skips:
             old = self.plan.previous.get(outcome.entry.path)
             if old is not None:
                 removed.append(old.id)
-        skipped = [(o.entry.path, o.entry.size, o.entry.mtime_ns, o.error.reason) for o in self.skips]
+        skipped = [(o.entry.path, o.entry.size, o.entry.mtime_ns, str(o.error.reason)) for o in self.skips if o.error]
         self.catalog.commit_batch(added=added, removed_ids=removed, moved=moved, skipped=skipped,
-                                  forget_skipped=[path for _, path, _ in moved], described=described)
-        report.indexed += len(self.to_embed)
+                                  forget_skipped=[path for _, path, _ in moved], values=kept)
+        report.indexed += len(self.fresh)
         report.reused += len(self.reused)
-        report.described += len(self.described)
+        report.described += len(self.backfilled)
         report.skipped += [(o.entry.path, str(o.error)) for o in self.skips]
         self._reset()
 
-    def _places(self) -> dict[tuple[float, float], Place | None]:
-        """The batch's GPS positions, named in one look-up."""
-        positions = {(o.metadata.latitude, o.metadata.longitude) for o in self.to_embed + self.reused + self.described
-                     if o.metadata is not None and o.metadata.has_position}
-        return dict(zip(positions, name_places(positions)))
+    def _complete(self, outcomes: list[Outcome]) -> None:
+        """Each signal's batch step (one encoder call, one place look-up) over what it read."""
+        for signal in self.signals:
+            waiting = [o for o in outcomes if signal.name in o.raw]
+            if waiting:
+                for outcome, value in zip(waiting, signal.complete([o.raw.pop(signal.name) for o in waiting])):
+                    outcome.values[signal.name] = value
+
+    def _copy_stored(self, copies: list[Outcome]) -> None:
+        """A copy of stored content takes the stored row's values of every signal that reads the
+        image (those depend on the content alone), rather than decoding it again."""
+        if not copies:
+            return
+        stored_ids = [o.reuse_id for o in copies if o.reuse_id is not None]
+        for signal in SIGNALS:
+            if signal.reads is Reads.IMAGE:
+                stored = self.catalog.values(signal.name, stored_ids)
+                for outcome in copies:
+                    if outcome.reuse_id in stored:
+                        outcome.values[signal.name] = stored[outcome.reuse_id]
+                    elif signal.required:
+                        raise KeyError(outcome.reuse_id)
 
     @staticmethod
-    def _description(outcome: _Outcome, places: dict) -> Description | None:
-        """None where the metadata was not read (a photo embedded on a cluster node): the row
-        stays undescribed, and the next local run reads it, as for an index from before metadata."""
-        m = outcome.metadata
-        return None if m is None else Description(m, places.get((m.latitude, m.longitude)), outcome.phash)
-
-    def _new_file(self, outcome: _Outcome, vector: np.ndarray, places: dict) -> NewFile:
-        entry, m = outcome.entry, outcome.metadata
-        width, height = (m.width, m.height) if m is not None and m.width and m.height else outcome.size
-        return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, width, height, vector,
-                       self._description(outcome, places))
+    def _new_file(outcome: Outcome) -> NewFile:
+        """A new row; its pixel size is the decoded one until a signal knows better (the metadata
+        reads the header's)."""
+        entry = outcome.entry
+        assert outcome.hash is not None
+        return NewFile(entry.path, entry.size, entry.mtime_ns, outcome.hash, *outcome.size, values=outcome.values)

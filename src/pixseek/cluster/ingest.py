@@ -1,6 +1,6 @@
 """Merge shards into the catalog: one transaction per shard, upserting by content hash.
 
-Each row goes through the local indexer's own batch logic (`_Batch`), so a photo from a shard
+Each row goes through the local indexer's own batch logic (`Batch`), so a photo from a shard
 lands exactly as if it had been indexed here: new, changed (its old row replaced), touched or
 moved (the stored row kept), a duplicate of stored content (its vector copied), or skipped with
 the node's reason. A row already in the catalog with the same content, size and mtime changes
@@ -17,9 +17,10 @@ from pixseek.cluster.shards import PixelPipeline, ShardRows, list_shards, read_s
 from pixseek.cluster.shipping import accepted_tower_hashes
 from pixseek.errors import FolderNotFound, ImageError, ShardRefused
 from pixseek.files import FileEntry
-from pixseek.indexer import Plan, _Batch, _Outcome, batch_size
+from pixseek.indexer import Batch, Outcome, Plan, batch_size
 from pixseek.model.bundle import Bundle
 from pixseek.reports import IndexReport, IngestReport
+from pixseek.signals import ClipVectors
 from pixseek.store.catalog import Catalog
 
 
@@ -38,7 +39,8 @@ class Ingester:
         self.catalog = catalog
         self.accepted = accepted_pipelines(bundle)
         self.plan = plan or Plan(roots=[])
-        self.batch = _Batch(catalog, None, self.plan, batch_size())  # one commit per shard, whatever its size
+        # The shards bring the vectors, and no signal runs here: one commit per shard, whatever its size.
+        self.batch = Batch(catalog, [], self.plan, batch_size())
         self.report = report or IndexReport()
         self.ingest_report = IngestReport()
 
@@ -58,25 +60,26 @@ class Ingester:
         self.ingest_report.added += self.report.indexed - before[0]
         self.ingest_report.reused += self.report.reused - before[1]
 
-    def _outcome(self, rows: ShardRows, i: int) -> _Outcome | None:
+    def _outcome(self, rows: ShardRows, i: int) -> Outcome | None:
         entry = FileEntry(rows.paths[i], int(rows.sizes[i]), int(rows.mtimes[i]))
         content = rows.hashes[i]
         record = self.catalog.lookup(entry.path)
         if record is not None and (record.hash, record.size, record.mtime_ns) == (content, entry.size, entry.mtime_ns):
             self.ingest_report.unchanged += 1
             return None
-        if rows.skip_reasons[i]:
-            if record is None and self.catalog.skip_record(entry.path) == (entry.size, entry.mtime_ns, rows.skip_reasons[i]):
+        reason = rows.skip_reasons[i]
+        if reason:
+            if record is None and self.catalog.skip_record(entry.path) == (entry.size, entry.mtime_ns, reason):
                 self.ingest_report.unchanged += 1
                 return None
-            outcome = _Outcome(entry, content, error=ImageError(rows.skip_reasons[i], rows.skip_details[i] or ""))
+            outcome = Outcome(entry, content, error=ImageError(reason, rows.skip_details[i] or ""))
         else:
             stored = self.catalog.find_by_hash(content)
             if stored is None and not rows.has_vector[i]:  # its content was removed since the job was planned
                 self.ingest_report.unresolved += 1
                 return None
-            outcome = _Outcome(entry, content, reuse_id=stored, size=(int(rows.widths[i]), int(rows.heights[i])),
-                               vector=rows.vectors[i] if stored is None else None)
+            outcome = Outcome(entry, content, reuse_id=stored, size=(int(rows.widths[i]), int(rows.heights[i])),
+                              values={} if stored is not None else {ClipVectors.name: rows.vectors[i]})
         if record is not None:
             self.plan.previous[entry.path] = record
         return outcome

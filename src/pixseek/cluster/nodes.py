@@ -20,6 +20,7 @@ from pixseek.files import FileEntry
 from pixseek.images import DECODE_VERSION
 from pixseek.indexer import examine
 from pixseek.model.preprocess import ClipPreprocessor
+from pixseek.signals import ClipVectors
 
 if TYPE_CHECKING:
     from pixseek.model.encoder import Encoder
@@ -53,9 +54,11 @@ class KnownContent:
 def decode_batch(batch: Batch, known: KnownContent, min_side: int, preprocess: ClipPreprocessor) -> Batch:
     """Rows (path bytes, size, mtime_ns) -> the shard columns, plus `pixels` for the rows that
     need the model (`needs_vector`; other rows carry zeros of the same shape)."""
-    outcomes = [examine(FileEntry(os.fsdecode(p), int(s), int(m)), known.find, min_side, preprocess)
+    signals = [ClipVectors(min_side, preprocess)]  # the vector alone: the next local run reads the metadata
+    outcomes = [examine(FileEntry(os.fsdecode(p), int(s), int(m)), known.find, signals)
                 for p, s, m in zip(batch["path"], batch["size"], batch["mtime_ns"])]
-    needs = np.array([o.pixels is not None for o in outcomes], dtype=bool)
+    pixels = [o.raw.get(ClipVectors.name) for o in outcomes]
+    needs = np.array([p is not None for p in pixels], dtype=bool)
     blank = np.zeros_like(preprocess(Image.new("RGB", (min_side, min_side))))
     return {
         "path": batch["path"], "size": batch["size"], "mtime_ns": batch["mtime_ns"],
@@ -65,7 +68,7 @@ def decode_batch(batch: Batch, known: KnownContent, min_side: int, preprocess: C
         "skip_reason": np.array([o.error.reason if o.error else "" for o in outcomes], dtype=object),
         "skip_detail": np.array([o.error.detail if o.error else "" for o in outcomes], dtype=object),
         "needs_vector": needs,
-        "pixels": np.stack([o.pixels if o.pixels is not None else blank for o in outcomes]),
+        "pixels": np.stack([p if p is not None else blank for p in pixels]),
     }
 
 
