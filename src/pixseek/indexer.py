@@ -36,7 +36,7 @@ from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.model import Encoder
 from pixseek.places import Place, name_places
 from pixseek.raw import NEEDS_RAWPY, raw_supported
-from pixseek.reports import ChangeSummary, IndexReport, Progress
+from pixseek.engine.results import ChangeSummary, IndexReport, Progress
 from pixseek.store.catalog import Catalog, Description, FileRecord, NewFile
 
 ProgressCallback = Callable[[Progress], None]

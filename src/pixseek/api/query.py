@@ -12,7 +12,7 @@ from pixseek.api.schemas import SearchOptions, SearchRequest
 from pixseek.errors import QueryError
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
-from pixseek.search import Query, Term
+from pixseek.engine.query import Query, Term
 
 EMPTY = "empty query: give words to search for (q), photos like indexed ones (like), or upload a photo"
 

@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixseek.library import MAX_K
-from pixseek.reports import IndexReport, Progress
-from pixseek.search import MAX_TEXT_CHARS
+from pixseek.engine.query import MAX_K, MAX_TEXT_CHARS
+from pixseek.engine.results import IndexReport, Progress
 
 MAX_TERMS = 16
 

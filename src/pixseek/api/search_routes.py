@@ -13,7 +13,7 @@ from pixseek.api.deps import service
 from pixseek.api.schemas import SearchAnswer, SearchRequest
 from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
-from pixseek.reports import SearchResult
+from pixseek.engine.results import SearchResult
 
 router = APIRouter(prefix="/api", tags=["search"])
 

@@ -24,7 +24,7 @@ from pixseek.environment import number
 from pixseek.errors import ClusterError, PixseekError, ShardRefused
 from pixseek.indexer import Plan, ProgressCallback, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
-from pixseek.reports import IndexReport, Progress
+from pixseek.engine.results import IndexReport, Progress
 from pixseek.store.catalog import Catalog
 
 DEFAULT_SHARD_ROWS = 1024  # photos per shard and per ingest transaction (PIXSEEK_SHARD_ROWS)

@@ -28,7 +28,7 @@ from pixseek.errors import PixseekError
 from pixseek.filters import SearchFilters
 from pixseek.jobs import IndexJob, JobState
 from pixseek.library import Library
-from pixseek.search import DEFAULT_K, Query, Term
+from pixseek.engine.query import DEFAULT_K, Query, Term
 
 log = logging.getLogger(__name__)
 

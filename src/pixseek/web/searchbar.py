@@ -19,8 +19,8 @@ from pixseek import uploads
 from pixseek.errors import PixseekError, QueryError
 from pixseek.files import image_extensions
 from pixseek.library import Library
-from pixseek.reports import FolderInfo, SearchResult
-from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term, shown
+from pixseek.engine.results import FolderInfo, SearchResult
+from pixseek.engine.query import DEFAULT_K, MAX_TEXT_CHARS, Query, Term, shown
 from pixseek.web import address, filters, state
 from pixseek.web.messages import escape
 
