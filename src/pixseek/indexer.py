@@ -36,10 +36,9 @@ from pixseek.metadata import PhotoMetadata, read_metadata
 from pixseek.model import Encoder
 from pixseek.places import Place, name_places
 from pixseek.raw import NEEDS_RAWPY, raw_supported
-from pixseek.engine.results import ChangeSummary, IndexReport, Progress
+from pixseek.engine.results import ChangeSummary, IndexReport, Progress, ProgressCallback
 from pixseek.store.catalog import Catalog, Description, FileRecord, NewFile
 
-ProgressCallback = Callable[[Progress], None]
 DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
 
 

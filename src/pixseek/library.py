@@ -19,16 +19,16 @@ from typing import BinaryIO
 
 import numpy as np
 
+from pixseek import containment
 from pixseek.engine import duplicates, folders, photos, searching, status, writes
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.opening import OtherModel, close_index, index_exists, open_index
 from pixseek.engine.query import DEFAULT_K, Query
 from pixseek.engine.results import (ChangeSummary, DuplicateGroup, FolderInfo, IndexedFile, IndexReport, IngestReport,
-                                    SearchResult, Status)
+                                    ProgressCallback, SearchResult, Status)
 from pixseek.engine.storage import storage_errors
 from pixseek.filters import SearchFilters
-from pixseek.indexer import ProgressCallback
 from pixseek.model import Encoder, find_bundle
 from pixseek.thumbnails import ThumbnailCache
 
@@ -182,10 +182,10 @@ class Library:
         """The indexed folders, with their photo counts and whether each is there now."""
         return folders.details(self._index)
 
-    def indexed_folder(self, folder: str | os.PathLike[str]) -> str:
-        """`folder` as the index names it, if it leads inside an indexed folder (or holds some);
-        FolderNotIndexed otherwise. The one check a face's folder passes."""
-        return folders.indexed_folder(self._index, folder)
+    def inside(self, path: str) -> str | None:
+        """`path` as the index names it if it leads (links followed) inside an indexed folder, else
+        None: the check a path from a client passes before anything under it is read."""
+        return containment.indexed_form(path, self._index.catalog.roots())
 
     def count(self, folder: str | os.PathLike[str] | None = None) -> int:
         """Photos in the index, or only those under `folder`."""

@@ -19,7 +19,7 @@ from pixseek.files import check_folder
 from pixseek.filters import SearchFilters
 from pixseek.library import Library, OtherModel, index_exists
 from pixseek.model.bundle import default_model
-from pixseek.engine.results import ChangeSummary, IndexReport, SearchResult
+from pixseek.engine.results import ChangeSummary, IndexReport, ProgressCallback, SearchResult
 from pixseek.engine.query import Query
 
 
@@ -84,11 +84,11 @@ class Session:
         library = self.library()
         return FolderState(folder, library.changes([folder]), library.model_id, str(library.index_dir))
 
-    def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
+    def index(self, folder: str, progress: ProgressCallback, cancel: threading.Event) -> IndexReport:
         folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
         return self.library().index([folder], progress=progress, cancel=cancel)
 
-    def reindex(self, model: str, progress, cancel: threading.Event) -> IndexReport:
+    def reindex(self, model: str, progress: ProgressCallback, cancel: threading.Event) -> IndexReport:
         """Rebuild the index (all its folders) for `model`, which the app was started with while the
         index was built with another; the old index answers searches until the new one is done."""
         return self.library(other_model="use its own").reindex(model, progress=progress, cancel=cancel)

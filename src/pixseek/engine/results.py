@@ -4,6 +4,7 @@ one wording of the conditions they show (a missing folder)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,9 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]  # called after each saved batch of a long run
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from pixseek.engine import folders
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import HIDDEN_KEY, OpenIndex
 from pixseek.engine.opening import close_index, open_index
-from pixseek.engine.results import ChangeSummary, IndexReport, IngestReport
+from pixseek.engine.results import ChangeSummary, IndexReport, IngestReport, ProgressCallback
 from pixseek.engine.storage import write_failure, writing
 from pixseek.errors import FolderNotFound, PixseekError, ShardRefused, StorageError
-from pixseek.indexer import Indexer, Plan, ProgressCallback, make_plan, update_targets
+from pixseek.indexer import Indexer, Plan, make_plan, update_targets
 from pixseek.model import find_bundle
 from pixseek.store.catalog import Catalog
 from pixseek.store.live_index import SETTING_KEY
