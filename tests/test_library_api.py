@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_photo
+from pixseek.errors import PixseekError
 
 FACES = ["cli.py", "cli", "web", "desktop", "api", "watch", "mcp", "preview.py"]
 # What lies behind the facade: the store, the engine's parts, the stages, and the model's
@@ -126,3 +127,50 @@ def test_faces_import_only_the_facade_and_its_public_types():
     reaching = {f"{source.relative_to(ROOT)}: {module}" for source in face_sources()
                 for module in imported_modules(source) if behind_the_facade(module)}
     assert not reaching, sorted(reaching)
+
+
+def test_an_index_made_with_another_model_is_refused_or_searched_with_its_own(pixseek_home, tmp_path, clip_vocab):
+    """The one opening every face uses: refused by default (the error names the model, for a
+    rebuild offer), or opened with the index's own model, the asked-for one in `rebuild_for`."""
+    from pixseek import Library
+    from pixseek.errors import IndexIncompatible
+    from pixseek.model.export import export_random
+
+    make_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([tmp_path / "photos"])
+        made_with = library.model_id
+        assert library.rebuild_for is None
+    export_random("tiny", pixseek_home / "models" / "other", seed=5)
+    with pytest.raises(IndexIncompatible) as refused:
+        Library.open(tmp_path / "index", model="other")
+    assert refused.value.model == "other"
+    with Library.open(tmp_path / "index", model="other", other_model="use its own") as library:
+        assert library.model_id == made_with and library.rebuild_for == "other"
+        assert [r.path for r in library.search("a cat", k=1)] == [str(tmp_path / "photos" / "a.jpg")]
+    with pytest.raises(PixseekError, match="empty index path"):
+        Library.open("")
+
+
+def test_every_public_library_call_translates_storage_errors(pixseek_home, tmp_path, monkeypatch):
+    """Storage errors are translated once, for the whole facade: a locked catalog is a one-line
+    PixseekError from any method, never an sqlite3 traceback."""
+    import sqlite3
+
+    from pixseek import Library
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    make_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([tmp_path / "photos"])
+        catalog = library._index.catalog
+        for method in ("roots", "skipped", "count", "lookup", "paths_for"):
+            monkeypatch.setattr(catalog, method, locked)
+        calls = [library.folders, library.skipped, library.count, library.folder_details,
+                 lambda: library.contains(str(tmp_path / "photos" / "a.jpg")), lambda: library.photo_path(1)]
+        for call in calls:
+            with pytest.raises(PixseekError, match="in use by another program"):
+                call()
+        monkeypatch.undo()
