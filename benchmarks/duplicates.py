@@ -96,7 +96,7 @@ def _score(predicted: set[frozenset], truth: set[frozenset]) -> tuple[float, flo
 
 
 def child_constructed(model: str, originals: int, others: int) -> None:
-    from pixseek.duplicates import PHASH_BITS, hamming
+    from pixseek.engine.duplicates import PHASH_BITS, hamming
     from pixseek.library import Library
 
     work = Path(tempfile.mkdtemp(dir=CACHE))
@@ -121,9 +121,9 @@ def child_constructed(model: str, originals: int, others: int) -> None:
                                                     "recall_by_kind": per_kind, "other_views_grouped": wrong_views}
         # What each witness alone would decide, over every pair of photos.
         names = sorted(kinds)
-        ids = {n: library.catalog.lookup(str(photos / n)).id for n in names}
-        vectors = library.catalog.vectors_for([ids[n] for n in names])
-        hashes = library.catalog.phashes(ids.values())
+        ids = {n: library._index.catalog.lookup(str(photos / n)).id for n in names}
+        vectors = library._index.catalog.vectors_for([ids[n] for n in names])
+        hashes = library._index.catalog.phashes(ids.values())
         cosine = vectors @ vectors.T
         all_pairs = [(a, b) for a, b in itertools.combinations(range(len(names)), 2)]
         clip_only = {}
@@ -176,20 +176,20 @@ def child_scale(size: int, sample: int) -> None:
     """`Library.duplicates` over `size` photos, or, with `sample` < size, its k-NN pass for that
     many photos against the whole index, timed and scaled up (the pass is linear in photos)."""
     from benchmarks.filters import add_metadata
-    from pixseek import duplicates
+    from pixseek.engine import duplicates
     from pixseek.library import Library
 
     add_metadata(size)
     library = Library.open(datasets.dataset_dir(size) / "index", model=MODEL)
-    live = library._vectors()  # the benchmark looks inside: the k-NN pass alone, on a sample
+    live = library._index.vectors()  # the benchmark looks inside: the k-NN pass alone, on a sample
     start = time.perf_counter()
-    with library.catalog.snapshot():
-        ids, copies = library.catalog.ids_under(), library.catalog.copies()
+    with library._index.catalog.snapshot():
+        ids, copies = library._index.catalog.ids_under(), library._index.catalog.copies()
     sql_s = time.perf_counter() - start
     sample_ids = ids[:: max(1, len(ids) // sample)][:sample]
     start = time.perf_counter()
     pairs = duplicates.near_pairs(lambda q: live.neighbours(q, duplicates.K_NEIGHBOURS, duplicates.NPROBE),
-                                  library.catalog.vectors_for, sample_ids, duplicates.DEFAULT_THRESHOLD,
+                                  library._index.catalog.vectors_for, sample_ids, duplicates.DEFAULT_THRESHOLD,
                                   library._phashes)
     knn_s = time.perf_counter() - start
     emit({"size": size, "sample": len(sample_ids), "ids_and_copies_s": sql_s, "copy_groups": len(copies),

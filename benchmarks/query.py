@@ -40,9 +40,9 @@ def child(size: int, mode: str, model: str, count: int) -> None:
 
     folder = datasets.dataset_dir(size)
     library = Library.open(folder / "index", model=model)
-    live = library._vectors()  # the benchmark looks inside: recall needs the raw index
+    live = library._index.vectors()  # the benchmark looks inside: recall needs the raw index
     if mode == "exact":
-        live.index = VectorIndex.build(datasets.DIM, Spec("flat"), library.catalog.all_vectors, live.index.ntotal)
+        live.index = VectorIndex.build(datasets.DIM, Spec("flat"), library._index.catalog.all_vectors, live.index.ntotal)
     rss_loaded = peak_rss_mib()
     cold = [time.perf_counter()]  # held-out searches while the float16 copy is still being read in
     if live.half is not None:

@@ -42,7 +42,7 @@ def child(size: int, commits: int) -> None:
     result = {"files": size}
     entries, result["scan_s"] = _timed(lambda: list(scan(roots)))
     library = Library.open(folder / "index", model=MODEL)
-    plan, result["plan_unchanged_s"] = _timed(lambda: make_plan(library.catalog, roots))
+    plan, result["plan_unchanged_s"] = _timed(lambda: make_plan(library._index.catalog, roots))
     assert plan.unchanged == size, plan.summary()
     del plan
     report, result["noop_index_s"] = _timed(lambda: library.index(roots))

@@ -72,7 +72,7 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *needles: str) -> 
 def indexed(index_dir: Path, folders: list[Path]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Index `folders` in this process; returns the index's state and QUERY's vector."""
     from pixseek.library import Library
-    from pixseek.search import parse_query
+    from pixseek.engine.query import parse_query
 
     with Library.open(index_dir, create=True) as library:
         library.index(folders)
@@ -87,8 +87,8 @@ def index_state(index_dir: Path) -> dict[str, np.ndarray]:
     with Library.open(index_dir) as library:
         status = library.status()
         assert status.consistent, status.problems
-        records = list(library.catalog.files_under(library.catalog.roots()))
-        vectors = library.catalog.vectors_for([r.id for r in records])
+        records = list(library._index.catalog.files_under(library._index.catalog.roots()))
+        vectors = library._index.catalog.vectors_for([r.id for r in records])
         return {r.path: v.copy() for r, v in zip(records, vectors)}
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from api_server import ApiServer, server_env
 from conftest import TEST_MODEL, make_photo
 from pixseek.library import Library
-from pixseek.search import Query, Term
+from pixseek.engine.query import Query, Term
 
 PHOTOS = 12
 

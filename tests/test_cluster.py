@@ -74,7 +74,7 @@ def reference(home, photos, tmp_path_factory) -> dict[str, np.ndarray]:
 
 
 def vectors_by_path(library: Library, root: Path) -> dict[str, np.ndarray]:
-    rows = library.catalog._db.execute("SELECT f.path, v.vector FROM files f JOIN vectors v ON v.id = f.id").fetchall()
+    rows = library._index.catalog._db.execute("SELECT f.path, v.vector FROM files f JOIN vectors v ON v.id = f.id").fetchall()
     paths = [os.path.relpath(os.fsdecode(p), root) for p, _ in rows]
     assert len(paths) == len(set(paths))
     return {p: np.frombuffer(v, dtype=np.float32) for p, (_, v) in zip(paths, rows)}
@@ -264,10 +264,10 @@ def test_kept_shards_a_truncated_one_and_ingesting_twice(cluster, photos, refere
         assert ingest.returncode == 0, ingest.stderr
         if attempt == 0:
             with Library.open(fresh) as library:
-                first, generation = vectors_by_path(library, photos), library.catalog.generation
+                first, generation = vectors_by_path(library, photos), library._index.catalog.generation
     assert "0 added" in ingest.stdout and f"{PHOTOS + len(BAD)} unchanged" in ingest.stdout, ingest.stdout
     with Library.open(fresh) as library:
-        assert library.catalog.generation == generation
+        assert library._index.catalog.generation == generation
         second = vectors_by_path(library, photos)
     assert first.keys() == second.keys() and all(np.array_equal(first[p], second[p]) for p in first)
     check_index(fresh, photos, reference)

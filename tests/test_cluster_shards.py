@@ -80,7 +80,7 @@ def test_ingest_upserts_by_content_hash(pixseek_home, photos, tmp_path):
     with Library.open(tmp_path / "index", create=True) as library:
         report = library.ingest(shards)
         assert (report.shards, report.added, report.unchanged, len(report.skipped)) == (2, 12, 13, 1)
-        assert library.catalog.count() == 12 and library.catalog.check() == []
+        assert library._index.catalog.count() == 12 and library._index.catalog.check() == []
         again = library.ingest(shards)
         assert (again.added, again.unchanged, len(again.skipped)) == (0, 26, 0)
         found = library.search(paths[4], k=1)[0]
@@ -95,8 +95,8 @@ def test_ingest_upserts_by_content_hash(pixseek_home, photos, tmp_path):
     with Library.open(tmp_path / "index") as library:
         report = library.ingest(tmp_path / "more")
         assert (report.added, report.reused) == (0, 1)
-        stored = library.catalog.vectors_for([library.catalog.lookup(str(copy)).id,
-                                              library.catalog.lookup(paths[3]).id])
+        stored = library._index.catalog.vectors_for([library._index.catalog.lookup(str(copy)).id,
+                                              library._index.catalog.lookup(paths[3]).id])
     np.testing.assert_array_equal(stored[0], stored[1])
 
 
@@ -133,4 +133,4 @@ def test_shard_files_are_whole_or_absent(pixseek_home, photos, tmp_path):
     assert not list(shard.parent.glob(".shard-*"))  # the temporary file was renamed
     with Library.open(tmp_path / "index", create=True) as library:
         with pytest.raises(FolderNotFound, match="no shards"):
-            ingest_folder(library.catalog, find_bundle(), root)
+            ingest_folder(library._index.catalog, find_bundle(), root)

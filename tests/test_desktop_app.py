@@ -32,7 +32,7 @@ from pixseek import paths, settings
 from pixseek.desktop.app import ICON_PATH, App
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
-from pixseek.search import parse_query
+from pixseek.engine.query import parse_query
 
 pytestmark = pytest.mark.gui
 

@@ -20,7 +20,7 @@ from conftest import make_photo
 from pixseek.desktop import results_page
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
-from pixseek.search import parse_query
+from pixseek.engine.query import parse_query
 
 ODD_NAMES = ["plain.jpg", "with space.jpg", "ünïcødé 写真.png", "<script>alert(1)<script>.jpg",
              "quote\"s and 'apostrophes' & amps.jpg", "100% #1 ?.jpg"]

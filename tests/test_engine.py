@@ -15,7 +15,7 @@ from pixseek.errors import FolderNotFound, IndexIncompatible, IndexLocked, Index
 from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
 from pixseek.library import Library
-from pixseek.search import parse_query
+from pixseek.engine.query import parse_query
 
 
 @pytest.fixture
@@ -25,13 +25,13 @@ def library(pixseek_home, tmp_path):
 
 
 def stored(library, path):
-    record = library.catalog.lookup(str(path))
+    record = library._index.catalog.lookup(str(path))
     assert record is not None, f"{path} is not in the catalog"
-    return record, library.catalog.vectors_for([record.id])[0]
+    return record, library._index.catalog.vectors_for([record.id])[0]
 
 
 def all_paths(library):
-    return {r.path for r in library.catalog.files_under(library.catalog.roots())}
+    return {r.path for r in library._index.catalog.files_under(library._index.catalog.roots())}
 
 
 def test_every_image_queried_by_itself_ranks_first(library, photo_dir):
@@ -168,7 +168,7 @@ def test_index_from_another_model_is_a_clear_error(library, photo_dir, tmp_path,
 
 def test_index_from_a_newer_schema_is_a_clear_error(library, photo_dir, tmp_path):
     library.index([photo_dir])
-    library.catalog.set_setting("schema_version", "99")
+    library._index.catalog.set_setting("schema_version", "99")
     with pytest.raises(IndexIncompatible, match="newer pixseek"):
         Library.open(tmp_path / "index")
 
@@ -213,7 +213,7 @@ def test_indexing_in_one_thread_while_another_reads(library, photo_dir, monkeypa
     monkeypatch.setenv("PIXSEEK_BATCH", "4")  # many commits to search between
     outcome = []
     worker = threading.Thread(target=lambda: outcome.append(library.index([photo_dir])))
-    with library.catalog.snapshot():  # what a search's replay holds while another thread indexes
+    with library._index.catalog.snapshot():  # what a search's replay holds while another thread indexes
         worker.start()
         worker.join(120)
     assert outcome and outcome[0].indexed == 40
@@ -234,9 +234,9 @@ def test_indexing_in_one_thread_while_another_reads(library, photo_dir, monkeypa
 def test_a_run_with_nothing_to_do_rewrites_nothing(library, photo_dir, tmp_path):
     library.index([photo_dir])
     (before,) = (tmp_path / "index").glob("vectors-*.faiss")
-    generation = library.catalog.generation
+    generation = library._index.catalog.generation
     library.index([photo_dir])
-    assert library.catalog.generation == generation
+    assert library._index.catalog.generation == generation
     assert list((tmp_path / "index").glob("vectors-*.faiss")) == [before]
 
 
@@ -258,7 +258,7 @@ def test_engine_messages_name_no_command_or_flag(library, photo_dir, tmp_path, p
         with pytest.raises(PixseekError) as caught:
             attempt()
         messages.append(str(caught.value))
-    library.catalog.set_setting("schema_version", "99")
+    library._index.catalog.set_setting("schema_version", "99")
     with pytest.raises(IndexIncompatible) as caught:
         Library.open(tmp_path / "index")
     messages.append(str(caught.value))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import make_photo
 from pixseek.errors import PixseekError, QueryError
 from pixseek.library import Library
-from pixseek.search import combine, parse_query
+from pixseek.engine.query import combine, parse_query
 from reliability_kit import record
 
 EXAMPLES = int(os.environ.get("PIXSEEK_FUZZ_EXAMPLES", 300))

@@ -100,7 +100,7 @@ def test_search_by_text_returns_indexed_photos_with_scores(index, photo_dir):
 def test_search_scores_equal_the_engine(index):
     from pixseek.library import Library
 
-    from pixseek.search import Query, Term
+    from pixseek.engine.query import Query, Term
 
     found = data(call(index, tool("search", text="snow", negatives=["people"], k=5)))
     with Library.open(index) as library:

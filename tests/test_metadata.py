@@ -173,12 +173,12 @@ def test_filtered_search_matches_brute_force_over_stored_vectors(library):
     got = library.search(query, k=3, filters=wanted)
     q = library.query_vector(library_query(query))
     matching = [r for r in library.search(query, k=50) if r.metadata.local_time.year == 2023]
-    expected = sorted(matching, key=lambda r: -float(np.dot(q, library.catalog.vectors_for([r.id])[0])))[:3]
+    expected = sorted(matching, key=lambda r: -float(np.dot(q, library._index.catalog.vectors_for([r.id])[0])))[:3]
     assert [r.path for r in got] == [r.path for r in expected]
 
 
 def library_query(text):
-    from pixseek.search import parse_query
+    from pixseek.engine.query import parse_query
 
     return parse_query([text])
 
@@ -246,7 +246,7 @@ def test_index_from_the_previous_release_gains_metadata_without_embedding_again(
     before = _vectors(index / "catalog.sqlite3")
     assert len(before) == 5
     with Library.open(index) as library:  # opening adds the (empty) metadata tables
-        assert library.catalog.meta("schema_version") == "2"
+        assert library._index.catalog.meta("schema_version") == "2"
         assert library.changes().undescribed == 5
         assert library.search("x", k=10, filters=SearchFilters.parse(year=2023)) == []  # not read yet
     shutil.rmtree(pixseek_home / "models")  # no model at all: indexing must not need one

@@ -24,7 +24,7 @@ def test_odd_corpus_is_indexed_or_skipped_with_reasons(pixseek_home, tmp_path):
     expected = write_odd_corpus(root)
     with Library.open(tmp_path / "index", create=True) as library:
         report = library.index([root])
-        indexed = {os.path.relpath(r.path, root) for r in library.catalog.files_under([str(root)])}
+        indexed = {os.path.relpath(r.path, root) for r in library._index.catalog.files_under([str(root)])}
         status = library.status()
     reasons = {os.path.relpath(path, root): reason for path, reason in report.skipped}
     for name, outcome in expected.items():
@@ -155,6 +155,6 @@ def test_heic_photos_are_indexed_when_pillow_heif_is_installed(pixseek_home, tmp
         report = library.index([root])
         assert (report.indexed, report.skipped) == (2, [])
         first = str(root / "IMG_0001.HEIC")
-        from pixseek.search import parse_query
+        from pixseek.engine.query import parse_query
 
         assert library.search(parse_query(images=[first]), k=1)[0].path == first

@@ -43,20 +43,20 @@ def searcher(index: str, stop: str) -> None:
     Each search must return every file committed before it and none beyond what is committed
     after it, each with the cosine of its stored vector. Prints one JSON summary."""
     from pixseek.library import Library
-    from pixseek.search import parse_query
+    from pixseek.engine.query import parse_query
 
     latencies, errors, sizes = [], [], set()
     library = None
     while not os.path.exists(stop):
         try:
             library = library or Library.open(index)
-            before = library.catalog.count()
+            before = library._index.catalog.count()
             started = time.perf_counter()
             results = library.search(parse_query(["a photo of a dog"]), k=1000)
             latencies.append(time.perf_counter() - started)
-            after = library.catalog.count()
+            after = library._index.catalog.count()
             query = library.query_vector(parse_query(["a photo of a dog"]))
-            stored = library.catalog.vectors_for([r.id for r in results])
+            stored = library._index.catalog.vectors_for([r.id for r in results])
             if not before <= len(results) <= after:
                 errors.append(f"{len(results)} results outside committed counts {before}..{after}")
             elif results and not np.allclose([r.score for r in results], stored @ query, atol=1e-4):

@@ -66,7 +66,7 @@ def test_every_odd_kind_is_indexed_or_skipped_with_its_reason(pixseek_home, worl
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
     with Library.open(base / "index", model=None) as library:
-        indexed = {os.path.relpath(r.path, root) for r in library.catalog.files_under([str(root)])}
+        indexed = {os.path.relpath(r.path, root) for r in library._index.catalog.files_under([str(root)])}
         skipped = {os.path.relpath(p, root): reason for p, reason in library.skipped()}
         assert library.status().consistent
     scan_errors = {os.path.relpath(line.split(": ")[0].removeprefix("  skipped "), root): line.split(": ", 1)[1]
@@ -104,7 +104,7 @@ def test_sixteen_bit_rgb_keeps_its_colours():
 def _desktop_results_page(folder: Path, index: Path, pages: Path, query_text: str) -> tuple[Path, list]:
     from pixseek.desktop import results_page
     from pixseek.filters import SearchFilters
-    from pixseek.search import parse_query
+    from pixseek.engine.query import parse_query
 
     with Library.open(index, create=True) as library:
         library.index([folder])

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from pixseek.duplicates import DuplicateGroup, DuplicatePhoto
+from pixseek.engine.results import DuplicateGroup, DuplicatePhoto
 from pixseek.errors import QueryError
 from pixseek.filters import SearchFilters
-from pixseek.reports import human_size, plural
+from pixseek.engine.results import human_size, plural
 
 
 def test_every_bad_filter_is_named_in_one_line():

@@ -15,7 +15,7 @@ from conftest import make_photo
 from pixseek.errors import FolderNotFound, FolderNotIndexed
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
-from pixseek.search import parse_query
+from pixseek.engine.query import parse_query
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def library(pixseek_home, tmp_path):
 
 
 def indexed(library, root):
-    return sorted(os.path.relpath(r.path, root) for r in library.catalog.files_under([str(root)]))
+    return sorted(os.path.relpath(r.path, root) for r in library._index.catalog.files_under([str(root)]))
 
 
 def test_links_never_lead_out_of_the_indexed_folders(library, tmp_path):
@@ -86,9 +86,9 @@ def test_the_summary_and_the_status_count_the_same_skipped_files(library, tmp_pa
         counted = len(report.skipped) + report.skipped_before
         assert counted == library.status().skipped == 2, (run, report.describe())
         assert dict(library.skipped())[str(root / "dangling.jpg")] == "broken link"
-    generation = library.catalog.generation
+    generation = library._index.catalog.generation
     library.index([root])
-    assert library.catalog.generation == generation  # a known broken link is not written again
+    assert library._index.catalog.generation == generation  # a known broken link is not written again
     (root / "dangling.jpg").unlink()
     library.index([root])
     assert library.status().skipped == 1
@@ -112,7 +112,7 @@ def test_very_elongated_photos_are_indexed_by_their_middle(library, tmp_path, si
     short = min(size)
     left, top = (size[0] - short) // 2, (size[1] - short) // 2
     centre = library.encoder.encode_images([Image.fromarray(pixels[top:top + short, left:left + short])])[0]
-    stored = library.catalog.vectors_for([library.catalog.lookup(str(path)).id])[0]
+    stored = library._index.catalog.vectors_for([library._index.catalog.lookup(str(path)).id])[0]
     assert float(np.dot(centre, stored)) > 0.99
 
 

@@ -260,7 +260,7 @@ def test_library_status_names_the_index_and_the_setting_is_validated(pixseek_hom
         library.index([photo_dir])
         library.set_vector_index("ivf")  # 12 photos: too few to train, so it stays exact
         assert library.status().vector_index == "flat (exact)"
-        assert library.catalog.meta(live_index.SETTING_KEY) == "ivf"
+        assert library._index.catalog.meta(live_index.SETTING_KEY) == "ivf"
         with pytest.raises(PixseekError):
             library.set_vector_index("hnsw")
 

@@ -61,10 +61,10 @@ class WatchProcess:
 def snapshot(index: Path, root: Path) -> tuple[dict, dict, dict]:
     """(path -> (size, mtime, hash), path -> vector, skipped path -> reason) of one index."""
     with Library.open(index) as library:
-        records = list(library.catalog.files_under([str(root)]))
-        vectors = library.catalog.vectors_for([r.id for r in records])
+        records = list(library._index.catalog.files_under([str(root)]))
+        vectors = library._index.catalog.vectors_for([r.id for r in records])
         files = {r.path: (r.size, r.mtime_ns, r.hash) for r in records}
-        return files, dict(zip(files, vectors)), dict(library.catalog.skipped_under([str(root)]))
+        return files, dict(zip(files, vectors)), dict(library._index.catalog.skipped_under([str(root)]))
 
 
 def fresh(tmp_path: Path, root: Path):
@@ -118,12 +118,12 @@ def test_add_modify_rename_delete_folder_removed_and_recreated_burst(pixseek_hom
         assert_matches_fresh(index, photos, tmp_path)
 
         with Library.open(index) as library:
-            moved_id = library.catalog.lookup(str(photos / "2023" / "p1.jpg")).id
+            moved_id = library._index.catalog.lookup(str(photos / "2023" / "p1.jpg")).id
         os.rename(photos / "2023" / "p1.jpg", photos / "2024" / "p1 moved.jpg")
         os.rename(photos / "2024" / "p3.jpg", photos / "2024" / "p3 renamed.jpg")
         assert_matches_fresh(index, photos, tmp_path)
         with Library.open(index) as library:  # a move keeps the stored vector: it is not embedded again
-            assert library.catalog.lookup(str(photos / "2024" / "p1 moved.jpg")).id == moved_id
+            assert library._index.catalog.lookup(str(photos / "2024" / "p1 moved.jpg")).id == moved_id
 
         os.unlink(photos / "2024" / "p4.jpg")
         assert_matches_fresh(index, photos, tmp_path)

@@ -138,7 +138,7 @@ def test_no_address_yields_a_traceback_and_a_bad_one_is_named(pixseek_home, phot
     whenever the page cannot use the address as written. Bounded: 60 sessions, about 15 s."""
     _index(_app(), photo_dir)
     with Library.open() as library:
-        photo_ids = {r.id for r in library.catalog.files_under([str(photo_dir)])}
+        photo_ids = {r.id for r in library._index.catalog.files_under([str(photo_dir)])}
 
     @settings(max_examples=int(os.environ.get("PIXSEEK_WEB_FUZZ_EXAMPLES", "60")), deadline=None,
               suppress_health_check=list(HealthCheck), derandomize=True)

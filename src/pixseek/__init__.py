@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "Library": "pixseek.library",
-    "Query": "pixseek.search", "Term": "pixseek.search", "parse_query": "pixseek.search",
-    "SearchResult": "pixseek.reports", "IndexReport": "pixseek.reports", "Progress": "pixseek.reports",
-    "Status": "pixseek.reports", "ChangeSummary": "pixseek.reports", "IndexedFile": "pixseek.reports",
+    "Query": "pixseek.engine.query", "Term": "pixseek.engine.query", "parse_query": "pixseek.engine.query",
+    "SearchResult": "pixseek.engine.results", "IndexReport": "pixseek.engine.results", "Progress": "pixseek.engine.results",
+    "Status": "pixseek.engine.results", "ChangeSummary": "pixseek.engine.results", "IndexedFile": "pixseek.engine.results",
     "PixseekError": "pixseek.errors",
 }
 __all__ = ["__version__", *_HOMES]  # noqa: PLE0604 - the names above, each a string
@@ -23,15 +23,15 @@ __all__ = ["__version__", *_HOMES]  # noqa: PLE0604 - the names above, each a st
 if TYPE_CHECKING:  # re-exported for type checkers (`X as X`); at run time __getattr__ imports them
     from pixseek.errors import PixseekError as PixseekError
     from pixseek.library import Library as Library
-    from pixseek.reports import ChangeSummary as ChangeSummary
-    from pixseek.reports import IndexedFile as IndexedFile
-    from pixseek.reports import IndexReport as IndexReport
-    from pixseek.reports import Progress as Progress
-    from pixseek.reports import SearchResult as SearchResult
-    from pixseek.reports import Status as Status
-    from pixseek.search import Query as Query
-    from pixseek.search import Term as Term
-    from pixseek.search import parse_query as parse_query
+    from pixseek.engine.results import ChangeSummary as ChangeSummary
+    from pixseek.engine.results import IndexedFile as IndexedFile
+    from pixseek.engine.results import IndexReport as IndexReport
+    from pixseek.engine.results import Progress as Progress
+    from pixseek.engine.results import SearchResult as SearchResult
+    from pixseek.engine.results import Status as Status
+    from pixseek.engine.query import Query as Query
+    from pixseek.engine.query import Term as Term
+    from pixseek.engine.query import parse_query as parse_query
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,7 @@ from pixseek import __version__
 from pixseek.errors import (EmptyQuery, FolderNotIndexed, HoldsIndexedFolders, IndexCorrupt, IndexIncompatible,
                             IndexNotFound, PixseekError)
 from pixseek.model.commands import add_model_commands
-from pixseek.search import DEFAULT_K
+from pixseek.engine.query import DEFAULT_K
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -52,14 +52,10 @@ def note(text: str) -> None:
 
 def _library(args, create: bool = False, check_model: bool = True):
     """The index `--index` names; with `check_model`, refused when built with another model than `--model`."""
-    from pixseek.containment import absolute
-    from pixseek.library import Library, index_exists
+    from pixseek.library import Library
 
-    if args.index is not None:
-        absolute(args.index, "index")  # an empty --index would otherwise mean the default one
-    model = args.model if check_model or not index_exists(args.index) else None
-    return Library.open(args.index, model=model, create=create, precision=getattr(args, "precision", None),
-                        device=args.device)
+    return Library.open(args.index, model=args.model, create=create, precision=getattr(args, "precision", None),
+                        device=args.device, other_model="refuse" if check_model else "use its own")
 
 
 def _console(stderr: bool = False):
@@ -189,7 +185,7 @@ def search_filters(args):
 
 
 def cmd_search(args) -> int:
-    from pixseek.search import parse_query
+    from pixseek.engine.query import parse_query
 
     query = parse_query(args.terms, args.image, args.negative)
     read = query.terms[:len(args.terms)]

@@ -19,6 +19,10 @@ class FolderNotIndexed(PixseekError):
     """A folder named to search within or to remove that the index does not hold."""
 
 
+class PhotoNotIndexed(PixseekError):
+    """A file asked for (a thumbnail, a download) that the index does not hold."""
+
+
 class OutsideFolders(PixseekError):
     """A path that leads (through a link, or `..`) outside the folders it must stay in."""
 

@@ -33,14 +33,13 @@ from pixseek.errors import ImageError
 from pixseek.files import FileEntry, ScanTally, scan
 from pixseek.images import decode, read_file
 from pixseek.raw import NEEDS_RAWPY, raw_supported
-from pixseek.reports import ChangeSummary, IndexReport, Progress
+from pixseek.engine.results import ChangeSummary, IndexReport, Progress, ProgressCallback
 from pixseek.signals import SIGNALS, FileData, Reads, Signal, signals_for_run
 from pixseek.store.catalog import Catalog, FileRecord, NewFile
 
 if TYPE_CHECKING:
     from pixseek.model import Encoder
 
-ProgressCallback = Callable[[Progress], None]
 DEFAULT_BATCH = 32  # photos per encoder call and per committed transaction (PIXSEEK_BATCH)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from pixseek.errors import PixseekError
 from pixseek.library import Library
-from pixseek.reports import IndexReport, Progress
+from pixseek.engine.results import IndexReport, Progress
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 
 from pixseek.errors import PixseekError
-from pixseek.reports import SearchResult
+from pixseek.engine.results import SearchResult
 
 ENV = "PIXSEEK_PREVIEW"
 PROTOCOLS = ("kitty", "sixel", "blocks")

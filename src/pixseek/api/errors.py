@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from pixseek.errors import (FolderNotFound, ImageError, IndexCorrupt, IndexIncompatible, IndexLocked, IndexNotFound,
-                            ModelInvalid, ModelNotInstalled, OutsideFolders, PixseekError, QueryError, StorageError,
-                            UnusableUpload, UploadTooLarge)
+                            ModelInvalid, ModelNotInstalled, OutsideFolders, PhotoNotIndexed, PixseekError, QueryError,
+                            StorageError, UnusableUpload, UploadTooLarge)
 
 log = logging.getLogger(__name__)
 
 # The first match wins: subclasses before their parents.
 STATUS_OF = ((UploadTooLarge, 413), (UnusableUpload, 415), (QueryError, 400), (OutsideFolders, 403), (FolderNotFound, 404),
-             (IndexNotFound, 404), (ImageError, 404), (IndexLocked, 409), (IndexIncompatible, 409),
+             (PhotoNotIndexed, 404), (IndexNotFound, 404), (ImageError, 404), (IndexLocked, 409), (IndexIncompatible, 409),
              (ModelNotInstalled, 503), (ModelInvalid, 503), (IndexCorrupt, 503), (StorageError, 503),
              (PixseekError, 400))
 

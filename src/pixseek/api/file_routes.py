@@ -16,7 +16,7 @@ from pixseek.api.deps import service
 from pixseek.api.errors import ApiError
 from pixseek.api.schemas import FileInfo
 from pixseek.api.service import Service
-from pixseek.reports import IndexedFile
+from pixseek.engine.results import IndexedFile
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 FileId = Annotated[int, Path(ge=1, description="the photo's id (in search results)")]

@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixseek.library import MAX_K
-from pixseek.reports import IndexReport, Progress
-from pixseek.search import MAX_TEXT_CHARS
+from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_TEXT_CHARS
+from pixseek.engine.results import IndexReport, Progress
 
 MAX_TERMS = 16
 
@@ -17,7 +16,7 @@ class SearchOptions(BaseModel):
     """What every search takes besides its terms; the filters the engine has."""
 
     model_config = ConfigDict(extra="forbid")
-    k: int = Field(10, ge=1, le=MAX_K, description="number of results")
+    k: int = Field(DEFAULT_K, ge=1, le=MAX_K, description="number of results")
     min_score: float | None = Field(None, ge=-1.0, le=1.0, description="only results with a similarity at least this")
     folder: str | None = Field(None, max_length=4096,
                                description="only results under this folder (absolute, inside an indexed folder)")

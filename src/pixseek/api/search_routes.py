@@ -13,7 +13,8 @@ from pixseek.api.deps import service
 from pixseek.api.schemas import Hit, SearchAnswer, SearchRequest
 from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
-from pixseek.reports import SearchResult
+from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_TEXT_CHARS
+from pixseek.engine.results import SearchResult
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -69,10 +70,10 @@ def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_
 
 @router.get("/search", response_model=SearchAnswer, summary="Search by words and/or indexed photos")
 def search_get(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterParams, Depends()],
-               q: Annotated[str | None, Query(max_length=1000, description="words to search for")] = None,
+               q: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS, description="words to search for")] = None,
                like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],  # noqa: B006
                not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
-               k: Annotated[int, Query(ge=1, le=1000)] = 10,
+               k: Annotated[int, Query(ge=1, le=MAX_K)] = DEFAULT_K,
                min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
                folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
     request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "k": k, "min_score": min_score,
@@ -88,9 +89,9 @@ def search_post(request: SearchRequest, svc: Annotated[Service, Depends(service)
 @router.post("/search/image", response_model=SearchAnswer, summary="Search by an uploaded photo, with words if you like")
 def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[FilterForm, Depends()],
                  image: Annotated[UploadFile, File(description=f"a photo, at most {uploads.MAX_UPLOAD_MB} MB")],
-                 q: Annotated[str | None, Form(max_length=1000)] = None,
+                 q: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
                  not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
-                 k: Annotated[int, Form(ge=1, le=1000)] = 10,
+                 k: Annotated[int, Form(ge=1, le=MAX_K)] = DEFAULT_K,
                  min_score: Annotated[float | None, Form(ge=-1, le=1)] = None,
                  folder: Annotated[str | None, Form(max_length=4096)] = None) -> SearchAnswer:
     limit = uploads.MAX_UPLOAD_MB * 2**20

@@ -34,8 +34,8 @@ class Service:
     def open_for_indexing(self, check_model: bool = True) -> Library:
         """An index run's own Library (its own connection), creating the index if there is none;
         with `check_model`, refused when the index was built with another model than the server's."""
-        return Library.open(self.settings.index_dir, model=self.settings.model if check_model else None, create=True,
-                            device=self.settings.device)
+        return Library.open(self.settings.index_dir, model=self.settings.model, create=True, device=self.settings.device,
+                            other_model="refuse" if check_model else "use its own")
 
     def indexed_folders(self) -> list[str]:
         try:

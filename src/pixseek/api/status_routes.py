@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pixseek.api.deps import service
 from pixseek.api.schemas import SkippedAnswer, SkippedFile
 from pixseek.api.service import Service
-from pixseek.reports import Status
+from pixseek.engine.results import Status
 
 router = APIRouter(prefix="/api", tags=["index"])
 

@@ -19,7 +19,7 @@ from pixseek.errors import FolderNotFound, ImageError, ShardRefused
 from pixseek.files import FileEntry
 from pixseek.indexer import Batch, Outcome, Plan, batch_size
 from pixseek.model.bundle import Bundle
-from pixseek.reports import IndexReport, IngestReport
+from pixseek.engine.results import IndexReport, IngestReport
 from pixseek.signals import ClipVectors
 from pixseek.store.catalog import Catalog
 

@@ -23,9 +23,9 @@ from pixseek.cluster.shards import PixelPipeline, new_run_id, new_shard_name, wr
 from pixseek.cluster.shipping import ShippedModel, materialize, ship_model, tower_choice
 from pixseek.environment import number
 from pixseek.errors import ClusterError, PixseekError, ShardRefused
-from pixseek.indexer import Plan, ProgressCallback, batch_size
+from pixseek.indexer import Plan, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
-from pixseek.reports import IndexReport, Progress
+from pixseek.engine.results import IndexReport, Progress, ProgressCallback
 from pixseek.store.catalog import Catalog
 
 if TYPE_CHECKING:  # imported where used: Ray is an optional extra

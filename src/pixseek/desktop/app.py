@@ -22,11 +22,10 @@ from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
 from pixseek.files import image_extensions
 from pixseek.model.bundle import stand_in_warning
 from pixseek.filters import SearchFilters
-from pixseek.reports import IndexReport, Progress
-from pixseek.search import DEFAULT_K, parse_query
+from pixseek.engine.results import IndexReport, Progress
+from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, parse_query
 
 POLL_MS = 40
-MAX_RESULTS = 50
 ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "pixseek.png"
 SETTINGS = "desktop"  # remembered: the folder, the number of results
 

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pixseek.errors import PixseekError
 from pixseek.filters import SearchFilters
 from pixseek.metadata import describe_time
-from pixseek.reports import SearchResult
-from pixseek.search import Query, Term
+from pixseek.engine.results import SearchResult
+from pixseek.engine.query import Query, Term
 
 KEEP_PAGES = 20
 

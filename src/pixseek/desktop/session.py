@@ -17,10 +17,10 @@ from pixseek import paths
 from pixseek.desktop import results_page
 from pixseek.files import check_folder
 from pixseek.filters import SearchFilters
-from pixseek.library import Library, index_exists
+from pixseek.library import Library, OtherModel, index_exists
 from pixseek.model.bundle import default_model
-from pixseek.reports import ChangeSummary, IndexReport, SearchResult
-from pixseek.search import Query
+from pixseek.engine.results import ChangeSummary, IndexReport, ProgressCallback, SearchResult
+from pixseek.engine.query import Query
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,13 @@ class Session:
         """The model a new index would use (an existing index names its own)."""
         return self.model or default_model()
 
-    def library(self) -> Library:
-        """The app's Library, opened (and created, with the model, if absent) on first use."""
+    def library(self, other_model: OtherModel = "refuse") -> Library:
+        """The app's Library, opened (and created, with the model, if absent) on first use;
+        refused when the index was built with another model, unless `other_model` says so."""
         with self._opening:
             if self._library is None:
-                self._library = Library.open(self.index_dir, model=self.model, create=True, device=self.device)
+                self._library = Library.open(self.index_dir, model=self.model, create=True, device=self.device,
+                                             other_model=other_model)
             return self._library
 
     def inspect(self, folder: str) -> FolderState:
@@ -82,17 +84,14 @@ class Session:
         library = self.library()
         return FolderState(folder, library.changes([folder]), library.model_id, str(library.index_dir))
 
-    def index(self, folder: str, progress, cancel: threading.Event) -> IndexReport:
+    def index(self, folder: str, progress: ProgressCallback, cancel: threading.Event) -> IndexReport:
         folder = check_folder(folder)  # before the index is made: a missing folder leaves none behind
         return self.library().index([folder], progress=progress, cancel=cancel)
 
-    def reindex(self, model: str, progress, cancel: threading.Event) -> IndexReport:
+    def reindex(self, model: str, progress: ProgressCallback, cancel: threading.Event) -> IndexReport:
         """Rebuild the index (all its folders) for `model`, which the app was started with while the
         index was built with another; the old index answers searches until the new one is done."""
-        with self._opening:
-            if self._library is None:
-                self._library = Library.open(self.index_dir, create=True, device=self.device)
-        return self._library.reindex(model, progress=progress, cancel=cancel)
+        return self.library(other_model="use its own").reindex(model, progress=progress, cancel=cancel)
 
     def search(self, query: Query, k: int, filters: SearchFilters) -> SearchPage:
         """Search (`filters.folder` is the chosen folder) and open the results page."""

@@ -23,12 +23,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from pixseek import __version__, containment
+from pixseek import __version__
 from pixseek.errors import PixseekError
 from pixseek.filters import SearchFilters
 from pixseek.jobs import IndexJob, JobState
 from pixseek.library import Library
-from pixseek.search import DEFAULT_K, Query, Term
+from pixseek.engine.query import DEFAULT_K, MAX_K, Term, build_query, image_term, text_term
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Tools:
         if not os.path.isabs(absolute):
             raise ToolError(f"{what} must be an absolute path inside an indexed folder (got {path})")
         absolute = os.path.normpath(absolute)
-        if not containment.contains(self.library().folders(), absolute):
+        if self.library().inside(absolute) is None:
             raise ToolError(f"{path} is not inside the indexed folders; only photos in them can be used")
         return absolute
 
@@ -85,13 +85,13 @@ class Tools:
         absolute = self._inside_index(path, "an example photo")
         library = self.library()
         # As indexed, the stored vector is used; otherwise the resolved file (checked above) is read.
-        return Term(weight, image=absolute if library.contains(absolute) else os.path.realpath(absolute))
+        return image_term(absolute if library.contains(absolute) else os.path.realpath(absolute), weight)
 
     def _id_term(self, id_: int, weight: float) -> Term:
         found = self.library().file(id_)
         if found is None:
             raise ToolError(f"no photo with id {id_} in the index")
-        return Term(weight, image=found.path)
+        return image_term(found.path, weight)
 
     # -- tools ------------------------------------------------------------------------------
 
@@ -104,7 +104,7 @@ class Tools:
                                                            "to find photos like")] = [],  # noqa: B006
         negatives: Annotated[list[str], Field(description="words to steer away from ('not ...'): "
                                                           "text='beach', negatives=['people']")] = [],  # noqa: B006
-        k: Annotated[int, Field(ge=1, le=1000, description="number of results")] = DEFAULT_K,
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="number of results")] = DEFAULT_K,
         min_score: Annotated[float | None, Field(ge=-1, le=1, description="only results at least this "
                                                                           "similar")] = None,
         folder: Annotated[str | None, Field(description="only photos under this folder (inside an indexed "
@@ -127,20 +127,15 @@ class Tools:
         Returns the best matches with their id, path, similarity score and what is known of them
         (when taken, camera, place)."""
         try:
-            terms = [Term(1.0, text=text.strip())] if text and text.strip() else []
+            terms = [text_term(text)] if text and text.strip() else []
             terms += [self._id_term(id_, 1.0) for id_ in like_ids]
             terms += [self._photo_term(path, 1.0) for path in like_paths]
-            for words in negatives:
-                if not words.strip():
-                    raise ToolError("an empty negative: give some words to steer away from")
-                terms.append(Term(-1.0, text=words.strip()))
-            if not any(term.weight > 0 for term in terms):
-                raise ToolError("empty query: give some words (text), or example photos (like_ids, like_paths)")
+            terms += [text_term(words, -1.0) for words in negatives]
+            query = build_query(terms)
             if folder is not None:
                 folder = self._inside_index(folder, "folder")
             filters = SearchFilters.parse(after=after, before=before, year=year, camera=camera, place=place,
                                           near=near, radius=radius, folder=folder)
-            query = Query(tuple(terms))
             results = self.library().search(query, k=k, min_score=min_score, filters=filters, sort=sort)
         except PixseekError as error:
             raise ToolError(str(error)) from None

@@ -27,7 +27,7 @@ from pixseek import containment
 from pixseek.errors import IndexLocked, PixseekError
 from pixseek.files import check_folder
 from pixseek.library import Library
-from pixseek.reports import IndexReport
+from pixseek.engine.results import IndexReport
 from pixseek.watch.events import OVERFLOW_LOGGER, ChangeCollector, OverflowAlarm
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pixseek.filters import MAX_TEXT as MAX_FILTER_CHARS
-from pixseek.search import MAX_TEXT_CHARS, cut_note, read_count, read_min_score, shown
+from pixseek.engine.query import MAX_TEXT_CHARS, cut_note, read_count, read_min_score, shown
 
 SEEN_KEY = "address_seen"  # the address as the last run left it
 # Every parameter the app reads from the address.

@@ -7,8 +7,8 @@ import os
 
 import streamlit as st
 
-from pixseek.duplicates import DEFAULT_THRESHOLD, DuplicateGroup
-from pixseek.reports import human_size, plural
+from pixseek.engine.results import DEFAULT_THRESHOLD, DuplicateGroup
+from pixseek.engine.results import human_size, plural
 from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
 from pixseek.web.results import THUMBNAIL_PX, _thumbnail

@@ -20,8 +20,8 @@ import streamlit as st
 
 from pixseek.errors import PixseekError
 from pixseek.library import Library
-from pixseek.reports import SearchResult
-from pixseek.search import shown
+from pixseek.engine.results import SearchResult
+from pixseek.engine.query import shown
 from pixseek.web import searchbar, state
 from pixseek.web.messages import escape
 

@@ -16,15 +16,15 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from pixseek import uploads
-from pixseek.errors import PixseekError, QueryError
+from pixseek.errors import PixseekError
 from pixseek.files import image_extensions
 from pixseek.library import Library
-from pixseek.reports import FolderInfo, SearchResult
-from pixseek.search import DEFAULT_K, MAX_TEXT_CHARS, Query, Term, shown
+from pixseek.engine.results import FolderInfo, SearchResult
+from pixseek.engine import query
+from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, MAX_TEXT_CHARS, Query, image_term, shown, text_term
 from pixseek.web import address, filters, state
 from pixseek.web.messages import escape
 
-MAX_RESULTS = 50
 ALL_FOLDERS = ""  # the "Search in" choice that means every folder
 NO_INDEX = "No index yet: type a folder in the sidebar and press **Index images**."
 EMPTY_HINT = "Type what you are looking for, or add an example photo."
@@ -52,14 +52,11 @@ class Outcome:
 
 
 def build_query(text: str, negative: str = "", image: str | None = None) -> Query:
-    terms = [Term(1.0, text=text.strip())] if text.strip() else []
-    if image:
-        terms.append(Term(1.0, image=image))
-    if not terms:
-        raise QueryError(EMPTY_HINT)
-    if negative.strip():
-        terms.append(Term(-1.0, text=negative.strip()))
-    return Query(tuple(terms))
+    """The query of the search box, the example photo and the "Not like" box (empty boxes are no terms)."""
+    terms = [text_term(text)] if text.strip() else []
+    terms += [image_term(image)] if image else []
+    terms += [text_term(negative, -1.0)] if negative.strip() else []
+    return query.build_query(terms)
 
 
 def _title(text: str, negative: str, example: Example | None) -> str:

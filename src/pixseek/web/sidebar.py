@@ -16,7 +16,7 @@ import streamlit as st
 
 from pixseek.errors import PixseekError
 from pixseek.jobs import IndexJob, JobState
-from pixseek.reports import FolderInfo, Progress
+from pixseek.engine.results import FolderInfo, Progress
 from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
 
@@ -46,7 +46,7 @@ def _rebuild(cfg: state.Config, job: IndexJob, model: str) -> None:
 
 def _model_mismatch(cfg: state.Config, job: IndexJob, model_id: str, running: bool) -> None:
     """The index was built with another model than the app's: say so, and offer the rebuild."""
-    wanted = state.model_to_rebuild_for(cfg, state.library(cfg))
+    wanted = state.library(cfg).rebuild_for
     if wanted is None:
         return
     st.warning(f"This index was built with {escape(model_id)}; the app was started with {escape(wanted)}. "
@@ -121,7 +121,7 @@ def _when(timestamp: float | None) -> str:
 
 def _folder_row(cfg: state.Config, folder: FolderInfo, index: int, running: bool) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        missing = "" if folder.present else " · **missing** (an unmounted drive?): its photos are kept, not searched"
+        missing = f" · **missing**: {escape(folder.missing_note)}" if folder.missing_note else ""
         st.caption(f"{escape(folder.path)} · {folder.images:,} photos{missing}")
         st.button("Remove", key=f"remove_{index}", type="tertiary", disabled=running, on_click=_remove,
                   args=(cfg, folder.path), help="Drop this folder and its photos from the index (the files stay)")

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from pixseek import paths
-from pixseek.errors import IndexIncompatible
 from pixseek.library import Library, index_exists
-from pixseek.model.bundle import find_bundle
 from pixseek.jobs import IndexJob
-from pixseek.reports import ChangeSummary, FolderInfo, Status
+from pixseek.engine.results import ChangeSummary, FolderInfo, Status
 from pixseek.uploads import UploadStore
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
@@ -44,26 +42,15 @@ def config() -> Config:
 def open_library(cfg: Config, check_model: bool = True) -> Library:
     """A new Library on this index, creating the index if there is none (an indexing run's own);
     with `check_model`, refused when the index was built with another model than the app's."""
-    return Library.open(cfg.index_dir, model=cfg.model if check_model else None, create=True, device=cfg.device)
+    return Library.open(cfg.index_dir, model=cfg.model, create=True, device=cfg.device,
+                        other_model="refuse" if check_model else "use its own")
 
 
 @st.cache_resource(show_spinner=False, validate=Library.is_current)
 def _shared(cfg: Config) -> Library:
     """An index built with another model than the app was started with is searched with its own
-    model until it is rebuilt (the sidebar says so and offers the rebuild)."""
-    try:
-        return open_library(cfg)
-    except IndexIncompatible as error:
-        if error.model is None:
-            raise
-        return open_library(cfg, check_model=False)
-
-
-def model_to_rebuild_for(cfg: Config, library: Library) -> str | None:
-    """The app's model, when the index was built with another (None when they agree)."""
-    if cfg.model is None:
-        return None
-    return None if find_bundle(cfg.model).model_id == library.model_id else cfg.model
+    model until it is rebuilt (the sidebar says so and offers the rebuild: `rebuild_for`)."""
+    return open_library(cfg, check_model=False)
 
 
 def library(cfg: Config) -> Library:

@@ -19,68 +19,27 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from pixseek.errors import ImageError
-from pixseek.metadata import PhotoMetadata, describe_time
+from pixseek.engine import folders
+from pixseek.engine.index import OpenIndex
+from pixseek.engine.results import DEFAULT_THRESHOLD, DuplicateGroup, DuplicatePhoto
+from pixseek.errors import ImageError, QueryError
+from pixseek.images import open_upright, perceptual_hash
 
-DEFAULT_THRESHOLD = 0.90
 PHASH_BITS = 12
 K_NEIGHBOURS = 16
 NPROBE = 2  # IVF lists searched per photo: 99.7% of near-duplicate pairs found (docs/duplicates.md)
 QUERY_BATCH = 4096
 
 
-@dataclass(frozen=True)
-class DuplicatePhoto:
-    id: int
-    path: str
-    size: int  # bytes
-    width: int
-    height: int
-    metadata: PhotoMetadata | None
-    same_as_best: bool  # the very same bytes as the group's first photo
-    similarity: float  # CLIP cosine with the group's first photo (1.0 for it and its exact copies)
-
-    def describe(self) -> str:
-        when = describe_time(self.metadata.local_time, self.metadata.time_source, self.metadata.utc_offset_min) \
-            if self.metadata else "date unknown"
-        how = "exact copy" if self.same_as_best else f"similarity {self.similarity:.3f}"
-        return f"{self.path}  ({self.width}x{self.height}, {self.size:,} bytes, {when}, {how})"
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "bytes": self.size, "width": self.width, "height": self.height,
-                "taken": self.metadata.local_time.isoformat() if self.metadata else None,
-                "exact_copy_of_first": self.same_as_best, "similarity": round(self.similarity, 6)}
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    photos: list[DuplicatePhoto]  # best first
-
-    @property
-    def exact(self) -> bool:
-        """Every photo has the same bytes."""
-        return all(p.same_as_best for p in self.photos)
-
-    def describe(self) -> str:
-        kind = "exact copies" if self.exact else "near-duplicates"
-        best = self.photos[0].path
-        name = os.path.basename(best)
-        shared = any(os.path.basename(p.path) == name for p in self.photos[1:])  # then the folder tells them apart
-        return f"{len(self.photos)} {kind}; keep {name}{f' in {os.path.dirname(best)}' if shared else ''}?"
-
-    def to_dict(self) -> dict:
-        return {"kind": "exact" if self.exact else "near", "photos": [p.to_dict() for p in self.photos]}
-
-
 class _Sets:
     """Union-find over row ids."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parent: dict[int, int] = {}
 
     def find(self, x: int) -> int:
@@ -106,7 +65,8 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def near_pairs(neighbours: Callable, vectors_for: Callable, ids: np.ndarray, threshold: float,
+def near_pairs(neighbours: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+               vectors_for: Callable[[Any], np.ndarray], ids: np.ndarray, threshold: float,
                phash: Callable[[list[int]], dict[int, int]]) -> list[tuple[int, int]]:
     """Pairs (a, b) of `ids` with exact cosine >= threshold and pHashes <= PHASH_BITS apart.
 
@@ -149,9 +109,8 @@ def group(copies: list[list[int]], pairs: list[tuple[int, int]]) -> list[list[in
 def missing_phashes(paths: dict[int, str], workers: int | None = None) -> dict[int, int]:
     """Perceptual hashes computed from the files (for photos indexed before pixseek stored them);
     a file that cannot be read now gets none."""
-    from pixseek.images import open_upright, perceptual_hash
 
-    def one(item):
+    def one(item: tuple[int, str]) -> tuple[int, int | None]:
         id_, path = item
         try:
             return id_, perceptual_hash(open_upright(path, min_side=64))
@@ -160,3 +119,47 @@ def missing_phashes(paths: dict[int, str], workers: int | None = None) -> dict[i
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="pixseek-phash") as pool:
         return {i: h for i, h in pool.map(one, paths.items()) if h is not None}
+
+
+def find(index: OpenIndex, threshold: float | None = None, folder: str | None = None) -> list[DuplicateGroup]:
+    """Groups of exact copies and near-duplicates, each best copy first, largest groups first;
+    `threshold` is the CLIP cosine a near-duplicate needs."""
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0 < threshold <= 1:
+        raise QueryError(f"the duplicate threshold must be more than 0 and at most 1 (got {threshold:g})")
+    live = index.vectors()
+    catalog = index.catalog
+    within = folders.indexed_folder(index, folder) if folder is not None else None
+    with catalog.snapshot():
+        ids, copies = catalog.ids_under(within), catalog.copies(within)
+    later_copies = {i for members in copies for i in members[1:]}  # one vector per content is enough
+    unique = np.array([i for i in ids if i not in later_copies], dtype=np.int64)
+
+    def phashes(some: list[int]) -> dict[int, int]:
+        """Stored perceptual hashes, and those missing (photos indexed by an older pixseek) from the files."""
+        known = catalog.phashes(some)
+        return {**known, **missing_phashes(catalog.paths_for(i for i in some if i not in known))}
+
+    pairs = near_pairs(lambda q: live.neighbours(q, K_NEIGHBOURS, NPROBE), catalog.vectors_for, unique, threshold,
+                       phashes)
+    return [_ranked(index, members) for members in sorted(group(copies, pairs), key=lambda g: (-len(g), g[0]))]
+
+
+def _ranked(index: OpenIndex, ids: list[int]) -> DuplicateGroup:
+    """A group's photos, the best first: the most pixels, the most bytes, the oldest."""
+    details = index.catalog.file_details(ids)
+    described = index.catalog.descriptions(ids)
+    found = [i for i in ids if i in details]
+
+    def rank(id_: int) -> tuple[int, int, float, str]:
+        path, size, width, height, _ = details[id_]
+        taken = described[id_].metadata.taken_at if id_ in described else float("inf")
+        return -width * height, -size, taken, path
+
+    found.sort(key=rank)
+    vectors = dict(zip(found, index.catalog.vectors_for(found)))
+    best = found[0]
+    return DuplicateGroup([
+        DuplicatePhoto(i, details[i][0], details[i][1], details[i][2], details[i][3],
+                       described[i].metadata if i in described else None, details[i][4] == details[best][4],
+                       float(np.dot(vectors[i], vectors[best]))) for i in found])

@@ -1,11 +1,15 @@
-"""Queries: text, example images, weighted mixes and negatives, as rclip does them.
+"""Queries: text, example images, weighted mixes and negatives, as rclip does them; the one
+query type every face builds, and the one place it is built and checked.
 
 A query is a list of weighted terms. Each term is a text or an image; its vector is scaled by
 its weight (negative for "not ..."), the sum is normalised, and the index returns the nearest
-stored vectors by cosine similarity. `"2:dog" "1:snow"` weighs terms (a time such as
-"10:30 meeting" is text); a term that names an existing image file is an image term, and one
-that looks like a file name or path (holiday.jpg, ~/x) but names no image file is an error, not
-a text search for the typo.
+stored vectors by cosine similarity. A face gathers its terms with `text_term` and
+`image_term` and makes the query with `build_query`; the CLI's words go through
+`parse_query`, where `"2:dog" "1:snow"` weighs terms (a time such as "10:30 meeting" is text),
+a term that names an existing image file is an image term, and one that looks like a file name
+or path (holiday.jpg, ~/x) but names no image file is an error, not a text search for the typo.
+Elsewhere text is always text: a web page or an HTTP request never makes the engine read a
+file by typing its name.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +29,11 @@ WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)
 PATH_STARTS = ("/", "./", "../", "~/")
 MAX_TEXT_CHARS = 1000
 DEFAULT_K = 10  # results shown when the user does not say, in every face
+MAX_K = 1000  # the most results one search returns
+MAX_RESULTS = 50  # the most results a page of the web or desktop app shows at once
+SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
 EMPTY = "empty query: give some words to search for, or an example image"
+EMPTY_TERM = "empty query term: give some words"
 
 
 @dataclass(frozen=True)
@@ -88,26 +97,65 @@ def _image_path(text: str) -> str:
     return path
 
 
+def _weight(weight: float) -> float:
+    if not math.isfinite(weight):  # an infinite weight would make every score NaN
+        raise QueryError(f"the weight {weight} is too large")
+    if weight == 0:
+        raise QueryError("a term's weight must not be 0")
+    return float(weight)
+
+
+def text_term(text: str, weight: float = 1.0) -> Term:
+    """Words to search for (or, with a negative weight, to steer away from), always as text."""
+    body = text.strip()
+    if not body:
+        raise EmptyQuery(EMPTY_TERM)
+    if len(body) > MAX_TEXT_CHARS:
+        raise QueryError(f"query text is too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
+    return Term(_weight(weight), text=body)
+
+
+def image_term(path: str, weight: float = 1.0) -> Term:
+    """An example photo: a path the engine may read (one in the index, or an upload)."""
+    return Term(_weight(weight), image=path)
+
+
+def build_query(terms: Iterable[Term]) -> Query:
+    """The query of `terms`, in their order; EmptyQuery unless one of them is sought (a
+    positive weight): words to steer away from alone find nothing."""
+    terms = tuple(terms)
+    if not any(t.weight > 0 for t in terms):
+        raise EmptyQuery(EMPTY)
+    return Query(terms)
+
+
 def _term(raw: str, sign: float, force_image: bool = False) -> Term:
     weight, body = _split_weight(raw)
     body = body.strip()
     if not body:
         raise EmptyQuery(EMPTY)
     if force_image or _existing_file(body) or _looks_like_path(body):
-        return Term(sign * weight, image=_image_path(body))
-    if len(body) > MAX_TEXT_CHARS:
-        raise QueryError(f"query text is too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
-    return Term(sign * weight, text=body)
+        return image_term(_image_path(body), sign * weight)
+    return text_term(body, sign * weight)
 
 
-def parse_query(texts: list[str] = (), images: list[str] = (), negatives: list[str] = ()) -> Query:
+def parse_query(texts: Iterable[str | None] = (), images: Iterable[str] = (),
+                negatives: Iterable[str] = ()) -> Query:
     """Build a query from CLI-style arguments; raises QueryError for an empty or bad query."""
     terms = [_term(t, 1.0) for t in texts if t is not None]
     terms += [_term(i, 1.0, force_image=True) for i in images]
     terms += [_term(n, -1.0) for n in negatives]
-    if not any(t.weight > 0 for t in terms):
-        raise EmptyQuery(EMPTY)
-    return Query(tuple(terms))
+    return build_query(terms)
+
+
+def check_options(k: int, min_score: float | None, sort: str) -> None:
+    """The search options every face passes, checked in one place."""
+    if not 1 <= k <= MAX_K:
+        raise QueryError(f"the number of results must be between 1 and {MAX_K}")
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort order {sort!r}; use one of {', '.join(SORTS)}")
+    if min_score is not None and not -1 <= min_score <= 1:  # a cosine; NaN fails the test too
+        raise QueryError(min_score_error(min_score))
 
 
 def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -118,7 +166,8 @@ def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(mixed))
     if norm < 1e-6:
         raise QueryError("the query's terms cancel each other out; change the weights")
-    return (mixed / norm).astype(np.float32)
+    unit: np.ndarray = (mixed / norm).astype(np.float32)
+    return unit
 
 
 # Requests written where no control checks them (a web page's address, a bookmark): what each
@@ -147,7 +196,7 @@ def read_count(written: str, most: int) -> tuple[int, str | None]:
     return count, None
 
 
-def min_score_error(score) -> str:
+def min_score_error(score: object) -> str:
     return f"the minimum score must be a number from -1 to 1, not {score}"
 
 

@@ -1,10 +1,14 @@
-"""Plain data that the engine hands to the faces: progress, reports, results, status."""
+"""Plain data that the engine hands to the faces: progress, reports, results, status, and the
+one wording of the conditions they show (a missing folder)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from pixseek.metadata import PhotoMetadata
+from pixseek.metadata import PhotoMetadata, describe_time
 from pixseek.places import Place
 
 
@@ -29,6 +33,9 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]  # called after each saved batch of a long run
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,9 @@ class SearchResult:
     metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
     place: Place | None = None  # where it was taken, when it has a GPS position near a known place
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: path, score, and the metadata known (for --json and the HTTP API)."""
-        found = {"path": self.path, "score": round(self.score, 6)}
+        found: dict[str, Any] = {"path": self.path, "score": round(self.score, 6)}
         m = self.metadata
         if m is not None:
             sign = "+" if m.utc_offset_min >= 0 else "-"
@@ -133,6 +140,17 @@ class FolderInfo:
     path: str
     images: int
     present: bool
+
+    @property
+    def missing_note(self) -> str | None:
+        """What every face says of this folder when it is not there now (None when it is)."""
+        return None if self.present else missing_folder(self.path, self.images)
+
+
+def missing_folder(folder: str, images: int) -> str:
+    """The one wording of an indexed folder that is not there now."""
+    return (f"the indexed folder {folder} is missing (an unmounted drive?): its {images} photos are kept in the "
+            "index but left out of searches until it is back; or remove it from the index")
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,52 @@ class Status:
     notes: list[str]
 
 
+DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another
+
+
+@dataclass(frozen=True)
+class DuplicatePhoto:
+    id: int
+    path: str
+    size: int  # bytes
+    width: int
+    height: int
+    metadata: PhotoMetadata | None
+    same_as_best: bool  # the very same bytes as the group's first photo
+    similarity: float  # CLIP cosine with the group's first photo (1.0 for it and its exact copies)
+
+    def describe(self) -> str:
+        when = describe_time(self.metadata.local_time, self.metadata.time_source, self.metadata.utc_offset_min) \
+            if self.metadata else "date unknown"
+        how = "exact copy" if self.same_as_best else f"similarity {self.similarity:.3f}"
+        return f"{self.path}  ({self.width}x{self.height}, {self.size:,} bytes, {when}, {how})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "bytes": self.size, "width": self.width, "height": self.height,
+                "taken": self.metadata.local_time.isoformat() if self.metadata else None,
+                "exact_copy_of_first": self.same_as_best, "similarity": round(self.similarity, 6)}
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    photos: list[DuplicatePhoto]  # best first
+
+    @property
+    def exact(self) -> bool:
+        """Every photo has the same bytes."""
+        return all(p.same_as_best for p in self.photos)
+
+    def describe(self) -> str:
+        kind = "exact copies" if self.exact else "near-duplicates"
+        best = self.photos[0].path
+        name = os.path.basename(best)
+        shared = any(os.path.basename(p.path) == name for p in self.photos[1:])  # then the folder tells them apart
+        return f"{len(self.photos)} {kind}; keep {name}{f' in {os.path.dirname(best)}' if shared else ''}?"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "exact" if self.exact else "near", "photos": [p.to_dict() for p in self.photos]}
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 group', '2 groups' (`many` for irregular plurals)."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
@@ -172,8 +236,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def human_size(size: int) -> str:
     """Bytes as a person reads them: 512 B, 20 KB, 3.4 MB, 1.2 GB (powers of 1024)."""
+    value = float(size)
     for unit in ("B", "KB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}"
-        size /= 1024
-    return f"{size:.1f} MB" if size < 1024 else f"{size / 1024:.1f} GB"
+        if value < 1024:
+            return f"{value:.0f} {unit}"
+        value /= 1024
+    return f"{value:.1f} MB" if value < 1024 else f"{value / 1024:.1f} GB"

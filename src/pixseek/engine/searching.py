@@ -1,0 +1,107 @@
+"""Running a query: its terms made vectors (words encoded once and remembered; an indexed photo
+reuses its stored vector), the vector index searched within the filters, and the results
+described with what is known of each photo.
+
+A filter the vector index cannot apply itself (a folder, a minimum score) is applied to the
+candidates it returns, fetching four times more until `k` pass or none are left.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+
+from pixseek.engine import folders
+from pixseek.engine.index import OpenIndex
+from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
+from pixseek.engine.results import SearchResult
+from pixseek.errors import ImageError, QueryError
+from pixseek.filters import SearchFilters
+from pixseek.images import open_upright
+from pixseek.store.catalog import folder_range
+
+TEXT_CACHE = 256  # query words whose vectors are remembered
+
+
+def _term_vector(index: OpenIndex, term: Term) -> np.ndarray:
+    if term.text is not None:
+        cached = index.text_vectors.get(term.text)
+        if cached is None:
+            cached = np.asarray(index.encoder.encode_texts([term.text])[0])
+            if len(index.text_vectors) > TEXT_CACHE:
+                index.text_vectors.clear()
+            index.text_vectors[term.text] = cached
+        return cached
+    assert term.image is not None  # a term is words or a photo
+    record = index.catalog.lookup(term.image)
+    if record is not None and _stat_key(term.image) == (record.size, record.mtime_ns):
+        stored: np.ndarray = index.catalog.vectors_for([record.id])[0]
+        return stored
+    try:
+        image = open_upright(term.image, min_side=index.encoder.image_size)
+    except ImageError as error:
+        raise QueryError(f"cannot use {term.image} as a query image: {error}") from None
+    encoded: np.ndarray = index.encoder.encode_images([image])[0]
+    return encoded
+
+
+def query_vector(index: OpenIndex, query: Query) -> np.ndarray:
+    """The unit vector a query searches with."""
+    vectors = np.stack([_term_vector(index, t) for t in query.terms])
+    return combine(vectors, np.array([t.weight for t in query.terms]))
+
+
+def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: float | None = None,
+           filters: SearchFilters | None = None, sort: str = "score") -> list[SearchResult]:
+    """The `k` best matches among the photos that pass `filters`, best first, or in the order
+    they were taken with sort="date"."""
+    if isinstance(query, str):
+        query = parse_query([query])
+    check_options(k, min_score, sort)
+    filters = filters or SearchFilters()
+    if filters.folder is not None:
+        filters = replace(filters, folder=folders.searchable_folder(index, filters.folder))
+    if not index.vectors_loaded and any(t.text is not None for t in query.terms):
+        index.encoder.preload("text")  # the first search loads the model while the vector index opens
+    live = index.vectors()
+    vector = query_vector(index, query)
+    allowed = index.metadata().select(filters) if filters.needs_metadata else None
+    bounds = folder_range(filters.folder) if filters.folder else None
+    pool = live.index.ntotal if allowed is None else len(allowed)
+    fetch = k if bounds is None and min_score is None else k * 4
+    while True:
+        scores, ids = live.search(vector, fetch, allowed)
+        paths_by_id = index.catalog.paths_for(i for i in ids if i >= 0)
+        results = []
+        for score, id_ in zip(scores, ids):
+            path = paths_by_id.get(int(id_))
+            if path is None or (min_score is not None and score < min_score):
+                continue
+            if bounds and not bounds[0] <= os.fsencode(path) < bounds[1]:
+                continue
+            if os.path.exists(path):
+                results.append(SearchResult(path, float(score), int(id_)))
+        exhausted = fetch >= pool or (min_score is not None and len(scores) and scores[-1] < min_score)
+        if len(results) >= k or exhausted:
+            return _described(index, results[:k], sort)
+        fetch *= 4
+
+
+def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:
+    """Each result with the photo's metadata and place; in the order taken for sort="date"."""
+    found = index.catalog.descriptions(r.id for r in results)
+    results = [replace(r, metadata=found[r.id].metadata, place=found[r.id].place) if r.id in found else r
+               for r in results]
+    if sort == "date":  # photos whose metadata is not read yet go last
+        results.sort(key=lambda r: r.metadata.taken_at if r.metadata else float("inf"))
+    return results
+
+
+def _stat_key(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:  # gone since the query was parsed: decoding it says so
+        return None
+    return stat.st_size, stat.st_mtime_ns
