@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, make_photo
 
-FACES = ["cli.py", "web", "desktop", "api", "watch", "mcp", "preview.py"]
+FACES = ["cli", "web", "desktop", "api", "watch", "mcp", "preview.py"]
 
 
 def readme_example() -> str:
