@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, find_bundle, installed_bundles
 from pixseek.cli.models import add_model_commands
+from pixseek.model.bundle import CONFIG_NAME, Bundle, find_bundle, installed_bundles
 from pixseek.model.encoder import Encoder
 from pixseek.model.install import install_from_path
+from pixseek.model.known_models import DEFAULT_MODEL
 from pixseek.model.quantize import INT8_IMAGE_MODEL, INT8_TEXT_MODEL
 from pixseek.model.samples import generated_photos
 

@@ -11,7 +11,8 @@ from pixseek.cli.output import EXIT_INTERRUPTED, EXIT_USER_ERROR, note
 from pixseek.cli.progress import ProgressBar, cancel_on_interrupt
 from pixseek.errors import PixseekError
 from pixseek.files import check_folder
-from pixseek.model.bundle import DEFAULT_MODEL, default_model, installed_bundles
+from pixseek.model.bundle import default_model, installed_bundles
+from pixseek.model.known_models import DEFAULT_MODEL
 
 
 def first_model(args: argparse.Namespace) -> None:

@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pixseek import paths
-from pixseek.model.bundle import DEFAULT_MODEL, default_model, installed_bundles, stand_in_warning
-from pixseek.model.catalogue import CATALOGUE
+from pixseek.model.bundle import default_model, installed_bundles, stand_in_warning
+from pixseek.model.known_models import DEFAULT_MODEL, KNOWN_MODELS
 
 PRECISION_HELP = "image tower precision: int8 (default; kept only if it agrees with fp32 on sample photos) or fp32"
 
@@ -37,10 +37,10 @@ def _percent(value: float | None) -> str:
 def list_available(installed: set[str], default: str, as_json: bool) -> int:
     """The catalogue: what each model is, costs and gives, and whether it is installed."""
     if as_json:
-        print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in CATALOGUE], indent=2))
+        print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in KNOWN_MODELS], indent=2))
         return 0
     print(f"{'':2}{'NAME':34}{'DOWNLOAD':>10}{'DIM':>5}{'IMG/S':>7}{'FLICKR':>8}{'COCO':>6}  LICENCE")
-    for entry in CATALOGUE:
+    for entry in KNOWN_MODELS:
         marker = ("*" if entry.name == default else " ") + ("+" if entry.name in installed else " ")
         speed = "-" if entry.images_per_s is None else f"{entry.images_per_s:.0f}"
         flickr, coco = entry.recall or (None, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "DEFAULT_MODEL": "bundle", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
+    "DEFAULT_MODEL": "known_models", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
     "installed_bundles": "bundle", "Encoder": "encoder",
     "export_model": "export", "export_checkpoint": "export", "export_random": "export",
     "install_from_hub": "install", "install_from_path": "install", "install_checkpoint": "install",

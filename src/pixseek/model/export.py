@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig, first_line
+from pixseek.model.clip_bpe import VOCAB_FILE, clip_tokenizer
+from pixseek.model.sources.xenova import preprocessing
 
 OPSET = 17
 # Presets for random-weight models. "vit-b-32" is CLIP ViT-B/32's exact shape (transformers'
@@ -117,8 +119,6 @@ def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
     Xenova's exports of such checkpoints are), refusing what pixseek does not reproduce."""
     from transformers.utils import cached_file
 
-    from pixseek.model.sources.xenova import preprocessing
-
     path = cached_file(checkpoint, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
                        _raise_exceptions_for_connection_errors=False)
     return preprocessing(Path(path), image_size) if path is not None else {}
@@ -141,7 +141,5 @@ def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None =
 def export_random(preset: str, destination: Path, seed: int = 0, vocab_file: Path | None = None) -> Bundle:
     """A random-weight bundle for tests and benchmarks, with CLIP's real tokenizer; its model id
     names preset and seed."""
-    from pixseek.model.clip_bpe import VOCAB_FILE, clip_tokenizer
-
     model = random_clip(preset, seed)
     return export_model(model, clip_tokenizer(vocab_file or VOCAB_FILE), destination, f"random/{preset}-seed{seed}")

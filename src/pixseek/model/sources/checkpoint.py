@@ -36,6 +36,8 @@ def read_checkpoint_name(folder: Path) -> str | None:
 
 
 def convert(folder: Path, workdir: Path, model_id: str | None) -> Path:
+    # why: export reads a checkpoint's preprocessing as the xenova layout does, so it imports the
+    # layouts, this one among them: imported at the top, each would wait for the other.
     from pixseek.model.export import export_checkpoint
 
     return export_checkpoint(str(folder), workdir, model_id or read_checkpoint_name(folder) or folder.name).path
