@@ -24,6 +24,7 @@ from pixseek.environment import number
 from pixseek.errors import ClusterError, PixseekError, ShardRefused
 from pixseek.indexer import Plan, ProgressCallback, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
+from pixseek.model.encoder import Encoder
 from pixseek.reports import IndexReport, Progress
 from pixseek.store.catalog import Catalog
 
@@ -38,8 +39,6 @@ class _EmbedPhotos:
 
     def __init__(self, model: ShippedModel, known: list):
         import ray
-
-        from pixseek.model import Encoder
 
         config = model.config
         self.encoder = Encoder(materialize(model), precision=config.precision, text_precision=config.text_precision,
@@ -57,8 +56,6 @@ class _EncodePixels:
     CUDA provider on that node: install onnxruntime-gpu there)."""
 
     def __init__(self, model: ShippedModel):
-        from pixseek.model import Encoder
-
         config = model.config
         self.encoder = Encoder(materialize(model), precision=config.precision, text_precision=config.text_precision,
                                device="auto")

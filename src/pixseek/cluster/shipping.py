@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+from pixseek.model.encoder import default_precision
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
@@ -91,8 +92,6 @@ def materialize(shipped: ShippedModel) -> Bundle:
 def tower_choice(bundle: Bundle, precision: str | None, gpu: bool) -> tuple[str, str]:
     """(image, text) precisions for encoder actors: as the Encoder would choose on that device
     (fp32 on CUDA, whose provider runs int8 MatMuls on the CPU), `precision` forcing the image tower."""
-    from pixseek.model.encoder import default_precision
-
     providers = ["CUDAExecutionProvider"] if gpu else []
     return (precision or default_precision(bundle, "image", providers),
             default_precision(bundle, "text", providers))

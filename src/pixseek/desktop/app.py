@@ -9,19 +9,18 @@ the workers hand back, which it drains from a queue every POLL_MS with `after()`
 from __future__ import annotations
 
 import os
-import queue
 import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from pixseek import settings
-from pixseek.desktop.dialogs import InputProblem, install_error_hook, show_about, show_error
+from pixseek.desktop.dialogs import InputProblem, install_error_hook, load_icon, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
-from pixseek.desktop.worker import Outcome, Worker
+from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types
+from pixseek.desktop.worker import Outcome, Worker, drain
 from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
-from pixseek.files import image_extensions
-from pixseek.model.bundle import stand_in_warning
 from pixseek.filters import SearchFilters
+from pixseek.model.bundle import stand_in_warning
 from pixseek.reports import IndexReport, Progress
 from pixseek.search import DEFAULT_K, parse_query
 
@@ -29,26 +28,6 @@ POLL_MS = 40
 MAX_RESULTS = 50
 ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "pixseek.png"
 SETTINGS = "desktop"  # remembered: the folder, the number of results
-
-
-def image_types() -> list[tuple[str, str]]:
-    """The file dialog's filter: the extensions pixseek indexes, in either case."""
-    patterns = " ".join(f"*{ext} *{ext.upper()}" for ext in sorted(image_extensions()))
-    return [("Images", patterns), ("All files", "*")]
-
-
-def describe_progress(p: Progress) -> str:
-    eta = f" · about {p.eta:.0f} s left" if p.eta is not None else ""
-    return f"Indexing: {p.done} of {p.total} images · {p.rate:.1f} images/s{eta}"
-
-
-def describe_report(report: IndexReport, folder: str) -> str:
-    text = f"{'Indexing cancelled' if report.cancelled else 'Indexed'} {folder}: " + report.describe()
-    if report.skipped:
-        shown = ", ".join(f"{os.path.basename(path)} ({reason})" for path, reason in report.skipped[:3])
-        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
-        text += f". Skipped: {shown}{more}"
-    return text
 
 
 class App:
@@ -71,7 +50,7 @@ class App:
         install_error_hook(root)
         root.title("pixseek")
         root.minsize(560, 0)
-        self._icon = self._load_icon(icon)
+        self._icon = load_icon(root, icon)
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._poll_id = root.after(POLL_MS, self._poll)
@@ -81,15 +60,6 @@ class App:
             root.after_idle(lambda: self.select_folder(remembered=True))
 
     # -- layout -----------------------------------------------------------------------------
-
-    def _load_icon(self, icon: Path) -> tk.PhotoImage | None:
-        """The window icon; a missing or unreadable icon file only costs the icon."""
-        try:
-            image = tk.PhotoImage(master=self.root, file=str(icon))
-        except (tk.TclError, OSError):
-            return None
-        self.root.iconphoto(True, image)
-        return image
 
     def _build(self) -> None:
         root = self.root
@@ -230,23 +200,13 @@ class App:
     # -- worker outcomes ----------------------------------------------------------------------
 
     def _poll(self) -> None:
-        """Drain the worker's queue on the UI thread; only the latest progress is drawn."""
+        """Drain the workers' queue on the UI thread; only the latest progress is drawn."""
         try:
-            progress = None
-            while True:
-                try:
-                    item = self.worker.events.get_nowait()
-                except queue.Empty:
-                    break
+            for item in drain(self.worker.events):
                 if isinstance(item, Progress):
-                    progress = item
-                    continue
-                if progress is not None:
-                    self._show_progress(progress)
-                    progress = None
-                self._deliver(item)
-            if progress is not None:
-                self._show_progress(progress)
+                    self._show_progress(item)
+                else:
+                    self._deliver(item)
         finally:
             self._poll_id = self.root.after(POLL_MS, self._poll)
 
@@ -343,13 +303,17 @@ class App:
                 show_error(self.root, FolderNotFound("no image folder chosen yet: type one, or choose one"))
             self.select_folder(force=True)
             return
+        self._start_indexing(f"Scanning {self.folder}…")
+        self.worker.submit(self.session.index, self._on_indexed, self.folder, self.worker.report,
+                           self.worker.cancel)
+
+    def _start_indexing(self, message: str) -> None:
+        """The progress row moving (until the first progress report) and `message` said."""
         self.worker.cancel.clear()
         self._set_busy("index")
         self.progress.configure(mode="indeterminate")
         self.progress.start(15)
-        self._say(f"Scanning {self.folder}…")
-        self.worker.submit(self.session.index, self._on_indexed, self.folder, self.worker.report,
-                           self.worker.cancel)
+        self._say(message)
 
     def _on_indexed(self, report: IndexReport) -> None:
         self._set_busy(None)
@@ -360,7 +324,7 @@ class App:
         """A search line that said "indexing goes on", or an error that indexing may have fixed,
         no longer holds."""
         if self.page is not None and not self.searching:
-            self._show_found(self._found_text(self.page, partial=False))
+            self._show_found(describe_found(self.page, partial=False))
         elif self.found_var.get().startswith("Error: ") and self.busy is None:
             self._show_found("")
 
@@ -372,11 +336,7 @@ class App:
                                           "and a cancelled rebuild goes on where it stopped next time.",
                                    parent=self.root):
             return False
-        self.worker.cancel.clear()
-        self._set_busy("index")
-        self.progress.configure(mode="indeterminate")
-        self.progress.start(15)
-        self._say(f"Rebuilding the index for {error.model}…")
+        self._start_indexing(f"Rebuilding the index for {error.model}…")
         self.worker.submit(self.session.reindex, self._on_rebuilt, error.model, self.worker.report, self.worker.cancel)
         return True
 
@@ -429,14 +389,6 @@ class App:
         self._show_found(f"Searching for {query.describe()}…")
         self.searcher.submit(self.session.search, self._on_searched, query, k, filters)
 
-    def _found_text(self, found: SearchPage, partial: bool) -> str:
-        """What a search found and where its page is. Whether the browser shows the page is not
-        known here (it may fail after taking it), so the page's path is always given."""
-        handed = ("handed to your web browser (if no window opens, open the page yourself)" if found.browser
-                  else "no web browser was found to open it: open the page yourself")
-        text = f"{len(found.results)} results for {found.query.describe()}: {handed}. Page: {found.page}"
-        return text + (" · Indexing goes on: these are from the images indexed so far." if partial else "")
-
     def _show_found(self, text: str) -> None:
         self.found_var.set(text)
         if self.page is not None and text and not text.startswith(("Error: ", "Searching")):
@@ -447,7 +399,7 @@ class App:
     def _on_searched(self, found: SearchPage) -> None:
         self._set_searching(False)
         self.page = found
-        self._show_found(self._found_text(found, partial=self.busy == "index"))
+        self._show_found(describe_found(found, partial=self.busy == "index"))
 
     def open_results_page(self) -> None:
         """Hand the last results page to the browser again (after closing it, or when it failed)."""

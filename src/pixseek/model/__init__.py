@@ -11,7 +11,7 @@ import importlib
 _HOMES = {
     "DEFAULT_MODEL": "known_models", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
     "installed_bundles": "bundle", "Encoder": "encoder",
-    "export_model": "export", "export_checkpoint": "export", "export_random": "export",
+    "export_model": "export", "export_checkpoint": "sources.checkpoint", "export_random": "export",
     "install_from_hub": "install", "install_from_path": "install", "install_checkpoint": "install",
 }
 

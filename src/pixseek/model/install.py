@@ -263,7 +263,7 @@ def install_checkpoint(checkpoint: str, name: str | None = None, precision: str 
     def build(workdir: Path) -> Path:
         if Path(checkpoint).is_dir():
             return sources.checkpoint.convert(Path(checkpoint), workdir, model_id)
-        return export.export_checkpoint(str(checkpoint), workdir, model_id or str(checkpoint)).path
+        return sources.checkpoint.export_checkpoint(str(checkpoint), workdir, model_id or str(checkpoint)).path
 
     name = name or Path(str(checkpoint).rstrip("/")).name
     return install_built(name, build, precision, photos, report)

@@ -20,7 +20,7 @@ import webbrowser
 from pathlib import Path
 
 from pixseek.errors import PixseekError
-from pixseek.uploads import MAX_UPLOAD_MB
+from pixseek.serving.uploads import MAX_UPLOAD_MB
 
 APP = Path(__file__).with_name("app.py")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from pixseek import uploads
+from pixseek.serving import uploads
 from pixseek.errors import PixseekError, QueryError
 from pixseek.files import image_extensions
 from pixseek.library import Library

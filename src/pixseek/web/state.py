@@ -17,9 +17,9 @@ from pixseek import paths
 from pixseek.errors import IndexIncompatible
 from pixseek.library import Library, index_exists
 from pixseek.model.bundle import find_bundle
-from pixseek.jobs import IndexJob
+from pixseek.serving.jobs import IndexJob
 from pixseek.reports import ChangeSummary, FolderInfo, Status
-from pixseek.uploads import UploadStore
+from pixseek.serving.uploads import UploadStore
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
 CHANGES_TTL_S = 30  # looking for changed files scans every folder: not on every redraw
