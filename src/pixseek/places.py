@@ -65,7 +65,7 @@ def name_places(positions: Iterable[tuple[float, float]]) -> list[Place | None]:
         return []
     import reverse_geocode
 
-    named = []
+    named: list[Place | None] = []
     for (lat, lon), found in zip(positions, reverse_geocode.search(positions)):
         km = distance_km(lat, lon, found["latitude"], found["longitude"])
         if km > REGION_KM:

@@ -8,6 +8,7 @@ the workers hand back, which it drains from a queue every POLL_MS with `after()`
 
 from __future__ import annotations
 
+import argparse
 import os
 import tkinter as tk
 from pathlib import Path
@@ -166,7 +167,7 @@ class App:
             self.query_entry.grid(row=5, column=1, columnspan=3, sticky="ew", padx=(5, 0), pady=(6, 0))
             self.query_entry.focus_set()
 
-    def _wrap_messages(self, event) -> None:
+    def _wrap_messages(self, event: tk.Event[ttk.Frame]) -> None:
         for label in (self.status, self.found):
             label.configure(wraplength=max(200, event.width - 20))
 
@@ -238,7 +239,7 @@ class App:
 
     # -- folder and index ---------------------------------------------------------------------
 
-    def _on_folder_enter(self, event) -> str:
+    def _on_folder_enter(self, event: tk.Event[ttk.Entry]) -> str:
         self.select_folder(force=True)
         return "break"  # Enter in the folder field selects the folder; it does not search
 
@@ -280,7 +281,7 @@ class App:
                 "Index this folder?", f"{state.folder} is not in the index at {state.index_dir}.",
                 detail="Index it there now? Choose No to leave this index as it is.", parent=self.root):
             self._say(f"{state.folder} is not indexed here. Click Update index to index it.{warning}")
-        elif not state.indexed:
+        elif not state.indexed or changes is None:  # (indexed means changes were found)
             self.update_index()
         elif changes.has_changes:
             if messagebox.askyesno("Index out of date",
@@ -317,7 +318,7 @@ class App:
 
     def _on_indexed(self, report: IndexReport) -> None:
         self._set_busy(None)
-        self._say(describe_report(report, self.folder))
+        self._say(describe_report(report, self.folder or ""))
         self._indexing_over()
 
     def _indexing_over(self) -> None:
@@ -431,7 +432,7 @@ def remembered_k() -> int:
     return k if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_RESULTS else DEFAULT_K
 
 
-def launch(args) -> int:
+def launch(args: argparse.Namespace) -> int:
     """`pixseek gui`: open the window and run until it is closed."""
     try:
         root = tk.Tk(className="pixseek")

@@ -29,14 +29,14 @@ class Outcome:
 
 
 class Worker:
-    def __init__(self, name: str = "worker", events: queue.Queue | None = None):
-        self.events: queue.Queue = events if events is not None else queue.Queue()
+    def __init__(self, name: str = "worker", events: queue.Queue[Any] | None = None):
+        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
         self.cancel = threading.Event()
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[tuple[Callable[..., Any], Callable[[Any], None], tuple[Any, ...]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"pixseek-desktop-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args) -> None:
+    def submit(self, job: Callable[..., Any], on_done: Callable[[Any], None], *args: Any) -> None:
         """Run `job(*args)` on the worker; `on_done(result)` later runs on the UI thread."""
         self._jobs.put((job, on_done, args))
 
@@ -55,7 +55,7 @@ class Worker:
             except Exception as error:  # handed to the UI, which shows it as a dialog
                 self.events.put(Outcome(on_done, error=error, worker=self))
             # Drop our references now: the last reference to a Tk object must not die on this thread.
-            item = job = on_done = args = None
+            del item, job, on_done, args
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel indexing and let the job in flight finish (it commits what it has done)."""

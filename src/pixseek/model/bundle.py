@@ -11,11 +11,15 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pixseek import paths
 from pixseek.atomic import write_bytes
 from pixseek.errors import ModelInvalid, ModelNotInstalled
 from pixseek.model.known_models import DEFAULT_MODEL, install_hint, installed_name
+
+if TYPE_CHECKING:
+    from pixseek.model.preprocess import ClipPreprocessor
 
 CONFIG_NAME = "pixseek-model.json"
 BUNDLE_FORMAT = 2
@@ -103,9 +107,10 @@ class BundleConfig:
         """This config with tower `kind` made of `towers`, `default` being the one used unless asked."""
         precision, model, variants = TOWER_FIELDS[kind]
         others = {name: file for name, file in towers.items() if name != default}
-        return replace(self, **{precision: default, model: towers[default], variants: others})
+        fields: dict[str, Any] = {precision: default, model: towers[default], variants: others}
+        return replace(self, **fields)
 
-    def preprocessor(self):
+    def preprocessor(self) -> ClipPreprocessor:
         """The image preprocessing this model was trained with."""
         # why: NumPy and Pillow, which the CLI's parser (it imports this module) must not load
         from pixseek.model.preprocess import ClipPreprocessor

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from pixseek.errors import ModelInvalid
 from pixseek.model import export
@@ -43,10 +44,10 @@ def convert(folder: Path, workdir: Path, model_id: str | None) -> Path:
     return export_checkpoint(str(folder), workdir, model_id or read_checkpoint_name(folder) or folder.name).path
 
 
-def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict:
+def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict[str, Any]:
     """The bundle's preprocessing fields from the checkpoint's preprocessor_config.json (read as
     Xenova's exports of such checkpoints are), refusing what pixseek does not reproduce."""
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     path = cached_file(checkpoint, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
                        _raise_exceptions_for_connection_errors=False)
@@ -59,7 +60,7 @@ def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None =
     from transformers import CLIPModel, CLIPTokenizer
 
     try:
-        model = CLIPModel.from_pretrained(checkpoint).eval()
+        model = CLIPModel.from_pretrained(checkpoint).eval()  # type: ignore[no-untyped-call]
         tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
     except (OSError, ValueError) as exc:
         raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {first_line(exc)}") from None
