@@ -13,7 +13,8 @@ import argparse
 import sys
 
 from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
-from pixseek.model.bundle import DEFAULT_MODEL, find_bundle
+from pixseek.model.bundle import find_bundle
+from pixseek.model.known_models import DEFAULT_MODEL
 from pixseek.model.export import RANDOM_PRESETS, require_export_extra
 from pixseek.model.hub import DownloadFailed
 from pixseek.model.install import install_from_hub, install_random

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import make_photo
 from conftest import without_stand_in_note as notes
+from pixseek import __version__
 
 
 def pixseek(*args, env_extra=None, cwd=None):
@@ -195,3 +196,13 @@ def test_non_utf8_names_survive_the_cli(pixseek_home, tmp_path):
     plain = subprocess.run([sys.executable, "-m", "pixseek.cli", "search", "--index", str(tmp_path / "i"), "x"],
                            capture_output=True, env=os.environ, timeout=60)
     assert plain.returncode == 0 and raw in plain.stdout
+
+
+def test_every_way_to_run_the_command_is_the_same_command():
+    """The `pixseek` script, `python -m pixseek` and `python -m pixseek.cli` run the one entry point."""
+    script = os.path.join(os.path.dirname(sys.executable), "pixseek")
+    for command in ([script], [sys.executable, "-m", "pixseek"], [sys.executable, "-m", "pixseek.cli"]):
+        done = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout.strip()) == (0, f"pixseek {__version__}"), command
+        wrong = subprocess.run([*command, "search", "--index", ""], capture_output=True, text=True, timeout=60)
+        one_line_error(wrong)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from pixseek import cli
-from pixseek.model.bundle import DEFAULT_MODEL
+from pixseek.model.known_models import DEFAULT_MODEL
 
 NOTE = (f"pixseek: note: no model installed: indexing with the default, {DEFAULT_MODEL}; better models exist "
         "(`pixseek model list --available`)")

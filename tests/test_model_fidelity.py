@@ -109,7 +109,7 @@ def small_p16_checkpoint(folder, clip_vocab, preprocessor: dict):
 def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_vocab, hf_tokenizer):
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    from pixseek.model.export import export_checkpoint
+    from pixseek.model.sources.checkpoint import export_checkpoint
 
     preprocessor = dict(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96},
                         image_mean=[0.5] * 3, image_std=[0.25] * 3)
@@ -127,7 +127,7 @@ def test_other_clip_shape_exports_through_the_checkpoint_path(tmp_path, clip_voc
 
 def test_checkpoint_with_other_preprocessing_is_refused(tmp_path, clip_vocab):
     from pixseek.errors import ModelInvalid
-    from pixseek.model.export import export_checkpoint
+    from pixseek.model.sources.checkpoint import export_checkpoint
 
     small_p16_checkpoint(tmp_path / "checkpoint", clip_vocab,
                          dict(size={"shortest_edge": 110}, crop_size={"height": 96, "width": 96}))

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from pixseek.errors import ModelInvalid, ModelNotInstalled, PixseekError
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, Bundle, find_bundle, installed_bundles
-from pixseek.model.commands import add_model_commands
+from pixseek.cli.models import add_model_commands
+from pixseek.model.bundle import CONFIG_NAME, Bundle, find_bundle, installed_bundles
 from pixseek.model.encoder import Encoder
 from pixseek.model.install import install_from_path
+from pixseek.model.known_models import DEFAULT_MODEL
 from pixseek.model.quantize import INT8_IMAGE_MODEL, INT8_TEXT_MODEL
 from pixseek.model.samples import generated_photos
 
@@ -286,7 +287,7 @@ def test_command_errors_are_pixseek_errors(empty_home, tmp_path):
 
 def test_mounting_the_commands_imports_nothing_heavy():
     """The CLI builds its parser for every command, `pixseek search` included."""
-    code = ("import sys, argparse; from pixseek.model.commands import add_model_commands; "
+    code = ("import sys, argparse; from pixseek.cli.models import add_model_commands; "
             "add_model_commands(argparse.ArgumentParser().add_subparsers()); "
             "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'huggingface_hub', 'onnx', 'numpy', 'PIL')"
             " if m in sys.modules))")

@@ -21,7 +21,7 @@ import hub_layouts as layouts
 from conftest import make_photo
 from fake_hub import serving
 from pixseek.model.bundle import Bundle
-from pixseek.model.catalogue import BY_NAME
+from pixseek.model.known_models import BY_NAME
 from pixseek.model.encoder import Encoder
 
 # exports a PyTorch reference of every hub layout: `make test` only, and on one worker (built once)

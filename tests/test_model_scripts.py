@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from conftest import ROOT
-from pixseek.model.bundle import CONFIG_NAME, DEFAULT_MODEL, DEFAULT_MODEL_ID, find_bundle
+from pixseek.model.bundle import CONFIG_NAME, find_bundle
+from pixseek.model.known_models import DEFAULT_MODEL, DEFAULT_MODEL_ID
 
 
 pytestmark = pytest.mark.processes  # runs whole pixseek processes: `make test`, not `make test-fast`

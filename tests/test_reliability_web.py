@@ -45,7 +45,7 @@ def test_only_an_indexed_path_itself_may_be_served(pixseek_home, tmp_path):
 
 @pytest.mark.parametrize("name, data", [("bomb.png", decompression_bomb_png()), ("text.jpg", b"not a photo" * 100)])
 def test_hostile_uploads_are_refused_quickly(name, data):
-    from pixseek.uploads import checked
+    from pixseek.serving.uploads import checked
 
     started = time.monotonic()
     with pytest.raises(QueryError):

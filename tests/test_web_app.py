@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import make_photo
 from pixseek.library import Library
-from pixseek.uploads import MAX_UPLOAD_MB
+from pixseek.serving.uploads import MAX_UPLOAD_MB
 from pixseek.web import launch, searchbar
 from pixseek.web.messages import escape
 

@@ -8,7 +8,7 @@ from functools import partial
 from pixseek.cli import build_parser
 from pixseek.library import Library
 from pixseek.engine.results import Progress
-from pixseek.jobs import IndexJob
+from pixseek.serving.jobs import IndexJob
 from pixseek.web import launch
 from pixseek.web.sidebar import progress_text
 

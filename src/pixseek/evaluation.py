@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pixseek.errors import PixseekError
+from pixseek.library import Library
 
 KS = (1, 5, 10)
 
@@ -108,8 +109,6 @@ def image_to_text_recall(similarity: np.ndarray, truth: np.ndarray, ks=KS) -> di
 def evaluate(captions_file: Path, photos: Path, model: str | None = None, split: str | None = None, ks=KS,
              progress: Callable | None = None, batch: int = 256) -> RecallReport:
     """R@K both ways for the photos under `photos` that the caption file names."""
-    from pixseek.library import Library
-
     photos = Path(os.path.abspath(os.path.expanduser(photos)))  # as the index names its folders
     if not photos.is_dir():
         raise EvaluationError(f"photo folder not found: {photos}")

@@ -37,6 +37,7 @@ PSEUDO_FILESYSTEMS = frozenset({
 def image_extensions() -> frozenset[str]:
     """The extensions we index; HEIC/HEIF/AVIF only when pillow-heif can decode them. RAW files
     always: without rawpy they are listed as skipped with the fix, so nobody wonders where they went."""
+    # why: images loads Pillow and NumPy, which the CLI's parser (it imports this module) must not
     from pixseek.images import heif_supported
     from pixseek.raw import RAW_EXTENSIONS
 

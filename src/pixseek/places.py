@@ -32,14 +32,16 @@ class Place:
         parts = [self.city, self.region if self.region != self.city else "", self.country]
         return ", ".join(p for p in parts if p)
 
-    def matches(self, words: str) -> bool:
-        """Whether `words` name this place: city, area, region, country or country code, in any
-        case, with or without accents ("sao paulo" matches "São Paulo")."""
-        wanted = fold(words)
-        if not wanted:
-            return False
-        names = (self.city, self.area, self.region, self.country)
-        return any(wanted in fold(n) for n in names if n) or wanted == fold(self.country_code)
+    def folded_names(self) -> tuple[tuple[str, ...], str]:
+        """City, area, region and country, and the country code, folded for `names_match`."""
+        names = tuple(fold(n) for n in (self.city, self.area, self.region, self.country) if n)
+        return names, fold(self.country_code)
+
+
+def names_match(wanted: str, names: tuple[str, ...], country_code: str) -> bool:
+    """Whether folded words `wanted` name a place of these folded names: part of its city, area,
+    region or country, or its country code ("sao paulo" matches "São Paulo", "pt" Portugal)."""
+    return bool(wanted) and (any(wanted in name for name in names) or wanted == country_code)
 
 
 def fold(text: str) -> str:

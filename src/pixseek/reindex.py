@@ -14,7 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from pixseek.store.catalog import CATALOG_NAME
+from pixseek.errors import PixseekError
+from pixseek.store.catalog import CATALOG_NAME, Catalog
 
 COMPLETE_MARK = "reindex.complete"
 
@@ -29,9 +30,6 @@ def _previous_dir(index_dir: Path) -> Path:
 
 def staged_model(index_dir: Path) -> str | None:
     """The model id of a rebuild in progress (None when there is none, or it cannot be read)."""
-    from pixseek.errors import PixseekError
-    from pixseek.store.catalog import Catalog
-
     staging = staging_dir(index_dir)
     if not (staging / CATALOG_NAME).is_file():
         return None

@@ -12,11 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from pixseek import __version__, uploads
+from pixseek import __version__
 from pixseek.api import errors, file_routes, index_routes, search_routes, status_routes
 from pixseek.api.guard import Guard
 from pixseek.api.service import Service
 from pixseek.api.settings import ApiSettings
+from pixseek.serving import uploads
 
 MAX_BODY = uploads.MAX_UPLOAD_MB * 2**20 + 2**20  # an upload and its form fields
 

@@ -19,7 +19,7 @@ from pixseek.api.errors import ApiError
 from pixseek.api.schemas import IndexRequest, JobInfo, ReportInfo
 from pixseek.api.service import Service
 from pixseek.files import check_folder
-from pixseek.jobs import JobState
+from pixseek.serving.jobs import JobState
 
 router = APIRouter(prefix="/api/index", tags=["index"])
 POLL_S = 0.25  # how often the event stream looks at the run

@@ -130,8 +130,3 @@ class JobInfo(BaseModel):
     report: ReportInfo | None = Field(description="of the last finished run")
     error: str | None = Field(description="why the last run failed")
     runs: int = Field(description="finished runs since the server started")
-
-
-class ErrorAnswer(BaseModel):
-    error: str = Field(description="what is wrong, in one line")
-    status: int

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from pixseek import uploads
+from pixseek.serving import uploads
 from pixseek.api import query
 from pixseek.api.deps import service
 from pixseek.api.schemas import Hit, SearchAnswer, SearchRequest

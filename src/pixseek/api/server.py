@@ -74,7 +74,7 @@ def serve(settings: ApiSettings, host: str, port: int,
     try:
         import uvicorn
 
-        from pixseek.api.app import create_app
+        from pixseek.api.app import create_app  # why: it needs FastAPI, an extra: missing, a one-line error
     except ImportError as missing:
         raise PixseekError(f"the HTTP API needs {missing.name}: pip install 'pixseek[serve]'") from None
 

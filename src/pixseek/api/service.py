@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from pixseek.api.settings import ApiSettings
 from pixseek.errors import PixseekError
-from pixseek.jobs import IndexJob
+from pixseek.serving.jobs import IndexJob
 from pixseek.library import Library
 
 

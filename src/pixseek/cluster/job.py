@@ -26,6 +26,7 @@ from pixseek.errors import ClusterError, PixseekError, ShardRefused
 from pixseek.indexer import Plan, batch_size
 from pixseek.model.bundle import Bundle, BundleConfig
 from pixseek.engine.results import IndexReport, Progress, ProgressCallback
+from pixseek.model.encoder import Encoder
 from pixseek.store.catalog import Catalog
 
 if TYPE_CHECKING:  # imported where used: Ray is an optional extra
@@ -45,8 +46,6 @@ class _EmbedPhotos:
     def __init__(self, model: ShippedModel, known: list[ObjectRef[np.ndarray]]):
         import ray
 
-        from pixseek.model import Encoder
-
         config = model.config
         self.encoder = Encoder(materialize(model), precision=config.precision, text_precision=config.text_precision,
                                device="cpu", threads=1)
@@ -63,8 +62,6 @@ class _EncodePixels:
     CUDA provider on that node: install onnxruntime-gpu there)."""
 
     def __init__(self, model: ShippedModel):
-        from pixseek.model import Encoder
-
         config = model.config
         self.encoder = Encoder(materialize(model), precision=config.precision, text_precision=config.text_precision,
                                device="auto")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+from pixseek.model.encoder import default_precision
 
 if TYPE_CHECKING:  # both imported where used
     import numpy as np
@@ -96,8 +97,6 @@ def materialize(shipped: ShippedModel) -> Bundle:
 def tower_choice(bundle: Bundle, precision: str | None, gpu: bool) -> tuple[str, str]:
     """(image, text) precisions for encoder actors: as the Encoder would choose on that device
     (fp32 on CUDA, whose provider runs int8 MatMuls on the CPU), `precision` forcing the image tower."""
-    from pixseek.model.encoder import default_precision
-
     providers = ["CUDAExecutionProvider"] if gpu else []
     return (precision or default_precision(bundle, "image", providers),
             default_precision(bundle, "text", providers))

@@ -8,46 +8,26 @@ the workers hand back, which it drains from a queue every POLL_MS with `after()`
 
 from __future__ import annotations
 
+import argparse
 import os
-import queue
 import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 
 from pixseek import settings
-from pixseek.desktop.dialogs import InputProblem, install_error_hook, show_about, show_error
+from pixseek.desktop.dialogs import InputProblem, install_error_hook, load_icon, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
-from pixseek.desktop.worker import Outcome, Worker
+from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types
+from pixseek.desktop.worker import Outcome, Worker, drain
 from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
-from pixseek.files import image_extensions
-from pixseek.model.bundle import stand_in_warning
 from pixseek.filters import SearchFilters
-from pixseek.engine.results import IndexReport, Progress
 from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, parse_query
+from pixseek.engine.results import IndexReport, Progress
+from pixseek.model.bundle import stand_in_warning
 
 POLL_MS = 40
 ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "pixseek.png"
 SETTINGS = "desktop"  # remembered: the folder, the number of results
-
-
-def image_types() -> list[tuple[str, str]]:
-    """The file dialog's filter: the extensions pixseek indexes, in either case."""
-    patterns = " ".join(f"*{ext} *{ext.upper()}" for ext in sorted(image_extensions()))
-    return [("Images", patterns), ("All files", "*")]
-
-
-def describe_progress(p: Progress) -> str:
-    eta = f" · about {p.eta:.0f} s left" if p.eta is not None else ""
-    return f"Indexing: {p.done} of {p.total} images · {p.rate:.1f} images/s{eta}"
-
-
-def describe_report(report: IndexReport, folder: str) -> str:
-    text = f"{'Indexing cancelled' if report.cancelled else 'Indexed'} {folder}: " + report.describe()
-    if report.skipped:
-        shown = ", ".join(f"{os.path.basename(path)} ({reason})" for path, reason in report.skipped[:3])
-        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
-        text += f". Skipped: {shown}{more}"
-    return text
 
 
 class App:
@@ -70,7 +50,7 @@ class App:
         install_error_hook(root)
         root.title("pixseek")
         root.minsize(560, 0)
-        self._icon = self._load_icon(icon)
+        self._icon = load_icon(root, icon)
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.close)
         self._poll_id = root.after(POLL_MS, self._poll)
@@ -80,15 +60,6 @@ class App:
             root.after_idle(lambda: self.select_folder(remembered=True))
 
     # -- layout -----------------------------------------------------------------------------
-
-    def _load_icon(self, icon: Path) -> tk.PhotoImage | None:
-        """The window icon; a missing or unreadable icon file only costs the icon."""
-        try:
-            image = tk.PhotoImage(master=self.root, file=str(icon))
-        except (tk.TclError, OSError):
-            return None
-        self.root.iconphoto(True, image)
-        return image
 
     def _build(self) -> None:
         root = self.root
@@ -195,7 +166,7 @@ class App:
             self.query_entry.grid(row=5, column=1, columnspan=3, sticky="ew", padx=(5, 0), pady=(6, 0))
             self.query_entry.focus_set()
 
-    def _wrap_messages(self, event) -> None:
+    def _wrap_messages(self, event: tk.Event[ttk.Frame]) -> None:
         for label in (self.status, self.found):
             label.configure(wraplength=max(200, event.width - 20))
 
@@ -229,23 +200,13 @@ class App:
     # -- worker outcomes ----------------------------------------------------------------------
 
     def _poll(self) -> None:
-        """Drain the worker's queue on the UI thread; only the latest progress is drawn."""
+        """Drain the workers' queue on the UI thread; only the latest progress is drawn."""
         try:
-            progress = None
-            while True:
-                try:
-                    item = self.worker.events.get_nowait()
-                except queue.Empty:
-                    break
+            for item in drain(self.worker.events):
                 if isinstance(item, Progress):
-                    progress = item
-                    continue
-                if progress is not None:
-                    self._show_progress(progress)
-                    progress = None
-                self._deliver(item)
-            if progress is not None:
-                self._show_progress(progress)
+                    self._show_progress(item)
+                else:
+                    self._deliver(item)
         finally:
             self._poll_id = self.root.after(POLL_MS, self._poll)
 
@@ -277,7 +238,7 @@ class App:
 
     # -- folder and index ---------------------------------------------------------------------
 
-    def _on_folder_enter(self, event) -> str:
+    def _on_folder_enter(self, event: tk.Event[ttk.Entry]) -> str:
         self.select_folder(force=True)
         return "break"  # Enter in the folder field selects the folder; it does not search
 
@@ -319,7 +280,7 @@ class App:
                 "Index this folder?", f"{state.folder} is not in the index at {state.index_dir}.",
                 detail="Index it there now? Choose No to leave this index as it is.", parent=self.root):
             self._say(f"{state.folder} is not indexed here. Click Update index to index it.{warning}")
-        elif not state.indexed:
+        elif not state.indexed or changes is None:  # (indexed means changes were found)
             self.update_index()
         elif changes.has_changes:
             if messagebox.askyesno("Index out of date",
@@ -342,24 +303,28 @@ class App:
                 show_error(self.root, FolderNotFound("no image folder chosen yet: type one, or choose one"))
             self.select_folder(force=True)
             return
+        self._start_indexing(f"Scanning {self.folder}…")
+        self.worker.submit(self.session.index, self._on_indexed, self.folder, self.worker.report,
+                           self.worker.cancel)
+
+    def _start_indexing(self, message: str) -> None:
+        """The progress row moving (until the first progress report) and `message` said."""
         self.worker.cancel.clear()
         self._set_busy("index")
         self.progress.configure(mode="indeterminate")
         self.progress.start(15)
-        self._say(f"Scanning {self.folder}…")
-        self.worker.submit(self.session.index, self._on_indexed, self.folder, self.worker.report,
-                           self.worker.cancel)
+        self._say(message)
 
     def _on_indexed(self, report: IndexReport) -> None:
         self._set_busy(None)
-        self._say(describe_report(report, self.folder))
+        self._say(describe_report(report, self.folder or ""))
         self._indexing_over()
 
     def _indexing_over(self) -> None:
         """A search line that said "indexing goes on", or an error that indexing may have fixed,
         no longer holds."""
         if self.page is not None and not self.searching:
-            self._show_found(self._found_text(self.page, partial=False))
+            self._show_found(describe_found(self.page, partial=False))
         elif self.found_var.get().startswith("Error: ") and self.busy is None:
             self._show_found("")
 
@@ -371,11 +336,7 @@ class App:
                                           "and a cancelled rebuild goes on where it stopped next time.",
                                    parent=self.root):
             return False
-        self.worker.cancel.clear()
-        self._set_busy("index")
-        self.progress.configure(mode="indeterminate")
-        self.progress.start(15)
-        self._say(f"Rebuilding the index for {error.model}…")
+        self._start_indexing(f"Rebuilding the index for {error.model}…")
         self.worker.submit(self.session.reindex, self._on_rebuilt, error.model, self.worker.report, self.worker.cancel)
         return True
 
@@ -428,14 +389,6 @@ class App:
         self._show_found(f"Searching for {query.describe()}…")
         self.searcher.submit(self.session.search, self._on_searched, query, k, filters)
 
-    def _found_text(self, found: SearchPage, partial: bool) -> str:
-        """What a search found and where its page is. Whether the browser shows the page is not
-        known here (it may fail after taking it), so the page's path is always given."""
-        handed = ("handed to your web browser (if no window opens, open the page yourself)" if found.browser
-                  else "no web browser was found to open it: open the page yourself")
-        text = f"{len(found.results)} results for {found.query.describe()}: {handed}. Page: {found.page}"
-        return text + (" · Indexing goes on: these are from the images indexed so far." if partial else "")
-
     def _show_found(self, text: str) -> None:
         self.found_var.set(text)
         if self.page is not None and text and not text.startswith(("Error: ", "Searching")):
@@ -446,7 +399,7 @@ class App:
     def _on_searched(self, found: SearchPage) -> None:
         self._set_searching(False)
         self.page = found
-        self._show_found(self._found_text(found, partial=self.busy == "index"))
+        self._show_found(describe_found(found, partial=self.busy == "index"))
 
     def open_results_page(self) -> None:
         """Hand the last results page to the browser again (after closing it, or when it failed)."""
@@ -478,7 +431,7 @@ def remembered_k() -> int:
     return k if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_RESULTS else DEFAULT_K
 
 
-def launch(args) -> int:
+def launch(args: argparse.Namespace) -> int:
     """`pixseek gui`: open the window and run until it is closed."""
     try:
         root = tk.Tk(className="pixseek")

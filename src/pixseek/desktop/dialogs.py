@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 import tkinter as tk
+from pathlib import Path
 from tkinter import messagebox
 
 from pixseek import __version__
@@ -68,3 +69,13 @@ def show_about(parent: tk.Misc, model: str, index_dir: str, warning: str | None 
     messagebox.showinfo("About pixseek", f"pixseek {__version__}",
                         detail=f"Offline semantic image search: CLIP on ONNX Runtime, FAISS and SQLite.\n\n"
                                f"Model: {shown}\nIndex: {index_dir}\n\nLicences: {LICENCES}", parent=parent)
+
+
+def load_icon(root: tk.Tk, icon: Path) -> tk.PhotoImage | None:
+    """The window icon; a missing or unreadable icon file only costs the icon."""
+    try:
+        image = tk.PhotoImage(master=root, file=str(icon))
+    except (tk.TclError, OSError):
+        return None
+    root.iconphoto(True, image)
+    return image

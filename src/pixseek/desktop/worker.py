@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
+
+from pixseek.engine.results import Progress
 
 
 Job = tuple[Callable[..., Any], Callable[[Any], None], tuple[Any, ...]]  # what to run, whom to tell, its arguments
@@ -63,3 +65,23 @@ class Worker:
         self.cancel.set()
         self._jobs.put(None)
         self._thread.join(timeout)
+
+
+def drain(events: queue.Queue[Any]) -> Iterator[Any]:
+    """What waits on `events`, in order, each run of progress reports cut to its last one (only
+    the latest is worth drawing); taken one at a time, so each item is handled before the next."""
+    progress = None
+    while True:
+        try:
+            item = events.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(item, Progress):
+            progress = item
+            continue
+        if progress is not None:
+            yield progress
+            progress = None
+        yield item
+    if progress is not None:
+        yield progress

@@ -99,7 +99,7 @@ def update(index: OpenIndex, changed: Iterable[str | os.PathLike[str]] | str | o
 def index_on_cluster(index: OpenIndex, wanted: Folders, cluster: str, shards: Path | str | None,
                      progress: ProgressCallback | None, cancel: threading.Event | None, dashboard: bool,
                      include_hidden: bool | None) -> IndexReport:
-    # Ray and pyarrow are optional extras: imported only for a cluster run.
+    # why: Ray and pyarrow are optional extras, imported only for a cluster run
     from pixseek.cluster.ingest import Ingester
     from pixseek.cluster.job import run_job
     from pixseek.cluster.shards import list_shards
@@ -122,7 +122,7 @@ def index_on_cluster(index: OpenIndex, wanted: Folders, cluster: str, shards: Pa
 
 
 def ingest(index: OpenIndex, folder: Path | str) -> IngestReport:
-    # pyarrow is an optional extra: imported only to ingest.
+    # why: pyarrow is an optional extra, imported only to ingest
     from pixseek.cluster.ingest import ingest_folder
 
     # (an index made for shards that were all refused is not kept: no vector file)

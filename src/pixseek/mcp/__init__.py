@@ -15,6 +15,6 @@ def serve(index: str | None, model: str | None, device: str | None, allow_index:
         import mcp.server.mcpserver  # noqa: F401  (the SDK, checked before anything starts)
     except ImportError:
         raise PixseekError(MISSING) from None
-    from pixseek.mcp.server import run
+    from pixseek.mcp.server import run  # why: it imports the SDK, an extra, checked just above
 
     return run(index, model, device, allow_index)

@@ -26,7 +26,7 @@ from pydantic import Field
 from pixseek import __version__
 from pixseek.errors import PixseekError
 from pixseek.filters import SearchFilters
-from pixseek.jobs import IndexJob, JobState
+from pixseek.serving.jobs import IndexJob, JobState
 from pixseek.library import Library
 from pixseek.engine.query import DEFAULT_K, MAX_K, Term, build_query, image_term, text_term
 

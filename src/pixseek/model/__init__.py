@@ -10,13 +10,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what __getattr__ hands out, for the type checker ("X as X": re-exported)
-    from pixseek.model.bundle import DEFAULT_MODEL as DEFAULT_MODEL
+    from pixseek.model.known_models import DEFAULT_MODEL as DEFAULT_MODEL
     from pixseek.model.bundle import Bundle as Bundle
     from pixseek.model.bundle import BundleConfig as BundleConfig
     from pixseek.model.bundle import find_bundle as find_bundle
     from pixseek.model.bundle import installed_bundles as installed_bundles
     from pixseek.model.encoder import Encoder as Encoder
-    from pixseek.model.export import export_checkpoint as export_checkpoint
+    from pixseek.model.sources.checkpoint import export_checkpoint as export_checkpoint
     from pixseek.model.export import export_model as export_model
     from pixseek.model.export import export_random as export_random
     from pixseek.model.install import install_checkpoint as install_checkpoint
@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # what __getattr__ hands out, for the type checker ("X as X":
     from pixseek.model.install import install_from_path as install_from_path
 
 _HOMES = {
-    "DEFAULT_MODEL": "bundle", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
+    "DEFAULT_MODEL": "known_models", "Bundle": "bundle", "BundleConfig": "bundle", "find_bundle": "bundle",
     "installed_bundles": "bundle", "Encoder": "encoder",
-    "export_model": "export", "export_checkpoint": "export", "export_random": "export",
+    "export_model": "export", "export_checkpoint": "sources.checkpoint", "export_random": "export",
     "install_from_hub": "install", "install_from_path": "install", "install_checkpoint": "install",
 }
 

@@ -11,17 +11,20 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pixseek import paths
+from pixseek.atomic import write_bytes
 from pixseek.errors import ModelInvalid, ModelNotInstalled
+from pixseek.model.known_models import DEFAULT_MODEL, install_hint, installed_name
+
+if TYPE_CHECKING:
+    from pixseek.model.preprocess import ClipPreprocessor
 
 CONFIG_NAME = "pixseek-model.json"
 BUNDLE_FORMAT = 2
 # Format 1 bundles (before the hub layouts) read as format 2 with the new fields' defaults.
 READABLE_FORMATS = (1, 2)
-DEFAULT_MODEL = "clip-vit-b-32"
-# The id the default model's indexes record, by whichever route it was installed.
-DEFAULT_MODEL_ID = "openai/clip-vit-base-patch32"
 # Per tower: the config fields naming its default precision, its default file and its other files.
 TOWER_FIELDS = {"image": ("precision", "image_model", "image_variants"),
                 "text": ("text_precision", "text_model", "text_variants")}
@@ -34,18 +37,6 @@ def default_model() -> str:
     return os.environ.get("PIXSEEK_MODEL") or DEFAULT_MODEL
 
 
-def install_hint(name: str = DEFAULT_MODEL) -> str:
-    """How to install model `name`: a catalogue model from the hub by its name, any other from its
-    repo; any model from a copied-in folder. (Installing is the command line's job in every face.)"""
-    from pixseek.model.catalogue import BY_NAME
-
-    if name in BY_NAME:
-        online = "`pixseek model install`" if name == DEFAULT_MODEL else f"`pixseek model install {name}`"
-    else:
-        online = f"`pixseek model install {name} --repo OWNER/REPO`"
-    return f"install it with {online} (offline: `pixseek model install {name} --from PATH`, see docs/model.md)"
-
-
 STAND_IN_PREFIX = "random/"  # the model id of random-weight models (export_random, install_random)
 
 
@@ -56,13 +47,6 @@ def stand_in_warning(model_id: str) -> str | None:
         return None
     return (f"{model_id} has random weights, a stand-in for testing: its results are meaningless; "
             "install the real model to search by meaning")
-
-
-def catalogue_name(model_id: str) -> str:
-    """The name a model is installed under: its catalogue name, else the last part of its id."""
-    from pixseek.model.catalogue import CATALOGUE
-
-    return next((entry.name for entry in CATALOGUE if entry.model_id == model_id), model_id.split("/")[-1])
 
 
 def first_line(exc: BaseException) -> str:
@@ -123,10 +107,12 @@ class BundleConfig:
         """This config with tower `kind` made of `towers`, `default` being the one used unless asked."""
         precision, model, variants = TOWER_FIELDS[kind]
         others = {name: file for name, file in towers.items() if name != default}
-        return replace(self, **{precision: default, model: towers[default], variants: others})
+        fields: dict[str, Any] = {precision: default, model: towers[default], variants: others}
+        return replace(self, **fields)
 
-    def preprocessor(self):
+    def preprocessor(self) -> ClipPreprocessor:
         """The image preprocessing this model was trained with."""
+        # why: NumPy and Pillow, which the CLI's parser (it imports this module) must not load
         from pixseek.model.preprocess import ClipPreprocessor
 
         return ClipPreprocessor(self.image_size, self.mean, self.std, self.resize_mode, self.crop_rounding,
@@ -134,6 +120,7 @@ class BundleConfig:
 
     def check(self) -> None:
         """Refuse settings this pixseek cannot reproduce (a damaged or newer config)."""
+        # why: as in preprocessor()
         from pixseek.model.preprocess import CROP_ROUNDINGS, INTERPOLATIONS, LAYOUTS, RESIZE_MODES
         from pixseek.model.tokenizer import CLEANING
 
@@ -203,8 +190,6 @@ class Bundle:
 
     def save_config(self, config: BundleConfig) -> Bundle:
         """Write a new config atomically and return the updated bundle."""
-        from pixseek.atomic import write_bytes
-
         write_bytes(self.path / CONFIG_NAME, config.to_json().encode())
         return Bundle(self.path, config)
 
@@ -247,7 +232,7 @@ def find_bundle(name_or_path: str | None = None, model_id: str | None = None) ->
             if bundle.model_id == model_id:
                 return bundle
         raise ModelNotInstalled(f"this index was built with model {model_id!r}, which is not installed; "
-                                f"{install_hint(catalogue_name(model_id))}")
+                                f"{install_hint(installed_name(model_id))}")
     name = name_or_path or default_model()
     candidate = Path(name).expanduser()
     if candidate.is_dir():

@@ -1,6 +1,7 @@
-"""Export a Hugging Face CLIP checkpoint to a pixseek bundle (needs the `export` extra).
+"""Export a Hugging Face CLIP model to a pixseek bundle (needs the `export` extra).
 
-This is the one place that imports torch and transformers. The same path serves the real
+This module and the checkpoint layout (`sources/checkpoint.py`, which loads a checkpoint and
+hands it here) are the places that import torch and transformers. The same path serves the real
 ViT-B/32 checkpoint, other CLIP-family checkpoints of the same format, and the random-weight
 models that tests and benchmarks make (the real weights cannot be downloaded everywhere).
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig, first_line
+from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
+from pixseek.model.clip_bpe import VOCAB_FILE, clip_tokenizer
 
 if TYPE_CHECKING:  # the export extra, imported where used
     import torch
@@ -134,37 +136,8 @@ def export_model(model: CLIPModel, tokenizer: Tokenizer, destination: Path, mode
     return Bundle.load(destination)
 
 
-def checkpoint_preprocessing(checkpoint: str, image_size: int) -> dict[str, Any]:
-    """The bundle's preprocessing fields from the checkpoint's preprocessor_config.json (read as
-    Xenova's exports of such checkpoints are), refusing what pixseek does not reproduce."""
-    from transformers.utils.hub import cached_file
-
-    from pixseek.model.sources.xenova import preprocessing
-
-    path = cached_file(checkpoint, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
-                       _raise_exceptions_for_connection_errors=False)
-    return preprocessing(Path(path), image_size) if path is not None else {}
-
-
-def export_checkpoint(checkpoint: str, destination: Path, model_id: str | None = None) -> Bundle:
-    """Export a CLIP checkpoint in Hugging Face format (a local folder or a hub id)."""
-    require_export_extra()
-    from transformers import CLIPModel, CLIPTokenizer
-
-    try:
-        model = CLIPModel.from_pretrained(checkpoint)
-        model.eval()  # type: ignore[no-untyped-call]  # transformers leaves PreTrainedModel.eval unannotated
-        tokenizer = CLIPTokenizer.from_pretrained(checkpoint)
-    except (OSError, ValueError) as exc:
-        raise ModelInvalid(f"cannot load CLIP checkpoint {checkpoint}: {first_line(exc)}") from None
-    preprocessing = checkpoint_preprocessing(checkpoint, _sizes(model)[0])
-    return export_model(model, tokenizer.backend_tokenizer, destination, model_id or str(checkpoint), preprocessing)
-
-
 def export_random(preset: str, destination: Path, seed: int = 0, vocab_file: Path | None = None) -> Bundle:
     """A random-weight bundle for tests and benchmarks, with CLIP's real tokenizer; its model id
     names preset and seed."""
-    from pixseek.model.clip_bpe import VOCAB_FILE, clip_tokenizer
-
     model = random_clip(preset, seed)
     return export_model(model, clip_tokenizer(vocab_file or VOCAB_FILE), destination, f"random/{preset}-seed{seed}")

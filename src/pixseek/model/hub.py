@@ -17,7 +17,9 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 from pixseek.errors import PixseekError
+from pixseek.model import export, sources
 from pixseek.model.bundle import first_line
+from pixseek.model.graph import read_tower
 
 OFFLINE_HINT = ("on a machine without internet, copy the model's files in and install them from that folder "
                 "(see docs/model.md)")
@@ -108,17 +110,13 @@ def _listing(repo_id: str, revision: str | None) -> list[str]:
     """The repo's file paths: from the hub, or offline from what the cache holds of it."""
     from huggingface_hub import HfApi, constants, snapshot_download
 
-    from pixseek.model.sources import folder_files
-
     if constants.HF_HUB_OFFLINE:
-        return folder_files(Path(snapshot_download(repo_id, revision=revision, local_files_only=True)))
+        return sources.folder_files(Path(snapshot_download(repo_id, revision=revision, local_files_only=True)))
     return HfApi(endpoint=_endpoint()).list_repo_files(repo_id, revision=revision)
 
 
 def _weight_files(path: Path) -> list[str]:
     """The files an ONNX tower keeps its weights in (large Immich towers), beside it."""
-    from pixseek.model.graph import read_tower
-
     return list(read_tower(path).data_files)
 
 
@@ -144,8 +142,6 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
     listing when not given) into the hub cache."""
     from huggingface_hub import constants, errors
 
-    from pixseek.model import sources
-
     if not constants.HF_HUB_OFFLINE:
         _check_reachable(repo_id)
     try:
@@ -156,9 +152,7 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
                                      f"({sources.describe_layouts()})")
             layout, root = found
         if getattr(layout, "NEEDS_EXPORT", False):
-            from pixseek.model.export import require_export_extra
-
-            require_export_extra()
+            export.require_export_extra()
         fetch = _Fetcher(repo_id, revision)
         folder = _fetch_layout(fetch, layout, root)
         return Download(layout, folder, repo_id, fetch.snapshot.name)

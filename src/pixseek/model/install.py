@@ -21,8 +21,12 @@ import numpy as np
 
 from pixseek import paths
 from pixseek.errors import ModelInvalid
-from pixseek.model.bundle import DEFAULT_MODEL, Bundle, first_line
+from pixseek.model import export, known_models, sources
+from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.encoder import Encoder
+from pixseek.model.graph import read_tower
+from pixseek.model.hub import download
+from pixseek.model.known_models import DEFAULT_MODEL
 from pixseek.model.quantize import (
     IMAGE_CANDIDATES, INT8_IMAGE_MODEL, INT8_TEXT_MODEL, TEXT_CANDIDATES, Agreement, check_agreement, check_text_agreement,
     image_vectors, quantize_tower,
@@ -104,8 +108,6 @@ def choose_precision(bundle: Bundle, precision: str, photos: Path | None, report
 
     A tower shipped only in another precision (rclip's int8 or fp16 exports) is used as shipped;
     one whose weights live in a separate file (over 2 GB) stays fp32."""
-    from pixseek.model.graph import read_tower
-
     if precision not in PRECISIONS:
         raise ModelInvalid(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     check = Int8Check(photos)
@@ -198,8 +200,6 @@ def _unpacked(source: Path, workdir: Path) -> Path:
 
 def build_from_path(source: Path, model_id: str | None = None) -> Callable[[Path], Path]:
     """The build step for a folder or archive in any hub layout (see `sources`)."""
-    from pixseek.model import catalogue, sources
-
     source = Path(source).expanduser()
     if not source.exists():
         raise ModelInvalid(f"{source} does not exist")
@@ -209,10 +209,8 @@ def build_from_path(source: Path, model_id: str | None = None) -> Callable[[Path
     def build(workdir: Path) -> Path:
         layout, folder = sources.detect_folder(_unpacked(source, workdir), source)
         if getattr(layout, "NEEDS_EXPORT", False):
-            from pixseek.model.export import require_export_extra
-
-            require_export_extra()
-        built = layout.convert(folder, workdir, model_id or catalogue.model_id_for(layout.NAME, folder.name))
+            export.require_export_extra()
+        built = layout.convert(folder, workdir, model_id or known_models.model_id_for(layout.NAME, folder.name))
         return _record_source(built, {"layout": layout.NAME, "from": str(source)})
 
     return build
@@ -236,13 +234,11 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
                      report: Report = _stderr) -> Bundle:
     """Download model `name` from the hub (a catalogue entry, or any repo `repo_id` in a known
     layout) and install it. Ready ONNX exports need no PyTorch; a checkpoint is exported."""
-    from pixseek.model import catalogue, sources
-    from pixseek.model.hub import download
 
     if repo_id is None:
-        entry = catalogue.entry_for(name)
+        entry = known_models.entry_for(name)
         if entry is None:
-            raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(catalogue.BY_NAME)}); "
+            raise ModelInvalid(f"{name!r} is not in pixseek's catalogue of models ({', '.join(known_models.BY_NAME)}); "
                                "name a hub repo to install another")
         report(f"downloading {entry.repo} (revision {entry.revision[:12]}, about {entry.download_mb} MB) "
                "from the Hugging Face hub ...")
@@ -264,13 +260,10 @@ def install_from_hub(name: str = DEFAULT_MODEL, repo_id: str | None = None, revi
 def install_checkpoint(checkpoint: str, name: str | None = None, precision: str = "int8", photos: Path | None = None,
                        model_id: str | None = None, report: Report = _stderr) -> Bundle:
     """Export a Hugging Face CLIP checkpoint (folder or hub id) and install it."""
-    from pixseek.model.export import export_checkpoint
-    from pixseek.model.sources import checkpoint as layout
-
     def build(workdir: Path) -> Path:
         if Path(checkpoint).is_dir():
-            return layout.convert(Path(checkpoint), workdir, model_id)
-        return export_checkpoint(str(checkpoint), workdir, model_id or str(checkpoint)).path
+            return sources.checkpoint.convert(Path(checkpoint), workdir, model_id)
+        return sources.checkpoint.export_checkpoint(str(checkpoint), workdir, model_id or str(checkpoint)).path
 
     name = name or Path(str(checkpoint).rstrip("/")).name
     return install_built(name, build, precision, photos, report)
@@ -280,6 +273,4 @@ def install_random(name: str, preset: str = "vit-b-32", seed: int = 0, precision
                    photos: Path | None = None, report: Report = _stderr) -> Bundle:
     """A random-weight CLIP of a real shape, installed like any model: for benchmarks and machines
     that cannot get the real weights. Its model id says it is random, so no index mixes it up."""
-    from pixseek.model.export import export_random
-
-    return install_built(name, lambda workdir: export_random(preset, workdir, seed).path, precision, photos, report)
+    return install_built(name, lambda workdir: export.export_random(preset, workdir, seed).path, precision, photos, report)

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from pixseek.errors import ImageError
+from pixseek.files import image_extensions
+from pixseek.images import open_upright
+
 def generated_photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     """A deterministic picture: a smooth random colour field, noise texture and a few shapes."""
     rng = np.random.default_rng(seed)
@@ -47,10 +51,6 @@ def generated_photos(count: int) -> tuple[Image.Image, ...]:
 def folder_photos(folder: Path, count: int) -> list[Image.Image]:
     """Up to `count` photos from `folder` (recursively), spread over its sorted file list, read as
     indexing reads them: the same formats, the same safety limits, unreadable files passed over."""
-    from pixseek.errors import ImageError
-    from pixseek.files import image_extensions
-    from pixseek.images import open_upright
-
     extensions = image_extensions()
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in extensions and p.is_file())
     step = max(1, len(files) // count)

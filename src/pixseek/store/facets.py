@@ -14,7 +14,7 @@ import numpy as np
 
 from pixseek.filters import SearchFilters
 from pixseek.metadata import camera_name
-from pixseek.places import EARTH_RADIUS_KM, fold
+from pixseek.places import EARTH_RADIUS_KM, fold, names_match
 from pixseek.store.catalog import Catalog
 
 EPOCH = datetime(1970, 1, 1)
@@ -48,8 +48,7 @@ class Facets:
             self.columns = {name: column[order] for name, column in zip(COLUMNS, merged)}
             self.local = self.columns["taken_at"] + self.columns["utc_offset"] * 60.0
             self._cameras = {i: fold(camera_name(*names) or "") for i, names in cameras.items()}
-            self._places = {i: (tuple(fold(n) for n in (p.city, p.area, p.region, p.country) if n), fold(p.country_code))
-                            for i, p in places.items()}
+            self._places = {i: place.folded_names() for i, place in places.items()}
             self.generation = current
 
     def select(self, filters: SearchFilters) -> np.ndarray:
@@ -66,8 +65,7 @@ class Facets:
             keep &= _member(c["camera"], [i for i, name in self._cameras.items() if wanted in name])
         if filters.place is not None:
             wanted = fold(filters.place)
-            keep &= _member(c["place"], [i for i, (names, code) in self._places.items()  # as Place.matches
-                                         if wanted and (any(wanted in n for n in names) or wanted == code)])
+            keep &= _member(c["place"], [i for i, (names, code) in self._places.items() if names_match(wanted, names, code)])
         if filters.near is not None:
             keep &= _within_km(c["latitude"], c["longitude"], *filters.near, filters.radius_km)
         return c["ids"][keep]

@@ -11,7 +11,7 @@ from pixseek.engine.results import DEFAULT_THRESHOLD, DuplicateGroup
 from pixseek.engine.results import human_size, plural
 from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
-from pixseek.web.results import THUMBNAIL_PX, _thumbnail
+from pixseek.web.results import THUMBNAIL_PX, thumbnail_or_none
 
 GROUPS_KEY = "duplicate_groups"
 MAX_GROUPS = 100
@@ -32,7 +32,7 @@ def _group(cfg: state.Config, number: int, group: DuplicateGroup) -> None:
     for start in range(0, len(group.photos), COLUMNS):
         for column, photo in zip(st.columns(COLUMNS), group.photos[start:start + COLUMNS]):
             with column:
-                thumbnail = _thumbnail(library, photo.path, THUMBNAIL_PX)
+                thumbnail = thumbnail_or_none(library, photo.path, THUMBNAIL_PX)
                 if thumbnail:
                     st.image(thumbnail, width="stretch", alt=os.path.basename(photo.path))
                 badge = "**best copy** · " if photo is group.photos[0] else (

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pixseek.errors import PixseekError
-from pixseek.uploads import MAX_UPLOAD_MB
+from pixseek.serving.uploads import MAX_UPLOAD_MB
 
 APP = Path(__file__).with_name("app.py")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

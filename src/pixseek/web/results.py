@@ -20,8 +20,9 @@ import streamlit as st
 
 from pixseek.errors import PixseekError
 from pixseek.library import Library
-from pixseek.engine.results import SearchResult
 from pixseek.engine.query import shown
+from pixseek.engine.results import SearchResult
+from pixseek.metadata import describe_time
 from pixseek.web import searchbar, state
 from pixseek.web.messages import escape
 
@@ -36,7 +37,8 @@ a.like { font-size: 0.85rem; }
 a.tile div { display: flex; align-items: center; justify-content: center; font-size: 0.8rem; color: #888; }</style>"""
 
 
-def _thumbnail(library: Library, path: str, size: int) -> bytes | None:
+def thumbnail_or_none(library: Library, path: str, size: int) -> bytes | None:
+    """The photo's thumbnail, or None when it cannot be made (the page shows a placeholder)."""
     try:
         thumbnail: bytes = library.thumbnail(path, size)
         return thumbnail
@@ -46,7 +48,7 @@ def _thumbnail(library: Library, path: str, size: int) -> bytes | None:
 
 def _thumbnails(library: Library, results: list[SearchResult]) -> list[bytes | None]:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="pixseek-thumb") as pool:
-        return list(pool.map(partial(_thumbnail, library, size=THUMBNAIL_PX), [r.path for r in results]))
+        return list(pool.map(partial(thumbnail_or_none, library, size=THUMBNAIL_PX), [r.path for r in results]))
 
 
 def tile_html(result: SearchResult, thumbnail: bytes | None) -> str:
@@ -72,8 +74,6 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
 
 def photo_facts(result: SearchResult) -> str:
     """"2023-06-01 10:00 (UTC+01:00) · Lisbon, Portugal": when and where, as far as known."""
-    from pixseek.metadata import describe_time
-
     parts = []
     if result.metadata is not None:
         m = result.metadata
@@ -102,7 +102,7 @@ def _detail(library: Library, path: str | None) -> None:
     st.code(path, language=None, wrap_lines=True)
     st.download_button("Download original", data=partial(_original, library, path),
                        file_name=os.path.basename(path), on_click="ignore")
-    large = _thumbnail(library, path, DETAIL_PX)
+    large = thumbnail_or_none(library, path, DETAIL_PX)
     if large:
         st.image(large, width="stretch", alt=os.path.basename(path))
 

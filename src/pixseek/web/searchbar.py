@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from pixseek import uploads
 from pixseek.errors import PixseekError
+from pixseek.serving import uploads
 from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.engine.results import FolderInfo, SearchResult

@@ -15,9 +15,9 @@ import streamlit as st
 
 from pixseek import paths
 from pixseek.library import Library, index_exists
-from pixseek.jobs import IndexJob
 from pixseek.engine.results import ChangeSummary, FolderInfo, Status
-from pixseek.uploads import UploadStore
+from pixseek.serving.jobs import IndexJob
+from pixseek.serving.uploads import UploadStore
 
 STATUS_TTL_S = 10  # picks up an index updated by another process (the CLI) soon enough
 CHANGES_TTL_S = 30  # looking for changed files scans every folder: not on every redraw

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
+from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import CONFIG_NAME, Bundle, BundleConfig
 from pixseek.model.sources.common import prefix_of, read_json
 
@@ -23,8 +24,6 @@ def files(root: str) -> tuple[list[str], list[str]]:
 
 def more_files(folder: Path) -> list[str]:
     """The files the config names, once it is here."""
-    from pixseek.errors import ModelInvalid
-
     try:
         return BundleConfig.from_json((folder / CONFIG_NAME).read_text()).files()
     except (ValueError, KeyError, TypeError) as exc:

@@ -30,7 +30,7 @@ class Upload:
 class UploadStore:
     """Checked uploads by key, the newest KEPT_UPLOADS kept."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._lock = threading.Lock()
 

@@ -1,22 +1,26 @@
-"""`pixseek model install | list | export`: the model commands, for the main CLI to mount.
+"""`pixseek model install | list | export`: installing, listing and exporting CLIP models.
 
-The CLI calls `add_model_commands(subparsers)` and then `args.func(args)`, which returns an exit
-code or raises PixseekError (printed as one line). This module imports nothing heavy, so that
+The parser calls `add_model_commands(subparsers)` and then `args.func(args)`, which returns an
+exit code or raises PixseekError (printed as one line). This module imports nothing heavy, so that
 building the parser costs nothing for `pixseek search`; each command imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 from pathlib import Path
 
-from pixseek.model.bundle import DEFAULT_MODEL
+from pixseek import paths
+from pixseek.model.bundle import default_model, installed_bundles, stand_in_warning
+from pixseek.model.known_models import DEFAULT_MODEL, KNOWN_MODELS
 
 PRECISION_HELP = "image tower precision: int8 (default; kept only if it agrees with fp32 on sample photos) or fp32"
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from pixseek.model.install import install_from_hub, install_from_path
+    from pixseek.model.install import install_from_hub, install_from_path  # why: the hub client and ONNX: ~70 ms
 
     options = dict(precision=args.precision, photos=args.photos, model_id=args.model_id)
     if args.source:
@@ -32,16 +36,11 @@ def _percent(value: float | None) -> str:
 
 def list_available(installed: set[str], default: str, as_json: bool) -> int:
     """The catalogue: what each model is, costs and gives, and whether it is installed."""
-    import json
-    from dataclasses import asdict
-
-    from pixseek.model.catalogue import CATALOGUE
-
     if as_json:
-        print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in CATALOGUE], indent=2))
+        print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in KNOWN_MODELS], indent=2))
         return 0
     print(f"{'':2}{'NAME':34}{'DOWNLOAD':>10}{'DIM':>5}{'IMG/S':>7}{'FLICKR':>8}{'COCO':>6}  LICENCE")
-    for entry in CATALOGUE:
+    for entry in KNOWN_MODELS:
         marker = ("*" if entry.name == default else " ") + ("+" if entry.name in installed else " ")
         speed = "-" if entry.images_per_s is None else f"{entry.images_per_s:.0f}"
         flickr, coco = entry.recall or (None, None)
@@ -54,10 +53,6 @@ def list_available(installed: set[str], default: str, as_json: bool) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-
-    from pixseek import paths
-    from pixseek.model.bundle import default_model, installed_bundles, stand_in_warning
-
     default = default_model()
     bundles = installed_bundles()
     if args.available:  # a random stand-in installed under a catalogue name is not that model
@@ -78,13 +73,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pixseek.model.install import install_checkpoint
+    from pixseek.model.install import install_checkpoint  # why: as in cmd_install
 
     install_checkpoint(args.checkpoint, args.name, precision=args.precision, photos=args.photos, model_id=args.model_id)
     return 0
 
 
-def add_model_commands(subparsers) -> None:
+def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `model install|list|export` on the CLI's subparsers; each sets `func`."""
     model = subparsers.add_parser("model", help="install, list and export CLIP models")
     commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)

@@ -32,7 +32,7 @@ class JobState:
 
 
 class IndexJob:
-    def __init__(self):
+    def __init__(self) -> None:
         self._guard = threading.Lock()
         self._cancel = threading.Event()
         self._running = False
@@ -61,7 +61,8 @@ class IndexJob:
     def _on_progress(self, progress: Progress) -> None:
         self._progress = progress
 
-    def _run(self, open_library, folders, rebuild_for: str | None, cancel: threading.Event) -> None:
+    def _run(self, open_library: Callable[[], Library], folders: list[str] | None, rebuild_for: str | None,
+             cancel: threading.Event) -> None:
         report = error = None
         try:
             with open_library() as library:

@@ -1,0 +1,7 @@
+"""`python -m pixseek`: the `pixseek` command."""
+
+import sys
+
+from pixseek.cli.entry import main
+
+sys.exit(main())
