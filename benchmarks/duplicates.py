@@ -190,7 +190,7 @@ def child_scale(size: int, sample: int) -> None:
     start = time.perf_counter()
     pairs = duplicates.near_pairs(lambda q: live.neighbours(q, duplicates.K_NEIGHBOURS, duplicates.NPROBE),
                                   library._index.catalog.vectors_for, sample_ids, duplicates.DEFAULT_THRESHOLD,
-                                  library._phashes)
+                                  lambda ids: duplicates.phashes(library._index.catalog, ids))
     knn_s = time.perf_counter() - start
     emit({"size": size, "sample": len(sample_ids), "ids_and_copies_s": sql_s, "copy_groups": len(copies),
           "sample_s": knn_s, "seconds": sql_s + knn_s * len(ids) / len(sample_ids), "pairs_in_sample": len(pairs),

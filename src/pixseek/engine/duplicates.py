@@ -29,6 +29,7 @@ from pixseek.engine.index import OpenIndex
 from pixseek.engine.results import DEFAULT_THRESHOLD, DuplicateGroup, DuplicatePhoto
 from pixseek.errors import ImageError, QueryError
 from pixseek.images import open_upright, perceptual_hash
+from pixseek.store.catalog import Catalog
 
 PHASH_BITS = 12
 K_NEIGHBOURS = 16
@@ -121,6 +122,12 @@ def missing_phashes(paths: dict[int, str], workers: int | None = None) -> dict[i
         return {i: h for i, h in pool.map(one, paths.items()) if h is not None}
 
 
+def phashes(catalog: Catalog, ids: list[int]) -> dict[int, int]:
+    """Stored perceptual hashes, and those missing (photos indexed by an older pixseek) from the files."""
+    known = catalog.phashes(ids)
+    return {**known, **missing_phashes(catalog.paths_for(i for i in ids if i not in known))}
+
+
 def find(index: OpenIndex, threshold: float | None = None, folder: str | None = None) -> list[DuplicateGroup]:
     """Groups of exact copies and near-duplicates, each best copy first, largest groups first;
     `threshold` is the CLIP cosine a near-duplicate needs."""
@@ -134,14 +141,8 @@ def find(index: OpenIndex, threshold: float | None = None, folder: str | None = 
         ids, copies = catalog.ids_under(within), catalog.copies(within)
     later_copies = {i for members in copies for i in members[1:]}  # one vector per content is enough
     unique = np.array([i for i in ids if i not in later_copies], dtype=np.int64)
-
-    def phashes(some: list[int]) -> dict[int, int]:
-        """Stored perceptual hashes, and those missing (photos indexed by an older pixseek) from the files."""
-        known = catalog.phashes(some)
-        return {**known, **missing_phashes(catalog.paths_for(i for i in some if i not in known))}
-
     pairs = near_pairs(lambda q: live.neighbours(q, K_NEIGHBOURS, NPROBE), catalog.vectors_for, unique, threshold,
-                       phashes)
+                       lambda some: phashes(catalog, some))
     return [_ranked(index, members) for members in sorted(group(copies, pairs), key=lambda g: (-len(g), g[0]))]
 
 
