@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, make_photo
 
-FACES = ["cli", "web", "desktop", "api", "watch", "mcp", "preview.py"]
+FACES = ["cli", "web", "desktop", "api", "watch", "mcp", "preview.py", "serving"]
 
 
 def readme_example() -> str:
