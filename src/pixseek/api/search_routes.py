@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from pixseek.serving import uploads
 from pixseek.api import query
 from pixseek.api.deps import service
 from pixseek.api.schemas import SearchAnswer, SearchRequest
 from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
 from pixseek.reports import SearchResult
+from pixseek.serving import uploads
 
 router = APIRouter(prefix="/api", tags=["search"])
 

@@ -15,8 +15,8 @@ from functools import partial
 import streamlit as st
 
 from pixseek.errors import PixseekError
-from pixseek.serving.jobs import IndexJob, JobState
 from pixseek.reports import FolderInfo, Progress
+from pixseek.serving.jobs import IndexJob, JobState
 from pixseek.web import state
 from pixseek.web.messages import escape, user_errors
 
