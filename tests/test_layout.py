@@ -1,6 +1,7 @@
-"""The source tree keeps the shape that lets the next engineer find their way: no module over
-MAX_LINES lines, no private name imported from another module, no import cycle among pixseek's
-modules, and every import of pixseek's own modules made inside a function says why beside it."""
+"""The source tree keeps the shape that lets the next engineer find their way: imports run from
+the faces through serving to the engine, never back; no module over MAX_LINES lines, no private
+name imported from another module, no import cycle among pixseek's modules, and every import of
+pixseek's own modules made inside a function says why beside it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "pixseek"
 MAX_LINES = 450
 WHY = re.compile(r"#.*\bwhy\b", re.IGNORECASE)
+# The faces, by the folder or file under src/pixseek that holds each; what the servers among them
+# share; and the entry point `python -m pixseek`. Everything else is the engine.
+FACES = {"cli", "web", "desktop", "api", "watch", "mcp", "preview.py"}
+SERVING = "serving"
+ENTRY = "__main__.py"
 
 @dataclass(frozen=True)
 class Import:
@@ -67,6 +73,31 @@ def _imports_under(node: ast.AST, path: Path, in_function: bool) -> Iterator[Imp
 
 def imports() -> list[Import]:
     return [found for path in sources() for found in _imports_under(ast.parse(path.read_text()), path, False)]
+
+
+def _file_of(module: str) -> str:
+    """pixseek.web.state -> web/state.py, pixseek.watch -> watch/__init__.py."""
+    path = PACKAGE.parent.joinpath(*module.split("."))
+    return str((path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).relative_to(PACKAGE))
+
+
+def _part(source: str) -> str:
+    """The face, serving, the entry point or the engine: what holds a file under src/pixseek."""
+    first = source.split("/")[0]
+    return first if first in FACES | {SERVING, ENTRY} else "engine"
+
+
+def test_imports_run_from_the_faces_to_the_engine():
+    """The engine imports no face and nothing of serving, serving no face, and a face no other
+    face but the CLI, whose commands start the others (`pixseek web`, `serve`, `mcp`, `gui`, `watch`)."""
+    allowed = {"engine": {"engine"}, SERVING: {"engine", SERVING}, "cli": FACES | {"engine", SERVING},
+               ENTRY: {"cli"}}
+    wrong = set()
+    for found in imports():
+        importer, imported = _part(found.source), _part(_file_of(found.module))
+        if imported != importer and imported not in allowed.get(importer, {"engine", SERVING}):
+            wrong.add(f"{found.source} imports {found.module}")
+    assert sorted(wrong) == []
 
 
 def test_no_module_is_over_the_line_limit():

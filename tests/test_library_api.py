@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, make_photo
 from pixseek.errors import PixseekError
 
-FACES = ["cli", "web", "desktop", "api", "watch", "mcp", "preview.py"]
+FACES = ["cli", "web", "desktop", "api", "watch", "mcp", "preview.py", "serving"]
 # What lies behind the facade: the store, the engine's parts, the stages, and the model's
 # machinery. A face asks the Library (`pixseek.library`) and reads the engine's public types.
 INTERNALS = ("pixseek.store", "pixseek.engine", "pixseek.indexer", "pixseek.signals", "pixseek.cluster",

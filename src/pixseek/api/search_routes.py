@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from pixseek.serving import uploads
 from pixseek.api import query
 from pixseek.api.deps import service
 from pixseek.api.schemas import Hit, SearchAnswer, SearchRequest
@@ -15,6 +14,7 @@ from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
 from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_TEXT_CHARS
 from pixseek.engine.results import SearchResult
+from pixseek.serving import uploads
 
 router = APIRouter(prefix="/api", tags=["search"])
 
