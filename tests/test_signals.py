@@ -59,6 +59,14 @@ class Brightness(Signal):
         return raw
 
 
+class SwitchedOff(Brightness):
+    """A signal that does not run here (an optional model not installed, say)."""
+
+    @classmethod
+    def for_run(cls, encoder: Any) -> Signal | None:
+        return None
+
+
 class FailingRows(BrightnessRows):
     """Fails on its second write, as a crash would in the middle of a run."""
 
@@ -199,6 +207,16 @@ def test_a_signal_new_to_an_index_gets_its_tables_and_reads_only_what_lacks_it(p
         assert all(np.array_equal(vectors[int(i)], v) for i, v in zip(ids, catalog.vectors_for(ids)))
     finally:
         catalog.close()
+
+
+def test_a_signal_that_does_not_run_is_not_backfilled(pixseek_home, tmp_path, photo_dir, register):
+    index = tmp_path / "index"
+    with Library.open(index, create=True) as library:
+        library.index([photo_dir])
+    register(SwitchedOff)
+    with Library.open(index) as library:
+        assert library.changes().undescribed == 0
+        assert (library.index().described, Brightness.seen) == (0, [])
 
 
 def test_a_query_reads_the_signal_of_its_results_by_id(pixseek_home, tmp_path, photo_dir, register):

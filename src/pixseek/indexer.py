@@ -24,7 +24,7 @@ from collections import deque
 from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,9 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
     shallow = {os.path.abspath(f) for f in shallow}
     vanished = [os.path.abspath(f) for f in vanished]
     plan = Plan(roots + sorted(shallow))
+    # Rows lacking a signal are read again for it only where it runs in a run that embeds
+    # nothing (as a run with nothing new is): a signal switched off is not backfilled either.
+    backfilled = frozenset(signal.name for signal in signals_for_run(None))
 
     def direct(path: str) -> bool:
         return os.path.dirname(path) in shallow
@@ -106,8 +109,8 @@ def make_plan(catalog: Catalog, roots: Iterable[str], shallow: Iterable[str] = (
         skip = skipped.pop(entry.path, None)
         if record is not None and (record.size, record.mtime_ns) == (entry.size, entry.mtime_ns):
             plan.unchanged += 1
-            if record.lacking:
-                plan.backfill[entry.path] = record
+            if record.lacking & backfilled:
+                plan.backfill[entry.path] = replace(record, lacking=record.lacking & backfilled)
                 plan.backfill_entries.append(entry)
             continue
         if (record is None and skip is not None and skip[:2] == (entry.size, entry.mtime_ns)

@@ -74,7 +74,7 @@ class Ingester:
                 return None
             outcome = Outcome(entry, content, error=ImageError(reason, rows.skip_details[i] or ""))
         else:
-            stored = self.catalog.find_by_hash(content)
+            stored = self.catalog.find_by_hash(content) if content is not None else None
             if stored is None and not rows.has_vector[i]:  # its content was removed since the job was planned
                 self.ingest_report.unresolved += 1
                 return None

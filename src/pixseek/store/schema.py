@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
 
 from pixseek.errors import IndexCorrupt, IndexIncompatible, IndexNotFound
 from pixseek.signals import SIGNALS
-
-if TYPE_CHECKING:
-    from pixseek.store.catalog import Catalog
 
 SCHEMA_VERSION = 2
 
@@ -54,6 +53,19 @@ def schema() -> str:
 SCHEMA = schema()  # as pixseek ships (a repair rebuilds a catalog with it)
 
 
+class Opening(Protocol):
+    """What making or upgrading the tables needs of the catalog being opened (store/catalog.py)."""
+
+    path: Path
+
+    @property
+    def connection(self) -> sqlite3.Connection: ...
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def meta(self, key: str, default: str | None = None) -> str | None: ...
+
+
 def tables(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
@@ -68,7 +80,7 @@ def _run(db: sqlite3.Connection, sql: str) -> None:
             db.execute(statement)
 
 
-def prepare(catalog: Catalog, create: bool, model_id: str | None, dim: int | None) -> None:
+def prepare(catalog: Opening, create: bool, model_id: str | None, dim: int | None) -> None:
     """Make a new catalog's tables (`create`), or check an existing one's schema and upgrade it."""
     db = catalog.connection
     folder = catalog.path.parent
@@ -99,7 +111,7 @@ def prepare(catalog: Catalog, create: bool, model_id: str | None, dim: int | Non
         _add_signal_tables(catalog)
 
 
-def _migrate(catalog: Catalog, version: int) -> None:
+def _migrate(catalog: Opening, version: int) -> None:
     """Schema 1 -> 2: add the (empty) metadata tables; rows and vectors stay as they are.
     A catalog that cannot be written here stays at its schema and is read without metadata."""
     try:
@@ -112,7 +124,7 @@ def _migrate(catalog: Catalog, version: int) -> None:
             raise
 
 
-def _add_signal_tables(catalog: Catalog) -> None:
+def _add_signal_tables(catalog: Opening) -> None:
     """Make the tables of a signal newer than this catalog. Nothing is written when none is
     missing, so opening never waits for a writer; a read-only catalog goes without."""
     present = tables(catalog.connection)
