@@ -30,8 +30,8 @@ class FilterParams:
                  near: Annotated[str | None, Query(max_length=60)] = None,
                  radius: Annotated[str | None, Query(max_length=20)] = None,
                  sort: Annotated[str, Query(pattern="^(score|date)$")] = "score"):
-        self.values: dict[str, str | None] = {"after": after, "before": before, "year": year, "camera": camera, "place": place,
-                       "near": near, "radius": radius, "sort": sort}
+        self.values: dict[str, str | None] = {"after": after, "before": before, "year": year, "camera": camera,
+                                              "place": place, "near": near, "radius": radius, "sort": sort}
 
     def given(self) -> dict[str, str]:
         return {name: value for name, value in self.values.items() if value is not None}
@@ -52,8 +52,9 @@ class FilterForm(FilterParams):
 
 
 def hit(result: SearchResult) -> Hit:
-    return Hit.model_validate({**result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
-            "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"})
+    return Hit.model_validate({
+        **result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
+        "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"})
 
 
 def run(svc: Service, request: SearchRequest, upload: str | None = None, upload_name: str = "") -> SearchAnswer:

@@ -188,7 +188,7 @@ class VectorIndex:
                 ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, spec.nlist, faiss.ScalarQuantizer.QT_8bit,
                                                     faiss.METRIC_INNER_PRODUCT)
                 ivf.own_fields = True
-                quantizer.this.disown()  # type: ignore[attr-defined]  # SWIG's handle: not in faiss's stubs
+                quantizer.this.disown()  # type: ignore[attr-defined]  # (SWIG's handle: not in faiss's stubs)
             else:  # the factory hands back the concrete class, an IndexIVFPQFastScan
                 ivf = cast("faiss.IndexIVF", faiss.index_factory(dim, f"IVF{spec.nlist}_HNSW32,PQ{dim // 2}x4fs",
                                                                    faiss.METRIC_INNER_PRODUCT))
@@ -215,8 +215,8 @@ class VectorIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            ids = np.ascontiguousarray(ids, dtype=np.int64)
-            self._index.remove_ids(ids)  # type: ignore[arg-type]  # faiss's wrapper takes ids too; its stubs: a selector
+            # (faiss's Python wrapper also takes an array of ids; its stubs show only a selector)
+            self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def candidates(self, k: int) -> int:
         """How many results to ask for so that `k` survive exact re-ranking."""
@@ -239,12 +239,13 @@ class VectorIndex:
         if self.approximate:
             share = math.ceil(self.spec.nlist * 4 * k / max(pool, 1))
             nprobe = min(self.spec.nlist, max(self.spec.nprobe, share))
-            params = ivf_params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
+            # (faiss's stubs leave out the keyword constructors its Python wrappers add, and HNSW's parameters)
+            params = ivf_params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)  # type: ignore[call-arg]
             if self.spec.kind == "ivf4":  # the centroid graph must look at least as wide as the probes
-                graph = faiss.SearchParametersHNSW(efSearch=max(64, 2 * nprobe))  # type: ignore[attr-defined]  # not in faiss's stubs
+                graph = faiss.SearchParametersHNSW(efSearch=max(64, 2 * nprobe))  # type: ignore[attr-defined]
                 ivf_params.quantizer_params = graph  # (`graph` stays referenced until the search is done)
         else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None  # type: ignore[call-arg]
         with _one_thread():
             scores, ids = self._index.search(query, k, params=params)
         del bitmap  # the selector reads it during the search: kept alive until here
@@ -259,7 +260,8 @@ class VectorIndex:
         params: faiss.SearchParameters | None = None
         if self.approximate:
             probes = min(self.spec.nlist, nprobe or self.spec.nprobe)
-            params = faiss.SearchParametersIVF(nprobe=probes)  # type: ignore[call-arg]  # keywords: faiss's wrapper, not in its stubs
+            # (faiss's stubs leave out the keyword constructors its Python wrappers add)
+            params = faiss.SearchParametersIVF(nprobe=probes)  # type: ignore[call-arg]
         return self._index.search(queries, k, params=params)
 
     # -- files ------------------------------------------------------------------------------
@@ -272,7 +274,8 @@ class VectorIndex:
         # Written through a Python file: FAISS's own writer only prints a failed final flush
         # (a full disk, a size limit) and would leave a truncated file to rename into place.
         with atomic.replacing(target, prefix=".vectors-", sync=True) as handle:
-            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]  # not in its stubs
+            writer = faiss.PyCallbackIOWriter(handle.write)  # type: ignore[attr-defined]  # (not in faiss's stubs)
+            faiss.write_index(self._index, writer)
         for old in saved_files(folder):
             if old[1] != target:
                 old[1].unlink(missing_ok=True)
