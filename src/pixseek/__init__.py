@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "Library": "pixseek.library",
     "Query": "pixseek.engine.query", "Term": "pixseek.engine.query", "parse_query": "pixseek.engine.query",
+    "build_query": "pixseek.engine.query", "text_term": "pixseek.engine.query", "image_term": "pixseek.engine.query",
     "SearchResult": "pixseek.engine.results", "IndexReport": "pixseek.engine.results", "Progress": "pixseek.engine.results",
     "Status": "pixseek.engine.results", "ChangeSummary": "pixseek.engine.results", "IndexedFile": "pixseek.engine.results",
     "PixseekError": "pixseek.errors",
@@ -31,7 +32,10 @@ if TYPE_CHECKING:  # re-exported for type checkers (`X as X`); at run time __get
     from pixseek.engine.results import Status as Status
     from pixseek.engine.query import Query as Query
     from pixseek.engine.query import Term as Term
+    from pixseek.engine.query import build_query as build_query
+    from pixseek.engine.query import image_term as image_term
     from pixseek.engine.query import parse_query as parse_query
+    from pixseek.engine.query import text_term as text_term
 
 
 def __getattr__(name: str) -> Any:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pixseek.engine.results import ProgressCallback
 from pixseek.errors import PixseekError
 from pixseek.library import Library
 
@@ -48,7 +50,7 @@ class RecallReport:
         return self.model_id.startswith("random/")
 
 
-def _karpathy(data: dict, split: str | None) -> dict[str, list[str]]:
+def _karpathy(data: dict[str, Any], split: str | None) -> dict[str, list[str]]:
     captions = {}
     for image in data["images"]:
         if split is None or image.get("split") == split:
@@ -57,7 +59,7 @@ def _karpathy(data: dict, split: str | None) -> dict[str, list[str]]:
     return captions
 
 
-def _coco(data: dict) -> dict[str, list[str]]:
+def _coco(data: dict[str, Any]) -> dict[str, list[str]]:
     names = {image["id"]: image["file_name"] for image in data["images"]}
     captions: dict[str, list[str]] = {name: [] for name in names.values()}
     for note in data["annotations"]:
@@ -91,14 +93,14 @@ def load_captions(path: Path, split: str | None = None) -> dict[str, list[str]]:
     return captions
 
 
-def text_to_image_recall(similarity: np.ndarray, truth: np.ndarray, ks=KS) -> dict[int, float]:
+def text_to_image_recall(similarity: np.ndarray, truth: np.ndarray, ks: Sequence[int] = KS) -> dict[int, float]:
     """similarity: (captions, photos); truth: each caption's photo index. A tie counts against."""
     own = similarity[np.arange(len(truth)), truth]
     rank = (similarity >= own[:, None]).sum(axis=1) - 1  # photos scoring at least as high, itself excluded
     return {k: float(np.mean(rank < k)) for k in ks}
 
 
-def image_to_text_recall(similarity: np.ndarray, truth: np.ndarray, ks=KS) -> dict[int, float]:
+def image_to_text_recall(similarity: np.ndarray, truth: np.ndarray, ks: Sequence[int] = KS) -> dict[int, float]:
     """The same from the photos' side: is one of a photo's own captions among its K best?"""
     order = np.argsort(-similarity.T, axis=1, kind="stable")  # (photos, captions), best first
     hits = truth[order] == np.arange(similarity.shape[1])[:, None]
@@ -106,8 +108,8 @@ def image_to_text_recall(similarity: np.ndarray, truth: np.ndarray, ks=KS) -> di
     return {k: float(np.mean(first < k)) for k in ks}
 
 
-def evaluate(captions_file: Path, photos: Path, model: str | None = None, split: str | None = None, ks=KS,
-             progress: Callable | None = None, batch: int = 256) -> RecallReport:
+def evaluate(captions_file: Path, photos: Path, model: str | None = None, split: str | None = None,
+             ks: Sequence[int] = KS, progress: ProgressCallback | None = None, batch: int = 256) -> RecallReport:
     """R@K both ways for the photos under `photos` that the caption file names."""
     photos = Path(os.path.abspath(os.path.expanduser(photos)))  # as the index names its folders
     if not photos.is_dir():

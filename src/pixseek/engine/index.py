@@ -24,7 +24,7 @@ from pixseek.store.repair import repair_catalog
 from pixseek.thumbnails import ThumbnailCache
 
 HIDDEN_KEY = "include_hidden"  # the index's hidden-files policy: "yes", or left out
-log = logging.getLogger("pixseek.library")
+log = logging.getLogger(__name__)
 
 
 def model_identity(model: str | None) -> tuple[str, int]:

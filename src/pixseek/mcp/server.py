@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -146,7 +146,7 @@ class Tools:
         self,
         id: Annotated[int, Field(description="a photo's id, from search results")],
         size: Annotated[int, Field(ge=32, le=1600, description="the thumbnail's longest side in pixels")] = 512,
-    ) -> list:
+    ) -> list[Image | dict[str, Any]]:
         """One photo: its thumbnail (JPEG) and its details (path, size in bytes, pixels, when it
         was modified and indexed)."""
         try:
@@ -214,7 +214,7 @@ def one_line(text: str) -> str:
     return " ".join(lines)
 
 
-async def _one_line_errors(ctx, call_next):
+async def _one_line_errors(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
     result = await call_next(ctx)
     if ctx.method == "tools/call" and isinstance(result, dict) and result.get("isError"):
         for block in result.get("content") or []:
