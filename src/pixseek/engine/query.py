@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.errors import EmptyQuery, QueryError
+from pixseek.errors import EmptyQuery, ImageError, QueryError, UnusableUpload
 from pixseek.files import BASE_EXTENSIONS, HEIF_EXTENSIONS
+from pixseek.images import decode
 
 WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)$", re.DOTALL)
 PATH_STARTS = ("/", "./", "../", "~/")
@@ -118,6 +119,15 @@ def text_term(text: str, weight: float = 1.0) -> Term:
 def image_term(path: str, weight: float = 1.0) -> Term:
     """An example photo: a path the engine may read (one in the index, or an upload)."""
     return Term(_weight(weight), image=path)
+
+
+def usable_photo(name: str, data: bytes) -> bytes:
+    """`data` if the engine can search by it (it decodes as an image), else UnusableUpload saying why."""
+    try:
+        decode(data, name=name)
+    except ImageError as error:
+        raise UnusableUpload(f"cannot search by {name}: {error}") from None
+    return data
 
 
 def build_query(terms: Iterable[Term]) -> Query:

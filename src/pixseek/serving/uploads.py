@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pixseek.errors import ImageError, UnusableUpload, UploadTooLarge
-from pixseek.images import decode
+from pixseek.engine.query import usable_photo
+from pixseek.errors import UploadTooLarge
 
 MAX_UPLOAD_MB = 50
 KEPT_UPLOADS = 8  # the newest uploads kept, for every browser session of this server together
@@ -54,11 +54,7 @@ def checked(name: str, data: bytes) -> bytes:
     if len(data) > MAX_UPLOAD_MB * 2**20:
         raise UploadTooLarge(f"{name} is too large ({len(data) / 2**20:.0f} MB); upload a photo of at most "
                          f"{MAX_UPLOAD_MB} MB")
-    try:
-        decode(data, name=name)
-    except ImageError as error:
-        raise UnusableUpload(f"cannot search by {name}: {error}") from None
-    return data
+    return usable_photo(name, data)
 
 
 @contextmanager
