@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
 
 import streamlit as st
 
@@ -77,7 +78,7 @@ def photo_id(value: str | None) -> int | None:
     return int(value) if value and value.isascii() and value.isdigit() else None
 
 
-def link(**changes) -> str:
+def link(**changes: str | int | None) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
     params = {key: st.session_state.get(key) for key in ("q", "k", "not", "min", "in")}
     params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO)}, **changes)
@@ -87,8 +88,9 @@ def link(**changes) -> str:
 def _example(library: Library) -> Example | None:
     """The example photo the address names, if it is still there."""
     like, photo = _param(LIKE), _param(PHOTO)
-    if photo_id(like) is not None:
-        path = library.photo_path(photo_id(like))
+    liked = photo_id(like)
+    if liked is not None:
+        path = library.photo_path(liked)
         if path:
             return Example(os.path.basename(path), path=path)
     if photo:
@@ -156,9 +158,11 @@ def _example_notes(fresh: dict[str, str], library: Library | None, example: Exam
     return notes
 
 
-def _choices(options, label) -> dict[str, str]:
+def _choices(options: Iterable[str], label: Callable[[str], str | None]) -> dict[str, str]:
     """What the address may hold for one of `options`: the option itself, or its label."""
-    return {**{label(option): option for option in options}, **{option: option for option in options}}
+    options = list(options)
+    labelled = {label(option): option for option in options}
+    return {**{text: option for text, option in labelled.items() if text is not None}, **{o: o for o in options}}
 
 
 def _check_filters(within: str | None) -> None:
