@@ -20,13 +20,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = search_filters(args)
     with open_library(args) as library:
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
-        missing = [folder for folder in library.folder_details() if not folder.present]
         if library.model_warning:  # said even with -q: results of a stand-in must not pass for real ones
             note(library.model_warning)
         if not args.quiet:
-            for folder in missing:
-                note(f"{folder.path} is missing (an unmounted drive?): its {folder.images} photos are not searched; "
-                     f"remount it, or `pixseek remove {folder.path}`")
+            for folder in library.folder_details():
+                if folder.missing_note:
+                    note(f"{folder.missing_note} (`pixseek remove {folder.path}`)")
         if args.json:
             # ASCII JSON: names that are not valid UTF-8 travel as \udcXX escapes (os.fsencode restores them).
             print(json.dumps([r.to_dict() for r in results]))
