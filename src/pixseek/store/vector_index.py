@@ -45,6 +45,7 @@ FLAT_LIMIT = 20_000  # exact search up to here: ~8 ms a query on one core (see d
 IVF4_FROM = 2_000_000  # beyond, 8-bit codes would take over 1 GiB of RAM: 4-bit PQ codes
 IVF_MIN = 1_000  # fewer vectors than this cannot train an IVF worth having: stay exact
 MAX_NLIST = 4096
+IVF4_MIN_PROBES = 32  # see _probes
 # Candidates per wanted result (and at least so many), re-ranked with the exact stored vectors.
 RERANK = {"ivf": (4, 50), "ivf4": (100, 1000)}
 RERANK_CHUNK = 65_536  # candidates' vectors read at once (64-128 MiB)
@@ -72,6 +73,14 @@ def _floor_pow2(value: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(value, 1.0)))))
 
 
+def _probes(kind: str, nlist: int) -> int:
+    """Lists probed by a query. 4-bit codes probe about 2% of the lists, and never fewer than 32:
+    with 1,024 lists (2M to 4.2M vectors) 21 probes gave recall@10 0.94 on the benchmark's 3M
+    mixture, 32 gave 0.98 (docs/benchmarks.md, "Recall just past the switch to 4-bit codes");
+    2,048 lists (10M) keep their 42."""
+    return min(nlist, max(8, nlist // 8) if kind == "ivf" else max(IVF4_MIN_PROBES, nlist // 48))
+
+
 def _size_kind(count: int) -> str:
     """The kind that auto picks for `count` vectors."""
     return "flat" if count <= FLAT_LIMIT else "ivf" if count <= IVF4_FROM else "ivf4"
@@ -96,9 +105,7 @@ class Spec:
             return cls("flat")
         # About sqrt(n) lists, each trained from >= 39 points (FAISS's own floor).
         nlist = min(MAX_NLIST, _floor_pow2(min(math.sqrt(count), count / 39)))
-        if kind == "ivf":
-            return cls("ivf", nlist, max(8, nlist // 8))
-        return cls("ivf4", nlist, max(16, nlist // 48))
+        return cls(kind, nlist, _probes(kind, nlist))
 
     @classmethod
     def of(cls, index: faiss.Index) -> Spec:
@@ -108,7 +115,9 @@ class Spec:
             return cls("flat")
         four_bit = isinstance(index, faiss.IndexIVFPQFastScan) or (
             isinstance(index, faiss.IndexIVFScalarQuantizer) and index.sq.qtype == faiss.ScalarQuantizer.QT_4bit)
-        return cls("ivf4" if four_bit else "ivf", int(index.nlist), int(index.nprobe))
+        kind, nlist = "ivf4" if four_bit else "ivf", int(index.nlist)
+        # (probes are a search setting: a file saved with fewer than this version wants gets the new ones)
+        return cls(kind, nlist, max(int(index.nprobe), _probes(kind, nlist)))
 
     @property
     def approximate(self) -> bool:
