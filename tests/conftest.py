@@ -70,11 +70,18 @@ def clip_tokenizer_from_bpe(bpe_file: Path):
 
 @pytest.fixture(scope="session")
 def tiny_bundle_dir(tmp_path_factory, clip_vocab) -> Path:
-    """A tiny random-weight CLIP bundle, exported once per test session."""
+    """A tiny random-weight CLIP bundle, exported once per test run: the xdist workers of one run
+    share it (their temp folders have one parent, new for each run); tests copy it, never change it."""
+    from filelock import FileLock
+
     from pixseek.model.export import export_random
 
-    destination = tmp_path_factory.mktemp("models") / TEST_MODEL
-    export_random("tiny", destination, seed=0)
+    base = tmp_path_factory.getbasetemp()  # under xdist: <this run's folder>/popen-gwN
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    destination = shared / "tiny-model" / TEST_MODEL
+    with FileLock(shared / "tiny-model.lock"):
+        if not destination.exists():
+            export_random("tiny", destination, seed=0)
     return destination
 
 

@@ -174,6 +174,7 @@ def _request(client, route: str, value, params: dict):
                        headers={"content-type": "application/json"})
 
 
+@pytest.mark.slow  # 300 requests of every shape: left to make test
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(route=st.sampled_from(["files", "thumbnail", "original", "search", "skipped", "post-search", "post-index",
                               "image", "raw-body"]),

@@ -111,6 +111,7 @@ def test_folders_and_scores_that_make_no_sense_are_errors(indexed, photo_dir, tm
     assert inside.returncode == 0 and all("/trip/" in line for line in inside.stdout.splitlines())
 
 
+@pytest.mark.processes  # several pixseek processes in turn: left to make test
 def test_a_failed_first_run_leaves_no_index_behind(pixseek_home, photo_dir, tmp_path):
     index = tmp_path / "index"
     one_line_error(pixseek("index", "--index", index, tmp_path / "missing"), "folder not found")
@@ -122,6 +123,7 @@ def test_a_failed_first_run_leaves_no_index_behind(pixseek_home, photo_dir, tmp_
     assert ok.returncode == 0 and "12 indexed" in ok.stdout
 
 
+@pytest.mark.processes  # several pixseek processes in turn: left to make test
 def test_a_missing_folder_keeps_its_photos_and_is_named(pixseek_home, photo_dir, tmp_path):
     """An unmounted drive: status and search say the folder is missing and what to do, its
     vectors stay, updating the other folders works, and when it is back it is searched again."""
@@ -198,6 +200,7 @@ def test_non_utf8_names_survive_the_cli(pixseek_home, tmp_path):
     assert plain.returncode == 0 and raw in plain.stdout
 
 
+@pytest.mark.processes  # several pixseek processes in turn: left to make test
 def test_every_way_to_run_the_command_is_the_same_command():
     """The `pixseek` script, `python -m pixseek` and `python -m pixseek.cli` run the one entry point."""
     script = os.path.join(os.path.dirname(sys.executable), "pixseek")

@@ -13,6 +13,8 @@ import pytest
 from conftest import make_photo
 from test_cli import one_line_error, pixseek
 
+pytestmark = pytest.mark.processes  # every test runs pixseek processes
+
 
 @pytest.fixture
 def indexed(pixseek_home, tmp_path):

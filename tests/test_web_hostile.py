@@ -133,6 +133,7 @@ def _bad(params: dict[str, str], photo_ids: set[int], folder: str) -> bool:
             or any(name in given and ascii_int.get(name) not in photo_ids for name in ("like", "view")))
 
 
+@pytest.mark.slow  # 60 app sessions: left to make test
 def test_no_address_yields_a_traceback_and_a_bad_one_is_named(pixseek_home, photo_dir):
     """Any value in any parameter the app reads: never an exception, and a note or an error
     whenever the page cannot use the address as written. Bounded: 60 sessions, about 15 s."""
