@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from pixseek.model.sessions import runtime
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,7 @@ def pytest_configure(config):
     (ray_root / "ray").mkdir()
     config.ray_root = ray_root
     os.environ["RAY_TMPDIR"] = str(ray_root)
+    runtime()  # ONNX Runtime's telemetry off in every test process, sessions made by tests included
 
 
 def pytest_unconfigure(config):

@@ -84,3 +84,21 @@ def test_installing_leaves_the_cache_alone(tmp_path, monkeypatch, tiny_bundle_di
     monkeypatch.delenv("PIXSEEK_MODELS", raising=False)
     install_from_path(tiny_bundle_dir, name="m", report=lambda message: None)
     assert not (tmp_path / "cache" / "onnx").exists()
+
+
+def test_every_session_is_made_with_onnx_runtimes_telemetry_off(text_model, monkeypatch):
+    """ONNX Runtime 1.29+ carries an uploader of usage events; pixseek turns it off before any
+    session exists (nothing leaves the machine), on every path that makes one."""
+    import onnxruntime
+
+    from pixseek.model.graph import batch_independent
+
+    calls: list[str] = []
+    real = onnxruntime.disable_telemetry_events
+    monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: (calls.append("off"), real())[1])
+    for make in (lambda: create_session(text_model, CPU_ONLY, threads=1),
+                 lambda: create_session(text_model, CPU_ONLY, threads=1, cache=False),
+                 lambda: batch_independent(text_model)):
+        calls.clear()
+        make()
+        assert calls, "a session was made without turning telemetry off"

@@ -19,7 +19,7 @@ from pixseek import paths
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import Bundle, first_line
 from pixseek.model.graph import NUMPY_TYPES
-from pixseek.model.sessions import create_session
+from pixseek.model.sessions import create_session, runtime
 from pixseek.model.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def _providers(device: str) -> list[str]:
-    import onnxruntime as ort
+    ort = runtime()
 
     available = ort.get_available_providers()
     if device == "cuda" and "CUDAExecutionProvider" not in available:

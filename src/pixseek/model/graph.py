@@ -15,6 +15,7 @@ import numpy as np
 
 from pixseek.errors import ModelInvalid
 from pixseek.model.bundle import first_line
+from pixseek.model.sessions import runtime
 
 if TYPE_CHECKING:  # both imported where used: the CLI starts without them
     import onnx
@@ -98,7 +99,7 @@ def _random_feed(spec: ort.NodeArg, batch: int, rng: np.random.Generator) -> np.
 
 def batch_independent(path: Path, batch: int = 3) -> bool:
     """True when the tower runs a batch of `batch` and gives each item what it gives it alone."""
-    import onnxruntime as ort
+    ort = runtime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 4  # a graph that cannot take the batch fails loudly in ORT's log

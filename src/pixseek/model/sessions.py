@@ -17,6 +17,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from pixseek import paths
@@ -27,12 +28,23 @@ if TYPE_CHECKING:  # imported where used: NumPy-free commands do not pay for it
 CPU_ONLY = ["CPUExecutionProvider"]
 
 
+def runtime() -> ModuleType:
+    """ONNX Runtime, with its telemetry off: since 1.29 its Linux and macOS builds carry Microsoft's
+    1DS client, which uploads session events from a thread of its own. Nothing may leave the
+    user's machine, and that thread is one more thing that can abort a process offline."""
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    module: ModuleType = ort  # onnxruntime ships no types
+    return module
+
+
 def _options(threads: int, level: ort.GraphOptimizationLevel | None = None, save_to: Path | None = None,
              spin: bool = True) -> ort.SessionOptions:
     """`spin=False` makes ORT's idle threads sleep instead of busy-waiting: while indexing, the
     image tower shares the CPU with the decoding threads, which then get those cycles (measured
     on 2 cores: +8% images/s on 12 MP JPEGs, +5% on ~640 px photos, the encoder alone as fast)."""
-    import onnxruntime as ort
+    ort = runtime()
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -48,7 +60,7 @@ def _options(threads: int, level: ort.GraphOptimizationLevel | None = None, save
 def cached_model_path(model: Path) -> Path:
     """Where the optimised copy of `model` lives: named by the model's path, and by its size, time
     and the ONNX Runtime version, so that a changed model or runtime never meets an old copy."""
-    import onnxruntime as ort
+    ort = runtime()
 
     stat = model.stat()
     where = hashlib.sha256(str(model.resolve()).encode()).hexdigest()[:16]
@@ -58,7 +70,7 @@ def cached_model_path(model: Path) -> Path:
 
 def _save_optimised(model: Path, cached: Path, threads: int) -> None:
     """Optimise `model` into `cached` (written aside, then renamed), dropping older copies of it."""
-    import onnxruntime as ort
+    ort = runtime()
 
     cached.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(suffix=".tmp", dir=cached.parent)
@@ -78,7 +90,7 @@ def _save_optimised(model: Path, cached: Path, threads: int) -> None:
 def create_session(model: Path, providers: list[str], threads: int, cache: bool = True,
                    spin: bool = True) -> ort.InferenceSession:
     """A session for `model`, through the optimised cache when `cache` is set and the CPU runs it."""
-    import onnxruntime as ort
+    ort = runtime()
 
     options = _options(threads, spin=spin)
     if not cache or providers != CPU_ONLY:
