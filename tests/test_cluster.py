@@ -1,8 +1,9 @@
 """Indexing on a real Ray cluster: Ray's own multi-node harness (`ray.cluster_utils.Cluster`: a
 head with no CPUs and two 1-CPU worker nodes, small object stores, temp dirs under the test's
-folder), ~200 generated photos and the tiny test model. Each test starts its own cluster and
-checks afterwards, by PID, that no Ray process it started is left. Faults are real: a node's
-processes SIGKILLed, an encoder actor's process SIGKILLed, the driver SIGKILLed."""
+folder), ~200 generated photos and the tiny test model. The faults a cluster survives (an encoder
+actor's process SIGKILLed, the driver SIGKILLed) share one cluster; a node removed without grace
+and other shapes get their own. Afterwards each cluster is checked, by PID, to leave no Ray
+process behind."""
 
 from __future__ import annotations
 
@@ -80,15 +81,23 @@ def vectors_by_path(library: Library, root: Path) -> dict[str, np.ndarray]:
     return {p: np.frombuffer(v, dtype=np.float32) for p, (_, v) in zip(paths, rows)}
 
 
+@contextmanager
+def short_ray_temp(folder: Path):
+    """Ray's temp dir in `folder`, named through a short link (Ray's Unix sockets live in it: see
+    short_temp_dir)."""
+    link = short_temp_dir("pxr-") / "t"
+    link.symlink_to(folder)
+    try:
+        yield str(link)
+    finally:
+        shutil.rmtree(link.parent)
+
+
 @pytest.fixture
 def ray_temp(tmp_path):
-    """Ray's temp dir under the test's folder, named through a short link (Ray's Unix sockets
-    live in it: see short_temp_dir)."""
     (tmp_path / "ray").mkdir()
-    link = short_temp_dir("pxr-") / "t"
-    link.symlink_to(tmp_path / "ray")
-    yield str(link)
-    shutil.rmtree(link.parent)
+    with short_ray_temp(tmp_path / "ray") as link:
+        yield link
 
 
 @contextmanager
@@ -104,9 +113,10 @@ def no_ray_left():
         assert not left, f"Ray processes left behind: {left}"
 
 
-@pytest.fixture
-def cluster(ray_temp, home):
-    """A head (no CPUs) and two 1-CPU nodes with 80 MB object stores."""
+@contextmanager
+def two_node_cluster(ray_temp: str):
+    """A head (no CPUs) and two 1-CPU nodes with 80 MB object stores; afterwards no Ray process of
+    it may be left."""
     from ray.cluster_utils import Cluster
 
     with no_ray_left():
@@ -119,6 +129,14 @@ def cluster(ray_temp, home):
             yield harness
         finally:
             harness.shutdown()
+
+
+@pytest.fixture(scope="class")
+def cluster(tmp_path_factory, home):
+    """One cluster for the tests of a class whose faults leave its nodes standing (an actor or a
+    driver killed): starting and stopping one costs half a minute on two cores."""
+    with short_ray_temp(tmp_path_factory.mktemp("ray")) as ray_temp, two_node_cluster(ray_temp) as harness:
+        yield harness
 
 
 def check_index(index: Path, photos: Path, reference: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -136,27 +154,7 @@ def check_index(index: Path, photos: Path, reference: dict[str, np.ndarray]) -> 
     return found
 
 
-# -- no fault ---------------------------------------------------------------------------------------
-
-def test_cluster_run_equals_a_single_machine_run(cluster, photos, reference, tmp_path):
-    seen = []
-    with Library.open(tmp_path / "index", create=True) as library:
-        report = library.index_on_cluster([photos], cluster.address, progress=seen.append)
-        assert report.indexed == PHOTOS and report.reused == 0
-        assert sorted(os.path.relpath(p, photos) for p, _ in report.skipped) == sorted(BAD)
-        query = library.search(f"{photos}/set1/photo 001.jpg", k=1)[0]  # a photo finds itself first
-    found = check_index(tmp_path / "index", photos, reference)
-    assert query.path.endswith("photo 001.jpg") and query.score > 0.999
-    last = seen[-1]
-    assert (last.done, last.total, last.nodes) == (PHOTOS + len(BAD), PHOTOS + len(BAD), 3)
-    assert [p.done for p in seen] == sorted(p.done for p in seen) and last.rate > 0
-    same = sum(np.array_equal(found[p], reference[p]) for p in reference)
-    print(f"{same} of {PHOTOS} vectors bit-identical to the single-machine run")
-
-    with Library.open(tmp_path / "index") as library:  # nothing new: nothing goes to the cluster
-        again = library.index_on_cluster([photos], cluster.address)
-    assert again.indexed == 0 and again.unchanged == PHOTOS
-
+# -- clusters of their own -------------------------------------------------------------------------
 
 def test_gpu_nodes_get_decode_tasks_and_encoder_actors(tmp_path, ray_temp, home, photos, reference):
     """A cluster whose node declares a GPU runs the GPU-shaped job (CPU decode tasks feeding one
@@ -176,9 +174,12 @@ def test_gpu_nodes_get_decode_tasks_and_encoder_actors(tmp_path, ray_temp, home,
     check_index(tmp_path / "index", photos, reference)
 
 
-# -- faults -----------------------------------------------------------------------------------------
+def test_a_node_removed_without_grace_mid_job_loses_nothing(ray_temp, home, photos, reference, tmp_path):
+    with two_node_cluster(ray_temp) as cluster:
+        _remove_a_node_mid_job(cluster, photos, reference, tmp_path)
 
-def test_a_node_removed_without_grace_mid_job_loses_nothing(cluster, photos, reference, tmp_path):
+
+def _remove_a_node_mid_job(cluster, photos: Path, reference: dict[str, np.ndarray], tmp_path: Path) -> None:
     removed = []
 
     def remove_a_node(progress):
@@ -190,23 +191,6 @@ def test_a_node_removed_without_grace_mid_job_loses_nothing(cluster, photos, ref
     with Library.open(tmp_path / "index", create=True) as library:
         report = library.index_on_cluster([photos], cluster.address, progress=remove_a_node)
     assert removed and removed[0] < PHOTOS, "the node must go while work is left"
-    assert report.indexed == PHOTOS
-    check_index(tmp_path / "index", photos, reference)
-
-
-def test_an_encoder_actor_that_exits_once_loses_nothing(cluster, photos, reference, tmp_path):
-    killed = []
-
-    def kill_an_actor(progress):
-        if progress.done >= 50 and not killed:
-            actors = [pid for pid, line in ray_processes().items() if "_EmbedPhotos" in line]
-            assert actors, "no encoder actor process found"
-            os.kill(actors[0], signal.SIGKILL)
-            killed.append(actors[0])
-
-    with Library.open(tmp_path / "index", create=True) as library:
-        report = library.index_on_cluster([photos], cluster.address, progress=kill_an_actor)
-    assert killed
     assert report.indexed == PHOTOS
     check_index(tmp_path / "index", photos, reference)
 
@@ -224,70 +208,110 @@ def _count(index: Path) -> int:
         return 0
 
 
-def test_the_driver_killed_and_run_again_finishes_the_job(cluster, photos, reference, tmp_path):
-    index = tmp_path / "index"
-    command = _pixseek("index", str(photos), "--cluster", cluster.address, "--index", str(index), "-q")
-    env = dict(os.environ, PIXSEEK_SHARD_ROWS="16")
-    driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and driver.poll() is None:
-        if (index / "catalog.sqlite3").exists() and _count(index) >= 16:
-            break
-        time.sleep(0.02)
-    assert driver.poll() is None, "the driver finished before it could be killed"
-    driver.kill()  # SIGKILL
-    driver.wait()
-    committed = _count(index)
-    assert 16 <= committed < PHOTOS
+# -- faults a cluster survives -------------------------------------------------------------------
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    summary = rerun.stdout.splitlines()[0]
-    embedded = int(summary.split(" indexed")[0])
-    assert embedded <= PHOTOS - committed + 16, summary  # only what was missing (and at most the lost shard)
-    check_index(index, photos, reference)
+class TestOneCluster:
+    """Faults that leave the nodes standing, on one cluster (see the `cluster` fixture)."""
 
+    def test_cluster_run_equals_a_single_machine_run(self, cluster, photos, reference, tmp_path):
+        seen = []
+        with Library.open(tmp_path / "index", create=True) as library:
+            report = library.index_on_cluster([photos], cluster.address, progress=seen.append)
+            assert report.indexed == PHOTOS and report.reused == 0
+            assert sorted(os.path.relpath(p, photos) for p, _ in report.skipped) == sorted(BAD)
+            query = library.search(f"{photos}/set1/photo 001.jpg", k=1)[0]  # a photo finds itself first
+        found = check_index(tmp_path / "index", photos, reference)
+        assert query.path.endswith("photo 001.jpg") and query.score > 0.999
+        last = seen[-1]
+        assert (last.done, last.total, last.nodes) == (PHOTOS + len(BAD), PHOTOS + len(BAD), 3)
+        assert [p.done for p in seen] == sorted(p.done for p in seen) and last.rate > 0
+        same = sum(np.array_equal(found[p], reference[p]) for p in reference)
+        print(f"{same} of {PHOTOS} vectors bit-identical to the single-machine run")
 
-def test_kept_shards_a_truncated_one_and_ingesting_twice(cluster, photos, reference, tmp_path):
-    shards = tmp_path / "shards"
-    env = dict(os.environ, PIXSEEK_SHARD_ROWS="40")
-    made = subprocess.run(_pixseek("index", str(photos), "--cluster", cluster.address, "--index",
-                                   str(tmp_path / "made"), "--shards", str(shards), "-q"),
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert made.returncode == 0, made.stderr
-    files = sorted(shards.glob("*.parquet"))
-    assert len(files) >= 3
+        with Library.open(tmp_path / "index") as library:  # nothing new: nothing goes to the cluster
+            again = library.index_on_cluster([photos], cluster.address)
+        assert again.indexed == 0 and again.unchanged == PHOTOS
 
-    fresh = tmp_path / "fresh"
-    for attempt in range(2):  # the same output ingested twice: every photo once, nothing changes
-        ingest = subprocess.run(_pixseek("ingest", str(shards), "--index", str(fresh)), capture_output=True, text=True)
-        assert ingest.returncode == 0, ingest.stderr
-        if attempt == 0:
-            with Library.open(fresh) as library:
-                first, generation = vectors_by_path(library, photos), library._index.catalog.generation
-    assert "0 added" in ingest.stdout and f"{PHOTOS + len(BAD)} unchanged" in ingest.stdout, ingest.stdout
-    with Library.open(fresh) as library:
-        assert library._index.catalog.generation == generation
-        second = vectors_by_path(library, photos)
-    assert first.keys() == second.keys() and all(np.array_equal(first[p], second[p]) for p in first)
-    check_index(fresh, photos, reference)
+    def test_an_encoder_actor_that_exits_once_loses_nothing(self, cluster, photos, reference, tmp_path):
+        killed = []
+        earlier = set(ray_processes())  # an earlier job's actors on this cluster may still be exiting
 
-    damaged = tmp_path / "damaged"
-    shutil.copytree(shards, damaged)
-    victim = sorted(damaged.glob("*.parquet"))[1]
-    victim.write_bytes(victim.read_bytes()[:victim.stat().st_size // 2])
-    partial = tmp_path / "partial"
-    ingest = subprocess.run(_pixseek("ingest", str(damaged), "--index", str(partial)), capture_output=True, text=True)
-    assert ingest.returncode == 1
-    errors = [line for line in ingest.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith(f"pixseek: error: shard {victim.name} is damaged"), ingest.stderr
-    have = _count(partial)
-    assert have < PHOTOS and "1 shards refused" in ingest.stdout
+        def kill_an_actor(progress):
+            if progress.done >= 50 and not killed:
+                actors = [pid for pid, line in ray_processes().items() if "_EmbedPhotos" in line and pid not in earlier]
+                assert actors, "no encoder actor process of this job found"
+                os.kill(actors[0], signal.SIGKILL)
+                killed.append(actors[0])
 
-    with Library.open(partial) as library:  # the missing photos are planned again, and only they
-        report = library.index_on_cluster([photos], cluster.address)
-    assert report.indexed == PHOTOS - have
-    check_index(partial, photos, reference)
+        with Library.open(tmp_path / "index", create=True) as library:
+            report = library.index_on_cluster([photos], cluster.address, progress=kill_an_actor)
+        assert killed
+        assert report.indexed == PHOTOS
+        check_index(tmp_path / "index", photos, reference)
+
+    def test_the_driver_killed_and_run_again_finishes_the_job(self, cluster, photos, reference, tmp_path):
+        index = tmp_path / "index"
+        command = _pixseek("index", str(photos), "--cluster", cluster.address, "--index", str(index), "-q")
+        env = dict(os.environ, PIXSEEK_SHARD_ROWS="16")
+        driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and driver.poll() is None:
+            if (index / "catalog.sqlite3").exists() and _count(index) >= 16:
+                break
+            time.sleep(0.02)
+        assert driver.poll() is None, "the driver finished before it could be killed"
+        driver.kill()  # SIGKILL
+        driver.wait()
+        committed = _count(index)
+        assert 16 <= committed < PHOTOS
+
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr
+        summary = rerun.stdout.splitlines()[0]
+        embedded = int(summary.split(" indexed")[0])
+        assert embedded <= PHOTOS - committed + 16, summary  # only what was missing (and at most the lost shard)
+        check_index(index, photos, reference)
+
+    def test_kept_shards_a_truncated_one_and_ingesting_twice(self, cluster, photos, reference, tmp_path):
+        shards = tmp_path / "shards"
+        env = dict(os.environ, PIXSEEK_SHARD_ROWS="40")
+        made = subprocess.run(_pixseek("index", str(photos), "--cluster", cluster.address, "--index",
+                                       str(tmp_path / "made"), "--shards", str(shards), "-q"),
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert made.returncode == 0, made.stderr
+        files = sorted(shards.glob("*.parquet"))
+        assert len(files) >= 3
+
+        fresh = tmp_path / "fresh"
+        for attempt in range(2):  # the same output ingested twice: every photo once, nothing changes
+            ingest = subprocess.run(_pixseek("ingest", str(shards), "--index", str(fresh)), capture_output=True, text=True)
+            assert ingest.returncode == 0, ingest.stderr
+            if attempt == 0:
+                with Library.open(fresh) as library:
+                    first, generation = vectors_by_path(library, photos), library._index.catalog.generation
+        assert "0 added" in ingest.stdout and f"{PHOTOS + len(BAD)} unchanged" in ingest.stdout, ingest.stdout
+        with Library.open(fresh) as library:
+            assert library._index.catalog.generation == generation
+            second = vectors_by_path(library, photos)
+        assert first.keys() == second.keys() and all(np.array_equal(first[p], second[p]) for p in first)
+        check_index(fresh, photos, reference)
+
+        damaged = tmp_path / "damaged"
+        shutil.copytree(shards, damaged)
+        victim = sorted(damaged.glob("*.parquet"))[1]
+        victim.write_bytes(victim.read_bytes()[:victim.stat().st_size // 2])
+        partial = tmp_path / "partial"
+        ingest = subprocess.run(_pixseek("ingest", str(damaged), "--index", str(partial)), capture_output=True, text=True)
+        assert ingest.returncode == 1
+        errors = [line for line in ingest.stderr.splitlines() if line.strip()]
+        assert len(errors) == 1 and errors[0].startswith(f"pixseek: error: shard {victim.name} is damaged"), ingest.stderr
+        have = _count(partial)
+        assert have < PHOTOS and "1 shards refused" in ingest.stdout
+
+        with Library.open(partial) as library:  # the missing photos are planned again, and only they
+            report = library.index_on_cluster([photos], cluster.address)
+        assert report.indexed == PHOTOS - have
+        check_index(partial, photos, reference)
 
 
 # -- a private local cluster ------------------------------------------------------------------------
