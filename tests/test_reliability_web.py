@@ -20,7 +20,7 @@ from test_web_browser import CHROMIUM, CHROMIUM_ARGS, _engine, server  # noqa: F
 HOSTILE_NAMES = ["<script>alert(1)</script>.jpg", '<img src=x onerror="window.pwned=1">.png',
                  "quote\"s & 'apostrophes'.jpg", "semi;colon $(rm -rf) `x`.png", "*bold* [link](x) :red[r].jpg"]
 CLIENTS = 4
-SEARCHES_PER_CLIENT = 40
+SEARCHES_PER_CLIENT = 20
 QUERIES = ["a dog", "sunset over the sea", "a red car", "people at a party", "snow on mountains",
            "a bowl of fruit", "a city street at night", "a cat on a sofa"]
 
