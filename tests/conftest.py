@@ -40,6 +40,8 @@ def pytest_configure(config):
     (ray_root / "ray").mkdir()
     config.ray_root = ray_root
     os.environ["RAY_TMPDIR"] = str(ray_root)
+    # OCR costs ~2 s a process and ~35 ms a photo: only the tests of text in photos turn it on
+    os.environ.setdefault("PIXSEEK_READ_TEXT", "no")
     runtime()  # ONNX Runtime's telemetry off in every test process, sessions made by tests included
 
 

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from pixseek import containment
-from pixseek.engine import duplicates, folders, photos, searching, status, writes
+from pixseek.engine import duplicates, folders, photos, searching, status, text_pass, writes
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.opening import OtherModel, close_index, index_exists, open_index
@@ -30,6 +30,8 @@ from pixseek.engine.results import (ChangeSummary, DuplicateGroup, FolderInfo, I
 from pixseek.engine.storage import storage_errors
 from pixseek.filters import SearchFilters
 from pixseek.model import Encoder, find_bundle
+from pixseek.model.ocr import TextLine
+from pixseek.signals import Words
 from pixseek.thumbnails import ThumbnailCache
 
 __all__ = ["Library", "OtherModel", "index_exists"]
@@ -105,11 +107,16 @@ class Library:
     # -- writing ----------------------------------------------------------------------------
 
     def index(self, folders: Folders = None, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None, include_hidden: bool | None = None) -> IndexReport:
-        """Bring the index up to date with `folders` (default: every folder already indexed).
+              cancel: threading.Event | None = None, include_hidden: bool | None = None,
+              read_text: bool | None = None) -> IndexReport:
+        """Bring the index up to date with `folders` (default: every folder already indexed),
+        then read the words in the photos that lack them (see docs/text-in-photos.md).
 
         `include_hidden` sets the index's policy for hidden files and folders (names starting
-        with "."), kept for later runs; None keeps the one it has (default: left out)."""
+        with "."), `read_text` whether it reads text in photos; both are kept for later runs,
+        None keeps what the index has (default: hidden files left out, text read)."""
+        if read_text is not None:
+            text_pass.choose(self._index, read_text)
         return writes.index_folders(self._index, folders, progress, cancel, include_hidden)
 
     def update(self, changed: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
@@ -203,6 +210,12 @@ class Library:
     def file(self, id_: int) -> IndexedFile | None:
         """The indexed photo with this id (ids are in search results), or None."""
         return photos.details(self._index, id_)
+
+    def text(self, photo_id: int) -> list[TextLine]:
+        """The lines of text read in the indexed photo with this id, top to bottom ([] when it has
+        none or is not read yet; `file` says whether it is in the index)."""
+        found = self._index.catalog.values(Words.name, [photo_id]).get(photo_id)
+        return list(found.lines) if found is not None else []
 
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what a face may serve), named exactly as indexed."""

@@ -10,6 +10,9 @@ a term that names an existing image file is an image term, and one that looks li
 or path (holiday.jpg, ~/x) but names no image file is an error, not a text search for the typo.
 Elsewhere text is always text: a web page or an HTTP request never makes the engine read a
 file by typing its name.
+
+A query may also name words written in the photo (`says`, see engine/text_search.py): alone,
+or with terms, whose CLIP score then orders the photos whose text matches.
 """
 
 from __future__ import annotations
@@ -25,15 +28,17 @@ import numpy as np
 from pixseek.errors import EmptyQuery, ImageError, QueryError, UnusableUpload
 from pixseek.files import BASE_EXTENSIONS, HEIF_EXTENSIONS
 from pixseek.images import decode
+from pixseek.signals.text_match import words_of
 
 WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)$", re.DOTALL)
 PATH_STARTS = ("/", "./", "../", "~/")
 MAX_TEXT_CHARS = 1000
+MAX_SAYS_WORDS = 20  # words a photo must say in one search
 DEFAULT_K = 10  # results shown when the user does not say, in every face
 MAX_K = 1000  # the most results one search returns
 MAX_RESULTS = 50  # the most results a page of the web or desktop app shows at once
 SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
-EMPTY = "empty query: give some words to search for, or an example image"
+EMPTY = "empty query: give some words to search for, an example image, or words the photo says"
 EMPTY_TERM = "empty query term: give some words"
 
 
@@ -53,9 +58,11 @@ class Term:
 @dataclass(frozen=True)
 class Query:
     terms: tuple[Term, ...]
+    says: str | None = None  # words written in the photo (each must be found in its text)
 
     def describe(self) -> str:
-        return " + ".join(t.describe() for t in self.terms).replace("+ -", "- ")
+        said = [f"says {self.says!r}"] if self.says is not None else []
+        return " + ".join([t.describe() for t in self.terms] + said).replace("+ -", "- ")
 
 
 def _split_weight(raw: str) -> tuple[float, str]:
@@ -130,13 +137,29 @@ def usable_photo(name: str, data: bytes) -> bytes:
     return data
 
 
-def build_query(terms: Iterable[Term]) -> Query:
-    """The query of `terms`, in their order; EmptyQuery unless one of them is sought (a
-    positive weight): words to steer away from alone find nothing."""
+def says_text(text: str) -> str:
+    """Words written in a photo to search for, checked: some, not too many."""
+    body = " ".join(text.split())
+    if not body:
+        raise EmptyQuery("no words to find in photos: give the words written in the photo")
+    if len(body) > MAX_TEXT_CHARS:
+        raise QueryError(f"the words to find are too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
+    if len(words_of(body)) > MAX_SAYS_WORDS:
+        raise QueryError(f"too many words to find in photos (at most {MAX_SAYS_WORDS})")
+    return body
+
+
+def build_query(terms: Iterable[Term], says: str | None = None) -> Query:
+    """The query of `terms`, in their order, and of the words the photo `says`; EmptyQuery
+    unless one term is sought (a positive weight) or words are: words to steer away from
+    alone find nothing."""
     terms = tuple(terms)
-    if not any(t.weight > 0 for t in terms):
+    said = None if says is None else says_text(says)
+    if said is None and not any(t.weight > 0 for t in terms):
         raise EmptyQuery(EMPTY)
-    return Query(terms)
+    if terms and not any(t.weight > 0 for t in terms):
+        raise EmptyQuery("empty query: only words to steer away from; add something to search for")
+    return Query(terms, said)
 
 
 def _term(raw: str, sign: float, force_image: bool = False) -> Term:
@@ -150,12 +173,12 @@ def _term(raw: str, sign: float, force_image: bool = False) -> Term:
 
 
 def parse_query(texts: Iterable[str | None] = (), images: Iterable[str] = (),
-                negatives: Iterable[str] = ()) -> Query:
+                negatives: Iterable[str] = (), says: str | None = None) -> Query:
     """Build a query from CLI-style arguments; raises QueryError for an empty or bad query."""
     terms = [_term(t, 1.0) for t in texts if t is not None]
     terms += [_term(i, 1.0, force_image=True) for i in images]
     terms += [_term(n, -1.0) for n in negatives]
-    return build_query(terms)
+    return build_query(terms, says)
 
 
 def check_options(k: int, min_score: float | None, sort: str) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixseek.metadata import PhotoMetadata, describe_time
 from pixseek.places import Place
+
+if TYPE_CHECKING:  # results only hold the reader's lines; the faces need not load it
+    from pixseek.model.ocr import TextLine
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Progress:
     rate: float  # files saved per second, as of the last saved batch (0 before the first)
     current: str = ""
     nodes: int = 0  # cluster nodes alive (0: not a cluster run)
+    stage: str = ""  # what the run is doing, when not indexing ("reading text": the text pass)
 
     @property
     def eta(self) -> float | None:
@@ -68,6 +72,9 @@ class IndexReport:
     described: int = 0  # unchanged photos whose metadata was read for the first time
     hidden: int = 0  # hidden image files and folders left out (the index's hidden-files policy)
     not_followed: int = 0  # links out of the indexed folders, system pseudo-filesystems
+    text_read: int = 0  # photos read for text by the text pass
+    text_found: int = 0  # of them, those with any text
+    text_note: str | None = None  # why no text was read (the OCR package is missing)
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -84,7 +91,10 @@ class IndexReport:
             parts.append(f"{self.hidden} hidden left out")
         if self.not_followed:
             parts.append(f"{self.not_followed} links out of the folders not followed")
-        return ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
+        if self.text_read:
+            parts.append(f"{self.text_read} read for text ({self.text_found} with text)")
+        done = ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
+        return done + (f"; {self.text_note}" if self.text_note else "")
 
 
 @dataclass
@@ -116,6 +126,7 @@ class SearchResult:
     id: int
     metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
     place: Place | None = None  # where it was taken, when it has a GPS position near a known place
+    text: tuple[TextLine, ...] = ()  # the lines of its text in which the searched words were found
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: path, score, and the metadata known (for --json and the HTTP API)."""
@@ -129,7 +140,14 @@ class SearchResult:
         if self.place is not None:
             found["place"] = {"city": self.place.city, "region": self.place.region, "country": self.place.country,
                               "country_code": self.place.country_code, "name": self.place.describe()}
+        if self.text:
+            found["text"] = [line_dict(line) for line in self.text]
         return found
+
+
+def line_dict(line: TextLine) -> dict[str, Any]:
+    """One line of text read in a photo as plain JSON-ready data."""
+    return {"text": line.text, "box": [list(point) for point in line.box], "confidence": round(line.confidence, 4)}
 
 
 @dataclass(frozen=True)
@@ -181,6 +199,9 @@ class Status:
     consistent: bool
     problems: list[str]
     notes: list[str]
+    reads_text: bool = True  # the text pass reads the words in photos (`pixseek index --no-text` turns it off)
+    text_read: int = 0  # photos read for text by the current reader
+    text_found: int = 0  # of them, those with any text
 
 
 DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another

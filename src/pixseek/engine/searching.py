@@ -3,7 +3,9 @@ reuses its stored vector), the vector index searched within the filters, and the
 described with what is known of each photo.
 
 A filter the vector index cannot apply itself (a folder, a minimum score) is applied to the
-candidates it returns, fetching four times more until `k` pass or none are left.
+candidates it returns, fetching four times more until `k` pass or none are left. Words the photo
+says (engine/text_search.py) select the photos searched, tier by tier; without terms they are
+ranked by match quality, and the minimum score applies to it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from pixseek.engine import folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
+from pixseek.engine.text_search import Words, tiers
 from pixseek.errors import ImageError, QueryError
 from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
 from pixseek.store.catalog import folder_range
 
 TEXT_CACHE = 256  # query words whose vectors are remembered
+RERANKED = 50  # photos found by words alone whose match quality is weighed, at least (4 x k if more)
+CHUNK = 1000  # ids whose paths are looked up at once
 
 
 def _term_vector(index: OpenIndex, term: Term) -> np.ndarray:
@@ -65,10 +70,19 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
         filters = replace(filters, folder=folders.searchable_folder(index, filters.folder))
     if not index.vectors_loaded and any(t.text is not None for t in query.terms):
         index.encoder.preload("text")  # the first search loads the model while the vector index opens
-    live = index.vectors()
-    vector = query_vector(index, query)
+    vector = query_vector(index, query) if query.terms else None
     allowed = index.metadata().select(filters) if filters.needs_metadata else None
     bounds = folder_range(filters.folder) if filters.folder else None
+    if query.says is None:
+        assert vector is not None  # a query without words to find has terms
+        return _described(index, _nearest(index, vector, k, allowed, bounds, min_score), sort)
+    return _described(index, _saying(index, query.says, vector, k, allowed, bounds, min_score), sort)
+
+
+def _nearest(index: OpenIndex, vector: np.ndarray, k: int, allowed: np.ndarray | None,
+             bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
+    """The `k` photos nearest `vector` among `allowed` (None: all), inside `bounds`."""
+    live = index.vectors()
     pool = live.index.ntotal if allowed is None else len(allowed)
     fetch = k if bounds is None and min_score is None else k * 4
     while True:
@@ -79,14 +93,52 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
             path = paths_by_id.get(int(id_))
             if path is None or (min_score is not None and score < min_score):
                 continue
-            if bounds and not bounds[0] <= os.fsencode(path) < bounds[1]:
-                continue
-            if os.path.exists(path):
+            if _shown(path, bounds):
                 results.append(SearchResult(path, float(score), int(id_)))
         exhausted = fetch >= pool or (min_score is not None and len(scores) and scores[-1] < min_score)
         if len(results) >= k or exhausted:
-            return _described(index, results[:k], sort)
+            return results[:k]
         fetch *= 4
+
+
+def _shown(path: str, bounds: tuple[bytes, bytes] | None) -> bool:
+    """Whether a found photo is a result: inside the folder searched, and there now."""
+    return (bounds is None or bounds[0] <= os.fsencode(path) < bounds[1]) and os.path.exists(path)
+
+
+def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allowed: np.ndarray | None,
+            bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
+    """The `k` best photos that say `says`, tier by tier, each with the lines that say it."""
+    words = Words.of(says)
+    rows = index.catalog.words
+    wanted = max(4 * k, RERANKED)
+    limit = wanted if vector is None and allowed is None and bounds is None else None
+    results: list[SearchResult] = []
+    for tier in tiers(rows, words, k, allowed, ranked=vector is None, limit=limit):
+        if len(results) >= k or not tier:
+            continue
+        if vector is not None:
+            results += _nearest(index, vector, k - len(results), np.array(tier, dtype=np.int64), bounds, min_score)
+        else:
+            results += _by_quality(index, words, tier, k - len(results), wanted, bounds, min_score)
+    lines = rows.lines(r.id for r in results)
+    return [replace(r, text=words.lines_found(lines.get(r.id, []))) for r in results]
+
+
+def _by_quality(index: OpenIndex, words: Words, ids: list[int], k: int, wanted: int,
+                bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
+    """The `k` best matches by quality among the first `wanted` of `ids` that are results."""
+    chosen: list[tuple[int, str]] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        paths = index.catalog.paths_for(chunk)
+        chosen += [(i, paths[i]) for i in chunk if i in paths and _shown(paths[i], bounds)]
+        if len(chosen) >= wanted:
+            break
+    lines = index.catalog.words.lines(i for i, _ in chosen)
+    found = [SearchResult(path, words.quality(lines.get(i, [])), i) for i, path in chosen]
+    found = [r for r in found if min_score is None or r.score >= min_score]
+    return sorted(found, key=lambda r: -r.score)[:k]
 
 
 def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pixseek import reindex
-from pixseek.engine import folders
+from pixseek.engine import folders, text_pass
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import HIDDEN_KEY, OpenIndex
 from pixseek.engine.opening import close_index, open_index
@@ -71,9 +71,11 @@ def _run_plan(index: OpenIndex, plan: Plan, writer: Catalog, progress: ProgressC
               cancel: threading.Event | None) -> IndexReport:
     indexer = Indexer(writer, index.encoder if plan.candidates else None)
     try:
-        return indexer.run(plan, progress, cancel)
+        report = indexer.run(plan, progress, cancel)
     finally:
         indexer.close()
+    text_pass.read_text(writer, report, progress, cancel)  # after the vectors: search works meanwhile
+    return report
 
 
 def index_folders(index: OpenIndex, wanted: Folders, progress: ProgressCallback | None,

@@ -14,11 +14,12 @@ from pixseek.signals.base import FileData, Reads, Signal, SignalRows
 from pixseek.signals.clip import ClipVectors, VectorRows
 from pixseek.signals.metadata import Description, Metadata, MetadataRows
 from pixseek.signals.phash import PerceptualHash, PhashRows
+from pixseek.signals.words import Words
 
 if TYPE_CHECKING:
     from pixseek.model import Encoder
 
-SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash]
+SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash, Words]
 
 
 def signals_for_run(encoder: Encoder | None) -> list[Signal]:
@@ -26,5 +27,5 @@ def signals_for_run(encoder: Encoder | None) -> list[Signal]:
     return [signal for kind in SIGNALS if (signal := kind.for_run(encoder)) is not None]
 
 __all__ = ["SIGNALS", "ClipVectors", "Description", "FileData", "Metadata", "MetadataRows", "PerceptualHash",
-           "PhashRows", "Reads", "Signal", "SignalRows", "VectorRows",
+           "PhashRows", "Reads", "Signal", "SignalRows", "VectorRows", "Words",
            "signals_for_run"]

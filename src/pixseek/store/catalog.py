@@ -36,6 +36,7 @@ from pixseek.errors import IndexNotFound, StorageError
 from pixseek.places import Place
 from pixseek.signals import SIGNALS, Description, MetadataRows, PhashRows, SignalRows, VectorRows
 from pixseek.signals.metadata import columns_of
+from pixseek.signals.words import WordRows
 from pixseek.store.schema import SCHEMA, SCHEMA_VERSION, prepare, tables, write_meta
 from pixseek.store.sqlite import connect, decode_path, encode_path, folder_range, rows_for, storage_error
 
@@ -74,6 +75,7 @@ class Catalog:
         self._vectors = VectorRows(connection)
         self._metadata = MetadataRows(connection)
         self._phashes = PhashRows(connection)
+        self._words = WordRows(connection)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -317,6 +319,16 @@ class Catalog:
 
     def phashes(self, ids: Iterable[int]) -> dict[int, int]:
         return self._phashes.read(ids) if self.has_metadata else {}
+
+    @property
+    def words(self) -> WordRows:
+        """The text read in photos: for the text pass and the word search."""
+        return self._words
+
+    def text_counts(self) -> tuple[int, int]:
+        """(photos read for text by the current reader, those with any text); none where this
+        catalog has no text tables (an older index opened read-only)."""
+        return self._words.counts() if self._holds(self._words) else (0, 0)
 
     def cameras(self) -> dict[int, tuple[str | None, str | None]]:
         """Every camera named in the catalog: id -> (make, model)."""

@@ -1,0 +1,181 @@
+"""Word recall and precision of text search, per condition, and the text pass's speed.
+
+The set: COCO photos of ../shared with words drawn on them in real fonts (DejaVu Sans, Serif,
+Mono, bold) under one condition each (sizes, an angle, perspective, blur, low contrast, accents
+and digits), photos left as they are (for precision and for the speed on photos without text),
+and the COCO photos whose human captions say they show a stop sign (real signs: "STOP").
+
+A word search here is what the index's trigram search does: the word, case-folded, found inside
+the photo's read text, case-folded. Recall: drawn words of 4+ characters whose search returns
+their photo; precision: of all photos returned by the searches, those that carry the word.
+
+    python -m benchmarks.ocr_words [--per-condition 12] [--plain 40] [--sides 640,960]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from benchmarks.common import SHARED_PHOTOS, save, table
+
+FONTS = Path("/usr/share/fonts/truetype/dejavu")
+FONT_FILES = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf"]
+WORDS = ["garage", "receipt", "invoice", "total", "parking", "station", "market", "bakery", "pharmacy", "museum",
+         "ticket", "platform", "exit", "hotel", "coffee", "street", "avenue", "closed", "open", "sale", "price",
+         "menu", "dinner", "lunch", "wifi", "password", "booking", "flight", "gate", "train", "school", "library",
+         "garden", "beach", "north", "south", "river", "bridge", "tower", "castle", "harbour", "airport", "bank",
+         "office", "private", "danger", "police", "taxi", "pizza", "bread"]
+ACCENTED = ["café", "crème", "größe", "señal", "façade", "über", "déjà", "piñata", "straße", "naïve"]
+NUMBERED = ["2023", "4711", "A380", "Q3-2024", "B12", "19:45", "EUR 42", "1984", "7300", "98.6"]
+CONDITIONS = {  # name -> how the words are drawn (size in px on a ~640 px photo)
+    "large (48 px)": {"size": 48},
+    "medium (28 px)": {"size": 28},
+    "small (16 px)": {"size": 16},
+    "angle 20 deg": {"size": 32, "angle": 20},
+    "perspective": {"size": 32, "perspective": True},
+    "blur (radius 1.5)": {"size": 28, "blur": 1.5},
+    "low contrast (20%)": {"size": 32, "contrast": 0.2},
+    "accents": {"size": 32, "words": ACCENTED},
+    "digits": {"size": 32, "words": NUMBERED},
+}
+STOP_SIGNS = ["000000252332.jpg", "000000460229.jpg", "000000525891.jpg"]  # captions: "a stop sign"
+
+
+@dataclass
+class Sample:
+    name: str
+    condition: str
+    image: Image.Image
+    words: list[str]
+
+
+def _draw(photo: Image.Image, words: list[str], spec: dict, rng: random.Random) -> Image.Image:
+    """`words` on one line over `photo`, under the condition `spec`."""
+    font = ImageFont.truetype(str(FONTS / rng.choice(FONT_FILES)), spec["size"])
+    text = " ".join(words)
+    left, top, right, bottom = font.getbbox(text)
+    layer = Image.new("RGBA", (right + 8, bottom + 8), (0, 0, 0, 0))
+    ink = _ink(photo, spec.get("contrast"))
+    outline = {} if "contrast" in spec else {"stroke_width": max(1, spec["size"] // 14),
+                                             "stroke_fill": (255 - ink[0], 255 - ink[1], 255 - ink[2], 255)}
+    ImageDraw.Draw(layer).text((4, 4), text, font=font, fill=ink, **outline)
+    if "angle" in spec:
+        layer = layer.rotate(spec["angle"], expand=True, resample=Image.BICUBIC)
+    if spec.get("perspective"):
+        w, h = layer.size
+        layer = layer.transform((w, h), Image.QUAD, (0, 0, 0, h, w, int(h * 0.8), w, int(h * 0.2)), Image.BICUBIC)
+    if layer.width > photo.width - 8:
+        layer = layer.resize((photo.width - 8, max(1, layer.height * (photo.width - 8) // layer.width)))
+    x = rng.randint(4, max(4, photo.width - layer.width - 4))
+    y = rng.randint(4, max(4, photo.height - layer.height - 4))
+    out = photo.copy()
+    if spec.get("contrast") is not None:  # a plain patch, text in a shade close to it: a faded label
+        ImageDraw.Draw(out).rectangle((x, y, x + layer.width, y + layer.height), fill=_patch(photo))
+    out.paste(layer, (x, y), layer)
+    return out.filter(ImageFilter.GaussianBlur(spec["blur"])) if "blur" in spec else out
+
+
+def _patch(photo: Image.Image) -> tuple[int, int, int]:
+    grey = int(photo.convert("L").resize((1, 1)).getpixel((0, 0)) or 128)
+    return (grey, grey, grey)
+
+
+def _ink(photo: Image.Image, contrast: float | None) -> tuple[int, int, int, int]:
+    if contrast is None:
+        return (255, 255, 255, 255) if sum(_patch(photo)) < 380 else (0, 0, 0, 255)
+    grey = _patch(photo)[0]
+    shade = int(grey + (255 * contrast if grey < 128 else -255 * contrast))
+    return (shade, shade, shade, 255)
+
+
+def build_set(per_condition: int, plain: int) -> list[Sample]:
+    rng = random.Random(0)
+    photos = sorted((SHARED_PHOTOS / "coco-mini").glob("*.jpg"))
+    photos = [p for p in photos if p.name not in STOP_SIGNS]
+    rng.shuffle(photos)
+    samples = []
+    for index, (condition, spec) in enumerate(CONDITIONS.items()):
+        for path in photos[index * per_condition:(index + 1) * per_condition]:
+            words = rng.sample(spec.get("words", WORDS), 2)
+            samples.append(Sample(path.name, condition, _draw(Image.open(path).convert("RGB"), words, spec, rng), words))
+    rest = photos[len(CONDITIONS) * per_condition:][:plain]
+    samples += [Sample(p.name, "no text drawn", Image.open(p).convert("RGB"), []) for p in rest]
+    samples += [Sample(n, "real stop signs", Image.open(SHARED_PHOTOS / "coco-mini" / n).convert("RGB"), ["stop"])
+                for n in STOP_SIGNS]
+    return samples
+
+
+def score(samples: list[Sample], texts: list[str]) -> dict[str, dict]:
+    """Per condition: recall of its words of 4+ characters; precision of every word's search."""
+    folded = [t.casefold() for t in texts]
+    queries = sorted({w for s in samples for w in s.words if len(w) >= 4})
+    hits = {q: {i for i, t in enumerate(folded) if q.casefold() in t} for q in queries}
+    per: dict[str, dict] = {}
+    for i, sample in enumerate(samples):
+        row = per.setdefault(sample.condition, {"photos": 0, "words": 0, "found": 0, "returned": 0, "right": 0})
+        row["photos"] += 1
+        for word in (w for w in sample.words if len(w) >= 4):
+            row["words"] += 1
+            row["found"] += i in hits[word]
+    for query, returned in hits.items():
+        for i in returned:
+            row = per[samples[i].condition]
+            row["returned"] += 1
+            row["right"] += query in samples[i].words
+    for row in per.values():
+        row["recall"] = row["found"] / row["words"] if row["words"] else None
+        row["precision"] = row["right"] / row["returned"] if row["returned"] else None
+    return per
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-condition", type=int, default=12)
+    parser.add_argument("--plain", type=int, default=40)
+    parser.add_argument("--sides", default="", help="detection sizes to compare (default: the reader's own)")
+    args = parser.parse_args()
+    from pixseek.model.ocr import DETECTION_SIDE, TextReader, models_folder
+
+    samples = build_set(args.per_condition, args.plain)
+    sides = [int(s) for s in args.sides.split(",") if s] or [DETECTION_SIDE]
+    results = {}
+    for side in sides:
+        reader = TextReader(models_folder(), detection_side=side)
+        reader.read(samples[0].image)  # warm
+        texts, seconds, cpu = [], {}, {}
+        for sample in samples:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            lines = reader.read(sample.image)
+            seconds.setdefault(sample.condition, []).append(time.perf_counter() - start)
+            cpu.setdefault(sample.condition, []).append(time.process_time() - start_cpu)
+            texts.append(" ".join(line.text for line in lines))
+        per = score(samples, texts)
+        for condition, row in per.items():
+            row["photos_per_s"] = len(seconds[condition]) / sum(seconds[condition])
+            row["cpu_ms"] = 1000 * sum(cpu[condition]) / len(cpu[condition])
+        drawn = [r for c, r in per.items() if c not in ("no text drawn", "real stop signs")]
+        per["all drawn"] = {"photos": sum(r["photos"] for r in drawn),
+                            "recall": sum(r["found"] for r in drawn) / sum(r["words"] for r in drawn),
+                            "precision": sum(r["right"] for r in drawn) / max(1, sum(r["returned"] for r in drawn)),
+                            "photos_per_s": sum(r["photos"] for r in drawn) / sum(sum(seconds[c]) for c in CONDITIONS),
+                            "cpu_ms": 1000 * sum(sum(cpu[c]) for c in CONDITIONS) / sum(r["photos"] for r in drawn)}
+        results[side] = per
+        print(table(f"detection at {side} px (reader alone, images in memory)",
+                    ["condition", "photos", "recall", "precision", "photos/s", "CPU ms/photo"],
+                    [[c, r["photos"], r["recall"] if r["recall"] is not None else "-",
+                      r["precision"] if r["precision"] is not None else "-", r["photos_per_s"], r["cpu_ms"]]
+                     for c, r in per.items()]) + "\n", flush=True)
+        misses = [(s.condition, w, t) for s, t in zip(samples, texts) for w in s.words if w.casefold() not in t.casefold()]
+        print("missed (condition, word, read):", json.dumps(misses[:25], ensure_ascii=False), "\n")
+    save("ocr_words", {"sides": {str(k): v for k, v in results.items()}}, "")
+
+
+if __name__ == "__main__":
+    main()

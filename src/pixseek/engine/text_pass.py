@@ -1,0 +1,102 @@
+"""The text pass: reading the words in photos after an index run has stored their vectors.
+
+OCR costs ten times what the CLIP image tower does, so it never runs inline: the run indexes
+vectors as before (search works at once), then this pass reads the photos that lack text from
+the current reader (`WordRows.backfill`: new photos, changed ones, and every photo when the
+reader changes), in batches of TEXT_BATCH committed one transaction each (a crash or Ctrl-C
+loses one batch at most), with progress and time left through the run's callback. An index
+whose owner turned text off (`pixseek index --no-text`) is not read; where the OCR package is
+missing the pass is skipped with one line saying how to get it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from pixseek.engine.index import OpenIndex
+from pixseek.engine.results import IndexReport, Progress, ProgressCallback
+from pixseek.engine.storage import writing
+from pixseek.environment import number
+from pixseek.errors import ImageError, PixseekError
+from pixseek.files import FileEntry
+from pixseek.images import decode, read_file
+from pixseek.model.ocr import text_reader
+from pixseek.signals.base import FileData
+from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
+from pixseek.store.catalog import Catalog
+
+TEXT_BATCH = 16  # photos read per committed transaction (PIXSEEK_TEXT_BATCH)
+STAGE = "reading text"
+DEFAULT_ENV = "PIXSEEK_READ_TEXT"  # "no": indexes with no setting of their own read no text
+OFF = ("no", "off", "0", "false")
+
+
+def reads_text(catalog: Catalog) -> bool:
+    """Whether this index reads the text in its photos: its own setting (`pixseek index
+    --text/--no-text`), else $PIXSEEK_READ_TEXT, else yes."""
+    setting = catalog.meta(SETTING_KEY)
+    if setting is None:
+        return os.environ.get(DEFAULT_ENV, "yes").strip().lower() not in OFF
+    return setting != "no"
+
+
+def choose(index: OpenIndex, on: bool) -> None:
+    """Turn reading text on or off for this index (kept for later runs); text already read stays."""
+    with writing(index.index_dir), index.writer() as writer:
+        writer.set_setting(SETTING_KEY, "yes" if on else "no")
+
+
+def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> None:
+    """Read the text of every photo that lacks it (see the module's docstring); what was done,
+    or why nothing was, goes into `report`."""
+    if not reads_text(writer) or report.cancelled:
+        return
+    try:
+        reader = text_reader()
+    except PixseekError as error:
+        report.text_note = f"text in photos not read: {error}"
+        return
+    if writer.meta(READER_KEY) != reader.name:
+        writer.set_setting(READER_KEY, reader.name)  # every photo read by another reader is read again
+    todo = writer.words.unread()
+    start = time.monotonic()
+    size = int(number("PIXSEEK_TEXT_BATCH", TEXT_BATCH, minimum=1))
+    signal = Words()
+    saved, saved_at = 0, 0.0
+    for first in range(0, len(todo), size):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+        batch: list[tuple[int, PhotoText]] = []
+        for done, (id_, path, file_size, mtime_ns) in enumerate(todo[first:first + size], first + 1):
+            found = _read_one(signal, reader.name, FileEntry(path, file_size, mtime_ns))
+            if found is not None:
+                batch.append((id_, found))
+            if progress:
+                progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
+                                  saved / saved_at if saved_at > 0 else 0.0, path, stage=STAGE))
+        writer.commit_batch(values={Words.name: batch})
+        saved, saved_at = first + len(todo[first:first + size]), time.monotonic() - start
+        report.text_read += len(batch)
+        report.text_found += sum(1 for _, text in batch if text.lines)
+    report.elapsed += time.monotonic() - start
+
+
+def _read_one(signal: Words, reader: str, entry: FileEntry) -> PhotoText | None:
+    """One photo's text; None when its file changed or went since it was indexed (the next run
+    sees to it), a skip with the reason when it cannot be read."""
+    try:
+        info = os.stat(entry.path)
+    except OSError:
+        return None
+    if (info.st_size, info.st_mtime_ns) != (entry.size, entry.mtime_ns):
+        return None
+    try:
+        data = read_file(entry.path)
+        image = decode(data, min_side=signal.min_side, name=entry.path)
+        return signal.read(FileData(entry, data, image))
+    except ImageError as error:
+        return PhotoText(reader, skipped=str(error))

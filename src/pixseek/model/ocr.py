@@ -1,0 +1,211 @@
+"""Text written in a photo, read by PP-OCRv4 (detection, then recognition of each box found).
+
+The ONNX models and their pre/post-processing come from `rapidocr-onnxruntime` 1.4.4 (Apache-2.0,
+models inside its wheel); the sessions are pixseek's own (model/sessions.py: telemetry off, the
+optimised-graph cache, a set number of threads), and so is the pipeline around them, for speed and
+a bounded time: detection runs at a reduced size (most photos have no text, and that one run is
+then all they cost), recognition only on the boxes found, at most MAX_BOXES of them (the largest),
+and the direction classifier is not run (text upside down is rare in photos; the rotation of a
+tall box is handled as rapidocr does). Figures and the choice: docs/text-in-photos.md, "Measured".
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pixseek.errors import ImageError, PixseekError
+from pixseek.model.encoder import usable_cores
+from pixseek.model.sessions import CPU_ONLY, create_session, runtime
+
+if TYPE_CHECKING:  # imported where used: commands that read no text do not pay for OpenCV
+    import numpy as np
+    from PIL import Image
+
+PACKAGE = "rapidocr-onnxruntime"
+PACKAGE_VERSION = "1.4.4"
+DETECTION_SIDE = 960  # the longest side detection sees, a multiple of 32
+MAX_BOXES = 100  # the largest boxes read in a photo: a page of tiny print costs a bounded time (~4 s of CPU)
+LINE_HEIGHT = 48  # the recogniser's input height (PP-OCRv4)
+MAX_LINE_RATIO = 25  # a longer box is read squeezed to this width/height, so no run grows without bound
+READ_BUDGET = 60 * 320  # the recogniser's input width read in a photo at most (60 lines of 320 px), largest first
+BATCH = 8  # boxes read in one recogniser run
+WIDEN = 0.25  # each end of a box grows by this share of its height before it is read
+MIN_CONFIDENCE = 0.5  # rapidocr's own cut: lower is mostly noise read from textures
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text found in a photo."""
+
+    text: str
+    box: tuple[tuple[float, float], ...]  # corner points, clockwise from top left, in the image's pixels
+    confidence: float  # 0..1
+
+
+class TextReader:
+    """Reads the lines of text in upright RGB images; `name` is stored with each photo's text,
+    so a change of models or of the way they are run makes the index read photos again."""
+
+    name: ClassVar[str] = f"{PACKAGE} {PACKAGE_VERSION} PP-OCRv4 det{DETECTION_SIDE}"
+
+    def __init__(self, models: Path, threads: int | None = None, detection_side: int = DETECTION_SIDE):
+        """`detection_side` other than DETECTION_SIDE is for benchmarks: `name` does not say it."""
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess  # why: OpenCV only once text is read
+        from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode  # why: as above
+
+        ort = runtime()
+        threads = threads or usable_cores()
+        self._detection_side = detection_side
+        self._detector = create_session(models / "ch_PP-OCRv4_det_infer.onnx", CPU_ONLY, threads, spin=False)
+        recogniser_path = models / "ch_PP-OCRv4_rec_infer.onnx"
+        self._recogniser = create_session(recogniser_path, CPU_ONLY, threads, spin=False)
+        # the character list is in the model's metadata, which an optimised copy may not keep
+        meta = ort.InferenceSession(str(recogniser_path), providers=CPU_ONLY).get_modelmeta().custom_metadata_map
+        self._decode = CTCLabelDecode(character=meta["character"].splitlines())
+        self._boxes = DBPostProcess(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
+                                    use_dilation=True, score_mode="fast")
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        """The lines of text in `image` (upright RGB), top to bottom; [] when there are none."""
+        import numpy as np  # why: NumPy-free commands do not pay for it
+
+        if image.mode != "RGB":
+            raise ImageError("unsupported", f"text is read from RGB images, not {image.mode}")
+        if image.width < 8 or image.height < 8:
+            return []
+        try:
+            pixels = np.asarray(image)[:, :, ::-1]  # the models were trained on BGR
+        except (OSError, ValueError) as error:  # a truncated file found only when its pixels load
+            raise ImageError("corrupt", str(error)) from error
+        boxes = _within_budget(self._detect(pixels))
+        if not boxes:
+            return []
+        crops = [_crop(pixels, _widened(box, pixels.shape[1], pixels.shape[0])) for box in boxes]
+        found = self._recognise(crops)
+        lines = [TextLine(text.strip(), tuple((float(x), float(y)) for x, y in box), float(score))
+                 for box, (text, score) in zip(boxes, found) if score >= MIN_CONFIDENCE and text.strip()]
+        return sorted(lines, key=lambda line: (line.box[0][1], line.box[0][0]))
+
+    def _detect(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Boxes of text (4 corner points each, in `pixels`' coordinates), the largest MAX_BOXES."""
+        import cv2  # why: OpenCV only once text is read
+        import numpy as np  # why: as above
+
+        height, width = pixels.shape[:2]
+        scale = min(1.0, self._detection_side / max(height, width))
+        size_w, size_h = (max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32))
+        small = cv2.resize(pixels, (size_w, size_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        batch = ((small.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[np.newaxis]
+        (heat,) = self._detector.run(None, {self._detector.get_inputs()[0].name: batch})
+        boxes, _scores = self._boxes(heat, (height, width))
+        kept = [_clockwise(np.asarray(box, dtype=np.float32), width, height) for box in boxes]
+        kept = [box for box in kept if _side(box, 0, 1) > 3 and _side(box, 0, 3) > 3]
+        kept.sort(key=lambda box: -_side(box, 0, 1) * _side(box, 0, 3))
+        return kept[:MAX_BOXES]
+
+    def _recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) of each crop, read in batches of crops of similar shape."""
+        import numpy as np  # why: NumPy-free commands do not pay for it
+
+        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1] / crops[i].shape[0])
+        found: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for start in range(0, len(order), BATCH):
+            chunk = order[start:start + BATCH]
+            ratio = min(MAX_LINE_RATIO, max(320 / LINE_HEIGHT, *(crops[i].shape[1] / crops[i].shape[0] for i in chunk)))
+            batch = np.stack([_line_input(crops[i], ratio) for i in chunk])
+            (scores,) = self._recogniser.run(None, {self._recogniser.get_inputs()[0].name: batch})
+            for index, (text, confidence, *_rest) in zip(chunk, self._decode(scores)):
+                found[index] = (text, confidence)
+        return found
+
+
+def _side(box: np.ndarray, a: int, b: int) -> float:
+    return float(((box[a] - box[b]) ** 2).sum() ** 0.5)
+
+
+def _clockwise(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Corners ordered top left, top right, bottom right, bottom left, inside the image."""
+    import numpy as np  # why: NumPy-free commands do not pay for it
+
+    by_x = box[np.argsort(box[:, 0])]
+    left, right = by_x[:2], by_x[2:]
+    top_left, bottom_left = left[np.argsort(left[:, 1])]
+    top_right, bottom_right = right[np.argsort(right[:, 1])]
+    ordered = np.array([top_left, top_right, bottom_right, bottom_left], dtype=np.float32)
+    ordered[:, 0] = ordered[:, 0].clip(0, width - 1)
+    ordered[:, 1] = ordered[:, 1].clip(0, height - 1)
+    return ordered
+
+
+def _within_budget(boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """The first `boxes` (the largest come first) whose lines fit READ_BUDGET: the recogniser's
+    time grows with the width it reads, and a page of long lines of small print must stay bounded."""
+    kept, spent = [], 0.0
+    for box in boxes:
+        spent += LINE_HEIGHT * min(MAX_LINE_RATIO, max(1.0, _side(box, 0, 1) / max(_side(box, 0, 3), 1.0)))
+        if spent > READ_BUDGET:
+            break
+        kept.append(box)
+    return kept
+
+
+def _widened(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The box grown by a share of its height at each end: the detector's boxes are tight, and
+    a first or last letter cut in half is read wrong (measured: "xit" for "exit")."""
+    along = (box[1] - box[0]) / max(_side(box, 0, 1), 1.0)
+    import numpy as np  # why: NumPy-free commands do not pay for it
+
+    grow = along * WIDEN * _side(box, 0, 3)
+    widened: np.ndarray = box + np.stack([-grow, grow, grow, -grow])
+    widened[:, 0] = widened[:, 0].clip(0, width - 1)
+    widened[:, 1] = widened[:, 1].clip(0, height - 1)
+    return widened
+
+
+def _crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box cut out of the full-size image and straightened; a tall box is turned to lie flat."""
+    import cv2  # why: OpenCV only once text is read
+    import numpy as np  # why: as above
+
+    width = max(1, int(max(_side(box, 0, 1), _side(box, 2, 3))))
+    height = max(1, int(max(_side(box, 0, 3), _side(box, 1, 2))))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    crop = cv2.warpPerspective(pixels, cv2.getPerspectiveTransform(box, target), (width, height),
+                               borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_LINEAR)
+    return np.rot90(crop) if height >= 1.5 * width else crop
+
+
+def _line_input(crop: np.ndarray, ratio: float) -> np.ndarray:
+    """A crop as the recogniser's input: LINE_HEIGHT high, padded to LINE_HEIGHT * ratio wide."""
+    import cv2  # why: OpenCV only once text is read
+    import numpy as np  # why: as above
+
+    full_width = int(LINE_HEIGHT * ratio)
+    width = min(full_width, math.ceil(LINE_HEIGHT * crop.shape[1] / crop.shape[0]))
+    line = cv2.resize(np.ascontiguousarray(crop), (width, LINE_HEIGHT)).astype(np.float32)
+    padded = np.zeros((3, LINE_HEIGHT, full_width), dtype=np.float32)
+    padded[:, :, :width] = (line.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return padded
+
+
+def models_folder() -> Path:
+    """The folder of the OCR package's ONNX models, or a one-line error saying how to get them."""
+    try:
+        import rapidocr_onnxruntime  # why: an optional package, looked for only when text is read
+    except ImportError as error:
+        raise PixseekError(f"reading text in photos needs the {PACKAGE} package: pip install "
+                           f"'{PACKAGE}=={PACKAGE_VERSION}' (it has no release for Python 3.13 or newer yet)") from error
+    except Exception as error:  # OpenCV present but a system library missing (libGL, libglib)
+        raise PixseekError(f"reading text in photos: {PACKAGE} cannot load ({error})") from error
+    return Path(rapidocr_onnxruntime.__file__).parent / "models"
+
+
+@functools.cache
+def text_reader() -> TextReader:
+    """The one reader of this process (its sessions take ~0.3 s to make)."""
+    return TextReader(models_folder())
+
