@@ -14,7 +14,9 @@ Per corpus (~640 px photos; 12 MP JPEGs made from them), each run in a child pro
   `Library.index` / rate / photos, and the functions that held it;
 - end to end with the real int8 encoder: cores busy, and the share of the CPU-budget bound
   cores / (pipeline CPU + encoder CPU per photo) it reaches.
-The machine is shared: figures are the best of `--repeats` runs, alternated.
+The machine is shared: figures are the best of `--repeats` runs, alternated. `--against REV` runs
+pixseek's src/ as of a git revision too (exported once under .cache/bench), alternated with this
+tree's, so that before and after are measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import CACHE, MODEL, Meter, camera_corpus, emit, photo_corpus, run_child, save, table
+from benchmarks.common import CACHE, MODEL, ROOT, Meter, bench_env, camera_corpus, emit, photo_corpus, run_child, save, table
 
 GIL_RATE = 500  # py-spy samples a second
 BATCH = 32
@@ -143,26 +145,54 @@ def _best(runs: list[dict]) -> dict:
             "all_photos_per_s": [r["photos"] / r["wall_s"] for r in runs], "peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
 
 
-def measure(folder: Path, repeats: int, gil: bool, real: bool) -> dict:
-    runs: dict[str, list[dict]] = {"null": [], "null_1core": [], "real": []}
-    for _ in range(repeats):  # alternated, so that a noisy minute hits every kind alike
-        runs["null"].append(run_child(["benchmarks.pipeline", "child", "null", str(folder), "0"]))
-        runs["null_1core"].append(run_child(["benchmarks.pipeline", "child", "null", str(folder), "1"]))
+def baseline_env(revision: str) -> dict[str, str]:
+    """Children that import pixseek's src/ as of `revision` (exported once under .cache/bench)."""
+    target = CACHE / f"src-{revision}"
+    if not (target / "src" / "pixseek").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return bench_env(PYTHONPATH=str(target / "src"))
+
+
+def measure(folder: Path, repeats: int, gil: bool, real: bool, codes: dict[str, dict[str, str]]) -> dict:
+    """Each code's runs of each kind, alternated (a noisy minute hits every code and kind alike)."""
+    kinds = [("null", "0"), ("null_1core", "1")] + ([("real", "0")] if real else [])
+    runs: dict[str, dict[str, list[dict]]] = {code: {kind: [] for kind, _ in kinds} for code in codes}
+    for _ in range(repeats):
+        for kind, cores in kinds:
+            for code, env in codes.items():
+                mode = "real" if kind == "real" else "null"
+                runs[code][kind].append(run_child(["benchmarks.pipeline", "child", mode, str(folder), cores], env))
+    results = {}
+    for code, env in codes.items():
+        result = {kind: _best(r) for kind, r in runs[code].items()}
+        null = result["null"]
+        result["scaling_2v1"] = null["photos_per_s"] / result["null_1core"]["photos_per_s"]
         if real:
-            runs["real"].append(run_child(["benchmarks.pipeline", "child", "real", str(folder), "0"]))
-    result = {kind: _best(r) for kind, r in runs.items() if r}
-    null = result["null"]
-    result["scaling_2v1"] = null["photos_per_s"] / result["null_1core"]["photos_per_s"]
-    if real:
-        e2e = result["real"]
-        encoder_ms = min(r["encoder_cpu_ms"] for r in runs["real"])
-        cores = len(os.sched_getaffinity(0))
-        bound = cores * 1000 / (null["cpu_ms_per_photo"] + encoder_ms)
-        result["e2e"] = {"encoder_cpu_ms": encoder_ms, "bound_photos_per_s": bound,
-                         "of_bound": e2e["photos_per_s"] / bound, "cores_busy": e2e["cores_busy"]}
-    if gil:
-        result["gil"] = run_child(["benchmarks.pipeline", "child", "gil", str(folder), "0"])
-    return result
+            encoder_ms = min(r["encoder_cpu_ms"] for r in runs[code]["real"])
+            bound = len(os.sched_getaffinity(0)) * 1000 / (null["cpu_ms_per_photo"] + encoder_ms)
+            result["e2e"] = {"encoder_cpu_ms": encoder_ms, "bound_photos_per_s": bound,
+                             "of_bound": result["real"]["photos_per_s"] / bound, "cores_busy": result["real"]["cores_busy"]}
+        if gil:
+            result["gil"] = run_child(["benchmarks.pipeline", "child", "gil", str(folder), "0"], env)
+        results[code] = result
+    return results
+
+
+def _rows(corpus: str, code: str, r: dict) -> list[list]:
+    lock = f"{r['gil']['lock_ms_per_photo']:.2f}" if "gil" in r else "-"
+    null, one = r["null"], r["null_1core"]
+    rows = [[corpus, code, "instant, all cores", null["photos_per_s"], null["cpu_ms_per_photo"], null["cores_busy"],
+             null["peak_rss_mib"], lock, f"{r['scaling_2v1']:.2f}x", ""],
+            [corpus, code, "instant, 1 core", one["photos_per_s"], one["cpu_ms_per_photo"], one["cores_busy"],
+             one["peak_rss_mib"], "", "", ""]]
+    if "real" in r:
+        e2e, real = r["e2e"], r["real"]
+        rows.append([corpus, code, "int8 encoder, all cores", real["photos_per_s"], real["cpu_ms_per_photo"],
+                     real["cores_busy"], real["peak_rss_mib"], "", "",
+                     f"{e2e['of_bound']:.0%} of {e2e['bound_photos_per_s']:.0f}/s (enc {e2e['encoder_cpu_ms']:.1f} ms)"])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -170,36 +200,36 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--photos", type=int, default=600, help="~640 px photos (default 600)")
     parser.add_argument("--camera", type=int, default=32, help="12 MP JPEGs (default 32)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--against", metavar="REVISION", help="also run pixseek's src/ as of this git revision, alternated")
     parser.add_argument("--no-gil", action="store_true", help="skip the py-spy run")
     parser.add_argument("--no-real", action="store_true", help="skip the end-to-end run with the int8 encoder")
-    parser.add_argument("--label", default="", help="save as results/pipeline-LABEL.json (e.g. baseline)")
+    parser.add_argument("--label", default="", help="save as results/pipeline-LABEL.json")
     args = parser.parse_args(argv)
+    codes = {"this tree": bench_env()}
+    if args.against:
+        codes = {args.against: baseline_env(args.against), **codes}
     photos, photos_kind = photo_corpus(args.photos)
     camera, camera_kind = camera_corpus(args.camera)
     results = {}
     for name, folder, corpus in (("photos", photos, f"{args.photos} {photos_kind} photos (~640 px)"),
                                  ("camera", camera, f"{args.camera} 12 MP JPEGs {camera_kind}")):
-        results[name] = {"corpus": corpus, **measure(folder, args.repeats, not args.no_gil, not args.no_real)}
-    rows = []
-    for name in results:
-        r = results[name]
-        lock = f"{r['gil']['lock_ms_per_photo']:.2f}" if "gil" in r else "-"
-        rows.append([r["corpus"], "instant, all cores", r["null"]["photos_per_s"], r["null"]["cpu_ms_per_photo"],
-                     r["null"]["cores_busy"], r["null"]["peak_rss_mib"], lock, f"{r['scaling_2v1']:.2f}x", ""])
-        rows.append([r["corpus"], "instant, 1 core", r["null_1core"]["photos_per_s"], r["null_1core"]["cpu_ms_per_photo"],
-                     r["null_1core"]["cores_busy"], r["null_1core"]["peak_rss_mib"], "", "", ""])
-        if "real" in r:
-            e2e = r["e2e"]
-            rows.append([r["corpus"], "int8 encoder, all cores", r["real"]["photos_per_s"], r["real"]["cpu_ms_per_photo"],
-                         r["real"]["cores_busy"], r["real"]["peak_rss_mib"], "", "",
-                         f"{e2e['of_bound']:.0%} of {e2e['bound_photos_per_s']:.0f}/s (enc {e2e['encoder_cpu_ms']:.1f} ms)"])
+        results[name] = {"corpus": corpus, **measure(folder, args.repeats, not args.no_gil, not args.no_real, codes)}
+    rows = [row for r in results.values() for code in codes for row in _rows(r["corpus"], code, r[code])]
     text = table(f"Indexing pipeline ceiling (best of {args.repeats}; lock: py-spy --gil at {GIL_RATE} Hz)",
-                 ["corpus", "encoder", "photos/s", "CPU ms/photo", "cores busy", "peak RSS MiB", "lock ms/photo",
+                 ["corpus", "code", "encoder", "photos/s", "CPU ms/photo", "cores busy", "peak RSS MiB", "lock ms/photo",
                   "all/1 core", "CPU-budget bound"], rows)
     for name, r in results.items():
-        if "gil" in r:
-            text += f"\nlock held, {name}: " + ", ".join(f"{k} {v:.0%}" for k, v in r["gil"]["lock_where"].items())
-    save("pipeline" + (f"-{args.label}" if args.label else ""), {"repeats": args.repeats, "results": results}, text)
+        for code in codes:
+            if "gil" in r[code]:
+                where = r[code]["gil"]["lock_where"]
+                text += f"\nlock held, {name}, {code}: " + ", ".join(f"{k} {v:.0%}" for k, v in where.items())
+        if args.against:
+            old, new = r[args.against], r["this tree"]
+            text += (f"\n{name}, this tree / {args.against}: CPU per photo "
+                     f"{new['null']['cpu_ms_per_photo'] / old['null']['cpu_ms_per_photo']:.2f}x, instant photos/s "
+                     f"{new['null']['photos_per_s'] / old['null']['photos_per_s']:.2f}x")
+    save("pipeline" + (f"-{args.label}" if args.label else ""),
+         {"repeats": args.repeats, "codes": list(codes), "results": results}, text)
     return results
 
 
