@@ -186,11 +186,14 @@ def _decode_raw(data: bytes, min_side: int | None) -> Image.Image:
 def perceptual_hash(image: Image.Image) -> int:
     """The 64-bit DCT perceptual hash (imagehash's phash) that confirms near-duplicates. The
     32x32 grey picture it hashes is made here with Pillow's reducing resize: 5x cheaper than
-    imagehash's own full LANCZOS pass, within a few bits of it (docs/duplicates.md)."""
-    import imagehash
+    imagehash's own full LANCZOS pass, within a few bits of it (docs/duplicates.md). The bits are
+    imagehash.phash's of that picture (its two DCTs, median and bit order), without its
+    copies, objects and hex round trip: 40% less CPU, all of it under the interpreter lock."""
+    import scipy.fftpack  # why: 0.1 s to import, paid only by processes that hash
 
     small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return int(str(imagehash.phash(small)), 16)
+    low = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(small), axis=0), axis=1)[:8, :8]
+    return int.from_bytes(np.packbits(low > np.median(low)).tobytes(), "big")
 
 
 def open_upright(path: str, min_side: int | None = None) -> Image.Image:
