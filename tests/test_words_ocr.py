@@ -189,3 +189,22 @@ def test_http_api_says_and_photo_text(indexed, home):
             assert response.status_code in (400, 422) and isinstance(response.json()["error"], str), response.text
         missing = client.get("/api/files/999999/text")
         assert missing.status_code == 404 and "no photo" in missing.json()["error"]
+
+
+@pytest.mark.processes
+def test_without_the_ocr_package_the_pass_is_skipped_with_one_line(home, tmp_path):
+    photos = tmp_path / "photos"
+    draw_text(photos / "invoice.png", SIGNS["invoice"])
+    script = ("import sys; sys.modules['rapidocr_onnxruntime'] = None  # as where it is not installed\n"
+              "from pixseek import Library\n"
+              f"with Library.open({str(tmp_path / 'index')!r}, create=True) as library:\n"
+              f"    report = library.index([{str(photos)!r}], read_text=True)\n"
+              "    print(report.indexed, report.text_read, library.status().text_read)\n"
+              "    print(report.describe())\n")
+    env = dict(os.environ, PIXSEEK_HOME=str(home), PIXSEEK_MODEL=TEST_MODEL)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert ran.returncode == 0, ran.stderr
+    counts, summary = ran.stdout.splitlines()
+    assert counts == "1 0 0"  # the vectors are in; no text
+    assert "text in photos not read: reading text in photos needs the rapidocr-onnxruntime package: pip install" \
+        in summary
