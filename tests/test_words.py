@@ -14,7 +14,7 @@ from pixseek.engine.query import build_query, text_term
 from pixseek.errors import EmptyQuery, QueryError
 from pixseek.filters import SearchFilters
 from pixseek.model.ocr import TextLine
-from pixseek.signals.text_match import fold, slips
+from pixseek.signals.text_match import fold, match_word
 from pixseek.signals.words import PhotoText, Words
 from pixseek.store.catalog import Catalog
 
@@ -132,5 +132,6 @@ def test_bad_words(words, error):
 def test_folding_and_slips():
     assert fold("Ｃａｆé ＭÜLLER") == "cafe muller"
     assert fold("が") == "が"  # a voiced kana is not an accented letter
-    assert slips("invoice", "total inv0ice 2023") == 1
-    assert slips("invoice", "invoce") == 1 and slips("invoice", "inovice") == 2
+    assert match_word("invoice", "total inv0ice 2023").slips == 1
+    assert match_word("invoice", "invoce").slips == 1 and match_word("invoice", "invoicee").slips == 0
+    assert match_word("invoice", "inovice") is None and match_word("inv", "inx") is None  # two slips; too short

@@ -9,6 +9,7 @@ stays itself, so が never matches か), then case folded. Digits are kept as th
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,15 +59,13 @@ def slip_patterns(word: str) -> list[str]:
     return list(dict.fromkeys(patterns))
 
 
-def slips(word: str, text: str) -> int:
-    """The fewest edits that make `word` a substring of `text` (Sellers' algorithm)."""
-    previous = [0] * (len(text) + 1)  # a match may start anywhere in the text
-    for i, letter in enumerate(word, 1):
-        current = [i] + [0] * len(text)
-        for j, other in enumerate(text, 1):
-            current[j] = min(previous[j - 1] + (letter != other), previous[j] + 1, current[j - 1] + 1)
-        previous = current
-    return min(previous)
+@lru_cache(maxsize=256)
+def _one_slip(word: str) -> re.Pattern[str]:
+    """Finds `word` read with one slip: a letter wrong, missing or extra."""
+    cut = [(re.escape(word[:i]), re.escape(word[i + 1:]), re.escape(word[i:])) for i in range(len(word))]
+    variants = [f"{left}.{rest}" for left, rest, _ in cut] + [left + rest for left, rest, _ in cut]
+    variants += [f"{left}.{whole}" for left, _, whole in cut[1:]]
+    return re.compile("|".join(dict.fromkeys(variants)))
 
 
 @dataclass(frozen=True)
@@ -87,11 +86,8 @@ def match_word(word: str, line: str) -> WordMatch | None:
             whole = (at == 0 or not line[at - 1].isalnum()) and (end == len(line) or not line[end].isalnum())
             at = line.find(word, at + 1)
         return WordMatch(0, whole)
-    allowed = slips_allowed(word)
-    if allowed and len(line) >= len(word) - allowed:
-        found = slips(word, line)
-        if found <= allowed:
-            return WordMatch(found, False)
+    if slips_allowed(word) and _one_slip(word).search(line):
+        return WordMatch(1, False)
     return None
 
 
