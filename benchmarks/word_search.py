@@ -6,7 +6,7 @@ random unit 512-d vectors (the benchmark ViT-B/32's size) and synthetic capture 
 years; one photo in ten has text, 1-4 lines of words drawn Zipf-like from 30,000 made-up words
 and numbers, written through the words signal's rows (text_read, text_lines, the FTS5 trigram
 table). Planted words give known frequencies: "invoice" in 1,000 photos, "garage" in 30,
-"receipt" in 10,000, "q3" (under 3 characters: a scan) in 300. Only photos with text have a file
+"receipt" in 10,000, "q3" (two characters, found through the doubled text) in 300. Only photos with text have a file
 on disk (empty): only they can be results of a word search, and search checks that a result's
 file is there.
 """
@@ -32,7 +32,8 @@ QUERIES = {  # name -> the words the photo says
     "common word (10,000)": "receipt",
     "two words": "invoice 2023",
     "inside words: digits": "2023",
-    "short word: scan": "q3",
+    "two characters": "q3",
+    "one character: scan": "7",
     "a typo (near tier)": "garagf",
 }
 MODES = ("alone", "with a CLIP query", "with year + folder filters")

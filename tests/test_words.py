@@ -73,7 +73,8 @@ def says(library, words, *terms, **options):
     ("東京", ["tokyo"]),  # CJK as typed, shorter than a trigram
     ("欢迎", ["beijing"]),
     ("丸の内", ["tokyo"]),
-    ("Q3", ["slide"]),  # short words: a scan
+    ("Q3", ["slide"]),  # two characters: doubled, through the index
+    ("駅", ["tokyo"]),  # one: a scan
     ("q3 revenue", ["slide"]),
     ("4471", ["receipt"]),
     ("12.50", ["receipt"]),

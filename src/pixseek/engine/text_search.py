@@ -4,9 +4,10 @@ Every word of the search must be found in the photo's text, folded alike on both
 accents, full-width forms: signals/text_match.py). Two tiers, the first always ranked first:
 
 1. exact: each word is in the text as typed, inside a longer word too ("voice" finds
-   "INVOICE"). Words of 3+ characters go through the FTS5 trigram index; shorter ones ("Q3",
-   a two-character Chinese word) are checked in the text of the photos the others found, or
-   by a scan of every photo's text when the search has no longer word.
+   "INVOICE"). Words of 3+ characters go through the FTS5 trigram index, two-character ones
+   ("Q3", 東京) too, doubled, through the text doubled (signals/words.py); a single character
+   is checked in the text of the photos the others found, or by a scan of every photo's text
+   when the search has nothing else.
 2. near: a word of 5+ characters may be found with one slip, a letter OCR read wrong, dropped
    or added ("INV0ICE" for "invoice"). Looked for only when the exact tier has fewer photos
    than asked for: every one-slip variant of the word as a GLOB pattern, each narrowed by the
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.signals.text_match import (TRIGRAM, WordMatch, fold, match_word, quality, slip_patterns, slips_allowed,
-                                        words_of)
+from pixseek.signals.text_match import (TRIGRAM, WordMatch, doubled, fold, match_word, quality, slip_patterns,
+                                        slips_allowed, words_of)
 from pixseek.signals.words import WordRows
 from pixseek.model.ocr import TextLine
 
@@ -33,6 +34,11 @@ from pixseek.model.ocr import TextLine
 
 def _phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
+
+
+def _found(word: str) -> str:
+    """The FTS5 expression that finds `word` (of 2+ characters) in a photo's folded text."""
+    return f"words : {_phrase(word)}" if len(word) >= TRIGRAM else f"pairs : {_phrase(doubled(word))}"
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,17 @@ class Words:
         return [w for w in self.all if len(w) >= TRIGRAM]
 
     @property
-    def short(self) -> list[str]:
-        return [w for w in self.all if len(w) < TRIGRAM]
+    def indexed(self) -> list[str]:
+        """The words the index finds (2+ characters)."""
+        return [w for w in self.all if len(w) > 1]
+
+    @property
+    def single(self) -> list[str]:
+        return [w for w in self.all if len(w) == 1]
 
     def exact(self, rows: WordRows, ranked: bool, limit: int | None) -> list[int]:
         """Photos whose text holds every word (`ranked`: best bm25 matches first)."""
-        return rows.matching(" AND ".join(_phrase(w) for w in self.long), self.short, limit, ranked)
+        return rows.matching(" AND ".join(_found(w) for w in self.indexed), self.single, limit, ranked)
 
     def near(self, rows: WordRows, exclude: set[int]) -> list[int]:
         """Photos outside `exclude` whose text holds every word, some with a slip (tier 2)."""
@@ -63,11 +74,12 @@ class Words:
             return []
         candidates: set[int] | None = None
         for word in self.long:
-            found = set(rows.matching(_phrase(word), ())) | rows.globbing(slip_patterns(word) if slips_allowed(word)
-                                                                          else [])
+            found = set(rows.matching(_found(word), ())) | rows.globbing(slip_patterns(word) if slips_allowed(word)
+                                                                         else [])
             candidates = found if candidates is None else candidates & found
-        if self.short and candidates:
-            candidates &= set(rows.matching("", self.short))
+        short = [w for w in self.all if len(w) < TRIGRAM]
+        if short and candidates:
+            candidates &= set(rows.matching(" AND ".join(_found(w) for w in short if len(w) > 1), self.single))
         return sorted((candidates or set()) - exclude)
 
     def matches(self, lines: Sequence[str]) -> list[WordMatch] | None:

@@ -33,6 +33,12 @@ def fold(text: str) -> str:
     return "".join(_plain(c) for c in unicodedata.normalize("NFKC", text)).casefold()
 
 
+def doubled(text: str) -> str:
+    """Every character twice: a two-character word doubled is four, long enough for trigrams,
+    and is in a text doubled exactly where the word is in the text."""
+    return "".join(c + c for c in text)
+
+
 def words_of(text: str) -> list[str]:
     """The folded words of a search, in order, each once."""
     return list(dict.fromkeys(fold(text).split()))
