@@ -19,7 +19,7 @@ from pixseek.engine import folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
-from pixseek.engine.text_search import Words, tiers
+from pixseek.engine.text_search import SearchWords, tiers
 from pixseek.errors import ImageError, QueryError
 from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
@@ -110,7 +110,7 @@ def _shown(path: str, bounds: tuple[bytes, bytes] | None) -> bool:
 def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allowed: np.ndarray | None,
             bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
     """The `k` best photos that say `says`, tier by tier, each with the lines that say it."""
-    words = Words.of(says)
+    words = SearchWords.of(says)
     rows = index.catalog.words
     wanted = max(4 * k, RERANKED)
     limit = wanted if vector is None and allowed is None and bounds is None else None
@@ -145,7 +145,7 @@ def _scored(index: OpenIndex, vector: np.ndarray, ids: list[int], k: int, bounds
     return results
 
 
-def _by_quality(index: OpenIndex, words: Words, ids: list[int], k: int, wanted: int,
+def _by_quality(index: OpenIndex, words: SearchWords, ids: list[int], k: int, wanted: int,
                 bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
     """The `k` best matches by quality among the first `wanted` of `ids` that are results."""
     chosen: list[tuple[int, str]] = []

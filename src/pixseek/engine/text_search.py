@@ -42,13 +42,13 @@ def _found(word: str) -> str:
 
 
 @dataclass(frozen=True)
-class Words:
+class SearchWords:
     """A search's words, folded and split by what finds them."""
 
     all: tuple[str, ...]
 
     @classmethod
-    def of(cls, says: str) -> Words:
+    def of(cls, says: str) -> SearchWords:
         return cls(tuple(words_of(says)))
 
     @property
@@ -105,7 +105,7 @@ class Words:
         return quality(found or [], confidence)
 
 
-def tiers(rows: WordRows, words: Words, enough: int, allowed: np.ndarray | None, ranked: bool,
+def tiers(rows: WordRows, words: SearchWords, enough: int, allowed: np.ndarray | None, ranked: bool,
           limit: int | None = None) -> list[list[int]]:
     """Ids of the photos that say `words`, the exact tier first (`ranked`: by bm25, the first
     `limit`), the near tier second when the first (within `allowed`, if given) has fewer than
