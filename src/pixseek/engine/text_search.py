@@ -9,8 +9,8 @@ accents, full-width forms: signals/text_match.py). Two tiers, the first always r
    is checked in the text of the photos the others found, or by a scan of every photo's text
    when the search has nothing else.
 2. near: a word of 5+ characters may be found with one slip, a letter OCR read wrong, dropped
-   or added ("INV0ICE" for "invoice"). Looked for only when the exact tier has fewer photos
-   than asked for: every one-slip variant of the word as a GLOB pattern, each narrowed by the
+   or added ("INV0ICE" for "invoice"). Looked for only when fewer photos of the whole index
+   than asked for say the words exactly: every one-slip variant of the word as a GLOB pattern, each narrowed by the
    trigram index and checked by SQLite (a wrong middle letter of a 5-letter word leaves no
    intact trigram to narrow by, and is not looked for).
 
@@ -107,18 +107,24 @@ class SearchWords:
 
 def tiers(rows: WordRows, words: SearchWords, enough: int, allowed: np.ndarray | None, ranked: bool,
           limit: int | None = None) -> list[list[int]]:
-    """Ids of the photos that say `words`, the exact tier first (`ranked`: by bm25, the first
-    `limit`), the near tier second when the first (within `allowed`, if given) has fewer than
-    `enough`."""
-    exact = _within(words.exact(rows, ranked, limit), allowed)
-    if len(exact) >= enough:
+    """Ids of the photos that say `words` within `allowed` (None: all): the exact tier first
+    (`ranked`: by bm25, the first `limit`), the near tier second when fewer than `enough`
+    photos of the whole index say the words exactly (filters do not widen it: a slip is a
+    fallback, not a second search)."""
+    found = words.exact(rows, ranked, limit)
+    exact = _within(found, allowed)
+    if len(found) >= enough:
         return [exact]
-    return [exact, _within(words.near(rows, set(exact)), allowed)]
+    return [exact, _within(words.near(rows, set(found)), allowed)]
 
 
 def _within(ids: list[int], allowed: np.ndarray | None) -> list[int]:
     """`ids` in `allowed` (None: all), in their order."""
-    if allowed is None:
+    if allowed is None or not ids:
         return ids
-    kept = np.isin(np.array(ids, dtype=np.int64), allowed)
-    return [i for i, keep in zip(ids, kept) if keep]
+    if not len(allowed):
+        return []
+    ordered = np.sort(allowed)
+    wanted = np.array(ids, dtype=np.int64)
+    kept = ordered[np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)] == wanted
+    return [i for i, keep in zip(ids, kept.tolist()) if keep]
