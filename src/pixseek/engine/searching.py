@@ -19,7 +19,7 @@ from pixseek.engine import folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
-from pixseek.engine.text_search import Words, tiers
+from pixseek.engine.text_search import SearchWords, tiers
 from pixseek.errors import ImageError, QueryError
 from pixseek.filters import SearchFilters
 from pixseek.images import open_upright
@@ -27,6 +27,7 @@ from pixseek.store.catalog import folder_range
 
 TEXT_CACHE = 256  # query words whose vectors are remembered
 RERANKED = 50  # photos found by words alone whose match quality is weighed, at least (4 x k if more)
+SCORED_DIRECTLY = 2000  # photos found by words, at most, scored from their stored vectors rather than by the index
 CHUNK = 1000  # ids whose paths are looked up at once
 
 
@@ -109,7 +110,7 @@ def _shown(path: str, bounds: tuple[bytes, bytes] | None) -> bool:
 def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allowed: np.ndarray | None,
             bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
     """The `k` best photos that say `says`, tier by tier, each with the lines that say it."""
-    words = Words.of(says)
+    words = SearchWords.of(says)
     rows = index.catalog.words
     wanted = max(4 * k, RERANKED)
     limit = wanted if vector is None and allowed is None and bounds is None else None
@@ -117,7 +118,9 @@ def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allo
     for tier in tiers(rows, words, k, allowed, ranked=vector is None, limit=limit):
         if len(results) >= k or not tier:
             continue
-        if vector is not None:
+        if vector is not None and len(tier) <= SCORED_DIRECTLY:
+            results += _scored(index, vector, tier, k - len(results), bounds, min_score)
+        elif vector is not None:
             results += _nearest(index, vector, k - len(results), np.array(tier, dtype=np.int64), bounds, min_score)
         else:
             results += _by_quality(index, words, tier, k - len(results), wanted, bounds, min_score)
@@ -125,7 +128,24 @@ def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allo
     return [replace(r, text=words.lines_found(lines.get(r.id, []))) for r in results]
 
 
-def _by_quality(index: OpenIndex, words: Words, ids: list[int], k: int, wanted: int,
+def _scored(index: OpenIndex, vector: np.ndarray, ids: list[int], k: int, bounds: tuple[bytes, bytes] | None,
+            min_score: float | None) -> list[SearchResult]:
+    """The `k` of a few `ids` nearest `vector`, scored exactly from their stored vectors: a
+    filtered search of the vector index would look at every vector to find them."""
+    found, vectors = index.catalog.stored_vectors(ids)
+    scores = vectors @ vector
+    paths = index.catalog.paths_for(found)
+    results: list[SearchResult] = []
+    for at in np.argsort(-scores, kind="stable"):
+        score, id_ = float(scores[at]), found[at]
+        if len(results) >= k or (min_score is not None and score < min_score):
+            break
+        if id_ in paths and _shown(paths[id_], bounds):
+            results.append(SearchResult(paths[id_], score, id_))
+    return results
+
+
+def _by_quality(index: OpenIndex, words: SearchWords, ids: list[int], k: int, wanted: int,
                 bounds: tuple[bytes, bytes] | None, min_score: float | None) -> list[SearchResult]:
     """The `k` best matches by quality among the first `wanted` of `ids` that are results."""
     chosen: list[tuple[int, str]] = []

@@ -4,13 +4,15 @@ Every word of the search must be found in the photo's text, folded alike on both
 accents, full-width forms: signals/text_match.py). Two tiers, the first always ranked first:
 
 1. exact: each word is in the text as typed, inside a longer word too ("voice" finds
-   "INVOICE"). Words of 3+ characters go through the FTS5 trigram index; shorter ones ("Q3",
-   a two-character Chinese word) are checked in the text of the photos the others found, or
-   by a scan of every photo's text when the search has no longer word.
-2. near: a word of 5+ characters may be found with one slip (10+: two), a letter OCR read
-   wrong, dropped or added ("INV0ICE" for "invoice"). Looked for only when the exact tier has
-   fewer photos than asked for; candidates come from the trigram index (the word split at
-   each letter, both halves present), each checked by edit distance, at most NEAR_CHECKED.
+   "INVOICE"). Words of 3+ characters go through the FTS5 trigram index, two-character ones
+   ("Q3", 東京) too, doubled, through the text doubled (signals/words.py); a single character
+   is checked in the text of the photos the others found, or by a scan of every photo's text
+   when the search has nothing else.
+2. near: a word of 5+ characters may be found with one slip, a letter OCR read wrong, dropped
+   or added ("INV0ICE" for "invoice"). Looked for only when fewer photos of the whole index
+   than asked for say the words exactly: every one-slip variant of the word as a GLOB pattern, each narrowed by the
+   trigram index and checked by SQLite (a wrong middle letter of a 5-letter word leaves no
+   intact trigram to narrow by, and is not looked for).
 
 Within a tier photos are ordered by the CLIP score when the query has terms, else by match
 quality (words found whole, slips, the reader's confidence) among FTS5's best (bm25) matches.
@@ -23,26 +25,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.signals.text_match import WordMatch, fold, match_word, quality, slips_allowed, words_of
-from pixseek.signals.words import SEPARATOR, WordRows
+from pixseek.signals.text_match import (TRIGRAM, WordMatch, doubled, fold, match_word, quality, slip_patterns,
+                                        slips_allowed, words_of)
+from pixseek.signals.words import WordRows
 from pixseek.model.ocr import TextLine
 
-TRIGRAM = 3  # the shortest word the trigram index finds
-NEAR_CHECKED = 5000  # near-tier candidates checked by edit distance in one search
 
 
 def _phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
+def _found(word: str) -> str:
+    """The FTS5 expression that finds `word` (of 2+ characters) in a photo's folded text."""
+    return f"words : {_phrase(word)}" if len(word) >= TRIGRAM else f"pairs : {_phrase(doubled(word))}"
+
+
 @dataclass(frozen=True)
-class Words:
+class SearchWords:
     """A search's words, folded and split by what finds them."""
 
     all: tuple[str, ...]
 
     @classmethod
-    def of(cls, says: str) -> Words:
+    def of(cls, says: str) -> SearchWords:
         return cls(tuple(words_of(says)))
 
     @property
@@ -50,26 +56,31 @@ class Words:
         return [w for w in self.all if len(w) >= TRIGRAM]
 
     @property
-    def short(self) -> list[str]:
-        return [w for w in self.all if len(w) < TRIGRAM]
+    def indexed(self) -> list[str]:
+        """The words the index finds (2+ characters)."""
+        return [w for w in self.all if len(w) > 1]
+
+    @property
+    def single(self) -> list[str]:
+        return [w for w in self.all if len(w) == 1]
 
     def exact(self, rows: WordRows, ranked: bool, limit: int | None) -> list[int]:
         """Photos whose text holds every word (`ranked`: best bm25 matches first)."""
-        return rows.matching(" AND ".join(_phrase(w) for w in self.long), self.short, limit, ranked)
+        return rows.matching(" AND ".join(_found(w) for w in self.indexed), self.single, limit, ranked)
 
     def near(self, rows: WordRows, exclude: set[int]) -> list[int]:
-        """Photos outside `exclude` whose text holds every word, some with slips (tier 2)."""
+        """Photos outside `exclude` whose text holds every word, some with a slip (tier 2)."""
         if not any(slips_allowed(w) for w in self.long):
             return []
         candidates: set[int] | None = None
         for word in self.long:
-            found = set(rows.matching(_phrase(word), ()))
-            for part in _halves(word):
-                found.update(rows.matching(part, (), NEAR_CHECKED, ranked=True))
+            found = set(rows.matching(_found(word), ())) | rows.globbing(slip_patterns(word) if slips_allowed(word)
+                                                                         else [])
             candidates = found if candidates is None else candidates & found
-        unchecked = sorted((candidates or set()) - exclude)[:NEAR_CHECKED]
-        texts = rows.folded(unchecked)
-        return [i for i in unchecked if i in texts and self.matches(texts[i].split(SEPARATOR)) is not None]
+        short = [w for w in self.all if len(w) < TRIGRAM]
+        if short and candidates:
+            candidates &= set(rows.matching(" AND ".join(_found(w) for w in short if len(w) > 1), self.single))
+        return sorted((candidates or set()) - exclude)
 
     def matches(self, lines: Sequence[str]) -> list[WordMatch] | None:
         """The best match of each word among folded `lines`, or None if a word is not found."""
@@ -94,32 +105,26 @@ class Words:
         return quality(found or [], confidence)
 
 
-def _halves(word: str) -> list[str]:
-    """FTS5 expressions that hold for `word` read with one slip: the word cut at each letter,
-    the halves long enough for trigrams required (for two slips the cut pieces may hold one
-    more; the edit distance check decides)."""
-    expressions = []
-    for at in range(len(word)):
-        parts = [p for p in (word[:at], word[at + 1:]) if len(p) >= TRIGRAM]
-        if parts:
-            expressions.append(" AND ".join(_phrase(p) for p in parts))
-    return list(dict.fromkeys(expressions))
-
-
-def tiers(rows: WordRows, words: Words, enough: int, allowed: np.ndarray | None, ranked: bool,
+def tiers(rows: WordRows, words: SearchWords, enough: int, allowed: np.ndarray | None, ranked: bool,
           limit: int | None = None) -> list[list[int]]:
-    """Ids of the photos that say `words`, the exact tier first (`ranked`: by bm25, the first
-    `limit`), the near tier second when the first (within `allowed`, if given) has fewer than
-    `enough`."""
-    exact = _within(words.exact(rows, ranked, limit), allowed)
-    if len(exact) >= enough:
+    """Ids of the photos that say `words` within `allowed` (None: all): the exact tier first
+    (`ranked`: by bm25, the first `limit`), the near tier second when fewer than `enough`
+    photos of the whole index say the words exactly (filters do not widen it: a slip is a
+    fallback, not a second search)."""
+    found = words.exact(rows, ranked, limit)
+    exact = _within(found, allowed)
+    if len(found) >= enough:
         return [exact]
-    return [exact, _within(words.near(rows, set(exact)), allowed)]
+    return [exact, _within(words.near(rows, set(found)), allowed)]
 
 
 def _within(ids: list[int], allowed: np.ndarray | None) -> list[int]:
     """`ids` in `allowed` (None: all), in their order."""
-    if allowed is None:
+    if allowed is None or not ids:
         return ids
-    kept = np.isin(np.array(ids, dtype=np.int64), allowed)
-    return [i for i, keep in zip(ids, kept) if keep]
+    if not len(allowed):
+        return []
+    ordered = np.sort(allowed)
+    wanted = np.array(ids, dtype=np.int64)
+    kept = ordered[np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)] == wanted
+    return [i for i, keep in zip(ids, kept.tolist()) if keep]

@@ -9,12 +9,13 @@ stays itself, so が never matches か), then case folded. Digits are kept as th
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 MIN_FUZZY = 5  # words this long or longer forgive one slip (a letter wrong, missing or extra)
-MIN_FUZZY_TWO = 10  # and this long, two
+TRIGRAM = 3  # the shortest literal the trigram index finds
 STRIPPED_BELOW = 0x0530  # Latin, Greek and Cyrillic (their accents come off)
 LATIN_EXTENDED = range(0x1E00, 0x2000)  # Vietnamese, polytonic Greek
 
@@ -32,24 +33,45 @@ def fold(text: str) -> str:
     return "".join(_plain(c) for c in unicodedata.normalize("NFKC", text)).casefold()
 
 
+def doubled(text: str) -> str:
+    """Every character twice: a two-character word doubled is four, long enough for trigrams,
+    and is in a text doubled exactly where the word is in the text."""
+    return "".join(c + c for c in text)
+
+
 def words_of(text: str) -> list[str]:
     """The folded words of a search, in order, each once."""
     return list(dict.fromkeys(fold(text).split()))
 
 
 def slips_allowed(word: str) -> int:
-    return 2 if len(word) >= MIN_FUZZY_TWO else 1 if len(word) >= MIN_FUZZY else 0
+    return 1 if len(word) >= MIN_FUZZY else 0
 
 
-def slips(word: str, text: str) -> int:
-    """The fewest edits that make `word` a substring of `text` (Sellers' algorithm)."""
-    previous = [0] * (len(text) + 1)  # a match may start anywhere in the text
-    for i, letter in enumerate(word, 1):
-        current = [i] + [0] * len(text)
-        for j, other in enumerate(text, 1):
-            current[j] = min(previous[j - 1] + (letter != other), previous[j] + 1, current[j - 1] + 1)
-        previous = current
-    return min(previous)
+def _glob(text: str) -> str:
+    """`text` matched literally by SQLite's GLOB."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def slip_patterns(word: str) -> list[str]:
+    """GLOB patterns of `word` read with one slip: a letter wrong, missing or extra. Each is
+    narrowed by the trigram index through a literal run of 3+ characters; a variant without one
+    (the middle letter of a 5-letter word wrong) would scan every photo's text, and is left out."""
+    cuts = ([(word[:i], "?", word[i + 1:]) for i in range(len(word))]  # wrong
+            + [(word[:i], "", word[i + 1:]) for i in range(len(word))]  # missing
+            + [(word[:i], "?", word[i:]) for i in range(1, len(word))])  # extra
+    patterns = [f"*{_glob(left)}{gap}{_glob(right)}*" for left, gap, right in cuts
+                if max(len(left), len(right)) >= TRIGRAM or (not gap and len(left + right) >= TRIGRAM)]
+    return list(dict.fromkeys(patterns))
+
+
+@lru_cache(maxsize=256)
+def _one_slip(word: str) -> re.Pattern[str]:
+    """Finds `word` read with one slip: a letter wrong, missing or extra."""
+    cut = [(re.escape(word[:i]), re.escape(word[i + 1:]), re.escape(word[i:])) for i in range(len(word))]
+    variants = [f"{left}.{rest}" for left, rest, _ in cut] + [left + rest for left, rest, _ in cut]
+    variants += [f"{left}.{whole}" for left, _, whole in cut[1:]]
+    return re.compile("|".join(dict.fromkeys(variants)))
 
 
 @dataclass(frozen=True)
@@ -70,11 +92,8 @@ def match_word(word: str, line: str) -> WordMatch | None:
             whole = (at == 0 or not line[at - 1].isalnum()) and (end == len(line) or not line[end].isalnum())
             at = line.find(word, at + 1)
         return WordMatch(0, whole)
-    allowed = slips_allowed(word)
-    if allowed and len(line) >= len(word) - allowed:
-        found = slips(word, line)
-        if found <= allowed:
-            return WordMatch(found, False)
+    if slips_allowed(word) and _one_slip(word).search(line):
+        return WordMatch(1, False)
     return None
 
 

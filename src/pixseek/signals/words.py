@@ -12,7 +12,9 @@ with their file.
 Storage: `text_read` (one row a photo read, with the reader's name, and why it was skipped if it
 was), `text_lines` (each line's text, box as JSON, confidence), and `text_search`, an FTS5
 table with the trigram tokenizer holding each photo's folded lines (rowid = the photo's id):
-trigrams match inside words and cope with OCR letter errors (signals/text_match.py).
+trigrams match inside words and cope with OCR letter errors (signals/text_match.py); its
+`pairs` column holds the same text with every character doubled, so that a two-character word
+(Q3, 東京) is found through the index too, not by a scan.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixseek.model.ocr import TextLine, text_reader
 from pixseek.signals.base import FileData, Reads, Signal, SignalRows
-from pixseek.signals.text_match import fold
+from pixseek.signals.text_match import doubled, fold
 from pixseek.store.sqlite import decode_path, rows_for
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS text_lines (
     id INTEGER NOT NULL, line INTEGER NOT NULL, text TEXT NOT NULL, box TEXT NOT NULL, confidence REAL NOT NULL,
     PRIMARY KEY (id, line)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, tokenize = 'trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, pairs, tokenize = 'trigram');
 """
     backfill = (f"f.id NOT IN (SELECT id FROM text_read WHERE reader = "
                 f"(SELECT value FROM meta WHERE key = '{READER_KEY}'))")
@@ -68,8 +70,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, tokenize = 'tri
         self.db.executemany("INSERT INTO text_lines (id, line, text, box, confidence) VALUES (?, ?, ?, ?, ?)",
                             [(i, n, line.text, json.dumps(line.box), line.confidence)
                              for i, t in rows for n, line in enumerate(t.lines)])
-        self.db.executemany("INSERT INTO text_search (rowid, words) VALUES (?, ?)",
-                            [(i, SEPARATOR.join(fold(line.text) for line in t.lines)) for i, t in rows if t.lines])
+        texts = [(i, SEPARATOR.join(fold(line.text) for line in t.lines)) for i, t in rows if t.lines]
+        self.db.executemany("INSERT INTO text_search (rowid, words, pairs) VALUES (?, ?, ?)",
+                            [(i, text, doubled(text)) for i, text in texts])
 
     def read(self, ids: Iterable[int]) -> dict[int, Any]:
         ids = list(ids)
@@ -106,8 +109,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, tokenize = 'tri
     def matching(self, expression: str, contains: Sequence[str], limit: int | None = None,
                  ranked: bool = False) -> list[int]:
         """Ids of photos whose folded text matches the FTS5 `expression` ("": any text) and
-        holds every string of `contains` (those too short for trigrams); `ranked`: best (bm25)
-        matches first."""
+        holds every string of `contains` (single characters, checked by a scan); `ranked`: best
+        (bm25) matches first."""
         where = ["text_search MATCH ?"] if expression else []
         where += ["instr(words, ?) > 0"] * len(contains)
         params: list[Any] = ([expression] if expression else []) + list(contains)
@@ -121,9 +124,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, tokenize = 'tri
                 return []
             raise
 
-    def folded(self, ids: Iterable[int]) -> dict[int, str]:
-        """The folded text of each of `ids` that has any, lines joined by SEPARATOR."""
-        return dict(rows_for(self.db, "SELECT rowid, words FROM text_search WHERE rowid IN ({})", ids))
+    def globbing(self, patterns: Sequence[str]) -> set[int]:
+        """Ids of photos whose folded text matches any of the GLOB `patterns` (each narrowed by
+        the trigram index, then checked by SQLite)."""
+        if not patterns:
+            return set()
+        union = " UNION ".join(["SELECT rowid FROM text_search WHERE words GLOB ?"] * len(patterns))
+        try:
+            return {int(r[0]) for r in self.db.execute(union, list(patterns))}
+        except sqlite3.OperationalError as exc:  # an index opened read-only before text existed
+            if "no such table" in str(exc):
+                return set()
+            raise
 
 
 class Words(Signal):
