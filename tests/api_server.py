@@ -81,5 +81,5 @@ class ApiServer:
 
 def server_env(home, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXSEEK_")}
-    env.update({"PIXSEEK_HOME": str(home), "PIXSEEK_MODEL": "tiny-test", **extra})
+    env.update({"PIXSEEK_HOME": str(home), "PIXSEEK_MODEL": "tiny-test", "PIXSEEK_READ_TEXT": "no", **extra})
     return env

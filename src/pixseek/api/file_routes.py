@@ -14,9 +14,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from pixseek.api.deps import service
 from pixseek.api.errors import ApiError
-from pixseek.api.schemas import FileInfo
+from pixseek.api.schemas import FileInfo, PhotoText
 from pixseek.api.service import Service
-from pixseek.engine.results import IndexedFile
+from pixseek.engine.results import IndexedFile, line_dict
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 FileId = Annotated[int, Path(ge=1, description="the photo's id (in search results)")]
@@ -36,6 +36,12 @@ def file_info(id_: FileId, svc: Annotated[Service, Depends(service)]) -> FileInf
     found = _indexed(svc, id_)
     return FileInfo(id=found.id, path=found.path, name=os.path.basename(found.path), size=found.size,
                     modified=found.modified, width=found.width, height=found.height, indexed_at=found.indexed_at)
+
+
+@router.get("/{id_}/text", response_model=PhotoText, summary="The text read in one photo, line by line")
+def text(id_: FileId, svc: Annotated[Service, Depends(service)]) -> PhotoText:
+    _indexed(svc, id_)
+    return PhotoText.model_validate({"id": id_, "lines": [line_dict(line) for line in svc.library().text(id_)]})
 
 
 @router.get("/{id_}/thumbnail", response_class=Response, summary="A JPEG thumbnail",

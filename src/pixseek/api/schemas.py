@@ -42,6 +42,8 @@ class SearchRequest(SearchOptions):
     like: list[int] = Field([], max_length=MAX_TERMS, description="ids of indexed photos: photos like them")
     not_: list[str] = Field([], alias="not", max_length=MAX_TERMS, description="words to steer away from")
     terms: list[Term] = Field([], max_length=MAX_TERMS, description="weighted terms, mixed freely")
+    says: str | None = Field(None, max_length=MAX_TEXT_CHARS,
+                             description="words written in the photo: only photos whose text holds every one")
 
 
 class Place(BaseModel):
@@ -50,6 +52,17 @@ class Place(BaseModel):
     country: str
     country_code: str
     name: str
+
+
+class TextLineInfo(BaseModel):
+    text: str
+    box: list[list[float]] = Field(description="corner points in the photo's pixels, clockwise from top left")
+    confidence: float = Field(description="how sure the reader was, 0 to 1")
+
+
+class PhotoText(BaseModel):
+    id: int
+    lines: list[TextLineInfo] = Field(description="the text read in the photo, top to bottom ([]: none, or not read yet)")
 
 
 class Hit(BaseModel):
@@ -66,6 +79,7 @@ class Hit(BaseModel):
     latitude: float | None = None
     longitude: float | None = None
     place: Place | None = None
+    text: list[TextLineInfo] = Field([], description="with `says`: the lines of the photo's text that hold its words")
     thumbnail: str = Field(description="URL of a JPEG thumbnail")
     original: str = Field(description="URL of the file itself")
 
@@ -114,12 +128,15 @@ class ReportInfo(BaseModel):
     elapsed: float
     cancelled: bool
     summary: str
+    text_read: int = Field(0, description="photos read for text by the run")
+    text_found: int = Field(0, description="of them, those with text")
 
     @classmethod
     def of(cls, report: IndexReport) -> ReportInfo:
         return cls(indexed=report.indexed, reused=report.reused, unchanged=report.unchanged, removed=report.removed,
                    skipped=len(report.skipped) + report.skipped_before, elapsed=report.elapsed,
-                   cancelled=report.cancelled, summary=report.describe())
+                   cancelled=report.cancelled, summary=report.describe(), text_read=report.text_read,
+                   text_found=report.text_found)
 
 
 class JobInfo(BaseModel):

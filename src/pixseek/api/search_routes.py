@@ -74,11 +74,13 @@ def search_get(svc: Annotated[Service, Depends(service)], filters: Annotated[Fil
                q: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS, description="words to search for")] = None,
                like: Annotated[list[int], Query(description="ids of indexed photos: photos like them")] = [],  # noqa: B006
                not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
+               says: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS,
+                                                 description="words written in the photo")] = None,
                k: Annotated[int, Query(ge=1, le=MAX_K)] = DEFAULT_K,
                min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
                folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
-    request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "k": k, "min_score": min_score,
-                                            "folder": folder, **filters.given()})
+    request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "says": says, "k": k,
+                                            "min_score": min_score, "folder": folder, **filters.given()})
     return run(svc, request)
 
 
@@ -92,6 +94,7 @@ def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[F
                  image: Annotated[UploadFile, File(description=f"a photo, at most {uploads.MAX_UPLOAD_MB} MB")],
                  q: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
                  not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
+                 says: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
                  k: Annotated[int, Form(ge=1, le=MAX_K)] = DEFAULT_K,
                  min_score: Annotated[float | None, Form(ge=-1, le=1)] = None,
                  folder: Annotated[str | None, Form(max_length=4096)] = None) -> SearchAnswer:
@@ -100,7 +103,7 @@ def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[F
     name = os.path.basename(image.filename or "") or "the upload"
     if len(data) > limit:
         raise UploadTooLarge(f"{name} is too large; upload a photo of at most {uploads.MAX_UPLOAD_MB} MB")
-    request = SearchRequest.model_validate({"q": q, "not": not_, "k": k, "min_score": min_score, "folder": folder,
-                                            **filters.given()})
+    request = SearchRequest.model_validate({"q": q, "not": not_, "says": says, "k": k, "min_score": min_score,
+                                            "folder": folder, **filters.given()})
     with uploads.as_file(name, data) as path:
         return run(svc, request, path, name)

@@ -54,7 +54,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             elif args.reindex:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
-                report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden)
+                report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden,
+                                       read_text=args.text)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -82,6 +83,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
                         "of millions) search, or choose by size (auto, the default); remembered")
     p.add_argument("--include-hidden", action=argparse.BooleanOptionalAction,
                    help="index hidden files and folders (names starting with '.'); remembered (default: left out)")
+    p.add_argument("--text", action=argparse.BooleanOptionalAction,
+                   help="read the words in photos after indexing them, for `pixseek search --says`; remembered "
+                        "(default: on, unless $PIXSEEK_READ_TEXT=no)")
     p.add_argument("--reindex", action="store_true",
                    help="rebuild the index for --model (every photo embedded again); the old index answers searches "
                         "until the new one is complete; an interrupted rebuild resumes")

@@ -29,7 +29,8 @@ class ProgressBar:
             self._bar, self._task = _start_bar()
         left = f"{duration(p.eta)} left" if p.eta is not None else "estimating time left"
         nodes = f"{p.nodes} nodes" if p.nodes else ""
-        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left, nodes=nodes)
+        self._bar.update(self._task, completed=p.done, total=p.total, rate=p.rate, left=left, nodes=nodes,
+                         stage=p.stage or "indexing")
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -45,12 +46,12 @@ def _start_bar() -> tuple[ProgressDisplay, TaskID]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
+    bar = Progress(TextColumn("{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]:.1f} img/s"), TextColumn("{task.fields[left]}"),
                    TextColumn("{task.fields[nodes]}"),
                    console=Console(stderr=True, highlight=False, soft_wrap=True), transient=True)
     bar.start()
-    return bar, bar.add_task("index", total=None, rate=0.0, left="", nodes="")
+    return bar, bar.add_task("index", total=None, rate=0.0, left="", nodes="", stage="indexing")
 
 
 def duration(seconds: float) -> str:

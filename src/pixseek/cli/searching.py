@@ -49,6 +49,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             for result in results:
                 print(f"{result.score:.4f}\t{result.path}")
+                for line in result.text:  # the words that matched, under the photo that says them
+                    print(f"\tsays: {line.text}")
     return 0
 
 
@@ -75,6 +77,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
+    p.add_argument("--says", metavar="WORDS",
+                   help='only photos whose text (read when indexing) holds every one of these words, e.g. '
+                        '--says "invoice 2023"; with a QUERY too, ordered by it')
     p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")

@@ -27,6 +27,7 @@ from pixseek.store.catalog import folder_range
 
 TEXT_CACHE = 256  # query words whose vectors are remembered
 RERANKED = 50  # photos found by words alone whose match quality is weighed, at least (4 x k if more)
+SCORED_DIRECTLY = 2000  # photos found by words, at most, scored from their stored vectors rather than by the index
 CHUNK = 1000  # ids whose paths are looked up at once
 
 
@@ -117,12 +118,31 @@ def _saying(index: OpenIndex, says: str, vector: np.ndarray | None, k: int, allo
     for tier in tiers(rows, words, k, allowed, ranked=vector is None, limit=limit):
         if len(results) >= k or not tier:
             continue
-        if vector is not None:
+        if vector is not None and len(tier) <= SCORED_DIRECTLY:
+            results += _scored(index, vector, tier, k - len(results), bounds, min_score)
+        elif vector is not None:
             results += _nearest(index, vector, k - len(results), np.array(tier, dtype=np.int64), bounds, min_score)
         else:
             results += _by_quality(index, words, tier, k - len(results), wanted, bounds, min_score)
     lines = rows.lines(r.id for r in results)
     return [replace(r, text=words.lines_found(lines.get(r.id, []))) for r in results]
+
+
+def _scored(index: OpenIndex, vector: np.ndarray, ids: list[int], k: int, bounds: tuple[bytes, bytes] | None,
+            min_score: float | None) -> list[SearchResult]:
+    """The `k` of a few `ids` nearest `vector`, scored exactly from their stored vectors: a
+    filtered search of the vector index would look at every vector to find them."""
+    found, vectors = index.catalog.stored_vectors(ids)
+    scores = vectors @ vector
+    paths = index.catalog.paths_for(found)
+    results: list[SearchResult] = []
+    for at in np.argsort(-scores, kind="stable"):
+        score, id_ = float(scores[at]), found[at]
+        if len(results) >= k or (min_score is not None and score < min_score):
+            break
+        if id_ in paths and _shown(paths[id_], bounds):
+            results.append(SearchResult(paths[id_], score, id_))
+    return results
 
 
 def _by_quality(index: OpenIndex, words: Words, ids: list[int], k: int, wanted: int,

@@ -7,10 +7,11 @@ accents, full-width forms: signals/text_match.py). Two tiers, the first always r
    "INVOICE"). Words of 3+ characters go through the FTS5 trigram index; shorter ones ("Q3",
    a two-character Chinese word) are checked in the text of the photos the others found, or
    by a scan of every photo's text when the search has no longer word.
-2. near: a word of 5+ characters may be found with one slip (10+: two), a letter OCR read
-   wrong, dropped or added ("INV0ICE" for "invoice"). Looked for only when the exact tier has
-   fewer photos than asked for; candidates come from the trigram index (the word split at
-   each letter, both halves present), each checked by edit distance, at most NEAR_CHECKED.
+2. near: a word of 5+ characters may be found with one slip, a letter OCR read wrong, dropped
+   or added ("INV0ICE" for "invoice"). Looked for only when the exact tier has fewer photos
+   than asked for: every one-slip variant of the word as a GLOB pattern, each narrowed by the
+   trigram index and checked by SQLite (a wrong middle letter of a 5-letter word leaves no
+   intact trigram to narrow by, and is not looked for).
 
 Within a tier photos are ordered by the CLIP score when the query has terms, else by match
 quality (words found whole, slips, the reader's confidence) among FTS5's best (bm25) matches.
@@ -23,12 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.signals.text_match import WordMatch, fold, match_word, quality, slips_allowed, words_of
-from pixseek.signals.words import SEPARATOR, WordRows
+from pixseek.signals.text_match import (TRIGRAM, WordMatch, fold, match_word, quality, slip_patterns, slips_allowed,
+                                        words_of)
+from pixseek.signals.words import WordRows
 from pixseek.model.ocr import TextLine
 
-TRIGRAM = 3  # the shortest word the trigram index finds
-NEAR_CHECKED = 5000  # near-tier candidates checked by edit distance in one search
 
 
 def _phrase(word: str) -> str:
@@ -58,18 +58,17 @@ class Words:
         return rows.matching(" AND ".join(_phrase(w) for w in self.long), self.short, limit, ranked)
 
     def near(self, rows: WordRows, exclude: set[int]) -> list[int]:
-        """Photos outside `exclude` whose text holds every word, some with slips (tier 2)."""
+        """Photos outside `exclude` whose text holds every word, some with a slip (tier 2)."""
         if not any(slips_allowed(w) for w in self.long):
             return []
         candidates: set[int] | None = None
         for word in self.long:
-            found = set(rows.matching(_phrase(word), ()))
-            for part in _halves(word):
-                found.update(rows.matching(part, (), NEAR_CHECKED, ranked=True))
+            found = set(rows.matching(_phrase(word), ())) | rows.globbing(slip_patterns(word) if slips_allowed(word)
+                                                                          else [])
             candidates = found if candidates is None else candidates & found
-        unchecked = sorted((candidates or set()) - exclude)[:NEAR_CHECKED]
-        texts = rows.folded(unchecked)
-        return [i for i in unchecked if i in texts and self.matches(texts[i].split(SEPARATOR)) is not None]
+        if self.short and candidates:
+            candidates &= set(rows.matching("", self.short))
+        return sorted((candidates or set()) - exclude)
 
     def matches(self, lines: Sequence[str]) -> list[WordMatch] | None:
         """The best match of each word among folded `lines`, or None if a word is not found."""
@@ -92,18 +91,6 @@ class Words:
         shown = self.lines_found(lines)
         confidence = sum(line.confidence for line in shown) / len(shown) if shown else 0.0
         return quality(found or [], confidence)
-
-
-def _halves(word: str) -> list[str]:
-    """FTS5 expressions that hold for `word` read with one slip: the word cut at each letter,
-    the halves long enough for trigrams required (for two slips the cut pieces may hold one
-    more; the edit distance check decides)."""
-    expressions = []
-    for at in range(len(word)):
-        parts = [p for p in (word[:at], word[at + 1:]) if len(p) >= TRIGRAM]
-        if parts:
-            expressions.append(" AND ".join(_phrase(p) for p in parts))
-    return list(dict.fromkeys(expressions))
 
 
 def tiers(rows: WordRows, words: Words, enough: int, allowed: np.ndarray | None, ranked: bool,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 MIN_FUZZY = 5  # words this long or longer forgive one slip (a letter wrong, missing or extra)
-MIN_FUZZY_TWO = 10  # and this long, two
+TRIGRAM = 3  # the shortest literal the trigram index finds
 STRIPPED_BELOW = 0x0530  # Latin, Greek and Cyrillic (their accents come off)
 LATIN_EXTENDED = range(0x1E00, 0x2000)  # Vietnamese, polytonic Greek
 
@@ -38,7 +38,24 @@ def words_of(text: str) -> list[str]:
 
 
 def slips_allowed(word: str) -> int:
-    return 2 if len(word) >= MIN_FUZZY_TWO else 1 if len(word) >= MIN_FUZZY else 0
+    return 1 if len(word) >= MIN_FUZZY else 0
+
+
+def _glob(text: str) -> str:
+    """`text` matched literally by SQLite's GLOB."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def slip_patterns(word: str) -> list[str]:
+    """GLOB patterns of `word` read with one slip: a letter wrong, missing or extra. Each is
+    narrowed by the trigram index through a literal run of 3+ characters; a variant without one
+    (the middle letter of a 5-letter word wrong) would scan every photo's text, and is left out."""
+    cuts = ([(word[:i], "?", word[i + 1:]) for i in range(len(word))]  # wrong
+            + [(word[:i], "", word[i + 1:]) for i in range(len(word))]  # missing
+            + [(word[:i], "?", word[i:]) for i in range(1, len(word))])  # extra
+    patterns = [f"*{_glob(left)}{gap}{_glob(right)}*" for left, gap, right in cuts
+                if max(len(left), len(right)) >= TRIGRAM or (not gap and len(left + right) >= TRIGRAM)]
+    return list(dict.fromkeys(patterns))
 
 
 def slips(word: str, text: str) -> int:

@@ -121,9 +121,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, tokenize = 'tri
                 return []
             raise
 
-    def folded(self, ids: Iterable[int]) -> dict[int, str]:
-        """The folded text of each of `ids` that has any, lines joined by SEPARATOR."""
-        return dict(rows_for(self.db, "SELECT rowid, words FROM text_search WHERE rowid IN ({})", ids))
+    def globbing(self, patterns: Sequence[str]) -> set[int]:
+        """Ids of photos whose folded text matches any of the GLOB `patterns` (each narrowed by
+        the trigram index, then checked by SQLite)."""
+        if not patterns:
+            return set()
+        union = " UNION ".join(["SELECT rowid FROM text_search WHERE words GLOB ?"] * len(patterns))
+        try:
+            return {int(r[0]) for r in self.db.execute(union, list(patterns))}
+        except sqlite3.OperationalError as exc:  # an index opened read-only before text existed
+            if "no such table" in str(exc):
+                return set()
+            raise
 
 
 class Words(Signal):
