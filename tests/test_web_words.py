@@ -59,6 +59,9 @@ def test_the_photo_says_finds_its_words_and_lists_the_lines_matched(indexed):
     assert "says “muller invoice”" in at.main.subheader[0].value
     with_words = at.text_input(key="q").input("a red car").run()  # with a CLIP query: still only that photo
     assert _names(with_words) == ["photo 3.png"]
+    nothing = at.text_input(key="says").input("zeppelin").run()
+    assert _names(nothing) == [] and not nothing.exception
+    assert nothing.main.info, "an empty result says so"
 
 
 def test_the_words_come_back_from_the_address_and_match_the_engine(indexed):
@@ -68,8 +71,3 @@ def test_the_words_come_back_from_the_address_and_match_the_engine(indexed):
     assert _names(at) == expected == ["photo 5.JPG"]
     assert _says(at) == ["Says: “WiFi password: sunflower”"]
 
-
-def test_words_no_photo_says_find_nothing(indexed):
-    at = indexed.text_input(key="says").input("zeppelin").run()
-    assert _names(at) == [] and not at.exception
-    assert at.main.info, "an empty result says so"
