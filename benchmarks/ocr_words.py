@@ -5,9 +5,15 @@ Mono, bold) under one condition each (sizes, an angle, perspective, blur, low co
 and digits), photos left as they are (for precision and for the speed on photos without text),
 and the COCO photos whose human captions say they show a stop sign (real signs: "STOP").
 
-A word search here is what the index's trigram search does: the word, case-folded, found inside
-the photo's read text, case-folded. Recall: drawn words of 4+ characters whose search returns
-their photo; precision: of all photos returned by the searches, those that carry the word.
+The set is written as JPEG files and indexed by a Library (the benchmark's random-weight
+ViT-B/32, text on); each word is searched through `Library.search` with `says=word` (the index's
+FTS5 search: case and accents folded, one OCR slip forgiven in long words). Recall: drawn words
+of 4+ characters whose search returns their photo; precision: of all photos returned by the
+searches, those that carry the word. Speed, same run: indexing a mix where one photo in ten has
+text, text off then on, and the text pass alone over photos without text.
+
+`--sides 640,960` instead runs the reader alone at each detection size (a word search there is
+the word, case-folded, inside the read text, case-folded), for choosing the size.
 
     python -m benchmarks.ocr_words [--per-condition 12] [--plain 40] [--sides 640,960]
 """
@@ -16,14 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from benchmarks.common import SHARED_PHOTOS, save, table
+from benchmarks.common import CACHE, MODEL, SHARED_PHOTOS, bench_models, save, table
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = ["DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf"]
@@ -112,11 +120,13 @@ def build_set(per_condition: int, plain: int) -> list[Sample]:
     return samples
 
 
-def score(samples: list[Sample], texts: list[str]) -> dict[str, dict]:
-    """Per condition: recall of its words of 4+ characters; precision of every word's search."""
-    folded = [t.casefold() for t in texts]
-    queries = sorted({w for s in samples for w in s.words if len(w) >= 4})
-    hits = {q: {i for i, t in enumerate(folded) if q.casefold() in t} for q in queries}
+def queries(samples: list[Sample]) -> list[str]:
+    return sorted({w for s in samples for w in s.words if len(w) >= 4})
+
+
+def score(samples: list[Sample], hits: dict[str, set[int]]) -> dict[str, dict]:
+    """Per condition: recall of its words of 4+ characters; precision of every word's search
+    (`hits`: the samples each word's search returned)."""
     per: dict[str, dict] = {}
     for i, sample in enumerate(samples):
         row = per.setdefault(sample.condition, {"photos": 0, "words": 0, "found": 0, "returned": 0, "right": 0})
@@ -135,16 +145,24 @@ def score(samples: list[Sample], texts: list[str]) -> dict[str, dict]:
     return per
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-condition", type=int, default=12)
-    parser.add_argument("--plain", type=int, default=40)
-    parser.add_argument("--sides", default="", help="detection sizes to compare (default: the reader's own)")
-    args = parser.parse_args()
-    from pixseek.model.ocr import DETECTION_SIDE, TextReader, models_folder
+def _totals(per: dict[str, dict]) -> dict:
+    drawn = [r for c, r in per.items() if c in CONDITIONS]
+    return {"photos": sum(r["photos"] for r in drawn), "recall": sum(r["found"] for r in drawn) / sum(r["words"] for r in drawn),
+            "precision": sum(r["right"] for r in drawn) / max(1, sum(r["returned"] for r in drawn))}
 
-    samples = build_set(args.per_condition, args.plain)
-    sides = [int(s) for s in args.sides.split(",") if s] or [DETECTION_SIDE]
+
+def _show(title: str, per: dict[str, dict], speed: bool) -> None:
+    header = ["condition", "photos", "words", "recall", "precision"] + (["photos/s", "CPU ms/photo"] if speed else [])
+    rows = [[c, r["photos"], r.get("words", "-"), r["recall"] if r["recall"] is not None else "-",
+             r["precision"] if r["precision"] is not None else "-"] + ([r["photos_per_s"], r["cpu_ms"]] if speed else [])
+            for c, r in per.items()]
+    print(table(title, header, rows) + "\n", flush=True)
+
+
+def reader_alone(samples: list[Sample], sides: list[int]) -> dict:
+    """The reader at each detection size, on the images in memory."""
+    from pixseek.model.ocr import TextReader, models_folder
+
     results = {}
     for side in sides:
         reader = TextReader(models_folder(), detection_side=side)
@@ -155,26 +173,142 @@ def main() -> None:
             lines = reader.read(sample.image)
             seconds.setdefault(sample.condition, []).append(time.perf_counter() - start)
             cpu.setdefault(sample.condition, []).append(time.process_time() - start_cpu)
-            texts.append(" ".join(line.text for line in lines))
-        per = score(samples, texts)
+            texts.append(" ".join(line.text for line in lines).casefold())
+        per = score(samples, {q: {i for i, t in enumerate(texts) if q.casefold() in t} for q in queries(samples)})
         for condition, row in per.items():
             row["photos_per_s"] = len(seconds[condition]) / sum(seconds[condition])
             row["cpu_ms"] = 1000 * sum(cpu[condition]) / len(cpu[condition])
-        drawn = [r for c, r in per.items() if c not in ("no text drawn", "real stop signs")]
-        per["all drawn"] = {"photos": sum(r["photos"] for r in drawn),
-                            "recall": sum(r["found"] for r in drawn) / sum(r["words"] for r in drawn),
-                            "precision": sum(r["right"] for r in drawn) / max(1, sum(r["returned"] for r in drawn)),
-                            "photos_per_s": sum(r["photos"] for r in drawn) / sum(sum(seconds[c]) for c in CONDITIONS),
-                            "cpu_ms": 1000 * sum(sum(cpu[c]) for c in CONDITIONS) / sum(r["photos"] for r in drawn)}
-        results[side] = per
-        print(table(f"detection at {side} px (reader alone, images in memory)",
-                    ["condition", "photos", "recall", "precision", "photos/s", "CPU ms/photo"],
-                    [[c, r["photos"], r["recall"] if r["recall"] is not None else "-",
-                      r["precision"] if r["precision"] is not None else "-", r["photos_per_s"], r["cpu_ms"]]
-                     for c, r in per.items()]) + "\n", flush=True)
-        misses = [(s.condition, w, t) for s, t in zip(samples, texts) for w in s.words if w.casefold() not in t.casefold()]
-        print("missed (condition, word, read):", json.dumps(misses[:25], ensure_ascii=False), "\n")
-    save("ocr_words", {"sides": {str(k): v for k, v in results.items()}}, "")
+        per["all drawn"] = {**_totals(per), "photos_per_s": 0.0, "cpu_ms": 0.0}
+        results[str(side)] = per
+        _show(f"reader alone, detection at {side} px (images in memory)", per, speed=True)
+    return results
+
+
+def versus_rapidocr(samples: list[Sample]) -> dict:
+    """pixseek's reader against rapidocr's own pipeline with its defaults (minimum side 736, the
+    direction classifier on), same photos, taking turns, twice; words found as in `reader_alone`."""
+    import numpy as np
+    from rapidocr_onnxruntime import RapidOCR
+
+    from pixseek.model.ocr import text_reader
+
+    reader, rapid = text_reader(), RapidOCR()
+    readers = {"pixseek model/ocr.py": lambda image: [line.text for line in reader.read(image)],
+               "RapidOCR 1.4.4 defaults": lambda image: [r[1] for r in (rapid(np.asarray(image)[:, :, ::-1])[0] or [])]}
+    groups = {"with text": [s for s in samples if s.condition in CONDITIONS], "no text": [s for s in samples if not s.words]}
+    rows: dict[str, dict] = {}
+    for _ in range(2):
+        for name, read in readers.items():
+            read(samples[0].image)  # warm
+            for kind, group in groups.items():
+                start, start_cpu, found = time.perf_counter(), time.process_time(), 0
+                for sample in group:
+                    text = " ".join(read(sample.image)).casefold()
+                    found += sum(word.casefold() in text for word in sample.words)
+                row = rows.setdefault(f"{name}, {kind}", {"photos": len(group), "words": sum(len(s.words) for s in group),
+                                                          "found": found, "wall_ms": [], "cpu_ms": []})
+                row["wall_ms"].append(1000 * (time.perf_counter() - start) / len(group))
+                row["cpu_ms"].append(1000 * (time.process_time() - start_cpu) / len(group))
+    print(table("reader against RapidOCR's own pipeline (same photos, two rounds taking turns)",
+                ["reader, photos", "photos", "words found", "wall ms/photo", "CPU ms/photo"],
+                [[k, r["photos"], f"{r['found']}/{r['words']}", min(r["wall_ms"]), min(r["cpu_ms"])]
+                 for k, r in rows.items()]) + "\n", flush=True)
+    return rows
+
+
+def _library(home: Path):
+    """A new Library in `home` on the benchmark's model."""
+    from pixseek.library import Library
+
+    shutil.rmtree(home, ignore_errors=True)
+    os.environ.update(PIXSEEK_HOME=str(home), PIXSEEK_MODELS=str(bench_models()), PIXSEEK_MODEL=MODEL)
+    os.environ.pop("PIXSEEK_INDEX", None)
+    return Library.open(create=True)
+
+
+def _timed_index(home: Path, folder: Path, read_text: bool) -> tuple[float, object]:
+    library = _library(home)
+    start = time.perf_counter()
+    report = library.index([folder], read_text=read_text)
+    return time.perf_counter() - start, (library, report)
+
+
+def through_library(samples: list[Sample], work: Path) -> dict:
+    """The set indexed with text on; each word searched with `says`."""
+    from pixseek.engine.query import MAX_K, build_query
+
+    folder = work / "set"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for i, sample in enumerate(samples):
+        sample.image.save(folder / f"{i:04d}.jpg", quality=95)
+    wall, (library, report) = _timed_index(work / "home-set", folder, read_text=True)
+    print(f"set indexed with text on: {report.describe()}", flush=True)
+    hits = {q: {int(Path(r.path).stem) for r in library.search(build_query([], says=q), k=MAX_K)}
+            for q in queries(samples)}
+    library.close()
+    per = score(samples, hits)
+    per["all drawn"] = _totals(per)
+    _show("through Library.search(says=word), the set indexed with text on", per, speed=False)
+    misses = [(s.condition, w) for i, s in enumerate(samples) for w in s.words if len(w) >= 4 and i not in hits[w]]
+    wrong = [(w, samples[i].name, samples[i].condition) for w, found in hits.items() for i in found
+             if w not in samples[i].words]
+    print("missed (condition, word):", json.dumps(misses, ensure_ascii=False))
+    print("returned without the word drawn (word, photo, condition):", json.dumps(wrong, ensure_ascii=False), "\n")
+    return {"per_condition": per, "index_wall_s": wall}
+
+
+def speed(work: Path, photos: int) -> dict:
+    """Indexing a mix (one photo in ten with text) with text off, then on; and the text pass
+    alone over photos without text (the vectors indexed first, then text turned on)."""
+    rng = random.Random(1)
+    plain = sorted((SHARED_PHOTOS / "coco-mini").glob("*.jpg"))[-photos:]
+    mix = work / "mix"
+    shutil.rmtree(mix, ignore_errors=True)
+    mix.mkdir(parents=True)
+    for i, path in enumerate(plain):
+        if i % 10 == 0:
+            words = rng.sample(WORDS, 2)
+            _draw(Image.open(path).convert("RGB"), words, CONDITIONS["medium (28 px)"], rng).save(mix / path.name, quality=92)
+        else:
+            shutil.copy(path, mix / path.name)
+    off, (library, _) = _timed_index(work / "home-off", mix, read_text=False)
+    start = time.perf_counter()
+    report = library.index(read_text=True)  # the vectors are in: the text pass alone
+    text_pass = time.perf_counter() - start
+    library.close()
+    on, (library, _) = _timed_index(work / "home-on", mix, read_text=True)
+    library.close()
+    result = {"photos": len(plain), "with_text": len(plain[::10]), "index_text_off_per_s": len(plain) / off,
+              "index_text_on_per_s": len(plain) / on, "ratio_on_off": off / on,
+              "text_pass_per_s": report.text_read / text_pass if text_pass else 0.0, "text_pass_read": report.text_read}
+    print(table(f"speed: {len(plain)} COCO photos, one in ten with words drawn (same run)", ["measure", "value"],
+                [[k, v] for k, v in result.items()]) + "\n", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-condition", type=int, default=12)
+    parser.add_argument("--plain", type=int, default=40)
+    parser.add_argument("--mix", type=int, default=100, help="photos in the speed mix (one in ten with text)")
+    parser.add_argument("--sides", default="", help="run the reader alone at these detection sizes instead")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed figures (results/ocr_words_speed.json)")
+    parser.add_argument("--versus-rapidocr", action="store_true", help="only the reader against RapidOCR's own pipeline")
+    args = parser.parse_args()
+    samples = build_set(args.per_condition, args.plain)
+    if args.versus_rapidocr:
+        save("ocr_words_rapidocr", {"rows": versus_rapidocr(samples)}, "")
+        return
+    if args.sides:
+        save("ocr_words_sides", {"sides": reader_alone(samples, [int(s) for s in args.sides.split(",")])}, "")
+        return
+    work = CACHE / "ocr_words"
+    if args.speed_only:
+        save("ocr_words_speed", {"speed": speed(work, args.mix)}, "")
+        return
+    found = through_library(samples, work)
+    save("ocr_words", {"search": found, "speed": speed(work, args.mix)}, "")
 
 
 if __name__ == "__main__":

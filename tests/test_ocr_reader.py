@@ -56,10 +56,11 @@ def test_a_blank_image_gives_no_text(reader):
     assert reader.read(Image.new("RGB", (3, 3))) == []
 
 
-def test_a_page_of_tiny_print_is_read_in_bounded_lines(reader):
+def test_a_page_of_tiny_print_is_read_in_bounded_lines(reader, monkeypatch):
+    monkeypatch.setattr(ocr, "MAX_BOXES", 12)  # the cap as it works at 100, for a fraction of the CPU
     grid = {(x, y): "ab12" for x in range(4, 600, 40) for y in range(4, 500, 14)}  # ~540 words
     lines = reader.read(page(grid, size=(600, 500), points=10))
-    assert 0 < len(lines) <= ocr.MAX_BOXES
+    assert 0 < len(lines) <= 12
 
 
 def test_a_truncated_file_is_an_image_error(reader):

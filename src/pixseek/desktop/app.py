@@ -119,6 +119,8 @@ class App:
         self.after_entry = self._filter_field(narrow, "Taken from:", self.after_var, 10)
         self.before_entry = self._filter_field(narrow, "before:", self.before_var, 10)
         self.camera_entry = self._filter_field(narrow, "Camera:", self.camera_var, 16)
+        self.says_var = tk.StringVar(root)  # words written in the photo (a sign, a receipt)
+        self.says_entry = self._filter_field(narrow, "Says:", self.says_var, 16)
         ttk.Label(narrow, text="(dates as 2023, 2023-06 or 2023-06-15)", foreground="#777").pack(side="left", padx=8)
 
         bottom = ttk.Frame(frame)
@@ -375,10 +377,12 @@ class App:
             if self.folder is None:
                 raise InputProblem("choose an image folder before searching")
             k = self._results_wanted()
+            says = self.says_var.get().strip() or None
             if self.mode_var.get() == "image":
-                query = parse_query(images=[self.image_var.get().strip()])
-            else:
-                query = parse_query([self.query_var.get()])
+                query = parse_query(images=[self.image_var.get().strip()], says=says)
+            else:  # the words the photo says alone are a search too
+                typed = self.query_var.get()
+                query = parse_query([typed] if typed.strip() or says is None else [], says=says)
             filters = SearchFilters.parse(after=self.after_var.get(), before=self.before_var.get(),
                                           camera=self.camera_var.get(), folder=self.folder)
         except PixseekError as error:

@@ -36,6 +36,7 @@ figcaption { display: flex; justify-content: space-between; gap: .5rem; padding:
 figcaption a { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: inherit; }
 .score { font-variant-numeric: tabular-nums; color: #0a5; }
 .facts { margin: 0; padding: 0 .6rem .5rem; font-size: .78rem; color: #666; }
+.says { margin: 0; padding: 0 .6rem .5rem; font-size: .78rem; }
 """
 
 
@@ -72,7 +73,7 @@ def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) ->
     return (f'<figure class="result" data-rank="{rank}" data-score="{result.score:.6f}">'
             f'<a href="{link}" title="{_text(result.path)}">{picture}</a>'
             f'<figcaption><a href="{link}">{name}</a><span class="score">{result.score:.4f}</span></figcaption>'
-            f"{_facts(result)}</figure>")
+            f"{_facts(result)}{_said(result)}</figure>")
 
 
 def _facts(result: SearchResult) -> str:
@@ -87,10 +88,17 @@ def _facts(result: SearchResult) -> str:
     return f'<p class="facts">{" · ".join(parts)}</p>' if parts else ""
 
 
+def _said(result: SearchResult) -> str:
+    """The lines of the photo's text in which the searched words were found."""
+    lines = " · ".join(f"“{_text(line.text)}”" for line in result.text)
+    return f'<p class="says">Says: {lines}</p>' if lines else ""
+
+
 def render(query: Query, results: list[SearchResult], filters: SearchFilters,
            thumbnail: Callable[[str], bytes]) -> str:
     """The page's HTML; `thumbnail(path)` gives JPEG bytes or raises PixseekError."""
-    query_html = " + ".join(_term_html(t) for t in query.terms).replace("+ not", "but not")
+    said = [f"says “{_text(query.says)}”"] if query.says is not None else []
+    query_html = " + ".join([_term_html(t) for t in query.terms] + said).replace("+ not", "but not")
     cards = "\n".join(_card(rank, r, thumbnail) for rank, r in enumerate(results, 1))
     count = f"{len(results)} result{'s' if len(results) != 1 else ''}"
     folder = filters.folder or "the index"

@@ -104,6 +104,9 @@ class Tools:
                                                            "to find photos like")] = [],  # noqa: B006
         negatives: Annotated[list[str], Field(description="words to steer away from ('not ...'): "
                                                           "text='beach', negatives=['people']")] = [],  # noqa: B006
+        says: Annotated[str | None, Field(description="words written in the photo (a sign, a receipt, a "
+                                                      "slide): every one must be read in it; alone, or with "
+                                                      "text to order the matches")] = None,
         k: Annotated[int, Field(ge=1, le=MAX_K, description="number of results")] = DEFAULT_K,
         min_score: Annotated[float | None, Field(ge=-1, le=1, description="only results at least this "
                                                                           "similar")] = None,
@@ -123,15 +126,16 @@ class Tools:
         sort: Annotated[str, Field(pattern="^(score|date)$", description="score (best first) or date "
                                                                          "(oldest first)")] = "score",
     ) -> dict[str, Any]:
-        """Search the indexed photos by words, example photos, or both; filters narrow the results.
-        Returns the best matches with their id, path, similarity score and what is known of them
-        (when taken, camera, place)."""
+        """Search the indexed photos by words, example photos, or both, or by the words written in
+        them (says); filters narrow the results. Returns the best matches with their id, path,
+        similarity score, what is known of them (when taken, camera, place) and, with says, the
+        lines of their text where the words were found."""
         try:
             terms = [text_term(text)] if text and text.strip() else []
             terms += [self._id_term(id_, 1.0) for id_ in like_ids]
             terms += [self._photo_term(path, 1.0) for path in like_paths]
             terms += [text_term(words, -1.0) for words in negatives]
-            query = build_query(terms)
+            query = build_query(terms, says=says)
             if folder is not None:
                 folder = self._inside_index(folder, "folder")
             filters = SearchFilters.parse(after=after, before=before, year=year, camera=camera, place=place,

@@ -57,15 +57,14 @@ class TextReader:
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess  # why: OpenCV only once text is read
         from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode  # why: as above
 
-        ort = runtime()
+        runtime()  # telemetry off before any session
         threads = threads or usable_cores()
         self._detection_side = detection_side
         self._detector = create_session(models / "ch_PP-OCRv4_det_infer.onnx", CPU_ONLY, threads, spin=False)
-        recogniser_path = models / "ch_PP-OCRv4_rec_infer.onnx"
-        self._recogniser = create_session(recogniser_path, CPU_ONLY, threads, spin=False)
-        # the character list is in the model's metadata, which an optimised copy may not keep
-        meta = ort.InferenceSession(str(recogniser_path), providers=CPU_ONLY).get_modelmeta().custom_metadata_map
-        self._decode = CTCLabelDecode(character=meta["character"].splitlines())
+        self._recogniser = create_session(models / "ch_PP-OCRv4_rec_infer.onnx", CPU_ONLY, threads, spin=False)
+        # the alphabet is in the model's metadata (the optimised copy keeps it)
+        alphabet = self._recogniser.get_modelmeta().custom_metadata_map["character"]
+        self._decode = CTCLabelDecode(character=alphabet.splitlines())
         self._boxes = DBPostProcess(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
                                     use_dilation=True, score_mode="fast")
 

@@ -68,7 +68,9 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
     known = photo_facts(result)
     if known:
         st.caption(escape(known))
-    alone = searchbar.link(like=result.id, photo=None, q=None, **{"not": None})  # by that photo alone
+    if result.text:
+        st.caption("Says: " + " · ".join(f"“{escape(line.text)}”" for line in result.text))
+    alone = searchbar.link(like=result.id, photo=None, q=None, says=None, **{"not": None})  # by that photo alone
     st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
 
 

@@ -1,8 +1,8 @@
-"""The search controls and the query they make: words, an example photo (uploaded, or a result's
-"More like this"), words to steer away from, the number of results, a minimum score, and the
-folder to search within.
+"""The search controls and the query they make: words, words written in the photo ("the photo
+says"), an example photo (uploaded, or a result's "More like this"), words to steer away from,
+the number of results, a minimum score, and the folder to search within.
 
-The whole search lives in the page's address (q, k, not, min, in, like, photo), so a reload or
+The whole search lives in the page's address (q, says, k, not, min, in, like, photo), so a reload or
 a bookmark shows the same results, and every control acts at once (no form to submit). Typed
 text is always text: unlike the CLI, a typed path never makes the server read a file.
 """
@@ -28,7 +28,7 @@ from pixseek.web.messages import escape
 
 ALL_FOLDERS = ""  # the "Search in" choice that means every folder
 NO_INDEX = "No index yet: type a folder in the sidebar and press **Index images**."
-EMPTY_HINT = "Type what you are looking for, or add an example photo."
+EMPTY_HINT = "Type what you are looking for, words written in the photo, or add an example photo."
 UPLOADER_KEY = "uploader"  # the uploader's key is this and a count, raised to empty it
 LAST_KEY = "last_outcome"  # shown again while the search box is empty
 # The address's parameters besides the bound controls: an example photo, and a photo shown large.
@@ -52,18 +52,21 @@ class Outcome:
     filtered: bool = False
 
 
-def build_query(text: str, negative: str = "", image: str | None = None) -> Query:
-    """The query of the search box, the example photo and the "Not like" box (empty boxes are no terms)."""
+def build_query(text: str, negative: str = "", image: str | None = None, says: str = "") -> Query:
+    """The query of the search box, the example photo, the "Not like" box and "The photo says"
+    (empty boxes are no terms)."""
     terms = [text_term(text)] if text.strip() else []
     terms += [image_term(image)] if image else []
     terms += [text_term(negative, -1.0)] if negative.strip() else []
-    return query.build_query(terms)
+    return query.build_query(terms, says=says if says.strip() else None)
 
 
-def _title(text: str, negative: str, example: Example | None) -> str:
+def _title(text: str, negative: str, example: Example | None, says: str = "") -> str:
     parts = [f"“{text.strip()}”"] if text.strip() else []
     if example:
         parts.append(f"photos like {example.name}")
+    if says.strip():
+        parts.append(f"says “{' '.join(says.split())}”")
     title = " + ".join(parts)
     return title + (f", not “{negative.strip()}”" if negative.strip() else "")
 
@@ -80,7 +83,7 @@ def photo_id(value: str | None) -> int | None:
 
 def link(**changes: str | int | None) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
-    params = {key: st.session_state.get(key) for key in ("q", "k", "not", "min", "in")}
+    params = {key: st.session_state.get(key) for key in ("q", "says", "k", "not", "min", "in")}
     params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO)}, **changes)
     return "?" + urllib.parse.urlencode({key: value for key, value in params.items() if value not in (None, "")})
 
@@ -136,16 +139,16 @@ def _folder_label(folders: dict[str, FolderInfo], path: str) -> str:
 
 
 def _search(library: Library, text: str, k: int, negative: str, min_score: float | None, within: str | None,
-            example: Example | None) -> Outcome:
+            example: Example | None, says: str) -> Outcome:
     wanted, order = filters.current(within), filters.sort()
     if example is not None and example.data is not None:
         with uploads.as_file(example.name, example.data) as image:
-            results = library.search(build_query(text, negative, image), k=k, min_score=min_score, filters=wanted,
-                                     sort=order)
+            results = library.search(build_query(text, negative, image, says), k=k, min_score=min_score,
+                                     filters=wanted, sort=order)
     else:
-        query = build_query(text, negative, example.path if example else None)
+        query = build_query(text, negative, example.path if example else None, says)
         results = library.search(query, k=k, min_score=min_score, filters=wanted, sort=order)
-    return Outcome(_title(text, negative, example), results, min_score, replace(wanted, folder=None).active)
+    return Outcome(_title(text, negative, example, says), results, min_score, replace(wanted, folder=None).active)
 
 
 def _example_notes(fresh: dict[str, str], library: Library | None, example: Example | None) -> list[str]:
@@ -187,6 +190,8 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
     text = left.text_input("Search your photos", key="q", max_chars=MAX_TEXT_CHARS, bind="query-params",
                            placeholder="a dog on a beach at sunset") or ""
     right.button("Search", type="primary", width="stretch", key="search")  # Enter does the same
+    says = st.text_input("The photo says", key="says", max_chars=MAX_TEXT_CHARS, bind="query-params",
+                         placeholder="words written in it: a sign, a receipt, a slide") or ""
     library = state.library(cfg) if cfg.has_index else None
     example = _example(library) if library else None
     if example:
@@ -213,7 +218,7 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
     upload_error = st.session_state.pop("upload_error", None)
     if upload_error:
         st.error(upload_error)
-    if not (text.strip() or example):
+    if not (text.strip() or says.strip() or example):
         if (_param(LIKE) or _param(PHOTO)) and not (LIKE in fresh or PHOTO in fresh):
             st.info("The example photo is gone (no longer indexed, or forgotten by a restarted server).")
         elif not (LIKE in fresh or PHOTO in fresh):
@@ -224,7 +229,7 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
         st.info(NO_INDEX)
         return None
     try:
-        outcome = _search(library, text, k, negative, min_score, within or None, example)
+        outcome = _search(library, text, k, negative, min_score, within or None, example, says)
     except PixseekError as error:
         st.error(str(error))
         return None
