@@ -46,6 +46,10 @@ VARIANTS = {
     "immich-uint8": ("someone/ViT-B-32__uint8-export", lambda work: layouts.immich_clip_repo(work, 32, uint8=True)),
     "rclip-int8": ("someone/rclip-int8-export", lambda work: layouts.rclip_repo(work, 33, int8=True)),
 }
+# Installed in fp32 (no int8 quantization and check, a third of the install time): each has the
+# graph of another repo here that is installed with int8 (clip-vit-b-32, siglip-vit-b-16,
+# clip-vit-b-32-laion2b), and every test compares fp32 towers.
+FP32_INSTALLS = {"clip-vit-b-16", "mobileclip-s2", "siglip2-vit-b-16", "immich-free-batch"}
 TEXTS = ["a dog on a beach", "A Photo of TWO cats, sleeping!", "sunset_over the mountains...", "ein Hund am Strand",
          "浜辺の犬", "dog’s toy &amp; ball", "  spaced   out  ", "", "word " * 60, "chien sur la plage", "海滩上的狗",
          "Собака на пляже"]
@@ -83,7 +87,9 @@ def installed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch, serving(files, patch, work / "hf-cache") as server:
         for entry in BY_NAME.values():
             server.revisions[entry.repo] = {entry.revision}
-        specs = [name for name in BUILDERS] + [f"{name}|--repo|{repo_id}" for name, (repo_id, _) in VARIANTS.items()]
+        specs = [name + ("|--precision|fp32" if name in FP32_INSTALLS else "") for name in BUILDERS]
+        specs += [f"{name}|--repo|{repo_id}" + ("|--precision|fp32" if name in FP32_INSTALLS else "")
+                  for name, (repo_id, _) in VARIANTS.items()]
         env = {**os.environ, "PIXSEEK_HOME": str(home)}
         env.pop("PIXSEEK_MODEL", None)
         done = subprocess.run([sys.executable, "-c", BLOCK_TORCH, *specs], env=env, capture_output=True, text=True, timeout=900)
