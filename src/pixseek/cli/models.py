@@ -92,7 +92,8 @@ def list_available(bundles: dict[str, Bundle], default: str, args: argparse.Name
         entry = estimate.entry
         marker = ("*" if entry.name == default else " ") + ("+" if entry.name in installed else " ")
         speed = "-" if entry.images_per_s is None else f"{entry.images_per_s:.0f}"
-        here = "-" if estimate.speed is None else f"{estimate.speed.images_per_s:.0f}"
+        rate = None if estimate.speed is None else estimate.speed.images_per_s
+        here = "-" if rate is None else f"{rate:.{1 if rate < 10 else 0}f}"
         flickr, coco = entry.recall or (None, None)
         print(f"{marker}{entry.name:34}{entry.download_mb:>7} MB{entry.embedding_dim:>5}{speed:>7}{here:>7}"
               f"{_duration(estimate.index_seconds(photos)):>9}{_percent(flickr):>8}{_percent(coco):>6}  {entry.licence}")
