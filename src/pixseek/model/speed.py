@@ -27,7 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 from pixseek.model.bundle import Bundle
 from pixseek.model.encoder import Encoder
 from pixseek.model.quantize import quantize_tower
-from pixseek.model.sessions import runtime
+from pixseek.model.sessions import CPU_ONLY, create_session
 
 MEASURE_SECONDS = 0.6  # per model, after one warm-up run per thread
 HEADS = 12
@@ -111,13 +111,11 @@ def _rate(run: Callable[[], object], threads: int) -> float:
 
 def layer_speed(shape: TowerShape, threads: int | None = None) -> Speed:
     """The images/s of a tower of `shape`, from one int8 layer of it run on every core."""
-    ort = runtime()
     threads = threads or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="pixseek-speed-") as folder:
         layer = quantize_tower(_layer_graph(shape, Path(folder) / "layer.onnx"), Path(folder) / "layer.int8.onnx")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-        session = ort.InferenceSession(str(layer), options, providers=["CPUExecutionProvider"])
+        # one thread a run, as the Encoder runs each image (spin=False: as while indexing)
+        session = create_session(layer, CPU_ONLY, 1, cache=False, spin=False)
         tokens = np.random.default_rng(1).standard_normal((1, shape.tokens, shape.width)).astype(np.float32)
         layers_per_s = _rate(lambda: session.run(None, {"x": tokens}), threads)
     return Speed(layers_per_s / shape.layers, "one layer of its shape")
