@@ -213,6 +213,25 @@ def unigram_tokenizer(specials: list[str], template: str):
     return tokenizer
 
 
+def trained_bpe(specials: list[str], gemma: bool = False) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A small BPE vocabulary and merges trained on CORPUS, for a family's own tokenizer class to
+    be built from: SentencePiece-style (Metaspace) as NLLB's, or Gemma's (spaces as "▁" kept on the
+    word before them, bytes for whatever the vocabulary lacks)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=gemma))
+    if gemma:
+        tokenizer.normalizer = normalizers.Replace(" ", "▁")
+        tokenizer.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="merged_with_previous", invert=False)
+    else:
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    byte_tokens = [f"<0x{i:02X}>" for i in range(256)] if gemma else []
+    tokenizer.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300 + len(byte_tokens),
+                                                              special_tokens=specials + byte_tokens))
+    model = json.loads(tokenizer.to_str())["model"]
+    return model["vocab"], [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+
+
 def _tokenizer_files(tokenizer, pad_token: str, length: int, folder: Path) -> dict[str, bytes]:
     """tokenizer.json and tokenizer_config.json, also written to `folder` for the reference code."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -231,21 +250,31 @@ def clip_tokenizer_files(folder: Path) -> dict[str, bytes]:
 
 # -- the layouts ------------------------------------------------------------------------------
 
-def xenova_repo(work: Path, seed: int = 11) -> HubRepo:
-    """transformers.js: onnx/vision_model.onnx and onnx/text_model.onnx, un-normalised, free batch."""
+# MobileCLIP's preprocessing as open_clip gives it (256 px, bilinear, centre crop, no mean/std),
+# in CLIPImageProcessor's terms (Xenova's preprocessor_config.json could not be read here).
+MOBILECLIP_PREPROCESSOR = dict(size={"shortest_edge": 256}, crop_size={"height": 256, "width": 256}, resample=2,
+                               do_normalize=False)
+
+
+def xenova_repo(work: Path, seed: int = 11, mobileclip: bool = False) -> HubRepo:
+    """transformers.js: onnx/vision_model.onnx and onnx/text_model.onnx, un-normalised, free batch.
+    `mobileclip`: Xenova/mobileclip_s2's files, with MobileCLIP's preprocessing; the image tower is
+    a ViT of the same input and output, not MobileCLIP's FastViT (timm is not installed here): the
+    installer reads only a tower's inputs and outputs."""
     import torch
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     from pixseek.model.clip_bpe import clip_tokenizer
 
     ImageTower, TextTower, _ = _torch_modules()
-    model = random_clip_model(seed)
+    size = 256 if mobileclip else 224
+    model = random_clip_model(seed, image_size=size)
     image, text = ImageTower(model, False).eval(), TextTower(model, False).eval()
-    processor = CLIPImageProcessorPil()
+    processor = CLIPImageProcessorPil(**(MOBILECLIP_PREPROCESSOR if mobileclip else {}))
     simple = open_clip_tokenizers(work / "open_clip").SimpleTokenizer(context_length=77)
     config = {**model.config.to_dict(), "_name_or_path": "openai/clip-vit-base-patch32"}
     files = {
-        "onnx/vision_model.onnx": onnx_bytes(image, (torch.zeros(2, 3, 224, 224),), ["pixel_values"], ["image_embeds"],
+        "onnx/vision_model.onnx": onnx_bytes(image, (torch.zeros(2, 3, size, size),), ["pixel_values"], ["image_embeds"],
                                              _batch_axes(["pixel_values", "image_embeds"], False)),
         "onnx/text_model.onnx": onnx_bytes(text, (torch.zeros(2, 77, dtype=torch.long),), ["input_ids"], ["text_embeds"],
                                            _batch_axes(["input_ids", "text_embeds"], False, sequence=True)),
@@ -306,33 +335,53 @@ def immich_clip_repo(work: Path, seed: int = 12, fixed_batch: bool = True, uint8
     return HubRepo(files, reference, IMMICH_JUNK)
 
 
-def immich_siglip_repo(work: Path, seed: int = 13) -> HubRepo:
-    """open_clip's ViT-B-16-SigLIP as Immich exports it: squash resize, mean/std 0.5, text
-    canonicalised and padded with </s> (id 1) to 64, read at the last position."""
+def _siglip_model(seed: int, vocab: int, image_size: int = 224, pad_id: int = 1, eos_id: int = 1):
     import torch
-    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
+    from transformers import SiglipConfig, SiglipModel
+
+    torch.manual_seed(seed)
+    return SiglipModel(SiglipConfig(
+        text_config=dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                         max_position_embeddings=64, pad_token_id=pad_id, eos_token_id=eos_id, bos_token_id=None),
+        vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=32))).eval()
+
+
+SIGLIP_PREPROCESS = {"size": [224, 224], "mode": "RGB", "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic",
+                     "resize_mode": "squash", "fill_color": 0}
+
+
+def immich_siglip_repo(work: Path, seed: int = 13, version: int = 1) -> HubRepo:
+    """open_clip's ViT-B-16-SigLIP (`version` 1) or ViT-B-16-SigLIP2 (2) as Immich exports it:
+    squash resize, mean/std 0.5, text canonicalised and padded to 64, read at the last position.
+    SigLIP pads with </s> (id 1); SigLIP 2 has Gemma's tokenizer as open_clip made it
+    (`SigLipTokenizer("gemma")`: no <bos>, <eos> appended, <pad> id 0 on the right)."""
+    import torch
+    from transformers import GemmaTokenizer, SiglipImageProcessor
 
     ImageTower, TextTower, _ = _torch_modules()
-    tokenizer = unigram_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>")
-    torch.manual_seed(seed)
-    model = SiglipModel(SiglipConfig(
-        text_config=dict(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=1, eos_token_id=1, bos_token_id=None),
-        vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=224, patch_size=32))).eval()
+    tokenizer_folder = work / f"siglip{version}-tokenizer"
+    if version == 1:
+        tokenizer = unigram_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>")
+        vocab, pad_token, pad_id, eos_id = tokenizer.get_vocab_size(), "</s>", 1, 1
+        text_files = _tokenizer_files(tokenizer, pad_token, 64, tokenizer_folder)
+    else:
+        bpe, merges = trained_bpe(["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"], gemma=True)
+        gemma = GemmaTokenizer(vocab=bpe, merges=merges, add_bos_token=False, add_eos_token=True, padding_side="right")
+        gemma.save_pretrained(tokenizer_folder)  # as Immich's exporter saves it (AutoTokenizer ... save_pretrained)
+        vocab, pad_token, pad_id, eos_id = len(gemma), "<pad>", 0, 1
+        text_files = {name: (tokenizer_folder / name).read_bytes() for name in ("tokenizer.json", "tokenizer_config.json")}
+    model = _siglip_model(seed, vocab, pad_id=pad_id, eos_id=eos_id)
     image, text = ImageTower(model, True, mean=[0.5] * 3, std=[0.5] * 3).eval(), TextTower(model, True).eval()
     image_bytes = onnx_bytes(image, (torch.zeros(1, 3, 224, 224),), ["image"], ["embedding"], opset=19)
     text_bytes = onnx_bytes(text, (torch.ones(1, 64, dtype=torch.int32),), ["text"], ["embedding"], opset=19)
-    tokenizer_folder = work / "siglip-tokenizer"
-    text_files = {f"textual/{k}": v for k, v in _tokenizer_files(tokenizer, "</s>", 64, tokenizer_folder).items()}
+    hub_name = "timm/ViT-B-16-SigLIP" if version == 1 else "timm/ViT-B-16-SigLIP2"
     config = {"embed_dim": 64, "init_logit_bias": -10,
               "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224"},
-              "text_cfg": {"context_length": 64, "vocab_size": tokenizer.get_vocab_size(),
-                           "hf_tokenizer_name": "timm/ViT-B-16-SigLIP",
+              "text_cfg": {"context_length": 64, "vocab_size": vocab, "hf_tokenizer_name": hub_name,
                            "tokenizer_kwargs": {"clean": "canonicalize"}, "pool_type": "last", "no_causal_mask": True}}
-    preprocess = {"size": [224, 224], "mode": "RGB", "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic",
-                  "resize_mode": "squash", "fill_color": 0}
-    files = _immich_files(image_bytes, {"textual/model.onnx": text_bytes, **text_files}, config, preprocess)
+    text_files = {f"textual/{k}": v for k, v in text_files.items()}
+    files = _immich_files(image_bytes, {"textual/model.onnx": text_bytes, **text_files}, config, SIGLIP_PREPROCESS)
     files.update({name: JUNK for name in IMMICH_JUNK})
     hf = open_clip_tokenizers(work / "open_clip").HFTokenizer(str(tokenizer_folder), context_length=64, clean="canonicalize")
     processor = SiglipImageProcessor()
@@ -340,6 +389,69 @@ def immich_siglip_repo(work: Path, seed: int = 13) -> HubRepo:
         pixels=lambda photo: processor(photo, return_tensors="np")["pixel_values"][0],
         token_ids=lambda texts: hf(texts).numpy(), image_vectors=lambda px: _vectors(image, px),
         text_vectors=lambda i: _vectors(text, i.astype(np.int32)))
+    return HubRepo(files, reference, IMMICH_JUNK)
+
+
+def immich_nllb_repo(work: Path, seed: int = 16) -> HubRepo:
+    """open_clip's nllb-clip-base-siglip as Immich exports it: SigLIP's image tower at 384 px
+    (squash, mean/std 0.5) and NLLB-200's encoder (M2M100) read at its first position (open_clip's
+    cls pooler), where the language code stands; `text` int32 (1, 77), padded with <pad> (id 1),
+    the mask made in the graph. The tokenizer is transformers' NllbTokenizer saved as Immich saves
+    it; the reference sets its source language per text, to the language pixseek reads the text in."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import M2M100Config, M2M100Model, NllbTokenizer, SiglipImageProcessor
+
+    from pixseek.model.languages import query_language
+
+    ImageTower, _, _ = _torch_modules()
+    bpe, merges = trained_bpe(["<s>", "<pad>", "</s>", "<unk>"])
+    tokenizer_folder = work / "nllb-tokenizer"
+    NllbTokenizer(vocab=bpe, merges=merges).save_pretrained(tokenizer_folder)
+    nllb = NllbTokenizer.from_pretrained(str(tokenizer_folder))
+    vision = _siglip_model(seed, 8, image_size=384)
+    image = ImageTower(vision, True, mean=[0.5] * 3, std=[0.5] * 3).eval()
+
+    class ClsPooledText(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(seed + 1)
+            self.encoder = M2M100Model(M2M100Config(
+                vocab_size=len(nllb), d_model=64, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
+                decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=80,
+                pad_token_id=1, scale_embedding=True)).get_encoder()
+            self.projection = torch.nn.Linear(64, 64, bias=False)
+
+        def forward(self, ids):
+            ids = ids.long()
+            hidden = self.encoder(input_ids=ids, attention_mask=(ids != 1).long()).last_hidden_state
+            return F.normalize(self.projection(hidden[:, 0]), dim=-1)
+
+    text = ClsPooledText().eval()
+    image_bytes = onnx_bytes(image, (torch.zeros(1, 3, 384, 384),), ["image"], ["embedding"], opset=19)
+    text_bytes = onnx_bytes(text, (torch.ones(1, 77, dtype=torch.int32),), ["text"], ["embedding"], opset=19)
+    text_files = {f"textual/{name}": (tokenizer_folder / name).read_bytes()
+                  for name in ("tokenizer.json", "tokenizer_config.json")}
+    config = {"embed_dim": 64, "custom_text": True, "init_logit_bias": -10,
+              "vision_cfg": {"image_size": 384, "timm_model_name": "vit_base_patch16_siglip_384", "timm_pool": "map"},
+              "text_cfg": {"hf_model_name": "facebook/nllb-200-distilled-600M", "hf_tokenizer_name":
+                           "facebook/nllb-200-distilled-600M", "hf_proj_type": "linear", "hf_pooler_type": "cls_pooler"}}
+    preprocess = {**SIGLIP_PREPROCESS, "size": [384, 384]}
+    files = _immich_files(image_bytes, {"textual/model.onnx": text_bytes, **text_files}, config, preprocess)
+    files.update({name: JUNK for name in IMMICH_JUNK})
+    hf = open_clip_tokenizers(work / "open_clip").HFTokenizer(str(tokenizer_folder), context_length=77, clean="whitespace")
+
+    def token_ids(texts):
+        rows = []
+        for text in texts:  # open_clip's set_language is undone by transformers 5's call; src_lang is NLLB's own way
+            hf.tokenizer.src_lang = query_language(text)
+            rows.append(hf([text]).numpy()[0])
+        return np.stack(rows)
+
+    processor = SiglipImageProcessor(size={"height": 384, "width": 384})
+    reference = Reference(
+        pixels=lambda photo: processor(photo, return_tensors="np")["pixel_values"][0], token_ids=token_ids,
+        image_vectors=lambda px: _vectors(image, px), text_vectors=lambda i: _vectors(text, i.astype(np.int32)))
     return HubRepo(files, reference, IMMICH_JUNK)
 
 

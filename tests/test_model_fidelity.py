@@ -201,14 +201,17 @@ def test_preprocessing_matches_clip_image_processor(tmp_path, size):
 
 @pytest.mark.slow
 def test_full_size_vit_b_32_matches_pytorch_and_int8_agrees(tmp_path, clip_vocab, hf_tokenizer):
-    from pixseek.model.export import export_random, random_clip
+    """ViT-B/32's real shapes: the fp32 graphs at full size, and int8 (whose scales depend on the
+    sizes) accepted by the installer's own check, whose figures are printed."""
+    from pixseek.model.clip_bpe import clip_tokenizer
+    from pixseek.model.export import export_model, random_clip
     from pixseek.model.install import choose_precision
 
-    bundle = export_random("vit-b-32", tmp_path / "full", seed=0)
+    model = random_clip("vit-b-32", seed=0)  # one model: exported, then the reference
+    bundle = export_model(model, clip_tokenizer(clip_vocab), tmp_path / "full", "random/vit-b-32-seed0")
     assert (bundle.config.embedding_dim, bundle.config.image_size) == (512, 224)
-    check_towers(bundle, random_clip("vit-b-32", seed=0), hf_tokenizer, "ViT-B/32")
+    check_towers(bundle, model, hf_tokenizer, "ViT-B/32")
     messages = []
     bundle = choose_precision(bundle, "int8", SHARED_PHOTOS if SHARED_PHOTOS.is_dir() else None, messages.append)
     print("\n" + "\n".join(messages))
     assert (bundle.config.precision, bundle.config.text_precision) == ("int8", "int8")
-    int8_figures(bundle, "ViT-B/32 (random weights)")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
 from pixseek import paths
-from pixseek.model.bundle import default_model, installed_bundles, stand_in_warning
+from pixseek.errors import PixseekError
+from pixseek.model.bundle import Bundle, default_model, installed_bundles, stand_in_warning
 from pixseek.model.known_models import DEFAULT_MODEL, KNOWN_MODELS
 
 PRECISION_HELP = "image tower precision: int8 (default; kept only if it agrees with fp32 on sample photos) or fp32"
@@ -30,25 +32,83 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A photo count on the command line: a whole number, 1 or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of photos (a whole number, 1 or more)")
+    return int(text)
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def list_available(installed: set[str], default: str, as_json: bool) -> int:
-    """The catalogue: what each model is, costs and gives, and whether it is installed."""
-    if as_json:
+def _library_photos(index: str | None, given: int | None) -> tuple[int, str]:
+    """How many photos the speed table plans for, and where that number comes from."""
+    # why: the index's store and the speed probe (NumPy, ONNX) load only for --available
+    from pixseek.cli.opening import has_index, open_library
+    from pixseek.model.choice import ASSUMED_PHOTOS
+
+    if given is not None:
+        return given, "as given"
+    where = argparse.Namespace(index=index, model=None, device=None)
+    if has_index(where):
+        try:
+            with open_library(where, check_model=False) as library:
+                status = library.status(check=False)
+            return status.images, f"the photos in the index {status.index_dir}"
+        except PixseekError as exc:
+            return ASSUMED_PHOTOS, f"assumed: the index could not be read ({exc})"
+    return ASSUMED_PHOTOS, "assumed: no index yet (--library-size N to plan for another number)"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def list_available(bundles: dict[str, Bundle], default: str, args: argparse.Namespace) -> int:
+    """The catalogue: what each model is, costs and gives, whether it is installed, and (measured
+    here, in a few seconds) how fast its image tower runs on this machine and which to choose."""
+    from pixseek.model.choice import measure, recommend  # why: ONNX and NumPy, measured only here
+
+    installed = set(bundles)
+    if args.json and not args.measure:
         print(json.dumps([{**asdict(e), "installed": e.name in installed} for e in KNOWN_MODELS], indent=2))
         return 0
-    print(f"{'':2}{'NAME':34}{'DOWNLOAD':>10}{'DIM':>5}{'IMG/S':>7}{'FLICKR':>8}{'COCO':>6}  LICENCE")
-    for entry in KNOWN_MODELS:
+    photos, counted = _library_photos(args.index, args.library_size)
+    estimates = measure(bundles)
+    best, reason = recommend(estimates, photos)
+    if args.json:
+        print(json.dumps({"library_photos": photos, "counted": counted, "recommended": best and best.name, "why": reason,
+                          "models": [{**asdict(e.entry), "installed": e.entry.name in installed,
+                                      "images_per_s_here": e.speed and e.speed.images_per_s,
+                                      "measured_on": e.speed and e.speed.measured_on,
+                                      "index_seconds_here": e.index_seconds(photos)} for e in estimates]}, indent=2))
+        return 0
+    print(f"{'':2}{'NAME':34}{'DOWNLOAD':>10}{'DIM':>5}{'IMG/S':>7}{'HERE':>7}{'INDEX':>9}{'FLICKR':>8}{'COCO':>6}  LICENCE")
+    for estimate in estimates:
+        entry = estimate.entry
         marker = ("*" if entry.name == default else " ") + ("+" if entry.name in installed else " ")
         speed = "-" if entry.images_per_s is None else f"{entry.images_per_s:.0f}"
+        rate = None if estimate.speed is None else estimate.speed.images_per_s
+        here = "-" if rate is None else f"{rate:.{1 if rate < 10 else 0}f}"
         flickr, coco = entry.recall or (None, None)
-        print(f"{marker}{entry.name:34}{entry.download_mb:>7} MB{entry.embedding_dim:>5}{speed:>7}"
-              f"{_percent(flickr):>8}{_percent(coco):>6}  {entry.licence}")
-        print(f"{'':4}{entry.title}; {entry.languages}; {entry.repo} ({entry.layout} layout)")
-    print("\n* default  + installed.  IMG/S: int8 image tower, 2 cores (benchmarks/models.py).  FLICKR, COCO: "
-          "open_clip's published text->image R@1 (%) on Flickr30k and MS-COCO 5k.  Install: pixseek model install NAME")
+        print(f"{marker}{entry.name:34}{entry.download_mb:>7} MB{entry.embedding_dim:>5}{speed:>7}{here:>7}"
+              f"{_duration(estimate.index_seconds(photos)):>9}{_percent(flickr):>8}{_percent(coco):>6}  {entry.licence}")
+        source = "" if entry.recall_source == "open_clip" else f"; recall: {entry.recall_source}"
+        measured = "" if estimate.speed is None else f"; HERE measured on {estimate.speed.measured_on}"
+        print(f"{'':4}{entry.title}; {entry.languages}; {entry.repo} ({entry.layout} layout){source}{measured}")
+    print(f"\n* default  + installed.  IMG/S: int8 image tower, the project's 2-core test machine (benchmarks/models.py).  "
+          f"HERE: measured now on this machine ({os.cpu_count()} cores), image tower alone: a random layer of the "
+          f"model's shape, or the installed tower.  INDEX: {photos:,} photos at that speed ({counted}); decoding "
+          "the photos adds to it.  FLICKR, COCO: published text->image R@1 (%), open_clip's unless noted.  "
+          "Install: pixseek model install NAME")
+    if best is not None:
+        print(f"\nrecommended: {best.name}: {reason}")
+    else:
+        print(f"\nno recommendation: {reason}")
     return 0
 
 
@@ -56,7 +116,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     default = default_model()
     bundles = installed_bundles()
     if args.available:  # a random stand-in installed under a catalogue name is not that model
-        return list_available({b.name for b in bundles if not stand_in_warning(b.model_id)}, default, args.json)
+        return list_available({b.name: b for b in bundles if not stand_in_warning(b.model_id)}, default, args)
     if not bundles:
         print(f"no model installed in {paths.models_dir()}; install one with `pixseek model install` "
               "(`pixseek model list --available` shows the choice)")
@@ -106,8 +166,13 @@ def add_model_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
     p = commands.add_parser("list", help="show installed models, or with --available the models pixseek can install")
     p.add_argument("--available", action="store_true",
-                   help="the catalogue: size, vector length, speed, published recall, licence")
-    p.add_argument("--json", action="store_true", help="machine-readable (with --available)")
+                   help="the catalogue: size, vector length, published recall, licence, and each model's speed measured "
+                        "here, the time to index your photos, and a recommendation")
+    p.add_argument("--json", action="store_true", help="machine-readable (with --available; measured only with --measure)")
+    p.add_argument("--measure", action="store_true", help="with --available --json: measure the speeds too")
+    p.add_argument("--index", metavar="PATH", help="with --available: the index whose photo count to plan for "
+                                                   "(default: $PIXSEEK_INDEX or the user data folder)")
+    p.add_argument("--library-size", type=_count, metavar="N", help="with --available: plan for N photos")
     p.set_defaults(func=cmd_list)
 
     p = commands.add_parser("export", parents=[checks],

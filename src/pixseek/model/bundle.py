@@ -85,6 +85,8 @@ class BundleConfig:
     text_clean: str = "clip"
     pad_id: int = 0
     trim_padding: bool = True
+    # "flores200" where the text tower reads the query's language code first (NLLB-CLIP), else "".
+    language_codes: str = ""
     # Files that towers keep their weights in (ONNX external data), named by the towers.
     data_files: list[str] = field(default_factory=list)
     # Where the model came from: hub layout, repo and revision, or the folder it was installed from.
@@ -122,10 +124,10 @@ class BundleConfig:
         """Refuse settings this pixseek cannot reproduce (a damaged or newer config)."""
         # why: as in preprocessor()
         from pixseek.model.preprocess import CROP_ROUNDINGS, INTERPOLATIONS, LAYOUTS, RESIZE_MODES
-        from pixseek.model.tokenizer import CLEANING
+        from pixseek.model.tokenizer import CLEANING, LANGUAGE_CODES
 
         allowed = {"resize_mode": RESIZE_MODES, "crop_rounding": CROP_ROUNDINGS, "interpolation": tuple(INTERPOLATIONS),
-                   "image_layout": LAYOUTS, "text_clean": tuple(CLEANING)}
+                   "image_layout": LAYOUTS, "text_clean": tuple(CLEANING), "language_codes": LANGUAGE_CODES}
         for name, choices in allowed.items():
             if getattr(self, name) not in choices:
                 raise ModelInvalid(f"model bundle config has {name} {getattr(self, name)!r}; "

@@ -171,7 +171,7 @@ class Encoder:
                 config = self.bundle.config
                 try:
                     self._tokenizer = TextTokenizer(self.bundle.tokenizer_path, config.context_length, config.pad_id,
-                                                    config.text_clean)
+                                                    config.text_clean, config.language_codes)
                 except Exception as exc:  # tokenizers raises untyped errors for damaged files
                     raise ModelInvalid(f"model {self.bundle.name}: cannot load its tokenizer ({first_line(exc)}); "
                                        "reinstall it") from None

@@ -62,27 +62,35 @@ def check_runs(bundle: Bundle, precision: str | None = None, text_precision: str
 
 
 class Int8Check:
-    """Compares a bundle's int8 tower with its fp32 one on sample photos (made once, used for both)."""
+    """Compares a bundle's int8 tower with its fp32 one on sample photos (made once, used for both,
+    as are their vectors from the fp32 image tower: each candidate and the text check reuse them)."""
 
     def __init__(self, photos: Path | None, count: int = 64):
         self.photos, self.count = photos, count
         self._pixels: np.ndarray | None = None
+        self._vectors: dict[str | None, np.ndarray] = {}
 
     def pixels(self, encoder: Encoder) -> np.ndarray:
         if self._pixels is None:
             self._pixels = np.stack([encoder.preprocess(image) for image in sample_photos(self.photos, self.count)])
         return self._pixels
 
+    def vectors(self, encoder: Encoder, precision: str | None) -> np.ndarray:
+        """The sample photos' vectors from image tower `precision` (the one `encoder` runs)."""
+        if precision not in self._vectors:
+            self._vectors[precision] = image_vectors(encoder, self.pixels(encoder))
+        return self._vectors[precision]
+
     def __call__(self, bundle: Bundle, kind: str) -> Agreement:
         if kind == "image":
             fp32 = check_runs(bundle, "fp32", "fp32")
-            return check_agreement(fp32, check_runs(bundle, "int8", "fp32"), self.pixels(fp32))
+            return check_agreement(fp32, check_runs(bundle, "int8", "fp32"), self.pixels(fp32),
+                                   reference=self.vectors(fp32, "fp32"))
         # The photos a text tower ranks come from the best image tower there is (fp32 unless a
         # model ships only another).
         image = "fp32" if "fp32" in bundle.config.towers("image") else None
         fp32 = check_runs(bundle, image, "fp32")
-        photos = image_vectors(fp32, self.pixels(fp32))
-        return check_text_agreement(fp32, check_runs(bundle, image, "int8"), photos)
+        return check_text_agreement(fp32, check_runs(bundle, image, "int8"), self.vectors(fp32, image))
 
 
 def _settle_int8(bundle: Bundle, kind: str, towers: dict[str, str], check: Int8Check, report: Report) -> bool:

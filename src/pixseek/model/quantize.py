@@ -158,9 +158,12 @@ def image_vectors(encoder: Towers, pixels: np.ndarray, batch: int = 16) -> np.nd
     return np.concatenate([encoder.encode_pixels(pixels[i : i + batch]) for i in range(0, len(pixels), batch)])
 
 
-def check_agreement(fp32: Towers, int8: Towers, pixels: np.ndarray, thresholds: Thresholds = Thresholds()) -> Agreement:
-    """Compare two Encoders' image towers on preprocessed `pixels` (N, 3, S, S)."""
-    reference, candidate = image_vectors(fp32, pixels), image_vectors(int8, pixels)
+def check_agreement(fp32: Towers, int8: Towers, pixels: np.ndarray, thresholds: Thresholds = Thresholds(),
+                    reference: np.ndarray | None = None) -> Agreement:
+    """Compare two Encoders' image towers on preprocessed `pixels` (N, 3, S, S); `reference`: fp32's
+    vectors of them, where already known."""
+    reference = image_vectors(fp32, pixels) if reference is None else reference
+    candidate = image_vectors(int8, pixels)
     return judge("image", len(pixels), *compare(reference, candidate, fp32.encode_texts(list(PROBE_QUERIES))), thresholds)
 
 

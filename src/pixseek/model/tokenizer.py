@@ -11,6 +11,10 @@ a phone ("dog’s toy", curly apostrophe) or pasted from a web page ("cats &amp;
 other ids than CLIP saw in training. ftfy is optional: without it only mojibake, curly quotes,
 ligatures and full-width forms go uncorrected (docs/model.md). Other families clean as open_clip
 does for them (`CLEANING`): SigLIP also drops punctuation and case ("canonicalize").
+
+NLLB-CLIP's text tower reads the query's language as its first token (`language_codes`
+"flores200"): the ids are [language code] + the text's tokens + [</s>], as NLLB's tokenizer makes
+them for a source language, with the language from model/languages.py.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from pixseek.model.languages import DEFAULT_CODE, query_language
+
+LANGUAGE_CODES = ("", "flores200")  # how a tokenizer is told the text's language: not at all, or NLLB's way
+END_OF_TEXT = "</s>"
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +78,8 @@ CLEANING: dict[str, Callable[[str], str]] = {
 
 
 class TextTokenizer:
-    def __init__(self, tokenizer_file: Path, context_length: int, pad_id: int = 0, cleaning: str = "clip"):
+    def __init__(self, tokenizer_file: Path, context_length: int, pad_id: int = 0, cleaning: str = "clip",
+                 language_codes: str = ""):
         from tokenizers import Tokenizer
 
         self.context_length, self.pad_id = context_length, pad_id
@@ -77,14 +87,31 @@ class TextTokenizer:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=context_length)
+        self._languages = language_codes == "flores200"
+        if self._languages:
+            end, english = self._tokenizer.token_to_id(END_OF_TEXT), self._tokenizer.token_to_id(DEFAULT_CODE)
+            if end is None or english is None:
+                raise ValueError(f"the tokenizer lacks {END_OF_TEXT} or {DEFAULT_CODE}, which NLLB's tokenizer has")
+            self._end, self._english = end, english
+
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        cleaned = [self._clean(text) for text in texts]
+        if not self._languages:
+            return [encoding.ids for encoding in self._tokenizer.encode_batch(cleaned)]
+        words = self._tokenizer.encode_batch(cleaned, add_special_tokens=False)
+        return [[self._language_id(text), *encoding.ids[: self.context_length - 2], self._end]
+                for text, encoding in zip(texts, words)]
+
+    def _language_id(self, text: str) -> int:
+        """The id of the text's language code (English where this tokenizer lacks that code)."""
+        found = self._tokenizer.token_to_id(query_language(text))
+        return found if found is not None else self._english
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, both int64 of shape (len(texts), context_length)."""
-        encodings = self._tokenizer.encode_batch([self._clean(text) for text in texts])
         ids = np.full((len(texts), self.context_length), self.pad_id, dtype=np.int64)
         mask = np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            ids[row, :n] = encoding.ids
-            mask[row, :n] = 1
+        for row, found in enumerate(self._ids(texts)):
+            ids[row, : len(found)] = found
+            mask[row, : len(found)] = 1
         return ids, mask

@@ -12,7 +12,9 @@ Exports since 2024 fix the batch at 1 (older ones are dynamic); large towers kee
 in separate files, which the graph names. The repos also carry ARM NN and RKNN files (hundreds
 of MB) that are never fetched. Preprocessing follows open_clip, which the models were trained and
 evaluated with: torchvision's rounded crop offsets, and SigLIP's squash resize (Immich's own
-server always crops; see docs/model.md).
+server always crops; see docs/model.md). NLLB-CLIP (`nllb-clip-*`) takes the query's language as
+a FLORES-200 code before its words (open_clip's tokenizer `language`; Immich prefixes the user's
+interface language): pixseek detects it, see languages.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pixseek.errors import ModelInvalid
+from pixseek.model.languages import DEFAULT_CODE
 from pixseek.model.preprocess import RESIZE_MODES
 from pixseek.model.sources.common import (
     embedding_size, image_input, interpolation, load_tokenizer, new_config, place_tower, prefix_of, read_json, require,
@@ -63,7 +66,9 @@ def text_settings(folder: Path, text_cfg: dict[str, Any], takes_mask: bool) -> d
     # open_clip's HFTokenizer cleans whitespace unless the config says otherwise; M-CLIP does not clean.
     clean = "none" if takes_mask else (text_cfg.get("tokenizer_kwargs") or {}).get("clean", "whitespace")
     require(clean in ("none", "whitespace", "canonicalize", "lower"), f"config.json asks for text cleaning {clean!r}")
-    return {"text_clean": clean, "pad_id": pad, "trim_padding": False}
+    # NLLB's tokenizer holds the FLORES-200 language codes; its tower reads the query's language first.
+    languages = "flores200" if tokenizer.token_to_id(DEFAULT_CODE) is not None else ""
+    return {"text_clean": clean, "pad_id": pad, "trim_padding": False, "language_codes": languages}
 
 
 def image_settings(folder: Path) -> dict[str, Any]:

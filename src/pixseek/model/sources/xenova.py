@@ -52,6 +52,9 @@ def preprocessing(config_file: Path, image_size: int) -> dict[str, Any]:
             f"{image_size} and centre crop")
     fields: dict[str, Any] = {"interpolation": interpolation(config.get("resample", 3)), "crop_rounding": "floor",
                               "resize_mode": "shortest"}
+    if config.get("do_normalize", True) is False:  # MobileCLIP: pixels in [0, 1], no mean or std
+        fields["mean"], fields["std"] = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        return fields
     for key, name in (("mean", "image_mean"), ("std", "image_std")):
         if name in config:
             fields[key] = tuple(float(v) for v in config[name])
