@@ -84,3 +84,22 @@ def test_without_the_package_reading_text_says_how_to_get_it(monkeypatch):
     with pytest.raises(PixseekError) as raised:
         ocr.models_folder()
     assert "pip install" in str(raised.value) and "\n" not in str(raised.value)
+
+
+class _BrokenOpenCV:
+    """Finds the OCR package as a machine without libGL does: its OpenCV import fails."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "rapidocr_onnxruntime":
+            raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+        return None
+
+
+def test_a_missing_system_library_names_the_debian_packages_not_pip(monkeypatch):
+    monkeypatch.delitem(sys.modules, "rapidocr_onnxruntime", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenOpenCV(), *sys.meta_path])
+    with pytest.raises(PixseekError) as raised:
+        ocr.models_folder()
+    message = str(raised.value)
+    assert "libGL.so.1" in message and "apt-get install libgl1" in message and "pip install" not in message
+    assert "\n" not in message

@@ -195,11 +195,12 @@ def models_folder() -> Path:
     """The folder of the OCR package's ONNX models, or a one-line error saying how to get them."""
     try:
         import rapidocr_onnxruntime  # why: an optional package, looked for only when text is read
-    except ImportError as error:
+    except ModuleNotFoundError as error:
         raise PixseekError(f"reading text in photos needs the {PACKAGE} package: pip install "
                            f"'{PACKAGE}=={PACKAGE_VERSION}' (it has no release for Python 3.13 or newer yet)") from error
-    except Exception as error:  # OpenCV present but a system library missing (libGL, libglib)
-        raise PixseekError(f"reading text in photos: {PACKAGE} cannot load ({error})") from error
+    except Exception as error:  # OpenCV present but a system library missing: "libGL.so.1: cannot open ..."
+        raise PixseekError(f"reading text in photos: {PACKAGE} cannot load ({error}); on Debian or Ubuntu: "
+                           "apt-get install libgl1 libglib2.0-0") from error
     return Path(rapidocr_onnxruntime.__file__).parent / "models"
 
 
