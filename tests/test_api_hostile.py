@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api_server import ApiServer, server_env
@@ -180,6 +180,7 @@ def _request(client, route: str, value, params: dict):
                               "image", "raw-body"]),
        value=st.one_of(SCALAR, BODY),
        params=st.dictionaries(st.sampled_from(SEARCH_KEYS + ["size", "offset", "limit"]), SCALAR, max_size=4))
+@example(route="post-search", value={"\n": None}, params={})  # a field named by a line break: one line back
 def test_no_input_yields_a_server_error(client, indexed, route, value, params):
     try:
         response = _request(client, route, value, params)

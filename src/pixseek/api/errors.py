@@ -37,12 +37,17 @@ def status_of(error: PixseekError) -> int:
     return next(status for kind, status in STATUS_OF if isinstance(error, kind))
 
 
+def _printable(text: str) -> str:
+    """`text` with its control characters escaped: a field named by the client ("\\n") stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _validation_line(error: RequestValidationError) -> str:
     """The first problem, as `where: what` (FastAPI's default is a list of objects)."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form"))
     message = first.get("msg", "invalid value")
-    return f"{where}: {message}" if where else message
+    return _printable(f"{where}: {message}" if where else message)
 
 
 def install(app: FastAPI) -> None:
