@@ -78,10 +78,13 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# Two workers: much of the suite waits on processes it started. Ray's tests share one worker
-# (they check by PID that no Ray process is left behind).
+# Two workers: much of the suite waits on processes it started. Each test file runs on one worker
+# (--dist loadfile): its module fixtures (a Ray cluster, the hub layouts' references) are built once,
+# and Ray's tests, which check by PID that no Ray process is left behind, see no other worker's. Not
+# --dist loadgroup: with pytest 9.2 its xdist_group marks are silently ignored (xdist 3.8 renames
+# `item._nodeid`, which pytest no longer reads), and the groups were split across the workers.
 test: install system-deps lint typecheck
-	$(PYTEST) -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PYTEST) -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast: install lint typecheck
 	$(PYTEST) -n 2 $(FAST_ONLY) $(PYTEST_ARGS)

@@ -28,9 +28,9 @@ from ray_kit import is_loopback, ray_processes, wait_until_gone  # noqa: E402
 
 from pixseek.library import Library  # noqa: E402
 
-# One xdist worker runs them all: each checks by PID that no Ray process it started is left, and
-# another worker's cluster would look like one left behind.
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+# `make test` gives each test file to one xdist worker (--dist loadfile), and only this file starts
+# Ray: each check by PID that no Ray process is left behind sees no other worker's cluster.
+pytestmark = pytest.mark.cluster
 
 PHOTOS = 200
 RAY_EXIT_S = 90  # a loaded machine (two test workers on two cores) has seen Ray's servers take over 30 s to exit

@@ -24,8 +24,9 @@ from pixseek.model.bundle import Bundle
 from pixseek.model.known_models import BY_NAME
 from pixseek.model.encoder import Encoder
 
-# exports a PyTorch reference of every hub layout: `make test` only, and on one worker (built once)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("layouts")]
+# exports a PyTorch reference of every hub layout: `make test` only, on the one worker that runs this
+# file (--dist loadfile), so built once
+pytestmark = pytest.mark.slow
 
 
 # Catalogue name -> how its repo is built. The Immich variants are installed by repo id.
