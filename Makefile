@@ -82,9 +82,11 @@ typecheck: install
 # (--dist loadfile): its module fixtures (a Ray cluster, the hub layouts' references) are built once,
 # and Ray's tests, which check by PID that no Ray process is left behind, see no other worker's. Not
 # --dist loadgroup: with pytest 9.2 its xdist_group marks are silently ignored (xdist 3.8 renames
-# `item._nodeid`, which pytest no longer reads), and the groups were split across the workers.
+# `item._nodeid`, which pytest no longer reads), and the groups were split across the workers. Files
+# are handed out in the order collected (--no-loadscope-reorder: not most tests first), where
+# tests/conftest.py puts the longest files first.
 test: install system-deps lint typecheck
-	$(PYTEST) -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PYTEST) -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-fast: install lint typecheck
 	$(PYTEST) -n 2 $(FAST_ONLY) $(PYTEST_ARGS)

@@ -45,6 +45,17 @@ def pytest_configure(config):
     runtime()  # ONNX Runtime's telemetry off in every test process, sessions made by tests included
 
 
+# The files whose run is longest (a chain of Ray clusters; the hub layouts' PyTorch references):
+# first in line, so that `make test`'s two workers (one file each at a time) do not end with one
+# of them alone on several minutes of it.
+LONGEST_FILES = ("test_cluster.py", "test_model_layouts.py")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which it keeps among the others
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in LONGEST_FILES)
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "ray_root", ""), ignore_errors=True)
 
