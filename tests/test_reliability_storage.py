@@ -9,9 +9,11 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +56,17 @@ def overwrite(path: Path, offset: int, data: bytes) -> None:
 
 
 def damage_pages(path: Path) -> None:
-    """Random bytes over three 4 KB pages past the header (seeded)."""
+    """Random bytes (seeded) over the first page of the two tables every search reads (files,
+    vectors) and over one more page past the header. Pages picked at random alone may all land
+    in tables a search never reads (the words signal's, while they are empty)."""
     rng = random.Random(7)
-    pages = path.stat().st_size // 4096
-    for page in rng.sample(range(1, pages), 3):
-        overwrite(path, page * 4096, rng.randbytes(4096))
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        roots = [root for (root,) in db.execute("SELECT rootpage FROM sqlite_master WHERE name IN ('files', 'vectors')")]
+    pages = path.stat().st_size // page_size
+    assert len(roots) == 2 and pages > 2
+    for page in {*(root - 1 for root in roots), rng.randrange(1, pages)}:  # rootpage counts from 1
+        overwrite(path, page * page_size, rng.randbytes(page_size))
 
 
 def foreign_vectors(index: Path, base: Path) -> None:
