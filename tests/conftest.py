@@ -46,7 +46,7 @@ def pytest_configure(config):
 
 
 # The files whose run is longest (a chain of Ray clusters; the hub layouts' PyTorch references):
-# first in line, so that `make test`'s two workers (one file each at a time) do not end with one
+# first in line, so that `make test`'s workers (one file each at a time) do not end with one
 # of them alone on several minutes of it.
 LONGEST_FILES = ("test_cluster.py", "test_model_layouts.py")
 
