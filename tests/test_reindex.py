@@ -67,6 +67,15 @@ def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path):
         assert reopened.status().consistent
 
 
+def test_a_rebuild_keeps_the_indexs_text_setting(indexed, monkeypatch):
+    """Reading text turned off stays off in the rebuilt index (it went back to the default)."""
+    monkeypatch.setenv("PIXSEEK_READ_TEXT", "yes")
+    with Library.open(indexed) as library:
+        library.index(read_text=False)
+        report = library.reindex("other")
+        assert library.model_id == NEW and report.text_read == 0 and not library.status().reads_text
+
+
 def test_searches_during_a_rebuild_answer_from_the_old_index(indexed):
     answers = []
 

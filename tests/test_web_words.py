@@ -71,3 +71,47 @@ def test_the_words_come_back_from_the_address_and_match_the_engine(indexed):
     assert _names(at) == expected == ["photo 5.JPG"]
     assert _says(at) == ["Says: “WiFi password: sunflower”"]
 
+
+
+def _wait_for_the_run(at: AppTest) -> None:
+    deadline = time.monotonic() + 120
+    while at.sidebar.get("progress"):
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.1)
+        at.run()
+
+
+def test_the_toggle_turns_reading_text_on_and_off_for_the_index(indexed):
+    """Off by the suite's default: turned on, a run reads every photo with the real OCR; turned
+    off, the index keeps that setting for every later run."""
+    at = indexed
+    assert _text_toggle(at).value is False
+    _text_toggle(at).set_value(True).run()
+    deadline = time.monotonic() + 120
+    while (status := _status()).text_read < status.images:
+        assert time.monotonic() < deadline, "turned on, the photos were not read"
+        time.sleep(0.1)
+    _wait_for_the_run(at.run())
+    assert status.reads_text and status.text_read == status.images > 0
+    assert f"Text: {status.text_read:,} photos read" in " ".join(c.value for c in at.sidebar.caption)
+    _text_toggle(at).set_value(False).run()
+    deadline = time.monotonic() + 60  # the run that keeps the setting may not have shown any progress
+    while _reads_text():
+        assert time.monotonic() < deadline, "turned off, the index still reads text"
+        time.sleep(0.1)
+    _wait_for_the_run(at.run())
+    assert _text_toggle(at).value is False
+
+
+def _text_toggle(at: AppTest):
+    (toggle,) = [t for t in at.sidebar.toggle if t.label == "Read the words in photos"]
+    return toggle
+
+
+def _status():
+    with Library.open() as library:
+        return library.status()
+
+
+def _reads_text() -> bool:
+    return _status().reads_text

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,66 @@ def test_without_the_ocr_package_the_pass_is_skipped_with_one_line(home, tmp_pat
     assert counts == "1 0 0"  # the vectors are in; no text
     assert "text in photos not read: reading text in photos needs the rapidocr-onnxruntime package: pip install" \
         in summary
+
+
+def wait_for_run(client) -> dict:
+    deadline = time.monotonic() + 120
+    while (state := client.get("/api/index").json())["running"]:
+        assert time.monotonic() < deadline, state
+        time.sleep(0.1)
+    assert state["error"] is None, state
+    return state
+
+
+@pytest.mark.processes
+def test_an_index_run_over_http_turns_reading_text_on_and_off(home, tmp_path):
+    photos = tmp_path / "photos"
+    draw_text(photos / "invoice.png", SIGNS["invoice"])
+    make_photo(photos / "plain.jpg", seed=3)
+    env = server_env(home, PIXSEEK_INDEX=str(tmp_path / "index"))  # its default: no text read
+    with ApiServer(env, str(photos)) as server, server.client() as client:
+        for bad, words in (({"text": "maybe"}, "text"), ({"text": True, "rebuild": True}, "not on a rebuild")):
+            refused = client.post("/api/index", json=bad)
+            assert refused.status_code == 422 and words in refused.json()["error"], refused.text
+        assert client.post("/api/index", json={"text": True}).status_code == 202
+        assert wait_for_run(client)["report"]["text_read"] == 2
+        status = client.get("/api/status").json()
+        assert status["reads_text"] and (status["text_read"], status["text_found"]) == (2, 1)
+        draw_text(photos / "later.png", "PLATFORM 9")
+        assert client.post("/api/index", json={"text": False}).status_code == 202
+        assert wait_for_run(client)["report"]["text_read"] == 0
+        assert not client.get("/api/status").json()["reads_text"]
+        assert client.post("/api/index", json={}).status_code == 202  # the setting is kept
+        assert wait_for_run(client)["report"]["text_read"] == 0
+
+
+@pytest.mark.processes
+def test_a_kill_mid_pass_loses_nothing_and_the_next_run_reads_the_rest(home, tmp_path):
+    photos, index = tmp_path / "photos", tmp_path / "index"
+    for i in range(40):
+        draw_text(photos / f"sign {i:02d}.png", f"GATE {i + 1}", size=(480, 160))
+    env = dict(os.environ, PIXSEEK_HOME=str(home), PIXSEEK_MODEL=TEST_MODEL, PIXSEEK_TEXT_BATCH="2")
+    command = [sys.executable, "-m", "pixseek.cli", "index", "-q", "--index", str(index), "--text", str(photos)]
+    run = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def text_rows() -> int:
+        try:
+            with sqlite3.connect(f"file:{index / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+                return int(db.execute("SELECT count(*) FROM text_read").fetchone()[0])
+        except sqlite3.Error:  # not made yet
+            return 0
+
+    deadline = time.monotonic() + 120
+    while run.poll() is None and text_rows() < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.poll() is None, "the pass ended before it could be killed"
+    run.kill()  # SIGKILL
+    run.wait()
+    with Library.open(index) as library:
+        status = library.status()
+        assert status.consistent and status.images == 40 and 2 <= status.text_read < 40, status
+    again = subprocess.run(command[:-1], env=env, capture_output=True, text=True, timeout=300)  # its folders, as kept
+    assert again.returncode == 0, again.stderr
+    with Library.open(index) as library:
+        assert library.status().text_read == 40
+        assert len(says(library, "gate", k=100)) == 40

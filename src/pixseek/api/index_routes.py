@@ -55,11 +55,14 @@ def folders_to_index(svc: Service, requested: list[str]) -> list[str]:
 def start(svc: Annotated[Service, Depends(service)],
           request: Annotated[IndexRequest | None, Body()] = None) -> JobInfo:
     if request and request.rebuild:
+        if request.text is not None:
+            raise ApiError(422, "text: set it on an index run, not on a rebuild (the rebuilt index keeps the setting)")
         if not svc.settings.model:
             raise ApiError(400, "this server was started without a model to rebuild the index for")
         started = svc.job.start(partial(svc.open_for_indexing, False), None, rebuild_for=svc.settings.model)
     else:
-        started = svc.job.start(svc.open_for_indexing, folders_to_index(svc, request.folders if request else []))
+        started = svc.job.start(svc.open_for_indexing, folders_to_index(svc, request.folders if request else []),
+                                read_text=request.text if request else None)
     if not started:
         raise ApiError(409, "an index run is already going: follow it, or cancel it first")
     return job_info(svc.job.state())

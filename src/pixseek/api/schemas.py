@@ -117,6 +117,8 @@ class IndexRequest(BaseModel):
     rebuild: bool = Field(False, description="rebuild the whole index for the model this server was started with, "
                                              "where it was built with another: every photo is embedded again, and "
                                              "the old index keeps working until the new one is complete")
+    text: bool | None = Field(None, description="whether this index reads the words in its photos, from this run on "
+                                                "(kept for later runs; null keeps the index's setting)")
 
 
 class ReportInfo(BaseModel):

@@ -48,6 +48,13 @@ def choose(index: OpenIndex, on: bool) -> None:
         writer.set_setting(SETTING_KEY, "yes" if on else "no")
 
 
+def carry_setting(source: OpenIndex, target: OpenIndex) -> None:
+    """A rebuilt index reads text as the one it replaces did, where its owner chose."""
+    setting = source.catalog.meta(SETTING_KEY)
+    if setting is not None:
+        choose(target, setting != "no")
+
+
 def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None) -> None:
     """Read the text of every photo that lacks it (see the module's docstring); what was done,

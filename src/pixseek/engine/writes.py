@@ -164,6 +164,7 @@ def rebuild(index: OpenIndex, model: str, wanted: Folders, progress: ProgressCal
         include_hidden = index.include_hidden  # the rebuilt index keeps the policy
         rebuilt = open_index(reindex.staging_dir(index.index_dir), model, True, index.precision, index.device)
         try:
+            text_pass.carry_setting(index, rebuilt)
             report = index_folders(rebuilt, checked, progress, cancel, include_hidden)
         finally:
             close_index(rebuilt)

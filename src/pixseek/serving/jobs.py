@@ -41,17 +41,19 @@ class IndexJob:
         self._error: str | None = None
         self._runs = 0
 
-    def start(self, open_library: Callable[[], Library], folders: list[str] | None, rebuild_for: str | None = None) -> bool:
+    def start(self, open_library: Callable[[], Library], folders: list[str] | None, rebuild_for: str | None = None,
+              read_text: bool | None = None) -> bool:
         """Index `folders` (None: those already indexed) in the background, or with `rebuild_for`
-        rebuild the index for that model (`Library.reindex`); False if a run is going."""
+        rebuild the index for that model (`Library.reindex`); False if a run is going.
+        `read_text` is `Library.index`'s: the index's text setting from this run on (None keeps it)."""
         with self._guard:
             if self._running:
                 return False
             self._running = True
             self._cancel = threading.Event()
             self._progress = self._report = self._error = None
-        threading.Thread(target=self._run, args=(open_library, folders, rebuild_for, self._cancel), name="pixseek-index",
-                         daemon=True).start()
+        threading.Thread(target=self._run, args=(open_library, folders, rebuild_for, read_text, self._cancel),
+                         name="pixseek-index", daemon=True).start()
         return True
 
     def cancel(self) -> None:
@@ -62,14 +64,14 @@ class IndexJob:
         self._progress = progress
 
     def _run(self, open_library: Callable[[], Library], folders: list[str] | None, rebuild_for: str | None,
-             cancel: threading.Event) -> None:
+             read_text: bool | None, cancel: threading.Event) -> None:
         report = error = None
         try:
             with open_library() as library:
                 if rebuild_for:
                     report = library.reindex(rebuild_for, folders, progress=self._on_progress, cancel=cancel)
                 else:
-                    report = library.index(folders, progress=self._on_progress, cancel=cancel)
+                    report = library.index(folders, progress=self._on_progress, cancel=cancel, read_text=read_text)
         except PixseekError as exc:
             error = str(exc)
         except Exception as exc:  # the thread is the boundary: the page gets one line, the log the rest

@@ -30,6 +30,11 @@ def _typed_folders() -> list[str]:
     return [line.strip() for line in st.session_state.get(FOLDERS_KEY, "").splitlines() if line.strip()]
 
 
+def _read_text(cfg: state.Config, job: IndexJob, on: bool) -> None:
+    """Toggle callback: a run that keeps the new setting, and reads the photos' words when it is on."""
+    job.start(partial(state.open_library, cfg), None, read_text=on)
+
+
 def _start(cfg: state.Config, job: IndexJob, typed: bool) -> None:
     """Button callback: it runs before the page is drawn, so the progress bar shows at once."""
     folders = _typed_folders() if typed else None
@@ -142,6 +147,12 @@ def _index_status(cfg: state.Config, job: IndexJob, current: JobState) -> None:
     st.markdown(f"**Model:** {escape(status.model_id)}{warning}  \n**Images:** {status.images:,}  \n"
                 f"**Last update:** {_when(status.last_update)}")
     _model_mismatch(cfg, job, status.model_id, current.running)
+    # No key: the toggle shows the index's own setting on every draw (another tab or process may change it).
+    st.toggle("Read the words in photos", value=status.reads_text, disabled=current.running, on_change=_read_text,
+              args=(cfg, job, not status.reads_text),
+              help="Words written in photos (signs, receipts, screenshots) become searchable under "
+                   "'The photo says'. Turned off, no photo is read; words already read stay.")
+    st.caption(f"Text: {status.text_read:,} photos read, {status.text_found:,} with words")
     if folders:
         st.markdown("**Folders in the index**")
         for index, folder in enumerate(folders):
