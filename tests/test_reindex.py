@@ -42,9 +42,12 @@ def test_another_model_is_refused_with_what_to_do(indexed):
     assert result.stderr.count("\n") == 1 and "`pixseek index --model other --reindex`" in result.stderr
 
 
-def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path):
+def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path, monkeypatch):
+    """... and the owner's settings: reading text turned off stays off (it fell back to the default)."""
+    monkeypatch.setenv("PIXSEEK_READ_TEXT", "yes")
     cancel = threading.Event()
     with Library.open(indexed) as library:
+        library.index(read_text=False)
         report = library.reindex("other", progress=lambda p: p.done >= 32 and cancel.set(), cancel=cancel)
         assert report.cancelled
         # The old index is untouched and searchable; the rebuild waits beside it.
@@ -59,21 +62,13 @@ def test_interrupted_rebuild_keeps_the_old_index_and_resumes(indexed, tmp_path):
         report = library.reindex("other")
         assert not report.cancelled and report.indexed == 80 - done_before  # resumed, not restarted
         assert library.model_id == NEW and library.status().images == 80
+        assert report.text_read == 0 and not library.status().reads_text
         first = str(tmp_path / "photos" / "07.jpg")
         best = library.search(first, k=1)[0]
         assert best.path == first and best.score > 0.999
     assert not staging_dir(indexed).exists()
     with Library.open(indexed, model="other") as reopened:
         assert reopened.status().consistent
-
-
-def test_a_rebuild_keeps_the_indexs_text_setting(indexed, monkeypatch):
-    """Reading text turned off stays off in the rebuilt index (it went back to the default)."""
-    monkeypatch.setenv("PIXSEEK_READ_TEXT", "yes")
-    with Library.open(indexed) as library:
-        library.index(read_text=False)
-        report = library.reindex("other")
-        assert library.model_id == NEW and report.text_read == 0 and not library.status().reads_text
 
 
 def test_searches_during_a_rebuild_answer_from_the_old_index(indexed):
