@@ -1,0 +1,156 @@
+"""A video's moments: the frames worth embedding, decoded with PyAV (FFmpeg in its wheel).
+
+Keyframes alone are decoded where they suffice (`skip_frame = "NONKEY"`: a phone's clip has one
+every second or two, and libx264 puts one at each cut), which is several times faster than
+decoding every frame. A keyframe becomes a moment when the scene changed since the last moment
+(the mean difference of tiny grey pictures) or `MAX_GAP` seconds passed; never two moments
+closer than `MIN_GAP`. A video whose keyframes are further apart than twice `MAX_GAP` (a screen
+recording, an encoder with long GOPs) switches to decoding every frame, sampled by the same rule.
+Each moment is handed over upright (the display matrix's rotation applied) and scaled by FFmpeg
+to the short side the model needs, so a 4K or 8K frame never reaches Python at full size. One
+frame at a time is held, whatever the length: memory does not grow with the video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+from pixseek.environment import number
+from pixseek.errors import ImageError
+
+MAX_GAP = 4.0  # seconds between moments at most (PIXSEEK_VIDEO_GAP)
+MIN_GAP = 0.5  # seconds between moments at least, however often the scene changes
+SCENE = 0.12  # mean absolute difference (0..1) of tiny grey pictures that counts as a new scene
+TINY = (32, 18)  # the tiny picture compared for scene changes
+ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
+             180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
+
+
+def max_gap() -> float:
+    return number("PIXSEEK_VIDEO_GAP", MAX_GAP, minimum=MIN_GAP, kind=float)
+
+
+@dataclass(frozen=True)
+class Moment:
+    seconds: float  # from the start of the video
+    image: Image.Image  # upright RGB, its short side the size asked for (or the frame's, if smaller)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float  # seconds (0 when the container does not say)
+    width: int  # as coded (a moment's picture is upright: the pass turns these to match it)
+    height: int
+    tags: dict[str, str]  # the container's and the video stream's metadata, lower-case keys
+
+
+def open_video(path: str) -> Any:
+    """The container of a video file with a video stream, or an ImageError saying why not."""
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise ImageError("not a readable video", _short(error)) from None
+    if not container.streams.video:
+        container.close()
+        raise ImageError("no video stream", "an audio-only or empty container")
+    return container
+
+
+def video_info(container: Any) -> VideoInfo:
+    stream = container.streams.video[0]
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    width, height = stream.codec_context.width, stream.codec_context.height
+    tags = {str(k).lower(): str(v) for k, v in {**dict(stream.metadata), **dict(container.metadata)}.items()}
+    return VideoInfo(duration, int(width or 0), int(height or 0), tags)
+
+
+def moments(container: Any, min_side: int, start: float = 0.0, deadline: float | None = None) -> Iterator[Moment]:
+    """The moments of the video from `start` seconds on (see the module's docstring), until
+    its end or the `deadline` (time.monotonic()). A decoding error ends them where it happens
+    (a truncated file keeps the moments before the damage); ImageError if none came before it."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    context = stream.codec_context
+    context.skip_frame = "NONKEY"
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    if start > 0:
+        container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
+    gap = max_gap()
+    taken: float | None = None
+    seen: float | None = None
+    last_tiny: np.ndarray | None = None
+    every_frame = False
+    found = 0
+    try:
+        for frame in container.decode(stream):
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            if frame.time is None:
+                continue
+            t = float(frame.time) - origin
+            if start > 0 and t <= start:  # a resumed video: its moment at `start` is stored
+                continue
+            if not every_frame and seen is not None and t - seen > 2 * gap:  # keyframes too far apart
+                context.skip_frame = "DEFAULT"
+                every_frame = True
+            seen = t
+            tiny = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray().astype(np.float32) / 255
+            due = taken is None or t - taken >= gap
+            changed = (taken is not None and last_tiny is not None and t - taken >= MIN_GAP
+                       and float(np.abs(tiny - last_tiny).mean()) > SCENE)
+            if due or changed:
+                yield Moment(t, upright(frame, min_side))
+                taken, last_tiny = t, tiny
+                found += 1
+    except av.FFmpegError as error:
+        if not found and start == 0:
+            raise ImageError("undecodable video", _short(error)) from None
+
+
+def frame_at(container: Any, seconds: float, min_side: int) -> Image.Image:
+    """The frame shown at `seconds` (the last one at or before it), upright, for a moment's thumbnail."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    container.seek(int((max(seconds, 0.0) + origin) / stream.time_base), stream=stream, backward=True)
+    chosen = None
+    try:
+        for frame in container.decode(stream):
+            if chosen is not None and frame.time is not None and float(frame.time) - origin > seconds + 1e-3:
+                break
+            chosen = frame
+    except av.FFmpegError as error:
+        if chosen is None:
+            raise ImageError("undecodable video", _short(error)) from None
+    if chosen is None:
+        raise ImageError("no frame at that time", f"{seconds:g} s")
+    return upright(chosen, min_side)
+
+
+def upright(frame: Any, min_side: int) -> Image.Image:
+    """The frame as an upright RGB picture whose short side is `min_side` (or less, when smaller)."""
+    width, height = frame.width, frame.height
+    scale = min_side / min(width, height)
+    if scale < 1:
+        frame = frame.reformat(width=max(2, round(width * scale)), height=max(2, round(height * scale)),
+                               format="rgb24", interpolation="AREA")
+    image: Image.Image = frame.to_image()
+    turn = ROTATIONS.get(int(round(getattr(frame, "rotation", 0) or 0)))
+    return image.transpose(turn) if turn is not None else image
+
+
+def _short(error: BaseException) -> str:
+    """FFmpeg's message without its errno prefix and file name."""
+    text = getattr(error, "strerror", None) or str(error)
+    return " ".join(str(text).split())[:200]
