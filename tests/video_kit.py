@@ -21,7 +21,7 @@ def make_clip(path: Path, scenes: Sequence[Image.Image], seconds: float = 3.0, s
               gop: int | None = None) -> list[tuple[float, float]]:
     """Write a clip of `scenes`, each shown `seconds`; returns each scene's (start, end) in seconds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options={"movflags": "use_metadata_tags"} if tags else None) as container:
         for key, value in (tags or {}).items():
             container.metadata[key] = value
         stream = container.add_stream(codec, rate=fps)

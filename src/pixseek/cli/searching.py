@@ -10,6 +10,7 @@ import sys
 from pixseek.cli.opening import open_library, search_filters, search_query, within_folder
 from pixseek.cli.output import note
 from pixseek.engine.query import DEFAULT_K
+from pixseek.engine.results import SearchResult
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(json.dumps([r.to_dict() for r in results]))
             return 0
         if args.null:  # each result ends with NUL, as `find -print0`: any file name survives
-            lines = (r.path if args.paths_only else f"{r.score:.4f}\t{r.path}" for r in results)
+            lines = (r.path if args.paths_only else _line(r) for r in results)
             sys.stdout.write("".join(f"{line}\0" for line in lines))
             return 0
         if not results:
@@ -48,10 +49,16 @@ def cmd_search(args: argparse.Namespace) -> int:
             print_results(results, library.thumbnail)
         else:
             for result in results:
-                print(f"{result.score:.4f}\t{result.path}")
+                print(_line(result))
                 for line in result.text:  # the words that matched, under the photo that says them
                     print(f"\tsays: {line.text}")
     return 0
+
+
+def _line(result: SearchResult) -> str:
+    """score<TAB>path, and for a video <TAB>the second of its best moment."""
+    moment = f"\t{result.seconds:.1f}" if result.seconds is not None else ""
+    return f"{result.score:.4f}\t{result.path}{moment}"
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -90,6 +97,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("--place", metavar="NAME", help="taken in a town, region or country whose name contains NAME")
     p.add_argument("--near", metavar="LAT,LON", help="taken within --radius of this position (degrees)")
     p.add_argument("--radius", metavar="DIST", help="with --near: 5km (the default), 500m, 2mi")
+    p.add_argument("--type", dest="media", choices=["photo", "video"],
+                   help="only photos, or only videos (a video is one result, at its best moment's second)")
     p.add_argument("--sort", choices=["score", "date"], default="score",
                    help="best first (score, the default) or oldest first (date) among the top K")
     p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")

@@ -199,6 +199,26 @@ class IndexedFile:
 
 
 @dataclass(frozen=True)
+class IndexedVideo:
+    """One video in the index, as the faces may show it."""
+
+    id: int
+    path: str
+    size: int  # bytes
+    modified: float  # the file's mtime when it was indexed, seconds since the epoch
+    duration: float  # seconds
+    width: int  # upright, as its moments are
+    height: int
+    moments: int  # moments stored
+    complete: bool  # False while the video pass has read only part of it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "size": self.size, "modified": self.modified,
+                "duration": round(self.duration, 3), "width": self.width, "height": self.height,
+                "moments": self.moments, "complete": self.complete}
+
+
+@dataclass(frozen=True)
 class Status:
     index_dir: str
     model_id: str

@@ -19,8 +19,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -31,7 +32,7 @@ from pixseek.files import VIDEO_EXTENSIONS, FileEntry, scan
 from pixseek.places import name_places
 from pixseek.signals.video import VideoRow, VideoRows
 from pixseek.store.catalog import Catalog
-from pixseek.video.frames import Moment, moments, open_video, video_info
+from pixseek.video.frames import Moment, moments, open_video, upright, video_info
 from pixseek.video.info import video_metadata
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class VideoPass:
             return
         with container:
             info = video_info(container)
+            turned = _turned(container, info.width, info.height)
             metadata = video_metadata(info.tags, info.width, info.height, entry.mtime_ns)
             place = None
             if metadata.latitude is not None and metadata.longitude is not None:
@@ -132,6 +134,8 @@ class VideoPass:
             with self.writer.transaction():
                 video = self.rows.start(entry.path, entry.size, entry.mtime_ns, content, info.duration, metadata,
                                         place, self.rows.next_generation())
+                if turned:
+                    self.rows.turn(video)
         self._read(entry, video, 0.0)
 
     def _copy(self, entry: FileEntry, content: bytes, stored: VideoRow) -> None:
@@ -160,7 +164,7 @@ class VideoPass:
             try:
                 for moment in moments(container, self._min_side(), start, deadline):
                     if moment.seconds >= part_end and pending:
-                        reached = self._commit(video, pending, moment.seconds, False)
+                        reached = self._commit(video, pending, pending[-1].seconds, False)
                         pending, part_end = [], moment.seconds + self.part
                     pending.append(moment)
                     if self.cancel is not None and self.cancel.is_set():
@@ -218,3 +222,26 @@ def index_videos(writer: Catalog, encoder: Callable[[], Encoder], roots: list[st
     if report.cancelled:
         return
     VideoPass(writer, encoder, report, progress, cancel).run(roots, include_hidden)
+
+
+def _turned(container: Any, width: int, height: int) -> bool:
+    """Whether the video's frames are shown turned a quarter (its first frame, upright, is)."""
+    try:
+        first = next(container.decode(container.streams.video[0]), None)
+    except av.FFmpegError:
+        return False
+    if first is None:
+        return False
+    image = upright(first, 16)
+    return (image.width > image.height) != (width > height) and width != height
+
+
+def remove_videos(writer: Catalog, folders: list[str]) -> int:
+    """Videos under `folders` leave the index (a folder removed from it); returns how many."""
+    rows = VideoRows(writer.connection)
+    gone = [v.id for v in rows.under(folders).values()]
+    with writer.transaction():
+        rows.delete(gone)
+        rows.forget_skipped(p for p in rows.skipped() if p.startswith(tuple(os.path.join(f, "") for f in folders)))
+        rows.next_generation()
+    return len(gone)

@@ -136,7 +136,7 @@ def ingest(index: OpenIndex, folder: Path | str) -> IngestReport:
 
 def remove(index: OpenIndex, folder: str | os.PathLike[str]) -> int:
     path = folders.indexed_folder(index, folder, around=False)
-    return write(index, lambda writer: writer.remove_roots([path]))
+    return write(index, lambda writer: writer.remove_roots([path]) + video_pass.remove_videos(writer, [path]))
 
 
 def set_vector_index(index: OpenIndex, kind: str) -> None:

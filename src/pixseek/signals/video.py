@@ -136,6 +136,14 @@ CREATE TABLE IF NOT EXISTS video_skipped (
         self.db.execute("UPDATE videos SET done = ?, complete = ?, gen = ? WHERE id = ?",
                         (done, int(complete), generation, video))
 
+    def turn(self, video: int) -> None:
+        """Swap a video's stored width and height (its frames are shown turned a quarter)."""
+        meta = self.db.execute("SELECT meta FROM videos WHERE id = ?", (video,)).fetchone()
+        if meta and meta[0]:
+            found = json.loads(meta[0])
+            found["width"], found["height"] = found["height"], found["width"]
+            self.db.execute("UPDATE videos SET meta = ? WHERE id = ?", (json.dumps(found), video))
+
     def copy_moments(self, source: int, target: int, generation: int) -> None:
         self.db.execute("INSERT INTO moments (video, seconds, vector, gen) "
                         "SELECT ?, seconds, vector, ? FROM moments WHERE video = ? ORDER BY seconds",

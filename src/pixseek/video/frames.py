@@ -99,13 +99,14 @@ def moments(container: Any, min_side: int, start: float = 0.0, deadline: float |
             if frame.time is None:
                 continue
             t = float(frame.time) - origin
-            if start > 0 and t <= start:  # a resumed video: its moment at `start` is stored
+            tiny = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray().astype(np.float32) / 255
+            if start > 0 and t <= start + 1e-6:  # a resumed video: its moment at `start` is stored; go on from it
+                taken, last_tiny, seen = start, tiny, t
                 continue
             if not every_frame and seen is not None and t - seen > 2 * gap:  # keyframes too far apart
                 context.skip_frame = "DEFAULT"
                 every_frame = True
             seen = t
-            tiny = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray().astype(np.float32) / 255
             due = taken is None or t - taken >= gap
             changed = (taken is not None and last_tiny is not None and t - taken >= MIN_GAP
                        and float(np.abs(tiny - last_tiny).mean()) > SCENE)
