@@ -300,3 +300,30 @@ def test_the_cli_prints_the_second_of_a_videos_moment(home, tmp_path, collection
     wrong = subprocess.run([sys.executable, "-m", "pixseek.cli", "search", "x", "--type", "audio"],
                            capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
     assert wrong.returncode == 2 and "photo" in wrong.stderr
+
+
+def test_the_desktop_results_page_plays_a_video_from_its_moment(collection, tmp_path):
+    from html.parser import HTMLParser
+
+    from pixseek.desktop import results_page
+
+    library, truth, _, _ = collection
+    photo, (clip, _) = next(iter(truth.items()))
+    query = build_query([image_term(str(photo))])
+    results = library.search(query, k=10)
+    page = results_page.write(tmp_path, query, results, SearchFilters(), library.thumbnail, library.video_thumbnail)
+
+    class Videos(HTMLParser):
+        found: list[dict] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "video":
+                self.found.append(dict(attrs))
+
+    parser = Videos()
+    parser.feed(page.read_text(encoding="utf-8"))
+    videos = [r for r in results if r.is_video]
+    assert len(parser.found) == len(videos) == CLIPS
+    first = parser.found[0]
+    assert first["src"] == f"{results_page.file_uri(videos[0].path)}#t={videos[0].seconds:.1f}"
+    assert first["poster"].startswith("data:image/jpeg;base64,")
