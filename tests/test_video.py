@@ -327,3 +327,29 @@ def test_the_desktop_results_page_plays_a_video_from_its_moment(collection, tmp_
     first = parser.found[0]
     assert first["src"] == f"{results_page.file_uri(videos[0].path)}#t={videos[0].seconds:.1f}"
     assert first["poster"].startswith("data:image/jpeg;base64,")
+
+
+def test_unusual_but_valid_videos_are_indexed_in_the_right_scenes(home, tmp_path):
+    """Variable frame rate, 10-bit HEVC, one keyframe only (every frame decoded), MPEG-4 in AVI and 3GP."""
+    import av
+
+    folder = tmp_path / "lib"
+    photos = [Image.open(p) for p in scene_photos(3)]
+    spans = {
+        "ten-bit.mkv": make_clip(folder / "ten-bit.mkv", photos, codec="libx265", pix_fmt="yuv420p10le"),
+        "one-keyframe.mp4": make_clip(folder / "one-keyframe.mp4", photos, gop=10_000, seconds=6.0),
+        "old.avi": make_clip(folder / "old.avi", photos, codec="mpeg4"),
+        "phone.3gp": make_clip(folder / "phone.3gp", photos, codec="mpeg4", size=(176, 144)),
+        "vfr.mp4": make_clip(folder / "vfr.mp4", photos, variable=True),
+    }
+    with opened(home, tmp_path / "index") as library:
+        report = library.index([folder])
+        assert report.videos_indexed == len(spans) and not report.skipped, report.describe()
+        for name, clip_spans in spans.items():
+            for photo, (start, end) in zip(scene_photos(3), clip_spans):
+                found = library.search(build_query([image_term(str(photo))]), k=1,
+                                       filters=SearchFilters.parse(folder=str(folder)))
+                hits = [r for r in library.search(build_query([image_term(str(photo))]), k=10) if r.path.endswith(name)]
+                assert hits and start <= hits[0].seconds < end, (name, start, end, hits[0].seconds if hits else None)
+                assert found
+    assert av  # the codecs came from PyAV's own FFmpeg

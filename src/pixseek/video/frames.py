@@ -4,8 +4,9 @@ Keyframes alone are decoded where they suffice (`skip_frame = "NONKEY"`: a phone
 every second or two, and libx264 puts one at each cut), which is several times faster than
 decoding every frame. A keyframe becomes a moment when the scene changed since the last moment
 (the mean difference of tiny grey pictures) or `MAX_GAP` seconds passed; never two moments
-closer than `MIN_GAP`. A video whose keyframes are further apart than twice `MAX_GAP` (a screen
-recording, an encoder with long GOPs) switches to decoding every frame, sampled by the same rule.
+closer than `MIN_GAP`. Where keyframes turn out further apart than twice `MAX_GAP` (a screen
+recording, an encoder with long GOPs), that stretch is decoded again frame by frame, sampled by
+the same rule.
 Each moment is handed over upright (the display matrix's rotation applied) and scaled by FFmpeg
 to the short side the model needs, so a 4K or 8K frame never reaches Python at full size. One
 frame at a time is held, whatever the length: memory does not grow with the video.
@@ -75,48 +76,81 @@ def video_info(container: Any) -> VideoInfo:
     return VideoInfo(duration, int(width or 0), int(height or 0), tags)
 
 
+class _Sampler:
+    """Which decoded frames become moments: the first, then a scene change or `gap` seconds on."""
+
+    def __init__(self, gap: float, min_side: int):
+        self.gap, self.min_side = gap, min_side
+        self.taken: float | None = None  # the last moment's time
+        self.tiny: np.ndarray | None = None  # the last moment's tiny picture
+        self.seen: float | None = None  # the last frame's time
+        self.found = 0
+
+    def resume(self, start: float, frame: Any) -> None:
+        """Go on from the stored moment at `start` (its frame, decoded again)."""
+        self.taken, self.tiny, self.seen = start, _tiny(frame), start
+
+    def offer(self, t: float, frame: Any) -> Moment | None:
+        self.seen = t
+        tiny = _tiny(frame)
+        due = self.taken is None or t - self.taken >= self.gap
+        changed = (self.taken is not None and self.tiny is not None and t - self.taken >= MIN_GAP
+                   and float(np.abs(tiny - self.tiny).mean()) > SCENE)
+        if not (due or changed):
+            return None
+        self.taken, self.tiny = t, tiny
+        self.found += 1
+        return Moment(t, upright(frame, self.min_side))
+
+
 def moments(container: Any, min_side: int, start: float = 0.0, deadline: float | None = None) -> Iterator[Moment]:
     """The moments of the video from `start` seconds on (see the module's docstring), until
-    its end or the `deadline` (time.monotonic()). A decoding error ends them where it happens
-    (a truncated file keeps the moments before the damage); ImageError if none came before it."""
+    its end or the `deadline` (time.monotonic()). Where keyframes turn out more than twice the
+    gap apart (or the last one is that far from the end), that stretch is decoded again frame by
+    frame. A decoding error ends the moments where it happens (a truncated file keeps those
+    before the damage); ImageError if none came before it."""
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    context = stream.codec_context
-    context.skip_frame = "NONKEY"
     origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    if start > 0:
-        container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
-    gap = max_gap()
-    taken: float | None = None
-    seen: float | None = None
-    last_tiny: np.ndarray | None = None
-    every_frame = False
-    found = 0
+    duration = float(stream.duration * stream.time_base) if stream.duration is not None else 0.0
+    sampler = _Sampler(max_gap(), min_side)
+    every_frame, position, resuming = False, start, start > 0
     try:
-        for frame in container.decode(stream):
-            if deadline is not None and time.monotonic() > deadline:
+        while True:
+            stream.codec_context.skip_frame = "DEFAULT" if every_frame else "NONKEY"
+            if position > 0 or every_frame:
+                container.seek(int((position + origin) / stream.time_base), stream=stream, backward=True)
+            sparse: float | None = None
+            for frame in container.decode(stream):
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                if frame.time is None:
+                    continue
+                t = float(frame.time) - origin
+                if (position > 0 or every_frame) and t <= position + 1e-6:  # stored already, or read just now
+                    if resuming:
+                        sampler.resume(position, frame)
+                    continue
+                if not every_frame and sampler.seen is not None and t - sampler.seen > 2 * sampler.gap:
+                    sparse = sampler.seen
+                    break
+                moment = sampler.offer(t, frame)
+                if moment is not None:
+                    yield moment
+            else:
+                if not every_frame and sampler.seen is not None and duration - sampler.seen > 2 * sampler.gap:
+                    sparse = sampler.seen
+            if sparse is None:
                 return
-            if frame.time is None:
-                continue
-            t = float(frame.time) - origin
-            tiny = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray().astype(np.float32) / 255
-            if start > 0 and t <= start + 1e-6:  # a resumed video: its moment at `start` is stored; go on from it
-                taken, last_tiny, seen = start, tiny, t
-                continue
-            if not every_frame and seen is not None and t - seen > 2 * gap:  # keyframes too far apart
-                context.skip_frame = "DEFAULT"
-                every_frame = True
-            seen = t
-            due = taken is None or t - taken >= gap
-            changed = (taken is not None and last_tiny is not None and t - taken >= MIN_GAP
-                       and float(np.abs(tiny - last_tiny).mean()) > SCENE)
-            if due or changed:
-                yield Moment(t, upright(frame, min_side))
-                taken, last_tiny = t, tiny
-                found += 1
+            every_frame, position, resuming = True, sparse, False  # keyframes too far apart: every frame
     except av.FFmpegError as error:
-        if not found and start == 0:
+        if not sampler.found and start == 0:
             raise ImageError("undecodable video", _short(error)) from None
+
+
+def _tiny(frame: Any) -> np.ndarray:
+    tiny: np.ndarray = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray()
+    return tiny.astype(np.float32) / 255
 
 
 def frame_at(container: Any, seconds: float, min_side: int) -> Image.Image:
