@@ -353,3 +353,21 @@ def test_unusual_but_valid_videos_are_indexed_in_the_right_scenes(home, tmp_path
                 assert hits and start <= hits[0].seconds < end, (name, start, end, hits[0].seconds if hits else None)
                 assert found
     assert av  # the codecs came from PyAV's own FFmpeg
+
+
+def test_duplicates_know_a_video_its_copy_and_its_trimmed_copy(home, tmp_path):
+    folder = tmp_path / "lib"
+    scenes = [Image.open(p) for p in scene_photos(7)]
+    make_clip(folder / "original.mp4", scenes[:4])
+    make_clip(folder / "trimmed.mp4", scenes[1:4], size=(256, 192))  # cut and re-encoded smaller
+    make_clip(folder / "other.mp4", scenes[4:7])
+    (folder / "backup").mkdir()
+    shutil.copy(folder / "original.mp4", folder / "backup" / "original.mp4")
+    with opened(home, tmp_path / "index") as library:
+        library.index([folder])
+        groups = [g for g in library.duplicates() if g.photos[0].path.endswith(".mp4")]
+        assert len(groups) == 1, [g.describe() for g in groups]
+        names = [os.path.relpath(p.path, folder) for p in groups[0].photos]
+        assert sorted(names[:2]) == ["backup/original.mp4", "original.mp4"] and names[2] == "trimmed.mp4"
+        exact = [p.same_as_best for p in groups[0].photos]
+        assert exact == [True, True, False] and 0.6 <= groups[0].photos[2].similarity <= 1

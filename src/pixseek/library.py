@@ -20,13 +20,14 @@ from typing import BinaryIO
 import numpy as np
 
 from pixseek import containment
-from pixseek.engine import duplicates, folders, photos, searching, status, text_pass, videos, writes
+from pixseek.engine import (duplicates, folders, photos, searching, status, text_pass, video_duplicates, videos,
+                            writes)
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.opening import OtherModel, close_index, index_exists, open_index
 from pixseek.engine.query import DEFAULT_K, Query
-from pixseek.engine.results import (ChangeSummary, DuplicateGroup, FolderInfo, IndexedFile, IndexedVideo, IndexReport,
-                                    IngestReport, ProgressCallback, SearchResult, Status)
+from pixseek.engine.results import (DEFAULT_THRESHOLD, ChangeSummary, DuplicateGroup, FolderInfo, IndexedFile,
+                                    IndexedVideo, IndexReport, IngestReport, ProgressCallback, SearchResult, Status)
 from pixseek.engine.storage import storage_errors
 from pixseek.filters import SearchFilters
 from pixseek.model import Encoder, find_bundle
@@ -176,8 +177,10 @@ class Library:
 
     def duplicates(self, threshold: float | None = None, folder: str | None = None) -> list[DuplicateGroup]:
         """Groups of exact copies and near-duplicates (see engine/duplicates.py), each best copy
-        first, largest groups first; `threshold` is the CLIP cosine a near-duplicate needs."""
-        return duplicates.find(self._index, threshold, folder)
+        first, largest groups first; `threshold` is the CLIP cosine a near-duplicate needs. Then
+        groups of videos (a video and its copies, trimmed or re-encoded: engine/video_duplicates.py)."""
+        found = duplicates.find(self._index, threshold, folder)
+        return found + video_duplicates.find(self._index, threshold or DEFAULT_THRESHOLD, folder)
 
     # -- folders and photos -----------------------------------------------------------------
 

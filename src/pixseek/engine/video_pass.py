@@ -29,6 +29,7 @@ from pixseek.engine.results import IndexReport, Progress, ProgressCallback
 from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import VIDEO_EXTENSIONS, FileEntry, scan
+from pixseek.images import perceptual_hash
 from pixseek.places import name_places
 from pixseek.signals.video import VideoRow, VideoRows
 from pixseek.store.catalog import Catalog
@@ -188,7 +189,8 @@ class VideoPass:
         vectors = self._embed([m.image for m in found]) if found else np.zeros((0, 0), np.float32)
         with self.writer.transaction():
             generation = self.rows.next_generation()
-            self.rows.write([(video, [(m.seconds, v) for m, v in zip(found, vectors)])], generation)
+            self.rows.write([(video, [(m.seconds, v, perceptual_hash(m.image)) for m, v in zip(found, vectors)])],
+                            generation)
             self.rows.progress(video, reached, complete, generation)
         return reached
 

@@ -60,7 +60,7 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'videos', {VIDEO_IDS - 1}
 CREATE INDEX IF NOT EXISTS videos_hash ON videos (hash);
 CREATE TABLE IF NOT EXISTS moments (
     id INTEGER PRIMARY KEY AUTOINCREMENT, video INTEGER NOT NULL, seconds REAL NOT NULL,
-    vector BLOB NOT NULL, gen INTEGER NOT NULL
+    vector BLOB NOT NULL, phash INTEGER, gen INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS moments_video ON moments (video, seconds);
 CREATE TABLE IF NOT EXISTS video_skipped (
@@ -71,9 +71,9 @@ CREATE TABLE IF NOT EXISTS video_skipped (
     # -- the seam (the catalog deletes a file's rows by its id: video ids are never photo ids)
 
     def write(self, rows: Sequence[tuple[int, Any]], generation: int) -> None:
-        """(video id, [(seconds, vector), ...]) pairs: moments added to their videos."""
-        self.db.executemany("INSERT INTO moments (video, seconds, vector, gen) VALUES (?, ?, ?, ?)",
-                            [(i, float(s), _blob(v), generation) for i, found in rows for s, v in found])
+        """(video id, [(seconds, vector, perceptual hash), ...]) pairs: moments added to their videos."""
+        self.db.executemany("INSERT INTO moments (video, seconds, vector, phash, gen) VALUES (?, ?, ?, ?, ?)",
+                            [(i, float(s), _blob(v), _signed(h), generation) for i, found in rows for s, v, h in found])
 
     def read(self, ids: Iterable[int]) -> dict[int, Any]:
         """Video id -> the seconds of its moments, in order."""
@@ -145,8 +145,8 @@ CREATE TABLE IF NOT EXISTS video_skipped (
             self.db.execute("UPDATE videos SET meta = ? WHERE id = ?", (json.dumps(found), video))
 
     def copy_moments(self, source: int, target: int, generation: int) -> None:
-        self.db.execute("INSERT INTO moments (video, seconds, vector, gen) "
-                        "SELECT ?, seconds, vector, ? FROM moments WHERE video = ? ORDER BY seconds",
+        self.db.execute("INSERT INTO moments (video, seconds, vector, phash, gen) "
+                        "SELECT ?, seconds, vector, phash, ? FROM moments WHERE video = ? ORDER BY seconds",
                         (target, generation, source))
 
     def move(self, video: int, path: str, mtime_ns: int) -> None:
@@ -167,12 +167,17 @@ CREATE TABLE IF NOT EXISTS video_skipped (
 
     def all_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(video ids, seconds, vectors) of every moment, for the in-memory moment index."""
-        rows = self.db.execute("SELECT video, seconds, vector FROM moments ORDER BY video, seconds").fetchall()
+        rows = self.db.execute("SELECT video, seconds, vector FROM moments ORDER BY video, seconds, id").fetchall()
         dim = int(self.db.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()[0])
         vectors = (np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
                    if rows else np.zeros((0, dim), dtype=np.float32))
         return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float64),
                 vectors)
+
+    def moment_hashes(self) -> np.ndarray:
+        """The perceptual hash of every moment (uint64), in all_moments' order."""
+        rows = self.db.execute("SELECT phash FROM moments ORDER BY video, seconds, id").fetchall()
+        return np.array([(r[0] or 0) & (2**64 - 1) for r in rows], dtype=np.uint64)
 
     def moment_vector(self, video: int, seconds: float) -> np.ndarray | None:
         """The stored vector of the video's moment nearest `seconds`."""
@@ -208,6 +213,11 @@ def _video(row: tuple[Any, ...]) -> VideoRow:
 
 def _json(value: PhotoMetadata | Place | None) -> str | None:
     return json.dumps(value.__dict__) if value is not None else None
+
+
+def _signed(value: int) -> int:
+    """A 64-bit hash as SQLite's signed integer."""
+    return value - 2**64 if value >= 2**63 else value
 
 
 def _blob(vector: np.ndarray) -> bytes:
