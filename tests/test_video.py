@@ -73,6 +73,9 @@ def collection(home):
 def test_a_search_by_a_scenes_photo_lands_in_that_scene_and_a_clip_takes_one_place(collection):
     library, truth, report, _ = collection
     assert report.videos_indexed == CLIPS and report.indexed == 4, report.describe()
+    status = library.status()
+    assert (status.videos, status.images) == (CLIPS, 4) and status.video_seconds == pytest.approx(CLIPS * 9, abs=1)
+    assert status.video_moments >= CLIPS * SCENES_PER_CLIP and status.consistent
     right = 0
     for photo, (clip, (start, end)) in truth.items():
         results = library.search(build_query([image_term(str(photo))]), k=10)

@@ -236,6 +236,9 @@ class Status:
     reads_text: bool = True  # the text pass reads the words in photos (`pixseek index --no-text` turns it off)
     text_read: int = 0  # photos read for text by the current reader
     text_found: int = 0  # of them, those with any text
+    videos: int = 0  # videos indexed (docs/videos.md)
+    video_moments: int = 0  # their moments
+    video_seconds: float = 0.0  # their length, together
 
 
 DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another

@@ -133,3 +133,13 @@ def moment_vector(index: OpenIndex, video_id: int, seconds: float) -> np.ndarray
     if found is None:
         raise QueryError(f"no indexed video with id {video_id}; search again to get current ids")
     return found
+
+
+def video_counts(index: OpenIndex) -> tuple[int, int, float]:
+    """(videos, moments, seconds of video) in the index, for its status."""
+    try:
+        row = index.catalog.connection.execute(
+            "SELECT COUNT(*), COALESCE(SUM(duration), 0), (SELECT COUNT(*) FROM moments) FROM videos").fetchone()
+    except sqlite3.OperationalError:  # an index opened read-only before videos existed
+        return 0, 0, 0.0
+    return int(row[0]), int(row[2]), float(row[1])
