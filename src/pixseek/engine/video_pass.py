@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import av
 import numpy as np
@@ -42,8 +43,50 @@ if TYPE_CHECKING:
 PART_SECONDS = 60.0  # seconds of video committed per transaction (PIXSEEK_VIDEO_PART)
 BUDGET = 900.0  # wall seconds spent decoding one video at most (PIXSEEK_VIDEO_BUDGET)
 EMBED_BATCH = 16  # moments per encoder call
+AHEAD = 32  # moments decoded ahead of the ones being embedded
 STAGE = "reading videos"
 HASH_CHUNK = 1 << 20
+T = TypeVar("T")
+
+
+def ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """`items`, made in a thread of their own up to `depth` ahead of the consumer: the video is
+    decoded (FFmpeg releases the interpreter lock) while the moments before are embedded. The
+    thread stops when the consumer does; an error it meets is raised in the consumer."""
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put("error", error)
+
+    thread = threading.Thread(target=produce, name="pixseek-video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = waiting.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def file_hash(path: str) -> bytes:
@@ -163,7 +206,7 @@ class VideoPass:
         with container:
             duration = video_info(container).duration
             try:
-                for moment in moments(container, self._min_side(), start, deadline):
+                for moment in ahead(moments(container, self._min_side(), start, deadline), AHEAD):
                     if moment.seconds >= part_end and pending:
                         reached = self._commit(video, pending, pending[-1].seconds, False)
                         pending, part_end = [], moment.seconds + self.part

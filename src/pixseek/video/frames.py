@@ -30,6 +30,7 @@ MAX_GAP = 4.0  # seconds between moments at most (PIXSEEK_VIDEO_GAP)
 MIN_GAP = 0.5  # seconds between moments at least, however often the scene changes
 SCENE = 0.12  # mean absolute difference (0..1) of tiny grey pictures that counts as a new scene
 TINY = (32, 18)  # the tiny picture compared for scene changes
+LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"})
 ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
              180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
 
@@ -149,6 +150,14 @@ def moments(container: Any, min_side: int, start: float = 0.0, deadline: float |
 
 
 def _tiny(frame: Any) -> np.ndarray:
+    """The frame as TINY grey blocks (0..1): block means of every 4th luma sample of 8-bit YUV
+    frames, read in place (30x cheaper than FFmpeg scaling 4K down to 32x18), else FFmpeg's."""
+    if frame.format.name in LUMA_FIRST and frame.height >= 4 * TINY[1] and frame.width >= 4 * TINY[0]:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[::4, :plane.width:4]
+        rows, columns = luma.shape[0] // TINY[1], luma.shape[1] // TINY[0]
+        blocks = luma[:rows * TINY[1], :columns * TINY[0]].reshape(TINY[1], rows, TINY[0], columns)
+        return blocks.mean(axis=(1, 3), dtype=np.float32) / 255
     tiny: np.ndarray = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray()
     return tiny.astype(np.float32) / 255
 
