@@ -157,7 +157,8 @@ def _tiny(frame: Any) -> np.ndarray:
         luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[::4, :plane.width:4]
         rows, columns = luma.shape[0] // TINY[1], luma.shape[1] // TINY[0]
         blocks = luma[:rows * TINY[1], :columns * TINY[0]].reshape(TINY[1], rows, TINY[0], columns)
-        return blocks.mean(axis=(1, 3), dtype=np.float32) / 255
+        means: np.ndarray = blocks.mean(axis=(1, 3), dtype=np.float32) / 255
+        return means
     tiny: np.ndarray = frame.reformat(width=TINY[0], height=TINY[1], format="gray").to_ndarray()
     return tiny.astype(np.float32) / 255
 
