@@ -81,3 +81,9 @@ def test_more_like_this_from_a_moment_finds_that_moment_first(indexed):
 def test_a_view_of_a_video_that_left_the_index_says_so(indexed):
     at = _app(view=str(2**40 + 999), t="3")
     assert not at.get("video")
+
+
+def test_show_photos_or_videos(indexed):
+    assert {name for name, _ in _tiles(_app(q="x", k=5, type="video"))} == {"party.mp4"}
+    assert {name for name, _ in _tiles(_app(q="x", k=5, type="photo"))} == {"photo.jpg"}
+    assert {name for name, _ in _tiles(_app(q="x", k=5))} == {"photo.jpg", "party.mp4"}
