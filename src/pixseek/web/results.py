@@ -31,6 +31,7 @@ from pixseek.web.messages import escape
 
 THUMBNAIL_PX = 320
 DETAIL_PX = 1600
+MAX_PLAYED = 1 << 30  # bytes of a video the large view plays (Streamlit holds it in memory)
 COLUMNS = 5  # tiles a row at most
 TILE_MIN_PX = 100  # a tile's narrowest: three a row on a phone
 # Every thumbnail the same shape whatever the photo's, so the grid's rows line up.
@@ -149,6 +150,10 @@ def _video_detail(library: Library, video_id: int, at: float) -> None:
         st.error(escape(str(error)))
         return
     with opened:
+        if found.size > MAX_PLAYED:  # Streamlit serves what it is given from memory
+            st.info(f"This video is {found.size / 2**30:.1f} GB, too large to play here: open it from its folder "
+                    f"and go to {clock(at)}.")
+            return
         kind = mimetypes.guess_type(found.path)[0] or "video/mp4"
         st.video(opened.read(), format=kind, start_time=int(at))
     st.caption(f"from {clock(at)}")
