@@ -374,3 +374,18 @@ def test_duplicates_know_a_video_its_copy_and_its_trimmed_copy(home, tmp_path):
         assert sorted(names[:2]) == ["backup/original.mp4", "original.mp4"] and names[2] == "trimmed.mp4"
         exact = [p.same_as_best for p in groups[0].photos]
         assert exact == [True, True, False] and 0.6 <= groups[0].photos[2].similarity <= 1
+
+
+def test_a_video_past_its_decoding_budget_keeps_what_it_found(home, tmp_path, monkeypatch):
+    folder = tmp_path / "lib"
+    make_clip(folder / "long.mp4", [Image.open(p) for p in scene_photos(4)])
+    monkeypatch.setenv("PIXSEEK_VIDEO_BUDGET", "0")
+    with opened(home, tmp_path / "index") as library:
+        report = library.index([folder])
+        assert "decoding stopped after 0 s" in dict(report.skipped)[str(folder / "long.mp4")]
+        found = library.search("x", filters=SearchFilters.parse(media="video"))
+        assert [r.seconds for r in found] == [0.0] and library.video(found[0].id).moments == 1
+        monkeypatch.setenv("PIXSEEK_VIDEO_BUDGET", "abc")
+        (folder / "new").mkdir()
+        with pytest.raises(Exception, match="PIXSEEK_VIDEO_BUDGET='abc' is not a number"):
+            library.index([folder / "new"])

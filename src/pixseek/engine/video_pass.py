@@ -108,7 +108,7 @@ class VideoPass:
         self.progress = progress
         self.cancel = cancel
         self.part = number("PIXSEEK_VIDEO_PART", PART_SECONDS, minimum=1, kind=float)
-        self.budget = number("PIXSEEK_VIDEO_BUDGET", BUDGET, minimum=1, kind=float)
+        self.budget = number("PIXSEEK_VIDEO_BUDGET", BUDGET, minimum=0, kind=float)
         self.start = time.monotonic()
 
     def run(self, roots: list[str], include_hidden: bool) -> None:

@@ -123,8 +123,8 @@ def moments(container: Any, min_side: int, start: float = 0.0, deadline: float |
                 container.seek(int((position + origin) / stream.time_base), stream=stream, backward=True)
             sparse: float | None = None
             for frame in container.decode(stream):
-                if deadline is not None and time.monotonic() > deadline:
-                    return
+                if deadline is not None and sampler.found and time.monotonic() > deadline:
+                    return  # (a video keeps its first moment whatever the budget)
                 if frame.time is None:
                     continue
                 t = float(frame.time) - origin
