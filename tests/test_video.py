@@ -389,3 +389,14 @@ def test_a_video_past_its_decoding_budget_keeps_what_it_found(home, tmp_path, mo
         (folder / "new").mkdir()
         with pytest.raises(Exception, match="PIXSEEK_VIDEO_BUDGET='abc' is not a number"):
             library.index([folder / "new"])
+
+
+def test_the_mcp_search_tool_returns_a_videos_moment(collection):
+    from test_mcp import call, data, error, tool
+
+    library, truth, _, _ = collection
+    found = data(call(library.index_dir, tool("search", text="x", k=20, type="video")))["results"]
+    assert len(found) == CLIPS and all(r["type"] == "video" and r["seconds"] >= 0 for r in found)
+    photos = data(call(library.index_dir, tool("search", text="x", k=20, type="photo")))["results"]
+    assert len(photos) == 4 and not any("seconds" in r for r in photos)
+    assert "type" in error(call(library.index_dir, tool("search", text="x", type="audio")))
