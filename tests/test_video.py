@@ -400,3 +400,21 @@ def test_the_mcp_search_tool_returns_a_videos_moment(collection):
     photos = data(call(library.index_dir, tool("search", text="x", k=20, type="photo")))["results"]
     assert len(photos) == 4 and not any("seconds" in r for r in photos)
     assert "type" in error(call(library.index_dir, tool("search", text="x", type="audio")))
+
+
+def test_large_videos_decode_keyframes_two_seconds_apart_and_still_land_in_each_scene(home, tmp_path, monkeypatch):
+    from pixseek.video import frames
+
+    folder = tmp_path / "lib"
+    photos = scene_photos(4)
+    spans = make_clip(folder / "big.mp4", [Image.open(p) for p in photos], gop=6)  # a keyframe every 0.5 s
+    monkeypatch.setattr(frames, "LARGE", 0)  # these small frames count as 4K
+    decoded = []
+    real = frames._Sampler.offer
+    monkeypatch.setattr(frames._Sampler, "offer", lambda self, t, frame: decoded.append(t) or real(self, t, frame))
+    with opened(home, tmp_path / "index") as library:
+        library.index([folder])
+        assert decoded == [2.0 * i for i in range(6)]  # 24 keyframes, 6 decoded
+        for photo, (start, end) in zip(photos, spans):
+            best = library.search(build_query([image_term(str(photo))]), k=1)[0]
+            assert start <= best.seconds < end

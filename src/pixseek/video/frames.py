@@ -30,6 +30,8 @@ MAX_GAP = 4.0  # seconds between moments at most (PIXSEEK_VIDEO_GAP)
 MIN_GAP = 0.5  # seconds between moments at least, however often the scene changes
 SCENE = 0.12  # mean absolute difference (0..1) of tiny grey pictures that counts as a new scene
 TINY = (32, 18)  # the tiny picture compared for scene changes
+LARGE = 2560 * 1440  # pixels above which not every keyframe is decoded (see _key_step)
+KEY_STEP = 2.0  # seconds between the keyframes decoded of such a video
 LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"})
 ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
              180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
@@ -122,7 +124,7 @@ def moments(container: Any, min_side: int, start: float = 0.0, deadline: float |
             if position > 0 or every_frame:
                 container.seek(int((position + origin) / stream.time_base), stream=stream, backward=True)
             sparse: float | None = None
-            for frame in container.decode(stream):
+            for frame in _frames(container, stream, 0.0 if every_frame else _key_step(stream), origin):
                 if deadline is not None and sampler.found and time.monotonic() > deadline:
                     return  # (a video keeps its first moment whatever the budget)
                 if frame.time is None:
@@ -147,6 +149,32 @@ def moments(container: Any, min_side: int, start: float = 0.0, deadline: float |
     except av.FFmpegError as error:
         if not sampler.found and start == 0:
             raise ImageError("undecodable video", _short(error)) from None
+
+
+def _key_step(stream: Any) -> float:
+    """Seconds between the keyframes decoded: each of a 4K or 8K video costs four times or more
+    a 1080p one, so above LARGE pixels keyframes closer than KEY_STEP after the last decoded one
+    are passed over (a new scene is then seen up to KEY_STEP late); below it, every keyframe."""
+    context = stream.codec_context
+    return KEY_STEP if (context.width or 0) * (context.height or 0) > LARGE else 0.0
+
+
+def _frames(container: Any, stream: Any, step: float, origin: float) -> Iterator[Any]:
+    """The decoded frames to look at. With `step`, only keyframes at least `step` seconds apart
+    are handed to the decoder at all (the decoder skips the others itself: skip_frame)."""
+    if not step:
+        yield from container.decode(stream)
+        return
+    last: float | None = None
+    for packet in container.demux(stream):
+        if packet.size:  # (an empty packet at the end drains the decoder)
+            if not packet.is_keyframe or packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base) - origin
+            if last is not None and t - last < step:
+                continue
+            last = t
+        yield from packet.decode()
 
 
 def _tiny(frame: Any) -> np.ndarray:
