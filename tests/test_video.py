@@ -300,6 +300,13 @@ def test_the_cli_prints_the_second_of_a_videos_moment(home, tmp_path, collection
     assert run.returncode == 0, run.stderr
     score, path, seconds = run.stdout.splitlines()[0].split("\t")
     assert path == clip and start <= float(seconds) < end and float(score) > 0
+    like = subprocess.run([sys.executable, "-m", "pixseek.cli", "search", "--moment", f"{clip}@{seconds}", "-k", "1"],
+                          capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert like.returncode == 0 and like.stdout.split("\t")[1:] == [clip, f"{float(seconds):.1f}\n"], like
+    assert float(like.stdout.split("\t")[0]) > 0.999
+    unknown = subprocess.run([sys.executable, "-m", "pixseek.cli", "search", "--moment", "nope.mp4@3"],
+                             capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert unknown.returncode == 1 and unknown.stderr.strip().endswith("like clip.mp4@42"), unknown.stderr
     wrong = subprocess.run([sys.executable, "-m", "pixseek.cli", "search", "x", "--type", "audio"],
                            capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
     assert wrong.returncode == 2 and "photo" in wrong.stderr

@@ -248,6 +248,10 @@ class Library:
         """The indexed video with this id (a video result's id), or None. Video ids never name a photo."""
         return videos.details(self._index, video_id)
 
+    def video_id(self, path: str | os.PathLike[str]) -> int | None:
+        """The id of the indexed video at `path` (for "more like this" from one of its moments), or None."""
+        return videos.id_of(self._index, os.path.abspath(os.fspath(path)))
+
     def video_thumbnail(self, video_id: int, seconds: float, size: int = 256) -> bytes:
         """A JPEG of the video's frame at `seconds` (a result's moment), made once per content, time and size."""
         return videos.thumbnail(self._index, video_id, seconds, size)

@@ -6,20 +6,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from pixseek.cli.opening import open_library, search_filters, search_query, within_folder
 from pixseek.cli.output import note
-from pixseek.engine.query import DEFAULT_K
+from pixseek.engine.query import DEFAULT_K, Query, build_query, moment_term
+from pixseek.errors import QueryError
+
+if TYPE_CHECKING:
+    from pixseek.library import Library
 from pixseek.engine.results import SearchResult
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    query = search_query(args)
+    alone = args.moment and not (args.terms or args.image or args.negative or args.says is not None)
+    query = Query(()) if alone else search_query(args)  # (--moment terms join once the index is open)
     read = query.terms[:len(args.terms)]
     if not args.quiet and any(term.image or term.weight != 1 for term in read):
         note(f"searching for {query.describe()}")  # a weight or an image file was read from the words
     filters = search_filters(args)
     with open_library(args) as library:
+        if args.moment:
+            query = with_moments(library, query, args.moment)
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
         if library.model_warning:  # said even with -q: results of a stand-in must not pass for real ones
             note(library.model_warning)
@@ -55,6 +63,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_moments(library: Library, query: Query, moments: list[str]) -> Query:
+    """`query` with each --moment VIDEO@SECONDS as a term: "more like this" from that moment."""
+    terms = list(query.terms)
+    for written in moments:
+        path, _, seconds = written.rpartition("@")
+        video = library.video_id(path) if path else None
+        if video is None:
+            raise QueryError(f"--moment {written}: give an indexed video and a time, like clip.mp4@42")
+        try:
+            terms.append(moment_term(video, float(seconds)))
+        except ValueError:
+            raise QueryError(f"--moment {written}: {seconds!r} is not a number of seconds") from None
+    return build_query(terms, query.says)
+
+
 def _line(result: SearchResult) -> str:
     """score<TAB>path, and for a video <TAB>the second of its best moment."""
     moment = f"\t{result.seconds:.1f}" if result.seconds is not None else ""
@@ -82,6 +105,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("terms", nargs="*", metavar="QUERY",
                    help='text or image path; "2:dog" weighs a term; an existing image file is an image query')
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
+    p.add_argument("--moment", action="append", default=[], metavar="VIDEO@SECONDS",
+                   help="more like this moment of an indexed video, e.g. --moment clip.mp4@42 (repeatable)")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
     p.add_argument("--says", metavar="WORDS",

@@ -30,6 +30,18 @@ def row(index: OpenIndex, video_id: int) -> VideoRow | None:
         raise
 
 
+def id_of(index: OpenIndex, path: str) -> int | None:
+    """The id of the indexed video at `path` (named as indexed, or as it resolves inside the folders)."""
+    named = containment.indexed_form(path, index.catalog.roots()) or path
+    try:
+        found = VideoRows(index.catalog.connection).by_path(named)
+    except Exception as error:  # an index opened read-only before videos existed has no table
+        if "no such table" in str(error):
+            return None
+        raise
+    return found.id if found else None
+
+
 def details(index: OpenIndex, video_id: int) -> IndexedVideo | None:
     found = row(index, video_id)
     if found is None:

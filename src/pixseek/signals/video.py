@@ -113,6 +113,10 @@ CREATE TABLE IF NOT EXISTS video_skipped (
         return {row[0]: _video(row) for row in rows_for(self.db, f"SELECT {_COLUMNS} FROM videos WHERE id IN ({{}})",
                                                            ids)}
 
+    def by_path(self, path: str) -> VideoRow | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE path = ?", (encode_path(path),)).fetchone()
+        return _video(row) if row else None
+
     def by_hash(self, content: bytes) -> VideoRow | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM videos WHERE hash = ? AND complete = 1 LIMIT 1",
                               (content,)).fetchone()
