@@ -65,7 +65,9 @@ def thumbnail(index: OpenIndex, video_id: int, seconds: float, size: int) -> byt
     found = row(index, video_id)
     if found is None:
         raise PhotoNotIndexed(f"no video with id {video_id} in the index")
-    seconds = min(max(float(seconds), 0.0), max(found.duration, 0.0))
+    seconds = max(float(seconds), 0.0)
+    if found.duration > 0:  # (some containers do not say how long they are)
+        seconds = min(seconds, found.duration)
     key = hashlib.blake2b(found.hash + f"@{seconds:.3f}".encode(), digest_size=16).digest()
 
     def frame_png() -> bytes:
