@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixseek.engine.index import OpenIndex
+from pixseek.engine.index import OpenIndex, file_identity
 from pixseek.engine.results import SearchResult
 from pixseek.errors import QueryError
 from pixseek.filters import SearchFilters
@@ -35,7 +35,7 @@ class Moments:
     """Every stored moment, grouped by video (rows sorted by video, then time)."""
 
     generation: int
-    catalog: int  # which catalog connection read them (a repaired index opens a new one)
+    catalog: tuple[int, int] | None  # the catalog file they were read from (a repair swaps in another)
     videos: np.ndarray  # int64, video id of each moment
     seconds: np.ndarray
     vectors: np.ndarray  # float32 [n, dim]
@@ -57,13 +57,14 @@ def stored_moments(index: OpenIndex) -> Moments:
         try:
             generation = rows.generation()
             cached = _loaded.get(index)
-            if cached is not None and (cached.generation, cached.catalog) == (generation, id(index.catalog)):
+            catalog = file_identity(index.catalog.path)
+            if cached is not None and (cached.generation, cached.catalog) == (generation, catalog):
                 return cached
             videos, seconds, vectors = rows.all_moments()
         except sqlite3.OperationalError:  # an index opened read-only before videos existed: none
             videos, seconds, vectors, generation = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 1), np.float32), -1)
         starts = np.flatnonzero(np.r_[True, videos[1:] != videos[:-1]]) if len(videos) else np.zeros(0, np.int64)
-        _loaded[index] = found = Moments(generation, id(index.catalog), videos, seconds, vectors, starts)
+        _loaded[index] = found = Moments(generation, file_identity(index.catalog.path), videos, seconds, vectors, starts)
         return found
 
 
