@@ -176,8 +176,10 @@ def test_odd_files_are_skipped_with_a_reason_and_nothing_indexed_is_lost(home, t
         (folder / "empty.mkv").write_bytes(b"")
         (folder / "notes.avi").write_text("not a video")
         audio_only(folder / "song.mp4")
+        (folder / "dangling.mp4").symlink_to(tmp_path / "nowhere.mp4")
         report = library.index([folder])
         reasons = dict(report.skipped)
+        assert reasons[str(folder / "dangling.mp4")] == "broken link"
         for name in ("garbage.MOV", "empty.mkv", "notes.avi", "song.mp4"):
             reason = reasons[str(folder / name)]
             assert reason and "\n" not in reason and len(reason) < 300, reason

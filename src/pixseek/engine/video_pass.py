@@ -29,7 +29,7 @@ from PIL import Image
 from pixseek.engine.results import IndexReport, Progress, ProgressCallback
 from pixseek.environment import number
 from pixseek.errors import ImageError
-from pixseek.files import VIDEO_EXTENSIONS, FileEntry, scan
+from pixseek.files import VIDEO_EXTENSIONS, FileEntry, is_image_name, scan
 from pixseek.images import perceptual_hash
 from pixseek.places import name_places
 from pixseek.signals.video import VideoRow, VideoRows
@@ -131,7 +131,10 @@ class VideoPass:
                 self.report.cancelled = True
                 break
             self._one(entry, row, done, len(todo))
-        gone = [v.id for v in known.values() if not os.path.lexists(v.path)]
+        # A broken link named like a video is a skipped video; behind an unreadable folder nothing is gone.
+        self.report.skipped += [(p, r) for p, r in errors if is_image_name(p, VIDEO_EXTENSIONS)]
+        hidden = tuple(os.path.join(p, "") for p, _ in errors)
+        gone = [v.id for v in known.values() if not os.path.lexists(v.path) and not v.path.startswith(hidden)]
         with self.writer.transaction():
             self.rows.delete(gone)
             self.rows.forget_skipped(p for p in skipped if p.startswith(tuple(os.path.join(r, "") for r in roots))
