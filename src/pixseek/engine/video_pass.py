@@ -226,6 +226,9 @@ class VideoPass:
         if time.monotonic() > deadline:
             self.report.skipped.append((entry.path, f"decoding stopped after {self.budget:g} s; the moments found "
                                                     "so far are searchable"))
+        if not pending and not self.rows.read([video]):  # opened, yet not one frame decoded
+            self._drop(video, entry, "undecodable video: no frame could be decoded")
+            return
         self._commit(video, pending, max(duration, pending[-1].seconds if pending else reached), True)
         self.report.videos_indexed += 1
         self.report.video_seconds += max(duration - start, 0.0)
