@@ -153,13 +153,17 @@ class ReportInfo(BaseModel):
     summary: str
     text_read: int = Field(0, description="photos read for text by the run")
     text_found: int = Field(0, description="of them, those with text")
+    videos_indexed: int = Field(0, description="videos whose moments were read")
+    videos_reused: int = Field(0, description="moved, renamed or copied videos that kept their moments")
+    video_seconds: float = Field(0.0, description="seconds of video read")
 
     @classmethod
     def of(cls, report: IndexReport) -> ReportInfo:
         return cls(indexed=report.indexed, reused=report.reused, unchanged=report.unchanged, removed=report.removed,
                    skipped=len(report.skipped) + report.skipped_before, elapsed=report.elapsed,
                    cancelled=report.cancelled, summary=report.describe(), text_read=report.text_read,
-                   text_found=report.text_found)
+                   text_found=report.text_found, videos_indexed=report.videos_indexed,
+                   videos_reused=report.videos_reused, video_seconds=round(report.video_seconds, 3))
 
 
 class JobInfo(BaseModel):
