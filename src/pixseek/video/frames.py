@@ -6,10 +6,13 @@ decoding every frame. A keyframe becomes a moment when the scene changed since t
 (the mean difference of tiny grey pictures) or `MAX_GAP` seconds passed; never two moments
 closer than `MIN_GAP`. Where keyframes turn out further apart than twice `MAX_GAP` (a screen
 recording, an encoder with long GOPs), that stretch is decoded again frame by frame, sampled by
-the same rule.
+the same rule. Above LARGE pixels (4K, 8K), where a keyframe costs four times a 1080p one or
+more, only keyframes KEY_STEP seconds apart are handed to the decoder.
+
 Each moment is handed over upright (the display matrix's rotation applied) and scaled by FFmpeg
-to the short side the model needs, so a 4K or 8K frame never reaches Python at full size. One
-frame at a time is held, whatever the length: memory does not grow with the video.
+to the short side the model needs, so a 4K or 8K frame is never copied at full size (the scene
+check reads its luma plane in place). One decoded frame at a time is held, whatever the length:
+memory does not grow with the video.
 """
 
 from __future__ import annotations
