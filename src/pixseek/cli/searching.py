@@ -54,7 +54,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         elif args.preview:
             from pixseek.preview import print_results  # why: ~30 ms to import, for --preview only
 
-            print_results(results, library.thumbnail)
+            videos = {r.path: r for r in results if r.seconds is not None}
+
+            def picture(path: str, size: int) -> bytes:  # a video's: the frame of its moment
+                found = videos.get(path)
+                if found is None or found.seconds is None:
+                    return library.thumbnail(path, size)
+                return library.video_thumbnail(found.id, found.seconds, size)
+
+            print_results(results, picture)
         else:
             for result in results:
                 print(_line(result))
