@@ -427,3 +427,18 @@ def test_large_videos_decode_keyframes_two_seconds_apart_and_still_land_in_each_
         for photo, (start, end) in zip(photos, spans):
             best = library.search(build_query([image_term(str(photo))]), k=1)[0]
             assert start <= best.seconds < end
+
+
+def test_an_update_for_changed_paths_brings_videos_in_and_takes_them_out(home, tmp_path):
+    folder = tmp_path / "lib"
+    make_photo(folder / "photo.jpg", seed=1)
+    with opened(home, tmp_path / "index") as library:
+        library.index([folder])
+        clip = folder / "later" / "new.mp4"
+        make_clip(clip, [Image.open(p) for p in scene_photos(2)])
+        assert library.update([clip]).videos_indexed == 1  # what a watcher saw
+        assert [r.path for r in library.search("x", filters=SearchFilters.parse(media="video"))] == [str(clip)]
+        clip.unlink()
+        assert library.update([clip]).removed == 1
+        assert library.search("x", filters=SearchFilters.parse(media="video")) == []
+        assert [r.path for r in library.search("x")] == [str(folder / "photo.jpg")]
