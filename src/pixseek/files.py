@@ -27,6 +27,7 @@ from pixseek.errors import FolderNotFound
 
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".avif"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".3gp"})  # the video pass's (video/)
 # Kernel and virtual filesystems: no photos live there, and walking them reaches everywhere.
 PSEUDO_FILESYSTEMS = frozenset({
     "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
@@ -124,11 +125,11 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 def scan(roots: Iterable[str], on_error: ScanErrorHandler | None = None, recursive: bool = True,
          include_hidden: bool = False, tally: ScanTally | None = None,
-         bounds: Iterable[str] | None = None) -> Iterator[FileEntry]:
-    """Yield every image file under `roots` (absolute paths, each file once); with `recursive`
-    False, only the files directly in them. Links are followed into `bounds` only (default:
-    `roots`; the index's folders when `roots` are parts of them)."""
-    extensions = image_extensions()
+         bounds: Iterable[str] | None = None, extensions: frozenset[str] | None = None) -> Iterator[FileEntry]:
+    """Yield every image file (or file of `extensions`: the video pass's) under `roots` (absolute
+    paths, each file once); with `recursive` False, only the files directly in them. Links are
+    followed into `bounds` only (default: `roots`; the index's folders when `roots` are parts of them)."""
+    extensions = image_extensions() if extensions is None else extensions
     report = on_error or (lambda path, reason: None)
     tally = tally if tally is not None else ScanTally()
     roots = [os.path.abspath(root) for root in roots]

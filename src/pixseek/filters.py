@@ -25,6 +25,7 @@ DATE_FORMS = (("%Y", "year"), ("%Y-%m", "month"), ("%Y-%m-%d", "day"), ("%Y-%m-%
 RADIUS = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(km|m|mi)?\s*$", re.IGNORECASE)
 DEFAULT_RADIUS_KM = 5.0
 MAX_TEXT = 200
+MEDIA = ("photo", "video")  # what a search may be limited to
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class SearchFilters:
     near: tuple[float, float] | None = None  # (latitude, longitude) in degrees
     radius_km: float = DEFAULT_RADIUS_KM  # with `near`
     folder: str | None = None  # absolute path of a folder: only photos under it
+    media: str | None = None  # "photo" or "video": only that kind (None: both)
 
     @property
     def active(self) -> bool:
@@ -49,7 +51,7 @@ class SearchFilters:
     @property
     def needs_metadata(self) -> bool:
         """Whether these filters read the photos' metadata (the folder filter reads only paths)."""
-        return replace(self, folder=None).active
+        return replace(self, folder=None, media=None).active
 
     def describe(self) -> list[str]:
         """Each active filter in a few words (for chips, titles, messages)."""
@@ -66,12 +68,14 @@ class SearchFilters:
             parts.append(f"within {self.radius_km:g} km of {self.near[0]:.5f}, {self.near[1]:.5f}")
         if self.folder is not None:
             parts.append(f"in {self.folder}")
+        if self.media is not None:
+            parts.append(f"{self.media}s only")
         return parts
 
     @classmethod
     def parse(cls, after: str | None = None, before: str | None = None, year: str | int | None = None,
               camera: str | None = None, place: str | None = None, near: str | None = None,
-              radius: str | None = None, folder: str | None = None) -> SearchFilters:
+              radius: str | None = None, folder: str | None = None, media: str | None = None) -> SearchFilters:
         """Filters from the words people type (CLI options, web fields, API parameters); a
         QueryError says what is wrong with every one of them, in one line. Empty strings count as
         not given, but for `folder`, where an empty path would mean the current folder."""
@@ -100,11 +104,15 @@ class SearchFilters:
         if taken_from and taken_until and taken_from >= taken_until:
             problems.append(f"no date is both from {_show(taken_from)} and before {_show(taken_until)}")
         position = checked(parse_position, near) if near else None
+        media = _given(media)
+        if media is not None and media.lower() not in MEDIA:
+            problems.append(f"type must be photo or video (got {media[:MAX_TEXT]!r})")
         if radius and not near:
             problems.append("a radius needs a position to be around (near LAT,LON)")
         made = cls(taken_from, taken_until, checked(_words, camera, "camera"), checked(_words, place, "place"),
                    position, (checked(parse_radius, radius) if radius else None) or DEFAULT_RADIUS_KM,
-                   checked(containment.absolute, folder) if folder is not None else None)
+                   checked(containment.absolute, folder) if folder is not None else None,
+                   media.lower() if media is not None and media.lower() in MEDIA else None)
         if problems:
             raise QueryError("; ".join(problems))
         return made

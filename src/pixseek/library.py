@@ -20,13 +20,14 @@ from typing import BinaryIO
 import numpy as np
 
 from pixseek import containment
-from pixseek.engine import duplicates, folders, photos, searching, status, text_pass, writes
+from pixseek.engine import (duplicates, folders, photos, searching, status, text_pass, video_duplicates, videos,
+                            writes)
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.opening import OtherModel, close_index, index_exists, open_index
 from pixseek.engine.query import DEFAULT_K, Query
-from pixseek.engine.results import (ChangeSummary, DuplicateGroup, FolderInfo, IndexedFile, IndexReport, IngestReport,
-                                    ProgressCallback, SearchResult, Status)
+from pixseek.engine.results import (DEFAULT_THRESHOLD, ChangeSummary, DuplicateGroup, FolderInfo, IndexedFile,
+                                    IndexedVideo, IndexReport, IngestReport, ProgressCallback, SearchResult, Status)
 from pixseek.engine.storage import storage_errors
 from pixseek.filters import SearchFilters
 from pixseek.model import Encoder, find_bundle
@@ -176,8 +177,10 @@ class Library:
 
     def duplicates(self, threshold: float | None = None, folder: str | None = None) -> list[DuplicateGroup]:
         """Groups of exact copies and near-duplicates (see engine/duplicates.py), each best copy
-        first, largest groups first; `threshold` is the CLIP cosine a near-duplicate needs."""
-        return duplicates.find(self._index, threshold, folder)
+        first, largest groups first; `threshold` is the CLIP cosine a near-duplicate needs. Then
+        groups of videos (a video and its copies, trimmed or re-encoded: engine/video_duplicates.py)."""
+        found = duplicates.find(self._index, threshold, folder)
+        return found + video_duplicates.find(self._index, threshold or DEFAULT_THRESHOLD, folder)
 
     # -- folders and photos -----------------------------------------------------------------
 
@@ -238,6 +241,25 @@ class Library:
     def original(self, path: str) -> bytes:
         """The bytes of a file in the index, as open_original checks it."""
         return photos.original(self._index, path)
+
+    # -- videos (docs/videos.md) ---------------------------------------------------------------
+
+    def video(self, video_id: int) -> IndexedVideo | None:
+        """The indexed video with this id (a video result's id), or None. Video ids never name a photo."""
+        return videos.details(self._index, video_id)
+
+    def video_id(self, path: str | os.PathLike[str]) -> int | None:
+        """The id of the indexed video at `path` (for "more like this" from one of its moments), or None."""
+        return videos.id_of(self._index, os.path.abspath(os.fspath(path)))
+
+    def video_thumbnail(self, video_id: int, seconds: float, size: int = 256) -> bytes:
+        """A JPEG of the video's frame at `seconds` (a result's moment), made once per content, time and size."""
+        return videos.thumbnail(self._index, video_id, seconds, size)
+
+    def open_video(self, video_id: int) -> BinaryIO:
+        """The indexed video's file opened for reading (to serve it, in byte ranges): PhotoNotIndexed
+        for an id no video has, OutsideFolders when it now leads out of the indexed folders."""
+        return videos.open_file(self._index, video_id)
 
     def status(self, check: bool = True) -> Status:
         """The index at a glance; `check=False` skips the integrity check, whose time grows with

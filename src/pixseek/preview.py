@@ -66,4 +66,5 @@ def print_results(results: list[SearchResult], thumbnail: Callable[[str, int], b
                 picture = None  # moved or changed since it was indexed: the line says enough
             if picture:
                 console.print(draw(io.BytesIO(picture), width=WIDTH_CELLS, height="auto"))
-        console.print(f"{result.score:.4f}  {result.path}", markup=False)
+        moment = f"  at {result.seconds:.1f} s" if result.seconds is not None else ""
+        console.print(f"{result.score:.4f}  {result.path}{moment}", markup=False)

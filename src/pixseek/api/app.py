@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from pixseek import __version__
-from pixseek.api import errors, file_routes, index_routes, search_routes, status_routes
+from pixseek.api import errors, file_routes, index_routes, search_routes, status_routes, video_routes
 from pixseek.api.guard import Guard
 from pixseek.api.service import Service
 from pixseek.api.settings import ApiSettings
@@ -50,7 +50,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                          redoc_url=None, default_response_class=AsciiJSONResponse)
     app.state.service = svc
     errors.install(app)
-    for module in (search_routes, file_routes, status_routes, index_routes):
+    for module in (search_routes, file_routes, status_routes, index_routes, video_routes):
         app.include_router(module.router)
     app.add_middleware(Guard, token=settings.token, local_only=settings.local_only, max_body=MAX_BODY)
     if settings.cors_origins:  # outside the guard: a browser's preflight carries no token

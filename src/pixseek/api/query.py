@@ -12,10 +12,16 @@ from pixseek.api.schemas import SearchOptions, SearchRequest
 from pixseek.errors import QueryError
 from pixseek.filters import SearchFilters
 from pixseek.library import Library
-from pixseek.engine.query import Query, Term, build_query, image_term, text_term
+from pixseek.engine.query import Query, Term, build_query, image_term, moment_term, text_term
 
 
-def _like(library: Library, id_: int, weight: float) -> Term:
+def _like(library: Library, id_: int, weight: float, seconds: float | None = None) -> Term:
+    if library.video(id_) is not None:
+        if seconds is None:
+            raise QueryError(f"{id_} is a video: name its moment with seconds (a term's `seconds`)")
+        return moment_term(id_, seconds, weight)
+    if seconds is not None:
+        raise QueryError(f"seconds name a moment of a video; {id_} is not an indexed video")
     found = library.file(id_)
     if found is None:
         raise ApiError(404, f"no photo with id {id_} in the index")
@@ -31,7 +37,7 @@ def build(library: Library, request: SearchRequest, upload: str | None = None) -
         if term.text is not None and term.like is None:
             terms.append(text_term(term.text, term.weight))
         elif term.like is not None and term.text is None:
-            terms.append(_like(library, term.like, term.weight))
+            terms.append(_like(library, term.like, term.weight, term.seconds))
         else:
             raise QueryError("each term needs either text or like (an id), not both")
     terms += [text_term(words, -1.0) for words in request.not_]
@@ -56,5 +62,5 @@ def engine_options(options: SearchOptions, library: Library) -> dict[str, Any]:
     through here, and only here."""
     filters = SearchFilters.parse(after=options.after, before=options.before, year=options.year,
                                   camera=options.camera, place=options.place, near=options.near,
-                                  radius=options.radius, folder=_folder(options.folder, library))
+                                  radius=options.radius, folder=_folder(options.folder, library), media=options.type)
     return {"k": options.k, "min_score": options.min_score, "filters": filters, "sort": options.sort}

@@ -28,12 +28,14 @@ class SearchOptions(BaseModel):
     near: str | None = Field(None, max_length=60, description="LAT,LON: taken within `radius` of it")
     radius: str | None = Field(None, max_length=20, description="with near: 5km (default), 500m, 2mi")
     sort: Literal["score", "date"] = Field("score", description="best first, or oldest first among the top k")
+    type: Literal["photo", "video"] | None = Field(None, description="only photos, or only videos (default: both)")
 
 
 class Term(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="words to search for")
-    like: int | None = Field(None, ge=1, description="the id of an indexed photo: photos like it")
+    like: int | None = Field(None, ge=1, description="the id of an indexed photo or video: photos and videos like it")
+    seconds: float | None = Field(None, ge=0, le=1e9, description="with `like` a video's id: its moment at this time")
     weight: float = Field(1.0, ge=-100, le=100, description="negative steers away from the term")
 
 
@@ -65,6 +67,24 @@ class PhotoText(BaseModel):
     lines: list[TextLineInfo] = Field(description="the text read in the photo, top to bottom ([]: none, or not read yet)")
 
 
+class MomentInfo(BaseModel):
+    seconds: float
+    score: float
+
+
+class VideoInfo(BaseModel):
+    id: int
+    path: str
+    name: str
+    size: int
+    modified: float
+    duration: float
+    width: int
+    height: int
+    moments: int = Field(description="moments stored (frames embedded)")
+    complete: bool = Field(description="false while indexing has read only part of it")
+
+
 class Hit(BaseModel):
     id: int
     path: str
@@ -80,8 +100,11 @@ class Hit(BaseModel):
     longitude: float | None = None
     place: Place | None = None
     text: list[TextLineInfo] = Field([], description="with `says`: the lines of the photo's text that hold its words")
-    thumbnail: str = Field(description="URL of a JPEG thumbnail")
-    original: str = Field(description="URL of the file itself")
+    thumbnail: str = Field(description="URL of a JPEG thumbnail (a video's: of its best moment)")
+    original: str = Field(description="URL of the file itself (a video's serves byte ranges)")
+    type: Literal["photo", "video"] = "photo"
+    seconds: float | None = Field(None, description="a video: the time of its best moment, in seconds")
+    moments: list[MomentInfo] = Field([], description="a video: its other moments that match almost as well, by time")
 
 
 class SearchAnswer(BaseModel):
@@ -132,13 +155,17 @@ class ReportInfo(BaseModel):
     summary: str
     text_read: int = Field(0, description="photos read for text by the run")
     text_found: int = Field(0, description="of them, those with text")
+    videos_indexed: int = Field(0, description="videos whose moments were read")
+    videos_reused: int = Field(0, description="moved, renamed or copied videos that kept their moments")
+    video_seconds: float = Field(0.0, description="seconds of video read")
 
     @classmethod
     def of(cls, report: IndexReport) -> ReportInfo:
         return cls(indexed=report.indexed, reused=report.reused, unchanged=report.unchanged, removed=report.removed,
                    skipped=len(report.skipped) + report.skipped_before, elapsed=report.elapsed,
                    cancelled=report.cancelled, summary=report.describe(), text_read=report.text_read,
-                   text_found=report.text_found)
+                   text_found=report.text_found, videos_indexed=report.videos_indexed,
+                   videos_reused=report.videos_reused, video_seconds=round(report.video_seconds, 3))
 
 
 class JobInfo(BaseModel):

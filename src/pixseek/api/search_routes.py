@@ -29,9 +29,11 @@ class FilterParams:
                  place: Annotated[str | None, Query(max_length=200)] = None,
                  near: Annotated[str | None, Query(max_length=60)] = None,
                  radius: Annotated[str | None, Query(max_length=20)] = None,
-                 sort: Annotated[str, Query(pattern="^(score|date)$")] = "score"):
+                 sort: Annotated[str, Query(pattern="^(score|date)$")] = "score",
+                 type: Annotated[str | None, Query(pattern="^(photo|video)$")] = None):
         self.values: dict[str, str | None] = {"after": after, "before": before, "year": year, "camera": camera,
-                                              "place": place, "near": near, "radius": radius, "sort": sort}
+                                              "place": place, "near": near, "radius": radius, "sort": sort,
+                                              "type": type}
 
     def given(self) -> dict[str, str]:
         return {name: value for name, value in self.values.items() if value is not None}
@@ -47,11 +49,17 @@ class FilterForm(FilterParams):
                  place: Annotated[str | None, Form(max_length=200)] = None,
                  near: Annotated[str | None, Form(max_length=60)] = None,
                  radius: Annotated[str | None, Form(max_length=20)] = None,
-                 sort: Annotated[str, Form(pattern="^(score|date)$")] = "score"):
-        super().__init__(after, before, year, camera, place, near, radius, sort)
+                 sort: Annotated[str, Form(pattern="^(score|date)$")] = "score",
+                 type: Annotated[str | None, Form(pattern="^(photo|video)$")] = None):
+        super().__init__(after, before, year, camera, place, near, radius, sort, type)
 
 
 def hit(result: SearchResult) -> Hit:
+    if result.seconds is not None:
+        return Hit.model_validate({
+            **result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
+            "thumbnail": f"/api/videos/{result.id}/thumbnail?t={result.seconds:.3f}",
+            "original": f"/api/videos/{result.id}/file"})
     return Hit.model_validate({
         **result.to_dict(), "id": result.id, "name": os.path.basename(result.path), "score": result.score,
         "thumbnail": f"/api/files/{result.id}/thumbnail", "original": f"/api/files/{result.id}/original"})

@@ -28,7 +28,8 @@ def search_query(args: argparse.Namespace) -> Query:
 
 def search_filters(args: argparse.Namespace) -> SearchFilters:
     return SearchFilters.parse(after=args.after, before=args.before, year=args.year, camera=args.camera,
-                               place=args.place, near=args.near, radius=args.radius, folder=args.within)
+                               place=args.place, near=args.near, radius=args.radius, folder=args.within,
+                               media=args.media)
 
 
 def within_folder(args: argparse.Namespace) -> str | None:

@@ -6,19 +6,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from pixseek.cli.opening import open_library, search_filters, search_query, within_folder
 from pixseek.cli.output import note
-from pixseek.engine.query import DEFAULT_K
+from pixseek.engine.query import DEFAULT_K, Query, build_query, moment_term
+from pixseek.errors import QueryError
+
+if TYPE_CHECKING:
+    from pixseek.library import Library
+from pixseek.engine.results import SearchResult
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    query = search_query(args)
+    alone = args.moment and not (args.terms or args.image or args.negative or args.says is not None)
+    query = Query(()) if alone else search_query(args)  # (--moment terms join once the index is open)
     read = query.terms[:len(args.terms)]
     if not args.quiet and any(term.image or term.weight != 1 for term in read):
         note(f"searching for {query.describe()}")  # a weight or an image file was read from the words
     filters = search_filters(args)
     with open_library(args) as library:
+        if args.moment:
+            query = with_moments(library, query, args.moment)
         results = library.search(query, k=args.k, min_score=args.min_score, filters=filters, sort=args.sort)
         if library.model_warning:  # said even with -q: results of a stand-in must not pass for real ones
             note(library.model_warning)
@@ -31,7 +40,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(json.dumps([r.to_dict() for r in results]))
             return 0
         if args.null:  # each result ends with NUL, as `find -print0`: any file name survives
-            lines = (r.path if args.paths_only else f"{r.score:.4f}\t{r.path}" for r in results)
+            lines = (r.path if args.paths_only else _line(r) for r in results)
             sys.stdout.write("".join(f"{line}\0" for line in lines))
             return 0
         if not results:
@@ -45,13 +54,42 @@ def cmd_search(args: argparse.Namespace) -> int:
         elif args.preview:
             from pixseek.preview import print_results  # why: ~30 ms to import, for --preview only
 
-            print_results(results, library.thumbnail)
+            videos = {r.path: r for r in results if r.seconds is not None}
+
+            def picture(path: str, size: int) -> bytes:  # a video's: the frame of its moment
+                found = videos.get(path)
+                if found is None or found.seconds is None:
+                    return library.thumbnail(path, size)
+                return library.video_thumbnail(found.id, found.seconds, size)
+
+            print_results(results, picture)
         else:
             for result in results:
-                print(f"{result.score:.4f}\t{result.path}")
+                print(_line(result))
                 for line in result.text:  # the words that matched, under the photo that says them
                     print(f"\tsays: {line.text}")
     return 0
+
+
+def with_moments(library: Library, query: Query, moments: list[str]) -> Query:
+    """`query` with each --moment VIDEO@SECONDS as a term: "more like this" from that moment."""
+    terms = list(query.terms)
+    for written in moments:
+        path, _, seconds = written.rpartition("@")
+        video = library.video_id(path) if path else None
+        if video is None:
+            raise QueryError(f"--moment {written}: give an indexed video and a time, like clip.mp4@42")
+        try:
+            terms.append(moment_term(video, float(seconds)))
+        except ValueError:
+            raise QueryError(f"--moment {written}: {seconds!r} is not a number of seconds") from None
+    return build_query(terms, query.says)
+
+
+def _line(result: SearchResult) -> str:
+    """score<TAB>path, and for a video <TAB>the second of its best moment."""
+    moment = f"\t{result.seconds:.1f}" if result.seconds is not None else ""
+    return f"{result.score:.4f}\t{result.path}{moment}"
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -75,6 +113,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("terms", nargs="*", metavar="QUERY",
                    help='text or image path; "2:dog" weighs a term; an existing image file is an image query')
     p.add_argument("--image", action="append", default=[], metavar="PHOTO", help="search by an example image")
+    p.add_argument("--moment", action="append", default=[], metavar="VIDEO@SECONDS",
+                   help="more like this moment of an indexed video, e.g. --moment clip.mp4@42 (repeatable)")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="TEXT",
                    help="steer away from this (text or image)")
     p.add_argument("--says", metavar="WORDS",
@@ -90,6 +130,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("--place", metavar="NAME", help="taken in a town, region or country whose name contains NAME")
     p.add_argument("--near", metavar="LAT,LON", help="taken within --radius of this position (degrees)")
     p.add_argument("--radius", metavar="DIST", help="with --near: 5km (the default), 500m, 2mi")
+    p.add_argument("--type", dest="media", choices=["photo", "video"],
+                   help="only photos, or only videos (a video is one result, at its best moment's second)")
     p.add_argument("--sort", choices=["score", "date"], default="score",
                    help="best first (score, the default) or oldest first (date) among the top K")
     p.add_argument("--json", action="store_true", help="machine-readable output, with each photo's metadata")

@@ -32,6 +32,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"hidden files: {'indexed' if status.include_hidden else 'left out'}")
     text = f"{status.text_read} photos read, {status.text_found} with text"
     print(f"text:         {text}" + ("" if status.reads_text else " (reading turned off: `pixseek index --text`)"))
+    print(f"videos:       {status.videos} ({status.video_seconds / 60:.1f} min, {status.video_moments} moments)")
     print(f"last update:  {updated}")
     print(f"vector index: {status.vector_index}")
     print(f"runs on:      {status.runs_on}")

@@ -2,7 +2,8 @@
 
 A self-contained HTML file: thumbnails are embedded as JPEG data URIs (from the Library's
 content-hash thumbnail cache), so the page needs no server and keeps working if the cache is
-cleared. Every name is HTML-escaped and every link is a percent-encoded file:// URI, so paths
+cleared. A video plays in the page from its best moment (`<video src="file://...#t=SECONDS">`,
+its poster that moment's frame). Every name is HTML-escaped and every link is a percent-encoded file:// URI, so paths
 with spaces, quotes, `<script>` or any unicode open the right file. Pages go to one folder in
 the cache, newest kept.
 """
@@ -30,6 +31,7 @@ header h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
 header p { margin: 0 0 1rem; color: #666; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 1rem; }
 figure { margin: 0; background: #fff; border-radius: 6px; box-shadow: 0 1px 3px #0002; overflow: hidden; }
+figure video { display: block; width: 100%; height: 200px; background: #000; }
 figure img { display: block; width: 100%; height: 200px; object-fit: cover; background: #ddd; }
 figure .missing { display: flex; height: 200px; align-items: center; justify-content: center; color: #888; }
 figcaption { display: flex; justify-content: space-between; gap: .5rem; padding: .4rem .6rem; font-size: .85rem; }
@@ -62,7 +64,29 @@ def _term_html(term: Term) -> str:
     return prefix + (subject if weight == 1 else f"{weight:g} × {subject}")
 
 
-def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes]) -> str:
+Moment = Callable[[int, float], bytes]  # a video's frame at a second, as JPEG bytes (Library.video_thumbnail)
+
+
+def _video_card(rank: int, result: SearchResult, moment: Moment | None) -> str:
+    """A video result: it plays from its best moment; the link opens the file at that second."""
+    assert result.seconds is not None
+    name = _text(os.path.basename(result.path))
+    link = html.escape(f"{file_uri(result.path)}#t={result.seconds:.1f}")
+    try:
+        poster = f' poster="data:image/jpeg;base64,{base64.b64encode(moment(result.id, result.seconds)).decode("ascii")}"' \
+            if moment is not None else ""
+    except PixseekError:
+        poster = ""
+    return (f'<figure class="result video" data-rank="{rank}" data-score="{result.score:.6f}" '
+            f'data-seconds="{result.seconds:.3f}"><video controls preload="metadata" src="{link}"{poster}></video>'
+            f'<figcaption><a href="{link}" title="{_text(result.path)}">{name}</a>'
+            f'<span class="moment">▶ {int(result.seconds) // 60}:{int(result.seconds) % 60:02d}</span>'
+            f'<span class="score">{result.score:.4f}</span></figcaption>{_facts(result)}</figure>')
+
+
+def _card(rank: int, result: SearchResult, thumbnail: Callable[[str], bytes], moment: Moment | None = None) -> str:
+    if result.seconds is not None:
+        return _video_card(rank, result, moment)
     name = _text(os.path.basename(result.path))
     link = html.escape(file_uri(result.path))
     try:
@@ -95,11 +119,12 @@ def _said(result: SearchResult) -> str:
 
 
 def render(query: Query, results: list[SearchResult], filters: SearchFilters,
-           thumbnail: Callable[[str], bytes]) -> str:
-    """The page's HTML; `thumbnail(path)` gives JPEG bytes or raises PixseekError."""
+           thumbnail: Callable[[str], bytes], moment: Moment | None = None) -> str:
+    """The page's HTML; `thumbnail(path)` gives JPEG bytes or raises PixseekError, as does
+    `moment(video id, seconds)` for a video's poster."""
     said = [f"says “{_text(query.says)}”"] if query.says is not None else []
     query_html = " + ".join([_term_html(t) for t in query.terms] + said).replace("+ not", "but not")
-    cards = "\n".join(_card(rank, r, thumbnail) for rank, r in enumerate(results, 1))
+    cards = "\n".join(_card(rank, r, thumbnail, moment) for rank, r in enumerate(results, 1))
     count = f"{len(results)} result{'s' if len(results) != 1 else ''}"
     folder = filters.folder or "the index"
     narrowed = [part for part in filters.describe() if not part.startswith("in ")]
@@ -119,10 +144,10 @@ def _prune(folder: Path) -> None:
 
 
 def write(folder: Path, query: Query, results: Iterable[SearchResult], searched: SearchFilters,
-          thumbnail: Callable[[str], bytes]) -> Path:
+          thumbnail: Callable[[str], bytes], moment: Moment | None = None) -> Path:
     """Write a new results page under `folder` (keeping the newest KEEP_PAGES) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"results-{time.time_ns()}.html"
-    page.write_text(render(query, list(results), searched, thumbnail), encoding="utf-8")
+    page.write_text(render(query, list(results), searched, thumbnail, moment), encoding="utf-8")
     _prune(folder)
     return page

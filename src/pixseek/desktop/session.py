@@ -97,7 +97,8 @@ class Session:
         """Search (`filters.folder` is the chosen folder) and open the results page."""
         library = self.library()
         results = library.search(query, k=k, filters=filters)
-        page = results_page.write(results_folder(), query, results, filters, library.thumbnail)
+        page = results_page.write(results_folder(), query, results, filters, library.thumbnail,
+                                  library.video_thumbnail)
         return SearchPage(query, results, page, open_page(page))
 
     def close(self) -> None:

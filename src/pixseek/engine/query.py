@@ -47,9 +47,12 @@ class Term:
     weight: float
     text: str | None = None
     image: str | None = None
+    moment: tuple[int, float] | None = None  # (video id, seconds): "more like this" moment of an indexed video
 
     def describe(self) -> str:
         subject = f"image {self.image}" if self.image else repr(self.text)
+        if self.moment is not None:
+            subject = f"video {self.moment[0]} at {self.moment[1]:g} s"
         if abs(self.weight) == 1:
             return subject if self.weight > 0 else f"-{subject}"
         return f"{self.weight:g} x {subject}"
@@ -126,6 +129,13 @@ def text_term(text: str, weight: float = 1.0) -> Term:
 def image_term(path: str, weight: float = 1.0) -> Term:
     """An example photo: a path the engine may read (one in the index, or an upload)."""
     return Term(_weight(weight), image=path)
+
+
+def moment_term(video_id: int, seconds: float, weight: float = 1.0) -> Term:
+    """A moment of an indexed video (a result's id and seconds): "more like this" from it."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise QueryError(f"a moment's time must be a number of seconds from 0, not {seconds}")
+    return Term(_weight(weight), moment=(int(video_id), float(seconds)))
 
 
 def usable_photo(name: str, data: bytes) -> bytes:

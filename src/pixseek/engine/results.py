@@ -75,6 +75,9 @@ class IndexReport:
     text_read: int = 0  # photos read for text by the text pass
     text_found: int = 0  # of them, those with any text
     text_note: str | None = None  # why no text was read (the OCR package is missing)
+    videos_indexed: int = 0  # videos whose moments were read (engine/video_pass.py)
+    videos_reused: int = 0  # moved, renamed or copied videos that kept stored moments
+    video_seconds: float = 0.0  # seconds of video read
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -93,6 +96,8 @@ class IndexReport:
             parts.append(f"{self.not_followed} links out of the folders not followed")
         if self.text_read:
             parts.append(f"{self.text_read} read for text ({self.text_found} with text)")
+        if self.videos_indexed or self.videos_reused:
+            parts.append(f"{self.videos_indexed} videos indexed ({self.video_seconds:.0f} s), {self.videos_reused} reused")
         done = ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
         return done + (f"; {self.text_note}" if self.text_note else "")
 
@@ -127,6 +132,12 @@ class SearchResult:
     metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
     place: Place | None = None  # where it was taken, when it has a GPS position near a known place
     text: tuple[TextLine, ...] = ()  # the lines of its text in which the searched words were found
+    seconds: float | None = None  # a video: the time of its best moment (None: a photo)
+    moments: tuple[tuple[float, float], ...] = ()  # a video: its other matching moments, (seconds, score) by time
+
+    @property
+    def is_video(self) -> bool:
+        return self.seconds is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: path, score, and the metadata known (for --json and the HTTP API)."""
@@ -142,6 +153,9 @@ class SearchResult:
                               "country_code": self.place.country_code, "name": self.place.describe()}
         if self.text:
             found["text"] = [line_dict(line) for line in self.text]
+        if self.seconds is not None:
+            found.update(type="video", seconds=round(self.seconds, 3),
+                         moments=[{"seconds": round(s, 3), "score": round(c, 6)} for s, c in self.moments])
         return found
 
 
@@ -185,6 +199,26 @@ class IndexedFile:
 
 
 @dataclass(frozen=True)
+class IndexedVideo:
+    """One video in the index, as the faces may show it."""
+
+    id: int
+    path: str
+    size: int  # bytes
+    modified: float  # the file's mtime when it was indexed, seconds since the epoch
+    duration: float  # seconds
+    width: int  # upright, as its moments are
+    height: int
+    moments: int  # moments stored
+    complete: bool  # False while the video pass has read only part of it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "size": self.size, "modified": self.modified,
+                "duration": round(self.duration, 3), "width": self.width, "height": self.height,
+                "moments": self.moments, "complete": self.complete}
+
+
+@dataclass(frozen=True)
 class Status:
     index_dir: str
     model_id: str
@@ -202,6 +236,9 @@ class Status:
     reads_text: bool = True  # the text pass reads the words in photos (`pixseek index --no-text` turns it off)
     text_read: int = 0  # photos read for text by the current reader
     text_found: int = 0  # of them, those with any text
+    videos: int = 0  # videos indexed (docs/videos.md)
+    video_moments: int = 0  # their moments
+    video_seconds: float = 0.0  # their length, together
 
 
 DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another

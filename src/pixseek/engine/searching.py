@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pixseek.engine import folders
+from pixseek.engine import folders, video_search
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
@@ -40,7 +40,9 @@ def _term_vector(index: OpenIndex, term: Term) -> np.ndarray:
                 index.text_vectors.clear()
             index.text_vectors[term.text] = cached
         return cached
-    assert term.image is not None  # a term is words or a photo
+    if term.moment is not None:
+        return video_search.moment_vector(index, *term.moment)
+    assert term.image is not None  # a term is words, a photo or a video's moment
     record = index.catalog.lookup(term.image)
     if record is not None and _stat_key(term.image) == (record.size, record.mtime_ns):
         stored: np.ndarray = index.catalog.vectors_for([record.id])[0]
@@ -72,11 +74,17 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
     if not index.vectors_loaded and any(t.text is not None for t in query.terms):
         index.encoder.preload("text")  # the first search loads the model while the vector index opens
     vector = query_vector(index, query) if query.terms else None
-    allowed = index.metadata().select(filters) if filters.needs_metadata else None
+    photos = filters.media != "video"
+    allowed = index.metadata().select(filters) if filters.needs_metadata and photos else None
     bounds = folder_range(filters.folder) if filters.folder else None
     if query.says is None:
         assert vector is not None  # a query without words to find has terms
-        return _described(index, _nearest(index, vector, k, allowed, bounds, min_score), sort)
+        found = _nearest(index, vector, k, allowed, bounds, min_score) if photos else []
+        if filters.media != "photo":  # videos: one result each, at its best moment
+            found = video_search.merged(found, video_search.search(index, vector, k, filters, bounds, min_score), k)
+        return _described(index, found, sort)
+    if not photos:
+        return []  # words written in photos: videos have none read
     return _described(index, _saying(index, query.says, vector, k, allowed, bounds, min_score), sort)
 
 

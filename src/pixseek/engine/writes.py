@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pixseek import reindex
-from pixseek.engine import folders, text_pass
+from pixseek.engine import folders, text_pass, video_pass
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import HIDDEN_KEY, OpenIndex
 from pixseek.engine.opening import close_index, open_index
@@ -74,6 +74,8 @@ def _run_plan(index: OpenIndex, plan: Plan, writer: Catalog, progress: ProgressC
         report = indexer.run(plan, progress, cancel)
     finally:
         indexer.close()
+    video_pass.index_videos(writer, lambda: index.encoder, plan.roots, writer.meta(HIDDEN_KEY) == "yes", report,
+                            progress, cancel)  # after the photos: they are searchable meanwhile
     text_pass.read_text(writer, report, progress, cancel)  # after the vectors: search works meanwhile
     return report
 
@@ -134,7 +136,7 @@ def ingest(index: OpenIndex, folder: Path | str) -> IngestReport:
 
 def remove(index: OpenIndex, folder: str | os.PathLike[str]) -> int:
     path = folders.indexed_folder(index, folder, around=False)
-    return write(index, lambda writer: writer.remove_roots([path]))
+    return write(index, lambda writer: writer.remove_roots([path]) + video_pass.remove_videos(writer, [path]))
 
 
 def set_vector_index(index: OpenIndex, kind: str) -> None:

@@ -125,6 +125,8 @@ class Tools:
         radius: Annotated[str | None, Field(description="with near: 5km (default), 500m, 2mi")] = None,
         sort: Annotated[str, Field(pattern="^(score|date)$", description="score (best first) or date "
                                                                          "(oldest first)")] = "score",
+        type: Annotated[str | None, Field(pattern="^(photo|video)$", description="only photos, or only videos "
+                                          "(a video is one result, with the seconds of its best moment)")] = None,
     ) -> dict[str, Any]:
         """Search the indexed photos by words, example photos, or both, or by the words written in
         them (says); filters narrow the results. Returns the best matches with their id, path,
@@ -139,7 +141,7 @@ class Tools:
             if folder is not None:
                 folder = self._inside_index(folder, "folder")
             filters = SearchFilters.parse(after=after, before=before, year=year, camera=camera, place=place,
-                                          near=near, radius=radius, folder=folder)
+                                          near=near, radius=radius, folder=folder, media=type)
             results = self.library().search(query, k=k, min_score=min_score, filters=filters, sort=sort)
         except PixseekError as error:
             raise ToolError(str(error)) from None

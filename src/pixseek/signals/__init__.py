@@ -14,12 +14,13 @@ from pixseek.signals.base import FileData, Reads, Signal, SignalRows
 from pixseek.signals.clip import ClipVectors, VectorRows
 from pixseek.signals.metadata import Description, Metadata, MetadataRows
 from pixseek.signals.phash import PerceptualHash, PhashRows
+from pixseek.signals.video import VideoMoments, VideoRows
 from pixseek.signals.words import Words
 
 if TYPE_CHECKING:
     from pixseek.model import Encoder
 
-SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash, Words]
+SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash, Words, VideoMoments]
 
 
 def signals_for_run(encoder: Encoder | None) -> list[Signal]:
@@ -27,5 +28,5 @@ def signals_for_run(encoder: Encoder | None) -> list[Signal]:
     return [signal for kind in SIGNALS if (signal := kind.for_run(encoder)) is not None]
 
 __all__ = ["SIGNALS", "ClipVectors", "Description", "FileData", "Metadata", "MetadataRows", "PerceptualHash",
-           "PhashRows", "Reads", "Signal", "SignalRows", "VectorRows", "Words",
+           "PhashRows", "Reads", "Signal", "SignalRows", "VectorRows", "VideoMoments", "VideoRows", "Words",
            "signals_for_run"]

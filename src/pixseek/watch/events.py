@@ -15,7 +15,7 @@ import time
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from pixseek.files import image_extensions, is_image_name
+from pixseek.files import VIDEO_EXTENSIONS, image_extensions, is_image_name
 
 CHANGES = frozenset({"created", "deleted", "moved", "modified", "closed"})
 OVERFLOW_LOGGER = "watchdog.observers.inotify_c"  # says so when the kernel dropped events
@@ -26,7 +26,7 @@ class ChangeCollector(FileSystemEventHandler):
         self._guard = threading.Lock()
         self._paths: set[str] = set()
         self._first = self._last = 0.0
-        self._extensions = image_extensions()
+        self._extensions = image_extensions() | VIDEO_EXTENSIONS  # videos too (engine/video_pass.py)
         self.overflowed = threading.Event()
 
     def _relevant(self, path: str, is_directory: bool) -> bool:

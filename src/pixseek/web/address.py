@@ -15,7 +15,8 @@ from pixseek.engine.query import MAX_TEXT_CHARS, cut_note, read_count, read_min_
 SEEN_KEY = "address_seen"  # the address as the last run left it
 # Every parameter the app reads from the address.
 PARAMS = ("q", "says", "k", "not", "min", "in", "sort", "after", "before", "camera", "place", "near", "radius",
-          "like", "photo", "view")
+          "like", "photo", "view", "type", "at", "t")
+MEDIA = {"photo": "photo", "video": "video", "Photos": "photo", "Videos": "video", "Photos and videos": ""}
 TEXTS = {"q": ("query text", MAX_TEXT_CHARS), "says": ("words the photo says", MAX_TEXT_CHARS),
          "not": ("'not like' text", MAX_TEXT_CHARS),
          **{name: (name, MAX_FILTER_CHARS) for name in ("after", "before", "camera", "place", "near", "radius")}}
@@ -61,5 +62,9 @@ def settle(values: dict[str, str], max_results: int, sorts: dict[str, str], fold
             known = values[name] in choices  # a choice, or its label (what Streamlit writes)
             st.session_state[name] = choices[values[name]] if known else next(iter(choices.values()))
             notes += [] if known else [f"{name}: {shown(values[name])} {unknown[name]}"]
+    if "type" in values:  # photos, videos or both (a choice, or its label)
+        known = values["type"] in MEDIA
+        st.session_state["type"] = MEDIA[values["type"]] if known else ""
+        notes += [] if known else [f"type: {shown(values['type'])} is not photo or video: showing both"]
     return notes
 

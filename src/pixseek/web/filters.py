@@ -17,6 +17,7 @@ FIELDS = (("after", "Taken from", "2023-06"), ("before", "Taken before", "2023-0
           ("camera", "Camera", "Pixel 7"), ("place", "Place", "Lisbon"),
           ("near", "Near (latitude, longitude)", "38.72, -9.14"), ("radius", "Within", "5km"))
 SORTS = {"score": "Best match first", "date": "Oldest first (date taken)"}
+MEDIA = {"": "Photos and videos", "photo": "Photos", "video": "Videos"}  # the address's `type`
 
 
 def render_fields() -> None:
@@ -27,6 +28,7 @@ def render_fields() -> None:
             columns[index % 3].text_input(label, key=name, placeholder=placeholder, max_chars=200,
                                           bind="query-params")
         st.radio("Order", list(SORTS), format_func=SORTS.get, key="sort", horizontal=True, bind="query-params")
+        st.radio("Show", list(MEDIA), format_func=MEDIA.get, key="type", horizontal=True, bind="query-params")
 
 
 def texts() -> dict[str, str]:
@@ -35,7 +37,7 @@ def texts() -> dict[str, str]:
 
 def current(folder: str | None) -> SearchFilters:
     """The filters typed now, within `folder` (a QueryError says what is wrong with them)."""
-    return replace(SearchFilters.parse(**texts()), folder=folder)
+    return replace(SearchFilters.parse(**texts(), media=st.session_state.get("type") or None), folder=folder)
 
 
 def sort() -> str:

@@ -22,7 +22,8 @@ from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.engine.results import FolderInfo, SearchResult
 from pixseek.engine import query
-from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, MAX_TEXT_CHARS, Query, image_term, shown, text_term
+from pixseek.engine.query import (DEFAULT_K, MAX_RESULTS, MAX_TEXT_CHARS, Query, image_term, moment_term, shown,
+                                  text_term)
 from pixseek.web import address, filters, state
 from pixseek.web.messages import escape
 
@@ -33,6 +34,8 @@ UPLOADER_KEY = "uploader"  # the uploader's key is this and a count, raised to e
 LAST_KEY = "last_outcome"  # shown again while the search box is empty
 # The address's parameters besides the bound controls: an example photo, and a photo shown large.
 LIKE, PHOTO, VIEW = "like", "photo", "view"
+AT = "at"  # with `like` naming a video: its moment, in seconds
+VIEW_AT = "t"  # with `view` naming a video: the second it plays from
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Example:
     name: str
     path: str | None = None  # an indexed photo
     data: bytes | None = None  # an upload
+    moment: tuple[int, float] | None = None  # a video's moment: (its id, seconds)
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,13 @@ class Outcome:
     filtered: bool = False
 
 
-def build_query(text: str, negative: str = "", image: str | None = None, says: str = "") -> Query:
-    """The query of the search box, the example photo, the "Not like" box and "The photo says"
-    (empty boxes are no terms)."""
+def build_query(text: str, negative: str = "", image: str | None = None, says: str = "",
+                moment: tuple[int, float] | None = None) -> Query:
+    """The query of the search box, the example photo (or video moment), the "Not like" box and
+    "The photo says" (empty boxes are no terms)."""
     terms = [text_term(text)] if text.strip() else []
     terms += [image_term(image)] if image else []
+    terms += [moment_term(*moment)] if moment else []
     terms += [text_term(negative, -1.0)] if negative.strip() else []
     return query.build_query(terms, says=says if says.strip() else None)
 
@@ -84,7 +90,7 @@ def photo_id(value: str | None) -> int | None:
 def link(**changes: str | int | None) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
     params = {key: st.session_state.get(key) for key in ("q", "says", "k", "not", "min", "in")}
-    params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO)}, **changes)
+    params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO, AT)}, **changes)
     return "?" + urllib.parse.urlencode({key: value for key, value in params.items() if value not in (None, "")})
 
 
@@ -92,6 +98,10 @@ def _example(library: Library) -> Example | None:
     """The example photo the address names, if it is still there."""
     like, photo = _param(LIKE), _param(PHOTO)
     liked = photo_id(like)
+    at = seconds(_param(AT))
+    video = library.video(liked) if liked is not None and at is not None else None
+    if video is not None and at is not None:  # "More like this" from a video's moment
+        return Example(f"{os.path.basename(video.path)} at {at:g} s", moment=(video.id, at))
     if liked is not None:
         path = library.photo_path(liked)
         if path:
@@ -103,8 +113,17 @@ def _example(library: Library) -> Example | None:
     return None
 
 
+def seconds(value: str | None) -> float | None:
+    """A moment's time from the address (a number of seconds from 0); anything else names none."""
+    try:
+        found = float(value) if value and value.isascii() else None
+    except ValueError:
+        return None
+    return found if found is not None and 0 <= found < 1e9 else None
+
+
 def _drop_example() -> None:
-    for name in (LIKE, PHOTO):
+    for name in (LIKE, PHOTO, AT):
         st.query_params.pop(name, None)
 
 
@@ -146,7 +165,8 @@ def _search(library: Library, text: str, k: int, negative: str, min_score: float
             results = library.search(build_query(text, negative, image, says), k=k, min_score=min_score,
                                      filters=wanted, sort=order)
     else:
-        query = build_query(text, negative, example.path if example else None, says)
+        query = build_query(text, negative, example.path if example else None, says,
+                            example.moment if example else None)
         results = library.search(query, k=k, min_score=min_score, filters=wanted, sort=order)
     return Outcome(_title(text, negative, example, says), results, min_score, replace(wanted, folder=None).active)
 
@@ -154,7 +174,7 @@ def _search(library: Library, text: str, k: int, negative: str, min_score: float
 def _example_notes(fresh: dict[str, str], library: Library | None, example: Example | None) -> list[str]:
     """What an example photo named in the address but not found becomes: no example."""
     notes = []
-    if LIKE in fresh and (example is None or example.path is None):
+    if LIKE in fresh and (example is None or (example.path is None and example.moment is None)):
         notes.append(f"{LIKE}: {shown(fresh[LIKE])} names no photo in the index: no example photo")
     if PHOTO in fresh and (example is None or example.data is None) and not (LIKE in fresh and example):
         notes.append(f"{PHOTO}: the example photo is gone (forgotten by a restarted server)")

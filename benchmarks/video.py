@@ -1,0 +1,143 @@
+"""Indexing videos end to end: video seconds indexed per wall second, and peak memory.
+
+Clips are made once with PyAV (cached under .cache/bench): phone-like 1080p H.264 at 30 fps
+(a keyframe every second, as phones write them; a slow pan over a photo with sensor-like
+noise, at a phone's bitrate, 16 Mbit/s), and 4K HEVC (libx265, 40 Mbit/s) where
+PyAV can encode it. A child process opens an index with the benchmark model (a random-weight ViT-B/32,
+int8 image tower: the real model's cost) and times `Library.index` on the folder: scan, hash,
+keyframe decoding, moments embedded and committed. Bars (issue #23, 2 cores): 1080p H.264
+>= 20x real time, 4K HEVC >= 5x; peak RSS printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import CACHE, MODEL, Meter, emit, peak_rss_mib, run_child, save, table
+
+KINDS = {  # name -> (codec, width, height, clips, seconds each, bar)
+    "1080p H.264": ("libx264", 1920, 1080, 4, 30, 20.0),
+    "4K HEVC": ("libx265", 3840, 2160, 1, 20, 5.0),
+}
+FPS = 30
+BITRATE = {"libx264": 16_000_000, "libx265": 40_000_000}  # what phones write: ~16 Mbit/s 1080p, ~40 4K HEVC
+
+
+def _source() -> np.ndarray:
+    """A large picture to pan over: a real photo when ../shared is here, else a generated one."""
+    from PIL import Image
+
+    from benchmarks.common import SHARED_PHOTOS
+
+    found = sorted((SHARED_PHOTOS / "coco-mini").glob("*.jpg"))
+    if found:
+        image = Image.open(found[0]).convert("RGB")
+    else:
+        from pixseek.model.samples import generated_photo
+
+        image = generated_photo(0, (640, 480))
+    return np.asarray(image.resize((4400, 2600), Image.Resampling.BICUBIC))
+
+
+def make_clips(name: str) -> Path | None:
+    """The folder of clips of this kind (made once), or None where PyAV cannot encode them."""
+    import av
+
+    codec, width, height, count, seconds, _ = KINDS[name]
+    folder = CACHE / f"videos-{codec}-{height}p-{count}x{seconds}s-{BITRATE[codec] // 10**6}mbit"
+    done = folder / ".complete"
+    if done.is_file():
+        return folder
+    if codec not in av.codecs_available:
+        return None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    picture = _source()
+    rng = np.random.default_rng(0)
+    for c in range(count):
+        with av.open(str(folder / f"clip-{c}.mp4"), "w") as container:
+            stream = container.add_stream(codec, rate=FPS)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.time_base = Fraction(1, FPS)
+            stream.codec_context.gop_size = FPS  # a keyframe every second
+            stream.bit_rate = BITRATE[codec]
+            stream.options = {"preset": "ultrafast"}
+            if codec == "libx265":
+                stream.options["x265-params"] = f"keyint={FPS}:min-keyint={FPS}:log-level=error"
+            for f in range(seconds * FPS):
+                x = int((picture.shape[1] - width) * ((f + c * 97) % (seconds * FPS)) / (seconds * FPS))
+                y = (c * 53) % max(picture.shape[0] - height, 1)
+                frame = picture[y:y + height, x:x + width]
+                noise = rng.integers(-6, 7, frame.shape, dtype=np.int16)
+                pixels = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+                video = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                video.pts = f
+                container.mux(stream.encode(video))
+            container.mux(stream.encode(None))
+    done.write_text("ok")
+    return folder
+
+
+def child(folder: str) -> None:
+    from pixseek.library import Library
+
+    out = Path(tempfile.mkdtemp(dir=CACHE))
+    library = Library.open(out / "index", model=MODEL, create=True)
+    library.encoder.encode_pixels(np.zeros((1, 3, library.encoder.image_size, library.encoder.image_size),
+                                           np.float32))  # the session loaded before the clock starts
+    with Meter() as meter:
+        report = library.index([folder])
+    peak = peak_rss_mib()  # indexing's own (a search would load the text tower too)
+    library.close()
+    with sqlite3.connect(out / "index" / "catalog.sqlite3") as db:
+        moments = db.execute("SELECT COUNT(*) FROM moments").fetchone()[0]
+    shutil.rmtree(out)
+    if report.skipped:
+        sys.exit(f"skipped: {report.skipped}")
+    emit({"videos": report.videos_indexed, "video_seconds": report.video_seconds, "moments": moments,
+          "megabytes": sum(p.stat().st_size for p in Path(folder).glob("*.mp4")) / 1e6, **meter.as_dict(),
+          "peak_rss_mib": peak})
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run each (default: best of two)")
+    parser.add_argument("--only", choices=list(KINDS), help="one kind of clip")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else 2
+    results, rows = {}, []
+    for name in [args.only] if args.only else list(KINDS):
+        folder = make_clips(name)
+        bar = KINDS[name][5]
+        if folder is None:
+            results[name] = {"skipped": f"PyAV here cannot encode {KINDS[name][0]}"}
+            rows.append([name, "-", "-", "-", "-", "-", results[name]["skipped"]])
+            continue
+        runs = [run_child(["benchmarks.video", "child", str(folder)]) for _ in range(repeats)]
+        best = min(runs, key=lambda r: r["wall_s"])
+        speed = best["video_seconds"] / best["wall_s"]
+        results[name] = {**best, "x_real_time": speed, "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+                         "all_x_real_time": [r["video_seconds"] / r["wall_s"] for r in runs]}
+        rows.append([name, f"{best['videos']} x {best['video_seconds'] / max(best['videos'], 1):.0f} s, "
+                           f"{best['megabytes'] * 8 / best['video_seconds']:.0f} Mbit/s",
+                     best["moments"], f"{speed:.1f}x (bar {bar:g}x)", best["cores_busy"],
+                     results[name]["peak_rss_mib"], ""])
+    text = table("Video indexing, end to end (best of runs)",
+                 ["clips", "videos", "moments", "video s / wall s", "cores busy", "peak RSS MiB", "note"], rows)
+    save("video", {"quick": args.quick, "repeats": repeats, "results": results}, text)
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        child(sys.argv[2])
+    else:
+        main()
