@@ -75,6 +75,10 @@ class IndexReport:
     text_read: int = 0  # photos read for text by the text pass
     text_found: int = 0  # of them, those with any text
     text_note: str | None = None  # why no text was read (the OCR package is missing)
+    faces_read: int = 0  # photos looked at for faces by the face pass
+    faces_found: int = 0  # faces found in them
+    faces_grouped: int = 0  # faces grouped into people (or left out of them)
+    faces_note: str | None = None  # why no faces were found (the face model cannot be loaded)
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -93,8 +97,11 @@ class IndexReport:
             parts.append(f"{self.not_followed} links out of the folders not followed")
         if self.text_read:
             parts.append(f"{self.text_read} read for text ({self.text_found} with text)")
+        if self.faces_read:
+            parts.append(f"{self.faces_read} looked at for faces ({self.faces_found} found)")
         done = ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
-        return done + (f"; {self.text_note}" if self.text_note else "")
+        notes = [note for note in (self.text_note, self.faces_note) if note]
+        return done + "".join(f"; {note}" for note in notes)
 
 
 @dataclass
@@ -202,6 +209,10 @@ class Status:
     reads_text: bool = True  # the text pass reads the words in photos (`pixseek index --no-text` turns it off)
     text_read: int = 0  # photos read for text by the current reader
     text_found: int = 0  # of them, those with any text
+    finds_faces: bool = False  # the face pass finds faces (`pixseek index --faces`; on where a face model is installed)
+    faces: int = 0  # faces found (those marked "not a face" left out)
+    photos_with_faces: int = 0
+    people: int = 0  # people the faces are grouped into (named or not)
 
 
 DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another

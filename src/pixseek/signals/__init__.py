@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pixseek.signals.base import FileData, Reads, Signal, SignalRows
 from pixseek.signals.clip import ClipVectors, VectorRows
+from pixseek.signals.faces import Faces
 from pixseek.signals.metadata import Description, Metadata, MetadataRows
 from pixseek.signals.phash import PerceptualHash, PhashRows
 from pixseek.signals.words import Words
@@ -19,13 +20,13 @@ from pixseek.signals.words import Words
 if TYPE_CHECKING:
     from pixseek.model import Encoder
 
-SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash, Words]
+SIGNALS: list[type[Signal]] = [ClipVectors, Metadata, PerceptualHash, Words, Faces]
 
 
 def signals_for_run(encoder: Encoder | None) -> list[Signal]:
     """The signals an index run with `encoder` runs (None: one that embeds nothing)."""
     return [signal for kind in SIGNALS if (signal := kind.for_run(encoder)) is not None]
 
-__all__ = ["SIGNALS", "ClipVectors", "Description", "FileData", "Metadata", "MetadataRows", "PerceptualHash",
+__all__ = ["SIGNALS", "ClipVectors", "Description", "Faces", "FileData", "Metadata", "MetadataRows", "PerceptualHash",
            "PhashRows", "Reads", "Signal", "SignalRows", "VectorRows", "Words",
            "signals_for_run"]
