@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import make_photo
 from pixseek.images import perceptual_hash
 from pixseek.library import Library
-from pixseek.signals import SIGNALS, ClipVectors, FileData, Metadata, PerceptualHash, Reads, Signal, SignalRows, Words
+from pixseek.signals import SIGNALS, ClipVectors, Faces, FileData, Metadata, PerceptualHash, Reads, Signal, SignalRows, Words
 from pixseek.store.catalog import Catalog
 from pixseek.store.sqlite import rows_for
 
@@ -248,10 +248,11 @@ SCHEMA_2 = {  # every table and column of a schema 2 catalog: what older pixseek
 }
 
 
-def test_the_shipped_signals_are_the_vector_the_metadata_the_perceptual_hash_and_the_words():
-    assert SIGNALS == [ClipVectors, Metadata, PerceptualHash, Words]
+def test_the_shipped_signals_are_the_vector_the_metadata_the_perceptual_hash_the_words_and_the_faces():
+    assert SIGNALS == [ClipVectors, Metadata, PerceptualHash, Words, Faces]
     assert [(s.name, s.reads) for s in SIGNALS] == [("clip", Reads.IMAGE), ("metadata", Reads.BYTES),
-                                                    ("phash", Reads.IMAGE), ("words", Reads.IMAGE)]
+                                                    ("phash", Reads.IMAGE), ("words", Reads.IMAGE),
+                                                    ("faces", Reads.IMAGE)]
 
 
 def test_the_shipped_signals_keep_schema_2s_tables(tmp_path):
@@ -262,6 +263,7 @@ def test_the_shipped_signals_keep_schema_2s_tables(tmp_path):
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         tables.discard("sqlite_sequence")
         kept = tables - {t for t in tables if t.startswith("text_")}  # the words' tables are new (signals/words.py)
+        kept -= set(Faces.rows.tables())  # and the faces' (signals/faces.py)
         assert {t: [row[1] for row in db.execute(f"PRAGMA table_info({t})")] for t in kept} == SCHEMA_2
     finally:
         db.close()

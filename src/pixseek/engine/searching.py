@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pixseek.engine import folders
+from pixseek.engine import folders, people_search
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
@@ -74,8 +74,16 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
     vector = query_vector(index, query) if query.terms else None
     allowed = index.metadata().select(filters) if filters.needs_metadata else None
     bounds = folder_range(filters.folder) if filters.folder else None
+    if query.people:  # only photos every person named is in
+        with_people = people_search.photos_with(index, query.people)
+        allowed = with_people if allowed is None else np.intersect1d(allowed, with_people)
+    if query.says is None and vector is None:  # people alone: the photos that show them best
+        ranked = people_search.ranked(index, query.people, allowed if allowed is not None else np.array([], np.int64))
+        return _described(index, _listed(index, ranked, k, bounds, min_score), sort)
     if query.says is None:
-        assert vector is not None  # a query without words to find has terms
+        assert vector is not None  # a query without words to find or people has terms
+        if query.people and allowed is not None and len(allowed) <= SCORED_DIRECTLY:
+            return _described(index, _scored(index, vector, [int(i) for i in allowed], k, bounds, min_score), sort)
         return _described(index, _nearest(index, vector, k, allowed, bounds, min_score), sort)
     return _described(index, _saying(index, query.says, vector, k, allowed, bounds, min_score), sort)
 
@@ -159,6 +167,19 @@ def _by_quality(index: OpenIndex, words: SearchWords, ids: list[int], k: int, wa
     found = [SearchResult(path, words.quality(lines.get(i, [])), i) for i, path in chosen]
     found = [r for r in found if min_score is None or r.score >= min_score]
     return sorted(found, key=lambda r: -r.score)[:k]
+
+
+def _listed(index: OpenIndex, ranked: list[tuple[int, float]], k: int, bounds: tuple[bytes, bytes] | None,
+            min_score: float | None) -> list[SearchResult]:
+    """The first `k` results of photos already ranked ((id, score), best first)."""
+    results: list[SearchResult] = []
+    for start in range(0, len(ranked), CHUNK):
+        chunk = [(i, score) for i, score in ranked[start:start + CHUNK] if min_score is None or score >= min_score]
+        paths = index.catalog.paths_for(i for i, _ in chunk)
+        results += [SearchResult(paths[i], score, i) for i, score in chunk if i in paths and _shown(paths[i], bounds)]
+        if len(results) >= k:
+            break
+    return results[:k]
 
 
 def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:
