@@ -240,6 +240,10 @@ class Library:
         """The faces found in the indexed photo with this id, the largest first ("not a face" ones marked)."""
         return people.faces_in(self._index, photo_id)
 
+    def face(self, face_id: int) -> FaceInfo:
+        """One face by its id (PersonNotFound, a QueryError, if there is none)."""
+        return people.face(self._index, face_id)
+
     def name_person(self, person: str | int, name: str) -> Person:
         """Call a person `name` (kept through later runs, a reindex and another face model)."""
         return people.name(self._index, person, name)

@@ -40,6 +40,10 @@ def faces_in(index: OpenIndex, photo_id: int) -> list[FaceInfo]:
     return _reading(index).faces(photo=int(photo_id))
 
 
+def face(index: OpenIndex, face_id: int) -> FaceInfo:
+    return _reading(index).face(int(face_id))
+
+
 def name(index: OpenIndex, key: str | int, new_name: str) -> Person:
     found = _reading(index).find(key)
     _change(index, lambda people: people.name(found, new_name))
