@@ -164,12 +164,12 @@ def _group_batch(db: sqlite3.Connection, centres: Centres, threshold: float, bat
     if matching:
         vectors = np.stack([v for _, v in matching])
         nearest, scores = centres.nearest(vectors)
-        started: list[tuple[int, np.ndarray]] = []  # people started in this batch: (id, sum)
+        started = Started(len(matching), vectors.shape[1])
         for (face, vector), row, score in zip(matching, nearest, scores):
             if row >= 0 and score >= threshold:
                 person = int(centres.ids[row])
             else:
-                person = _join_started(started, vector, threshold, centres)
+                person = started.join(vector, threshold) or started.start(centres.new_person(), vector)
             centres.add(person, vector)
             updates.append((person, GROUPED, face))
     db.executemany("UPDATE faces SET person = ?, state = ? WHERE face = ?", updates)
@@ -177,21 +177,31 @@ def _group_batch(db: sqlite3.Connection, centres: Centres, threshold: float, bat
     return len(rows)
 
 
-def _join_started(started: list[tuple[int, np.ndarray]], vector: np.ndarray, threshold: float,
-                  centres: Centres) -> int:
-    """The person started in this batch that `vector` matches best, or a new one."""
-    best, best_score = -1, threshold
-    for at, (_, total) in enumerate(started):
-        score = float(vector @ total) / max(float(np.linalg.norm(total)), 1e-12)
-        if score >= best_score:
-            best, best_score = at, score
-    if best >= 0:
-        person, total = started[best]
-        started[best] = (person, total + vector)
+class Started:
+    """The people started in one batch, matched one face at a time (the batch's matrix product
+    could not see them): their sums of vectors, in an array the batch's size."""
+
+    def __init__(self, most: int, dim: int):
+        self.people: list[int] = []
+        self.totals = np.zeros((most, dim), dtype=np.float32)
+
+    def join(self, vector: np.ndarray, threshold: float) -> int | None:
+        """The person started here whose centre `vector` matches best, if any reaches `threshold`."""
+        count = len(self.people)
+        if not count:
+            return None
+        totals = self.totals[:count]
+        scores = totals @ vector / np.maximum(np.linalg.norm(totals, axis=1), 1e-12)
+        best = int(scores.argmax())
+        if scores[best] < threshold:
+            return None
+        self.totals[best] += vector
+        return self.people[best]
+
+    def start(self, person: int, vector: np.ndarray) -> int:
+        self.totals[len(self.people)] = vector
+        self.people.append(person)
         return person
-    person = centres.new_person()
-    started.append((person, vector.copy()))
-    return person
 
 
 def _labels(db: sqlite3.Connection, hashes: set[bytes]) -> dict[bytes, list[Label]]:
