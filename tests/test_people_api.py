@@ -3,10 +3,12 @@ search, listing, naming, merging, splitting, "not a face", and a clear 4xx for e
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from api_server import ApiServer, server_env
 from conftest import TEST_MODEL
@@ -71,6 +73,9 @@ def test_search_by_person_and_people_corrections(client):
     carl_face = next(f for f in faces if f["path"].endswith("carl.jpg"))
     split = client.post(f"/api/faces/{carl_face['id']}/split", json={})
     assert split.status_code == 200 and split.json()["photos"] == 1
+    crop = client.get(f"/api/faces/{carl_face['id']}/thumbnail", params={"size": 64})
+    assert crop.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(crop.content)).size == (64, 64)
     photo_faces = client.get(f"/api/files/{carl_face['photo_id']}/faces").json()
     assert [f["id"] for f in photo_faces] == [carl_face["id"]]
     marked = client.post(f"/api/faces/{carl_face['id']}/not-a-face")
@@ -94,3 +99,5 @@ def test_bad_people_requests_are_clear_4xx(client):
     assert_error(client.post("/api/faces/0/not-a-face"), 422)
     assert_error(client.post("/api/faces/abc/not-a-face"), 422)
     assert_error(client.get("/api/files/999999/faces"), 404, "no photo")
+    assert_error(client.get("/api/faces/999999/thumbnail"), 404, "no face")
+    assert_error(client.get("/api/faces/1/thumbnail", params={"size": 99999}), 422)

@@ -244,6 +244,10 @@ class Library:
         """One face by its id (PersonNotFound, a QueryError, if there is none)."""
         return people.face(self._index, face_id)
 
+    def face_thumbnail(self, face_id: int, size: int = 160) -> bytes:
+        """A JPEG of one face (its box and a margin) fitting `size` x `size`."""
+        return people.face_thumbnail(self._index, face_id, size)
+
     def name_person(self, person: str | int, name: str) -> Person:
         """Call a person `name` (kept through later runs, a reindex and another face model)."""
         return people.name(self._index, person, name)

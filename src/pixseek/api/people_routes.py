@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixseek.api.deps import service
@@ -78,6 +79,17 @@ def photo_faces(id_: Annotated[int, Path(ge=1)], svc: Annotated[Service, Depends
     if library.file(id_) is None:
         raise ApiError(404, f"no photo with id {id_} in the index")
     return [FaceInfo.model_validate(f.to_dict()) for f in library.faces(id_)]
+
+
+@router.get("/faces/{face}/thumbnail", summary="A JPEG of one face", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def face_thumbnail(face: FaceId, svc: Annotated[Service, Depends(service)],
+                   size: Annotated[int, Query(ge=16, le=1024)] = 160) -> Response:
+    try:
+        return Response(svc.library().face_thumbnail(face, size), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+    except PersonNotFound as error:
+        raise _found(error) from None
 
 
 @router.post("/people/{person}/name", response_model=PersonInfo, summary="Name a person (or rename one)")

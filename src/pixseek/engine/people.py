@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+import io
+
+from pixseek.engine import photos
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.writes import write
 from pixseek.people.store import FaceInfo, People, Person
 
 Done = TypeVar("Done")
+FACE_MARGIN = 0.25  # of the face's larger side, around its box in a face thumbnail
 
 
 def _reading(index: OpenIndex) -> People:
@@ -42,6 +46,23 @@ def faces_in(index: OpenIndex, photo_id: int) -> list[FaceInfo]:
 
 def face(index: OpenIndex, face_id: int) -> FaceInfo:
     return _reading(index).face(int(face_id))
+
+
+def face_thumbnail(index: OpenIndex, face_id: int, size: int) -> bytes:
+    """A JPEG of the face, a little margin around its box, fitting `size` x `size` (read inside
+    the indexed folders, as every photo a face serves)."""
+    from pixseek.images import decode
+
+    found = face(index, face_id)
+    image = decode(photos.original(index, found.path), name=found.path)
+    x1, y1, x2, y2 = found.box
+    margin = FACE_MARGIN * max(x2 - x1, y2 - y1)
+    crop = image.crop((max(0, int(x1 - margin)), max(0, int(y1 - margin)),
+                       min(image.width, int(x2 + margin)), min(image.height, int(y2 + margin))))
+    crop.thumbnail((size, size))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 def name(index: OpenIndex, key: str | int, new_name: str) -> Person:
