@@ -75,11 +75,11 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
     allowed = index.metadata().select(filters) if filters.needs_metadata else None
     bounds = folder_range(filters.folder) if filters.folder else None
     if query.people:  # only photos every person named is in
-        with_people = people_search.photos_with(index, query.people)
+        with_people, shown = people_search.photos_with(index, query.people)
+        if query.says is None and vector is None:  # people alone: the photos that show them best
+            ranked = people_search.ranked(with_people, shown, allowed)
+            return _described(index, _listed(index, ranked, k, bounds, min_score), sort)
         allowed = with_people if allowed is None else np.intersect1d(allowed, with_people)
-    if query.says is None and vector is None:  # people alone: the photos that show them best
-        ranked = people_search.ranked(index, query.people, allowed if allowed is not None else np.array([], np.int64))
-        return _described(index, _listed(index, ranked, k, bounds, min_score), sort)
     if query.says is None:
         assert vector is not None  # a query without words to find or people has terms
         if query.people and allowed is not None and len(allowed) <= SCORED_DIRECTLY:

@@ -11,7 +11,7 @@ every face it holds then; merging relabels both; splitting labels the face alone
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -134,14 +134,28 @@ class People:
             raise PersonNotFound(f"no face {face} in this index")
         return next(f for f in self.faces(photo=int(rows[0])) if f.id == int(face))
 
-    def photos_with(self, people: Iterable[int]) -> np.ndarray:
-        """Ids of the photos every one of `people` is in, ascending."""
-        found: np.ndarray | None = None
+    def best_faces(self, person: int) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids ascending, the quality of the person's best face in each): one scan of
+        the index on (person, state, id, quality), never the rows."""
+        rows = self.db.execute("SELECT id, MAX(quality) FROM faces WHERE person = ? AND state = ? GROUP BY id",
+                               (person, GROUPED)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+
+    def photos_with(self, people: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids of the photos every one of `people` is in, ascending; the mean of their best
+        face's quality in each)."""
+        found: tuple[np.ndarray, np.ndarray] | None = None
         for person in people:
-            ids = np.fromiter((r[0] for r in self.db.execute(
-                "SELECT DISTINCT id FROM faces WHERE person = ? AND state = ?", (person, GROUPED))), dtype=np.int64)
-            found = ids if found is None else np.intersect1d(found, ids, assume_unique=True)
-        return np.sort(found) if found is not None else np.array([], dtype=np.int64)
+            ids, quality = self.best_faces(person)
+            if found is None:
+                found = ids, quality
+                continue
+            kept, mine, theirs = np.intersect1d(found[0], ids, assume_unique=True, return_indices=True)
+            found = kept, found[1][mine] + quality[theirs]
+        if found is None:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+        return found[0], found[1] / len(people)
 
     def counts(self) -> tuple[int, int, int]:
         """(faces found, photos with a face, people)."""

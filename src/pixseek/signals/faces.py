@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS faces (
     score REAL NOT NULL, quality REAL NOT NULL, embedding BLOB NOT NULL, person INTEGER, state INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS faces_photo ON faces (id);
-CREATE INDEX IF NOT EXISTS faces_person ON faces (person, id);
+CREATE INDEX IF NOT EXISTS faces_person_photos ON faces (person, state, id, quality);
 CREATE INDEX IF NOT EXISTS faces_to_group ON faces (state) WHERE state = 0;
 CREATE TABLE IF NOT EXISTS people (
     person INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, total BLOB, members INTEGER NOT NULL
