@@ -54,6 +54,8 @@ def test_a_person_alone_and_people_together(index):
         both = library.search(parse_query(people=["Anna", "BEN"]))
         assert names(both) == {"anna_ben.jpg", "anna_ben_carl.jpg"}
         assert all(0 < r.score <= 1 for r in both)
+        assert len(library.search(parse_query(people=["Anna"]), min_score=0.5)) == 3
+        assert library.search(parse_query(people=["Anna"]), min_score=0.99) == []  # the stand-in's quality: 0.98
         carl = next(p for p in library.people() if p.name is None)
         assert names(library.search(parse_query(people=["Anna", "Ben", str(carl.id)]))) == {"anna_ben_carl.jpg"}
 

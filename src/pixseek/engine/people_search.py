@@ -18,10 +18,10 @@ def photos_with(index: OpenIndex, names: tuple[str, ...]) -> tuple[np.ndarray, n
     return people.photos_with([people.find(name) for name in names])
 
 
-def ranked(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-    """(photo id, score) of the photos of `ids` among `allowed` (None: all), best shown first."""
+def ranked(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The photos of `ids` among `allowed` (None: all) and their scores, best shown first."""
     if allowed is not None:
         keep = np.isin(ids, allowed, assume_unique=True)
         ids, scores = ids[keep], scores[keep]
     order = np.lexsort((ids, -scores))
-    return [(int(ids[i]), round(float(scores[i]), 4)) for i in order]
+    return ids[order], scores[order]

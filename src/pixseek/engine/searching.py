@@ -77,8 +77,8 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
     if query.people:  # only photos every person named is in
         with_people, shown = people_search.photos_with(index, query.people)
         if query.says is None and vector is None:  # people alone: the photos that show them best
-            ranked = people_search.ranked(with_people, shown, allowed)
-            return _described(index, _listed(index, ranked, k, bounds, min_score), sort)
+            ranked, scores = people_search.ranked(with_people, shown, allowed)
+            return _described(index, _listed(index, ranked, scores, k, bounds, min_score), sort)
         allowed = with_people if allowed is None else np.intersect1d(allowed, with_people)
     if query.says is None:
         assert vector is not None  # a query without words to find or people has terms
@@ -169,17 +169,23 @@ def _by_quality(index: OpenIndex, words: SearchWords, ids: list[int], k: int, wa
     return sorted(found, key=lambda r: -r.score)[:k]
 
 
-def _listed(index: OpenIndex, ranked: list[tuple[int, float]], k: int, bounds: tuple[bytes, bytes] | None,
+def _listed(index: OpenIndex, ids: np.ndarray, scores: np.ndarray, k: int, bounds: tuple[bytes, bytes] | None,
             min_score: float | None) -> list[SearchResult]:
-    """The first `k` results of photos already ranked ((id, score), best first)."""
+    """The first `k` results of photos already ranked (best first), looked up a few at a time."""
+    if min_score is not None:
+        ids, scores = ids[scores >= min_score], scores[scores >= min_score]
     results: list[SearchResult] = []
-    for start in range(0, len(ranked), CHUNK):
-        chunk = [(i, score) for i, score in ranked[start:start + CHUNK] if min_score is None or score >= min_score]
-        paths = index.catalog.paths_for(i for i, _ in chunk)
-        results += [SearchResult(paths[i], score, i) for i, score in chunk if i in paths and _shown(paths[i], bounds)]
+    step = max(4 * k, 40)
+    for start in range(0, len(ids), step):
+        chunk = [int(i) for i in ids[start:start + step]]
+        paths = index.catalog.paths_for(chunk)
+        for i, score in zip(chunk, scores[start:start + step]):
+            if len(results) < k and i in paths and _shown(paths[i], bounds):
+                results.append(SearchResult(paths[i], round(float(score), 4), i))
         if len(results) >= k:
             break
-    return results[:k]
+        step = min(step * 4, CHUNK)
+    return results
 
 
 def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:
