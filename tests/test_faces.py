@@ -171,8 +171,14 @@ def test_forget_removes_every_face_and_stops_finding_them(pack, scenes, tmp_path
         assert library.status().faces == 6
     from pixseek.store.catalog import Catalog
 
+    catalog = Catalog.open(tmp_path / "index", create=False)
+    embeddings = [row[0][:64] for row in catalog.connection.execute("SELECT embedding FROM faces")]
+    catalog.close()
+    assert len(embeddings) == 6
     with Library.open(tmp_path / "index") as library:
         library.forget_faces()
+    left = b"".join(p.read_bytes() for p in (tmp_path / "index").glob("catalog.sqlite3*"))
+    assert not any(embedding in left for embedding in embeddings)  # not even in free pages or the WAL
     catalog = Catalog.open(tmp_path / "index", create=False)
     try:
         db = catalog.connection

@@ -250,7 +250,9 @@ class People:
 
     def forget(self) -> int:
         """Remove every face, person, name and correction, and stop finding faces in this index;
-        the number of faces removed."""
+        the number of faces removed. SQLite's secure_delete overwrites the freed pages with zeros
+        (the embeddings are not left in the file's free pages), and a checkpoint writes them to
+        the catalog itself: the cost of the face data, not of the whole catalog."""
         def change() -> int:
             count = int(self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
             for table in ("faces", "faces_read", "people", "face_labels"):
@@ -258,8 +260,12 @@ class People:
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'no')", (SETTING_KEY,))
             return count
 
-        count = self._run(change)
-        self.db.execute("VACUUM")  # the vectors' pages are overwritten, not left in the free list
+        self.db.execute("PRAGMA secure_delete = ON")
+        try:
+            count = self._run(change)
+        finally:
+            self.db.execute("PRAGMA secure_delete = OFF")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return count
 
     def tidy(self) -> None:
