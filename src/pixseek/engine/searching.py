@@ -28,6 +28,7 @@ from pixseek.store.catalog import folder_range
 TEXT_CACHE = 256  # query words whose vectors are remembered
 RERANKED = 50  # photos found by words alone whose match quality is weighed, at least (4 x k if more)
 SCORED_DIRECTLY = 2000  # photos found by words, at most, scored from their stored vectors rather than by the index
+PEOPLE_SCORED_DIRECTLY = 500  # photos of the people asked for, at most, scored from their stored vectors
 CHUNK = 1000  # ids whose paths are looked up at once
 
 
@@ -82,7 +83,7 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
         allowed = with_people if allowed is None else np.intersect1d(allowed, with_people)
     if query.says is None:
         assert vector is not None  # a query without words to find or people has terms
-        if query.people and allowed is not None and len(allowed) <= SCORED_DIRECTLY:
+        if query.people and allowed is not None and len(allowed) <= PEOPLE_SCORED_DIRECTLY:
             return _described(index, _scored(index, vector, [int(i) for i in allowed], k, bounds, min_score), sort)
         return _described(index, _nearest(index, vector, k, allowed, bounds, min_score), sort)
     return _described(index, _saying(index, query.says, vector, k, allowed, bounds, min_score), sort)
