@@ -17,8 +17,8 @@ from PIL import Image
 from conftest import make_photo
 from pixseek.images import perceptual_hash
 from pixseek.library import Library
-from pixseek.signals import (SIGNALS, ClipVectors, FileData, Metadata, PerceptualHash, Reads, Signal, SignalRows,
-                             VideoMoments, Words)
+from pixseek.signals import (SIGNALS, ClipVectors, Faces, FileData, Metadata, PerceptualHash, Reads, Signal,
+                             SignalRows, VideoMoments, Words)
 from pixseek.store.catalog import Catalog
 from pixseek.store.sqlite import rows_for
 
@@ -249,11 +249,11 @@ SCHEMA_2 = {  # every table and column of a schema 2 catalog: what older pixseek
 }
 
 
-def test_the_shipped_signals_are_the_vector_the_metadata_the_perceptual_hash_the_words_and_video_moments():
-    assert SIGNALS == [ClipVectors, Metadata, PerceptualHash, Words, VideoMoments]
+def test_the_shipped_signals_are_the_vector_the_metadata_the_perceptual_hash_the_words_video_moments_and_faces():
+    assert SIGNALS == [ClipVectors, Metadata, PerceptualHash, Words, VideoMoments, Faces]
     assert [(s.name, s.reads) for s in SIGNALS] == [("clip", Reads.IMAGE), ("metadata", Reads.BYTES),
                                                     ("phash", Reads.IMAGE), ("words", Reads.IMAGE),
-                                                    ("video", Reads.BYTES)]
+                                                    ("video", Reads.BYTES), ("faces", Reads.IMAGE)]
     assert VideoMoments.for_run(None) is None  # read by the video pass, never inline
 
 
@@ -266,6 +266,7 @@ def test_the_shipped_signals_keep_schema_2s_tables(tmp_path):
         tables.discard("sqlite_sequence")
         kept = tables - {t for t in tables if t.startswith("text_")}  # the words' tables are new (signals/words.py)
         kept -= set(VideoMoments.rows.tables())  # so are the videos' (signals/video.py)
+        kept -= set(Faces.rows.tables())  # and the faces' (signals/faces.py)
         assert {t: [row[1] for row in db.execute(f"PRAGMA table_info({t})")] for t in kept} == SCHEMA_2
     finally:
         db.close()

@@ -20,8 +20,8 @@ from typing import BinaryIO
 import numpy as np
 
 from pixseek import containment
-from pixseek.engine import (duplicates, folders, photos, searching, status, text_pass, video_duplicates, videos,
-                            writes)
+from pixseek.engine import (duplicates, face_pass, folders, people, photos, searching, status, text_pass,
+                            video_duplicates, videos, writes)
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.opening import OtherModel, close_index, index_exists, open_index
@@ -32,6 +32,7 @@ from pixseek.engine.storage import storage_errors
 from pixseek.filters import SearchFilters
 from pixseek.model import Encoder, find_bundle
 from pixseek.model.ocr import TextLine
+from pixseek.people.store import FaceInfo, Person
 from pixseek.signals import Words
 from pixseek.thumbnails import ThumbnailCache
 
@@ -109,15 +110,19 @@ class Library:
 
     def index(self, folders: Folders = None, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, include_hidden: bool | None = None,
-              read_text: bool | None = None) -> IndexReport:
+              read_text: bool | None = None, find_faces: bool | None = None) -> IndexReport:
         """Bring the index up to date with `folders` (default: every folder already indexed),
-        then read the words in the photos that lack them (see docs/text-in-photos.md).
+        then read the words in the photos that lack them (see docs/text-in-photos.md), then find
+        their faces and group them into people (docs/people.md).
 
         `include_hidden` sets the index's policy for hidden files and folders (names starting
         with "."), `read_text` whether it reads text in photos; both are kept for later runs,
-        None keeps what the index has (default: hidden files left out, text read)."""
+        None keeps what the index has (default: hidden files left out, text read). `find_faces`
+        likewise (default: on where a face model is installed)."""
         if read_text is not None:
             text_pass.choose(self._index, read_text)
+        if find_faces is not None:
+            face_pass.choose(self._index, find_faces)
         return writes.index_folders(self._index, folders, progress, cancel, include_hidden)
 
     def update(self, changed: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
@@ -219,6 +224,53 @@ class Library:
         none or is not read yet; `file` says whether it is in the index)."""
         found = self._index.catalog.values(Words.name, [photo_id]).get(photo_id)
         return list(found.lines) if found is not None else []
+
+    # -- people (docs/people.md) -----------------------------------------------------------
+
+    def people(self, named_only: bool = False) -> list[Person]:
+        """The people the faces are grouped into, those in the most photos first."""
+        return people.everyone(self._index, named_only)
+
+    def person(self, person: str | int) -> Person:
+        """A person by name (any case) or number; PersonNotFound (a QueryError) if none."""
+        return people.person(self._index, person)
+
+    def person_faces(self, person: str | int, limit: int = 1000) -> list[FaceInfo]:
+        """A person's faces, the best first."""
+        return people.faces_of(self._index, person, limit)
+
+    def faces(self, photo_id: int) -> list[FaceInfo]:
+        """The faces found in the indexed photo with this id, the largest first ("not a face" ones marked)."""
+        return people.faces_in(self._index, photo_id)
+
+    def face(self, face_id: int) -> FaceInfo:
+        """One face by its id (PersonNotFound, a QueryError, if there is none)."""
+        return people.face(self._index, face_id)
+
+    def face_thumbnail(self, face_id: int, size: int = 160) -> bytes:
+        """A JPEG of one face (its box and a margin) fitting `size` x `size`."""
+        return people.face_thumbnail(self._index, face_id, size)
+
+    def name_person(self, person: str | int, name: str) -> Person:
+        """Call a person `name` (kept through later runs, a reindex and another face model)."""
+        return people.name(self._index, person, name)
+
+    def merge_people(self, into: str | int, other: str | int) -> Person:
+        """Move every face of `other` to `into` (which keeps its name, else takes `other`'s)."""
+        return people.merge(self._index, into, other)
+
+    def split_face(self, face: int, to: str | int | None = None) -> Person:
+        """Take a face out of its person, into person `to` or a new one; that person."""
+        return people.split(self._index, face, to)
+
+    def not_a_face(self, face: int) -> None:
+        """Mark a face as no face: it leaves its person and every list, for good."""
+        people.not_a_face(self._index, face)
+
+    def forget_faces(self) -> int:
+        """Remove every face, embedding, person, name and correction, and stop finding faces in
+        this index (`index(find_faces=True)` starts again); the number of faces removed."""
+        return people.forget(self._index)
 
     def contains(self, path: str) -> bool:
         """True only for a file that is in the index (what a face may serve), named exactly as indexed."""

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from pixseek import __version__
-from pixseek.api import errors, file_routes, index_routes, search_routes, status_routes, video_routes
+from pixseek.api import (errors, file_routes, index_routes, people_routes, search_routes, status_routes,
+                         video_routes)
 from pixseek.api.guard import Guard
 from pixseek.api.service import Service
 from pixseek.api.settings import ApiSettings
@@ -24,7 +25,8 @@ MAX_BODY = uploads.MAX_UPLOAD_MB * 2**20 + 2**20  # an upload and its form field
 DESCRIPTION = """Offline semantic search over your own photos.
 
 Search by words, by photos in the index (their `id`), by an uploaded photo, or a weighted mix;
-steer away with `not`. Thumbnails and originals are served by id, only for indexed photos.
+steer away with `not`; only photos with every `person` named. People: list, name, merge, split.
+Thumbnails and originals are served by id, only for indexed photos.
 Start, follow (polling or server-sent events) and cancel index runs. Errors are
 `{"error": "...", "status": N}`."""
 
@@ -50,7 +52,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                          redoc_url=None, default_response_class=AsciiJSONResponse)
     app.state.service = svc
     errors.install(app)
-    for module in (search_routes, file_routes, status_routes, index_routes, video_routes):
+    for module in (search_routes, file_routes, status_routes, index_routes, video_routes, people_routes):
         app.include_router(module.router)
     app.add_middleware(Guard, token=settings.token, local_only=settings.local_only, max_body=MAX_BODY)
     if settings.cors_origins:  # outside the guard: a browser's preflight carries no token

@@ -41,7 +41,7 @@ def build(library: Library, request: SearchRequest, upload: str | None = None) -
         else:
             raise QueryError("each term needs either text or like (an id), not both")
     terms += [text_term(words, -1.0) for words in request.not_]
-    return build_query(terms, request.says if request.says and request.says.strip() else None)
+    return build_query(terms, request.says if request.says and request.says.strip() else None, request.person)
 
 
 def _folder(folder: str | None, library: Library) -> str | None:

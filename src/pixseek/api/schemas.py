@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_TEXT_CHARS
+from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_PEOPLE, MAX_TEXT_CHARS
 from pixseek.engine.results import IndexReport, Progress
 
 MAX_TERMS = 16
@@ -46,6 +46,8 @@ class SearchRequest(SearchOptions):
     terms: list[Term] = Field([], max_length=MAX_TERMS, description="weighted terms, mixed freely")
     says: str | None = Field(None, max_length=MAX_TEXT_CHARS,
                              description="words written in the photo: only photos whose text holds every one")
+    person: list[str] = Field([], max_length=MAX_PEOPLE,
+                              description="people in the photo (names or numbers): only photos with every one")
 
 
 class Place(BaseModel):

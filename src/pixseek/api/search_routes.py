@@ -12,7 +12,7 @@ from pixseek.api.deps import service
 from pixseek.api.schemas import Hit, SearchAnswer, SearchRequest
 from pixseek.api.service import Service
 from pixseek.errors import UploadTooLarge
-from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_TEXT_CHARS
+from pixseek.engine.query import DEFAULT_K, MAX_K, MAX_PEOPLE, MAX_TEXT_CHARS
 from pixseek.engine.results import SearchResult
 from pixseek.serving import uploads
 
@@ -84,10 +84,12 @@ def search_get(svc: Annotated[Service, Depends(service)], filters: Annotated[Fil
                not_: Annotated[list[str], Query(alias="not", description="words to steer away from")] = [],  # noqa: B006
                says: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS,
                                                  description="words written in the photo")] = None,
+               person: Annotated[list[str], Query(max_length=MAX_PEOPLE,
+                                                  description="people in the photo, every one")] = [],  # noqa: B006
                k: Annotated[int, Query(ge=1, le=MAX_K)] = DEFAULT_K,
                min_score: Annotated[float | None, Query(ge=-1, le=1)] = None,
                folder: Annotated[str | None, Query(max_length=4096)] = None) -> SearchAnswer:
-    request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "says": says, "k": k,
+    request = SearchRequest.model_validate({"q": q, "like": like, "not": not_, "says": says, "person": person, "k": k,
                                             "min_score": min_score, "folder": folder, **filters.given()})
     return run(svc, request)
 
@@ -103,6 +105,7 @@ def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[F
                  q: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
                  not_: Annotated[list[str], Form(alias="not")] = [],  # noqa: B006 - FastAPI copies defaults
                  says: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
+                 person: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
                  k: Annotated[int, Form(ge=1, le=MAX_K)] = DEFAULT_K,
                  min_score: Annotated[float | None, Form(ge=-1, le=1)] = None,
                  folder: Annotated[str | None, Form(max_length=4096)] = None) -> SearchAnswer:
@@ -111,7 +114,7 @@ def search_image(svc: Annotated[Service, Depends(service)], filters: Annotated[F
     name = os.path.basename(image.filename or "") or "the upload"
     if len(data) > limit:
         raise UploadTooLarge(f"{name} is too large; upload a photo of at most {uploads.MAX_UPLOAD_MB} MB")
-    request = SearchRequest.model_validate({"q": q, "not": not_, "says": says, "k": k, "min_score": min_score,
+    request = SearchRequest.model_validate({"q": q, "not": not_, "says": says, "person": person, "k": k, "min_score": min_score,
                                             "folder": folder, **filters.given()})
     with uploads.as_file(name, data) as path:
         return run(svc, request, path, name)

@@ -55,7 +55,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 report = library.reindex(args.model, args.folders, progress=show, cancel=cancel)
             else:
                 report = library.index(args.folders, progress=show, cancel=cancel, include_hidden=args.include_hidden,
-                                       read_text=args.text)
+                                       read_text=args.text, find_faces=args.faces)
     print(report.describe())
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
@@ -86,6 +86,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("--text", action=argparse.BooleanOptionalAction,
                    help="read the words in photos after indexing them, for `pixseek search --says`; remembered "
                         "(default: on, unless $PIXSEEK_READ_TEXT=no)")
+    p.add_argument("--faces", action=argparse.BooleanOptionalAction,
+                   help="find the faces in photos and group them into people, for `pixseek search --person`; "
+                        "remembered (default: on where a face model is installed, see `pixseek people install`)")
     p.add_argument("--reindex", action="store_true",
                    help="rebuild the index for --model (every photo embedded again); the old index answers searches "
                         "until the new one is complete; an interrupted rebuild resumes")

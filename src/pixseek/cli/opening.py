@@ -22,8 +22,8 @@ def open_library(args: argparse.Namespace, create: bool = False, check_model: bo
 
 
 def search_query(args: argparse.Namespace) -> Query:
-    """The query of `pixseek search`: its words, --image, --not and --says."""
-    return parse_query(args.terms, args.image, args.negative, args.says)
+    """The query of `pixseek search`: its words, --image, --not, --says and --person."""
+    return parse_query(args.terms, args.image, args.negative, args.says, getattr(args, "person", None) or ())
 
 
 def search_filters(args: argparse.Namespace) -> SearchFilters:

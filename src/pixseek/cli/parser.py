@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from pixseek import __version__
-from pixseek.cli import faces, indexing, recall, searching, status
+from pixseek.cli import faces, indexing, people, recall, searching, status
 from pixseek.cli.models import add_model_commands
 
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixseek", description="Offline semantic search over your photos.")
     parser.add_argument("--version", action="version", version=f"pixseek {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (indexing, searching, status, recall, faces):
+    for module in (indexing, searching, status, people, recall, faces):
         module.add_commands(commands, common)
     add_model_commands(commands)
     return parser

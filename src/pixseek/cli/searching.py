@@ -120,6 +120,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("--says", metavar="WORDS",
                    help='only photos whose text (read when indexing) holds every one of these words, e.g. '
                         '--says "invoice 2023"; with a QUERY too, ordered by it')
+    p.add_argument("--person", action="append", default=[], metavar="NAME",
+                   help="only photos this person is in (a name, or a number from `pixseek people`); repeat it for "
+                        "photos with all of them")
     p.add_argument("-k", type=int, default=DEFAULT_K, help=f"number of results, 1 to 1000 (default {DEFAULT_K})")
     p.add_argument("--min-score", type=float, metavar="S", help="only results with similarity >= S")
     p.add_argument("--in", dest="within", metavar="FOLDER", help="only results under this folder")

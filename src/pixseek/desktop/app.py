@@ -17,7 +17,7 @@ from tkinter import filedialog, messagebox, ttk
 from pixseek import settings
 from pixseek.desktop.dialogs import InputProblem, install_error_hook, load_icon, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
-from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types
+from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types, people_names
 from pixseek.desktop.worker import Outcome, Worker, drain
 from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
 from pixseek.filters import SearchFilters
@@ -121,6 +121,8 @@ class App:
         self.camera_entry = self._filter_field(narrow, "Camera:", self.camera_var, 16)
         self.says_var = tk.StringVar(root)  # words written in the photo (a sign, a receipt)
         self.says_entry = self._filter_field(narrow, "Says:", self.says_var, 16)
+        self.people_var = tk.StringVar(root)  # people in the photo, by name, separated by commas
+        self.people_entry = self._filter_field(narrow, "People:", self.people_var, 16)
         ttk.Label(narrow, text="(dates as 2023, 2023-06 or 2023-06-15)", foreground="#777").pack(side="left", padx=8)
 
         bottom = ttk.Frame(frame)
@@ -377,12 +379,13 @@ class App:
             if self.folder is None:
                 raise InputProblem("choose an image folder before searching")
             k = self._results_wanted()
-            says = self.says_var.get().strip() or None
+            says, people = self.says_var.get().strip() or None, people_names(self.people_var.get())
             if self.mode_var.get() == "image":
-                query = parse_query(images=[self.image_var.get().strip()], says=says)
-            else:  # the words the photo says alone are a search too
+                query = parse_query(images=[self.image_var.get().strip()], says=says, people=people)
+            else:  # the words the photo says, or the people in it, alone are a search too
                 typed = self.query_var.get()
-                query = parse_query([typed] if typed.strip() or says is None else [], says=says)
+                alone = not typed.strip() and (says is not None or bool(people))
+                query = parse_query([] if alone else [typed], says=says, people=people)
             filters = SearchFilters.parse(after=self.after_var.get(), before=self.before_var.get(),
                                           camera=self.camera_var.get(), folder=self.folder)
         except PixseekError as error:

@@ -12,7 +12,8 @@ Elsewhere text is always text: a web page or an HTTP request never makes the eng
 file by typing its name.
 
 A query may also name words written in the photo (`says`, see engine/text_search.py): alone,
-or with terms, whose CLIP score then orders the photos whose text matches.
+or with terms, whose CLIP score then orders the photos whose text matches; and people
+(`people`, by name or number, docs/people.md): only photos every one of them is in.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ WEIGHT_PREFIX = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*:(?!//|\d)(.*)
 PATH_STARTS = ("/", "./", "../", "~/")
 MAX_TEXT_CHARS = 1000
 MAX_SAYS_WORDS = 20  # words a photo must say in one search
+MAX_PEOPLE = 10  # people a photo must hold in one search
 DEFAULT_K = 10  # results shown when the user does not say, in every face
 MAX_K = 1000  # the most results one search returns
 MAX_RESULTS = 50  # the most results a page of the web or desktop app shows at once
 SORTS = ("score", "date")  # best first; oldest first (by the instant each photo was taken)
-EMPTY = "empty query: give some words to search for, an example image, or words the photo says"
+EMPTY = "empty query: give some words to search for, an example image, words the photo says, or a person"
 EMPTY_TERM = "empty query term: give some words"
 
 
@@ -62,9 +64,11 @@ class Term:
 class Query:
     terms: tuple[Term, ...]
     says: str | None = None  # words written in the photo (each must be found in its text)
+    people: tuple[str, ...] = ()  # people in the photo (each must be), by name or number
 
     def describe(self) -> str:
         said = [f"says {self.says!r}"] if self.says is not None else []
+        said += [f"with {person}" for person in self.people]
         return " + ".join([t.describe() for t in self.terms] + said).replace("+ -", "- ")
 
 
@@ -159,17 +163,34 @@ def says_text(text: str) -> str:
     return body
 
 
-def build_query(terms: Iterable[Term], says: str | None = None) -> Query:
-    """The query of `terms`, in their order, and of the words the photo `says`; EmptyQuery
-    unless one term is sought (a positive weight) or words are: words to steer away from
-    alone find nothing."""
+def people_names(people: Iterable[str]) -> tuple[str, ...]:
+    """People to find in photos, checked: each named, not too many; each once."""
+    names: list[str] = []
+    for person in people:
+        body = " ".join(str(person).split())
+        if not body:
+            raise EmptyQuery("a person to find must be named: give a name or a person's number")
+        if len(body) > MAX_TEXT_CHARS:
+            raise QueryError(f"a person's name is too long ({len(body)} characters; at most {MAX_TEXT_CHARS})")
+        if body.casefold() not in (n.casefold() for n in names):
+            names.append(body)
+    if len(names) > MAX_PEOPLE:
+        raise QueryError(f"too many people to find in one photo (at most {MAX_PEOPLE})")
+    return tuple(names)
+
+
+def build_query(terms: Iterable[Term], says: str | None = None, people: Iterable[str] = ()) -> Query:
+    """The query of `terms`, in their order, of the words the photo `says` and of the `people`
+    in it; EmptyQuery unless one term is sought (a positive weight), words or a person are:
+    words to steer away from alone find nothing."""
     terms = tuple(terms)
     said = None if says is None else says_text(says)
-    if said is None and not any(t.weight > 0 for t in terms):
+    named = people_names(people)
+    if said is None and not named and not any(t.weight > 0 for t in terms):
         raise EmptyQuery(EMPTY)
     if terms and not any(t.weight > 0 for t in terms):
         raise EmptyQuery("empty query: only words to steer away from; add something to search for")
-    return Query(terms, said)
+    return Query(terms, said, named)
 
 
 def _term(raw: str, sign: float, force_image: bool = False) -> Term:
@@ -183,12 +204,12 @@ def _term(raw: str, sign: float, force_image: bool = False) -> Term:
 
 
 def parse_query(texts: Iterable[str | None] = (), images: Iterable[str] = (),
-                negatives: Iterable[str] = (), says: str | None = None) -> Query:
+                negatives: Iterable[str] = (), says: str | None = None, people: Iterable[str] = ()) -> Query:
     """Build a query from CLI-style arguments; raises QueryError for an empty or bad query."""
     terms = [_term(t, 1.0) for t in texts if t is not None]
     terms += [_term(i, 1.0, force_image=True) for i in images]
     terms += [_term(n, -1.0) for n in negatives]
-    return build_query(terms, says)
+    return build_query(terms, says, people)
 
 
 def check_options(k: int, min_score: float | None, sort: str) -> None:

@@ -78,6 +78,10 @@ class IndexReport:
     videos_indexed: int = 0  # videos whose moments were read (engine/video_pass.py)
     videos_reused: int = 0  # moved, renamed or copied videos that kept stored moments
     video_seconds: float = 0.0  # seconds of video read
+    faces_read: int = 0  # photos looked at for faces by the face pass
+    faces_found: int = 0  # faces found in them
+    faces_grouped: int = 0  # faces grouped into people (or left out of them)
+    faces_note: str | None = None  # why no faces were found (the face model cannot be loaded)
     elapsed: float = 0.0
     cancelled: bool = False
 
@@ -98,8 +102,11 @@ class IndexReport:
             parts.append(f"{self.text_read} read for text ({self.text_found} with text)")
         if self.videos_indexed or self.videos_reused:
             parts.append(f"{self.videos_indexed} videos indexed ({self.video_seconds:.0f} s), {self.videos_reused} reused")
+        if self.faces_read:
+            parts.append(f"{self.faces_read} looked at for faces ({self.faces_found} found)")
         done = ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
-        return done + (f"; {self.text_note}" if self.text_note else "")
+        notes = [note for note in (self.text_note, self.faces_note) if note]
+        return done + "".join(f"; {note}" for note in notes)
 
 
 @dataclass
@@ -239,6 +246,10 @@ class Status:
     videos: int = 0  # videos indexed (docs/videos.md)
     video_moments: int = 0  # their moments
     video_seconds: float = 0.0  # their length, together
+    finds_faces: bool = False  # the face pass finds faces (`pixseek index --faces`; on where a face model is installed)
+    faces: int = 0  # faces found (those marked "not a face" left out)
+    photos_with_faces: int = 0
+    people: int = 0  # people the faces are grouped into (named or not)
 
 
 DEFAULT_THRESHOLD = 0.90  # the CLIP cosine a near-duplicate needs, unless a face asks for another

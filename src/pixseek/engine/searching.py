@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pixseek.engine import folders, video_search
+from pixseek.engine import folders, people_search, video_search
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.query import DEFAULT_K, Query, Term, check_options, combine, parse_query
 from pixseek.engine.results import SearchResult
@@ -28,6 +28,7 @@ from pixseek.store.catalog import folder_range
 TEXT_CACHE = 256  # query words whose vectors are remembered
 RERANKED = 50  # photos found by words alone whose match quality is weighed, at least (4 x k if more)
 SCORED_DIRECTLY = 2000  # photos found by words, at most, scored from their stored vectors rather than by the index
+PEOPLE_SCORED_DIRECTLY = 500  # photos of the people asked for, at most, scored from their stored vectors
 CHUNK = 1000  # ids whose paths are looked up at once
 
 
@@ -77,10 +78,21 @@ def search(index: OpenIndex, query: Query | str, k: int = DEFAULT_K, min_score: 
     photos = filters.media != "video"
     allowed = index.metadata().select(filters) if filters.needs_metadata and photos else None
     bounds = folder_range(filters.folder) if filters.folder else None
+    if query.people and not photos:
+        return []  # faces are found in photos only
+    if query.people:  # only photos every person named is in
+        with_people, shown = people_search.photos_with(index, query.people)
+        if query.says is None and vector is None:  # people alone: the photos that show them best
+            ranked, scores = people_search.ranked(with_people, shown, allowed)
+            return _described(index, _listed(index, ranked, scores, k, bounds, min_score), sort)
+        allowed = with_people if allowed is None else np.intersect1d(allowed, with_people)
     if query.says is None:
-        assert vector is not None  # a query without words to find has terms
-        found = _nearest(index, vector, k, allowed, bounds, min_score) if photos else []
-        if filters.media != "photo":  # videos: one result each, at its best moment
+        assert vector is not None  # a query without words to find or people has terms
+        if query.people and allowed is not None and len(allowed) <= PEOPLE_SCORED_DIRECTLY:
+            found = _scored(index, vector, [int(i) for i in allowed], k, bounds, min_score)
+        else:
+            found = _nearest(index, vector, k, allowed, bounds, min_score) if photos else []
+        if filters.media != "photo" and not query.people:  # videos: one result each, at its best moment
             found = video_search.merged(found, video_search.search(index, vector, k, filters, bounds, min_score), k)
         return _described(index, found, sort)
     if not photos:
@@ -167,6 +179,25 @@ def _by_quality(index: OpenIndex, words: SearchWords, ids: list[int], k: int, wa
     found = [SearchResult(path, words.quality(lines.get(i, [])), i) for i, path in chosen]
     found = [r for r in found if min_score is None or r.score >= min_score]
     return sorted(found, key=lambda r: -r.score)[:k]
+
+
+def _listed(index: OpenIndex, ids: np.ndarray, scores: np.ndarray, k: int, bounds: tuple[bytes, bytes] | None,
+            min_score: float | None) -> list[SearchResult]:
+    """The first `k` results of photos already ranked (best first), looked up a few at a time."""
+    if min_score is not None:
+        ids, scores = ids[scores >= min_score], scores[scores >= min_score]
+    results: list[SearchResult] = []
+    step = max(4 * k, 40)
+    for start in range(0, len(ids), step):
+        chunk = [int(i) for i in ids[start:start + step]]
+        paths = index.catalog.paths_for(chunk)
+        for i, score in zip(chunk, scores[start:start + step]):
+            if len(results) < k and i in paths and _shown(paths[i], bounds):
+                results.append(SearchResult(paths[i], round(float(score), 4), i))
+        if len(results) >= k:
+            break
+        step = min(step * 4, CHUNK)
+    return results
 
 
 def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 from pixseek.engine.index import OpenIndex
+from pixseek.engine.face_pass import finds_faces
 from pixseek.engine.text_pass import reads_text
 from pixseek.engine.video_search import video_counts
+from pixseek.people.store import People
 from pixseek.engine.results import Status
 from pixseek.errors import PixseekError
 from pixseek.model.bundle import stand_in_warning
@@ -31,6 +33,7 @@ def status(index: OpenIndex, check: bool = True) -> Status:
     warning = model_warning(index)
     text_read, text_found = catalog.text_counts()
     videos, moments, seconds = video_counts(index)
+    faces, photos_with_faces, people = People(catalog.connection).counts()
     return Status(index_dir=str(index.index_dir), model_id=catalog.model_id, images=count,
                   folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
                   include_hidden=index.include_hidden, skipped=catalog.count_skipped(),
@@ -38,7 +41,8 @@ def status(index: OpenIndex, check: bool = True) -> Status:
                   consistent=not problems, problems=problems,
                   notes=([warning] if warning else []) + index.notes + live.notes,
                   reads_text=reads_text(catalog), text_read=text_read, text_found=text_found, videos=videos,
-                  video_moments=moments, video_seconds=seconds)
+                  video_moments=moments, video_seconds=seconds, finds_faces=finds_faces(catalog), faces=faces,
+                  photos_with_faces=photos_with_faces, people=people)
 
 
 def _runs_on(index: OpenIndex) -> str:

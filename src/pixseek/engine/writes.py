@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pixseek import reindex
-from pixseek.engine import folders, text_pass, video_pass
+from pixseek.engine import face_pass, folders, text_pass, video_pass
 from pixseek.engine.folders import Folders
 from pixseek.engine.index import HIDDEN_KEY, OpenIndex
 from pixseek.engine.opening import close_index, open_index
@@ -23,6 +23,7 @@ from pixseek.engine.storage import write_failure, writing
 from pixseek.errors import FolderNotFound, PixseekError, ShardRefused, StorageError
 from pixseek.indexer import Indexer, Plan, make_plan, update_targets
 from pixseek.model import find_bundle
+from pixseek.people.carry import carry_people
 from pixseek.store.catalog import Catalog
 from pixseek.store.live_index import SETTING_KEY
 from pixseek.store.vector_index import KINDS
@@ -77,6 +78,7 @@ def _run_plan(index: OpenIndex, plan: Plan, writer: Catalog, progress: ProgressC
     video_pass.index_videos(writer, lambda: index.encoder, plan.roots, writer.meta(HIDDEN_KEY) == "yes", report,
                             progress, cancel)  # after the photos: they are searchable meanwhile
     text_pass.read_text(writer, report, progress, cancel)  # after the vectors: search works meanwhile
+    face_pass.find_faces(writer, report, progress, cancel)
     return report
 
 
@@ -167,6 +169,7 @@ def rebuild(index: OpenIndex, model: str, wanted: Folders, progress: ProgressCal
         rebuilt = open_index(reindex.staging_dir(index.index_dir), model, True, index.precision, index.device)
         try:
             text_pass.carry_setting(index, rebuilt)
+            carry_people(index.catalog, rebuilt.catalog)  # names and corrections find their faces again
             report = index_folders(rebuilt, checked, progress, cancel, include_hidden)
         finally:
             close_index(rebuilt)

@@ -107,6 +107,9 @@ class Tools:
         says: Annotated[str | None, Field(description="words written in the photo (a sign, a receipt, a "
                                                       "slide): every one must be read in it; alone, or with "
                                                       "text to order the matches")] = None,
+        person: Annotated[list[str], Field(description="people in the photo, by the names the user gave them "
+                                                       "(or their numbers): every one must be in it; alone, or with "
+                                                       "text")] = [],  # noqa: B006
         k: Annotated[int, Field(ge=1, le=MAX_K, description="number of results")] = DEFAULT_K,
         min_score: Annotated[float | None, Field(ge=-1, le=1, description="only results at least this "
                                                                           "similar")] = None,
@@ -129,7 +132,7 @@ class Tools:
                                           "(a video is one result, with the seconds of its best moment)")] = None,
     ) -> dict[str, Any]:
         """Search the indexed photos by words, example photos, or both, or by the words written in
-        them (says); filters narrow the results. Returns the best matches with their id, path,
+        them (says), or by the people in them (person); filters narrow the results. Returns the best matches with their id, path,
         similarity score, what is known of them (when taken, camera, place) and, with says, the
         lines of their text where the words were found."""
         try:
@@ -137,7 +140,7 @@ class Tools:
             terms += [self._id_term(id_, 1.0) for id_ in like_ids]
             terms += [self._photo_term(path, 1.0) for path in like_paths]
             terms += [text_term(words, -1.0) for words in negatives]
-            query = build_query(terms, says=says)
+            query = build_query(terms, says=says, people=person)
             if folder is not None:
                 folder = self._inside_index(folder, "folder")
             filters = SearchFilters.parse(after=after, before=before, year=year, camera=camera, place=place,

@@ -1,4 +1,4 @@
-"""The page: indexing in the sidebar; search and results, or duplicates, in the main area.
+"""The page: indexing in the sidebar; search and results, duplicates, or people in the main area.
 
 `pixseek web` runs this file with `streamlit run`; each browser session reruns it top to
 bottom on every interaction, so all it holds is layout.
@@ -11,6 +11,7 @@ from pathlib import Path
 from pixseek.web import address, results, searchbar, sidebar, state
 
 DUPLICATES_PAGE = Path(__file__).with_name("duplicates_app.py")
+PEOPLE_PAGE = Path(__file__).with_name("people_app.py")
 
 
 def search_page() -> None:
@@ -25,7 +26,8 @@ def search_page() -> None:
 def main() -> None:
     st.set_page_config(page_title="pixseek", page_icon="🔎", layout="wide")
     page = st.navigation([st.Page(search_page, title="Search", icon=":material/search:", default=True),
-                          st.Page(DUPLICATES_PAGE, title="Duplicates", icon=":material/content_copy:", url_path="duplicates")])
+                          st.Page(DUPLICATES_PAGE, title="Duplicates", icon=":material/content_copy:", url_path="duplicates"),
+                          st.Page(PEOPLE_PAGE, title="People", icon=":material/group:", url_path="people")])
     with st.sidebar:
         sidebar.render(state.config())
     page.run()

@@ -1,0 +1,27 @@
+"""The person filter of a search: the photos that every person named is in (by name, any case,
+or number), and, for a search of people alone, those photos ranked by how well they show them
+(the mean of each person's best face quality in the photo, 0 to 1). Each person costs one scan
+of the faces' index on (person, state, id, quality), never the face rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixseek.engine.index import OpenIndex
+from pixseek.people.store import People
+
+
+def photos_with(index: OpenIndex, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids of the photos every person of `names` is in, ascending; how well each shows them);
+    PersonNotFound names the first unknown person."""
+    people = People(index.catalog.connection)
+    return people.photos_with([people.find(name) for name in names])
+
+
+def ranked(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The photos of `ids` among `allowed` (None: all) and their scores, best shown first."""
+    if allowed is not None:
+        keep = np.isin(ids, allowed, assume_unique=True)
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -scores))
+    return ids[order], scores[order]
