@@ -7,6 +7,10 @@ PyAV can encode it. A child process opens an index with the benchmark model (a r
 int8 image tower: the real model's cost) and times `Library.index` on the folder: scan, hash,
 keyframe decoding, moments embedded and committed. Bars (issue #23, 2 cores): 1080p H.264
 >= 20x real time, 4K HEVC >= 5x; peak RSS printed.
+
+Photos beside videos: 240 ~640 px photos indexed alone, then the same photos with the 1080p
+clips in one folder (hard links), taking turns; the photos' rate in the mixed run is counted up
+to the video pass's first progress (the photos are indexed first). Bar: they keep their rate.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import CACHE, MODEL, Meter, emit, peak_rss_mib, run_child, save, table
+from benchmarks.common import CACHE, MODEL, Meter, emit, peak_rss_mib, photo_corpus, run_child, save, table
 
 KINDS = {  # name -> (codec, width, height, clips, seconds each, bar)
     "1080p H.264": ("libx264", 1920, 1080, 4, 30, 20.0),
@@ -107,6 +112,58 @@ def child(folder: str) -> None:
           "peak_rss_mib": peak})
 
 
+MIXED_PHOTOS = 240
+
+
+def mixed_folder(clips: Path) -> tuple[Path, Path]:
+    """(the photos alone, the same photos with `clips` beside them), made once, by hard links."""
+    photos, _kind = photo_corpus(MIXED_PHOTOS)
+    mixed = CACHE / "video-bench" / "mixed"
+    if not (mixed / ".complete").is_file():
+        shutil.rmtree(mixed, ignore_errors=True)
+        mixed.mkdir(parents=True)
+        for source in [*photos.glob("*.jpg"), *clips.glob("*.mp4")]:
+            (mixed / source.name).hardlink_to(source)
+        (mixed / ".complete").write_text("ok")
+    return photos, mixed
+
+
+def photo_rate_child(folder: str) -> None:
+    """Photos per second until the video pass starts (or to the end, where there is none)."""
+    from pixseek.engine.video_pass import STAGE
+    from pixseek.library import Library
+
+    out = Path(tempfile.mkdtemp(dir=CACHE))
+    library = Library.open(out / "index", model=MODEL, create=True)
+    library.encoder.encode_pixels(np.zeros((1, 3, library.encoder.image_size, library.encoder.image_size),
+                                           np.float32))
+    videos_from: list[float] = []
+    start = time.perf_counter()
+
+    def progress(p) -> None:
+        if p.stage == STAGE and not videos_from:
+            videos_from.append(time.perf_counter() - start)
+
+    report = library.index([folder], progress=progress)
+    photos_s = videos_from[0] if videos_from else time.perf_counter() - start
+    library.close()
+    shutil.rmtree(out)
+    emit({"photos": report.indexed, "photos_s": photos_s, "photos_per_s": report.indexed / photos_s,
+          "videos": report.videos_indexed})
+
+
+def photos_beside_videos(clips: Path, repeats: int) -> dict:
+    alone_folder, mixed = mixed_folder(clips)
+    alone, together = [], []
+    for _ in range(repeats):  # taking turns: the machine's load falls on both alike
+        alone.append(run_child(["benchmarks.video", "photos", str(alone_folder)]))
+        together.append(run_child(["benchmarks.video", "photos", str(mixed)]))
+    best_alone = max(r["photos_per_s"] for r in alone)
+    best_together = max(r["photos_per_s"] for r in together)
+    return {"photos": MIXED_PHOTOS, "alone_per_s": best_alone, "beside_videos_per_s": best_together,
+            "ratio": best_together / best_alone, "videos": together[0]["videos"]}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run each (default: best of two)")
@@ -132,6 +189,13 @@ def main(argv: list[str] | None = None) -> dict:
                      results[name]["peak_rss_mib"], ""])
     text = table("Video indexing, end to end (best of runs)",
                  ["clips", "videos", "moments", "video s / wall s", "cores busy", "peak RSS MiB", "note"], rows)
+    clips = make_clips("1080p H.264") if not args.only or args.only == "1080p H.264" else None
+    if clips is not None:
+        mixed = results["photos beside videos"] = photos_beside_videos(clips, repeats)
+        text += "\n" + table("Photos in the same run as videos (best of runs)",
+                             ["photos", "alone photos/s", "beside videos photos/s", "ratio"],
+                             [[mixed["photos"], f"{mixed['alone_per_s']:.1f}", f"{mixed['beside_videos_per_s']:.1f}",
+                               f"{mixed['ratio']:.2f}"]])
     save("video", {"quick": args.quick, "repeats": repeats, "results": results}, text)
     return results
 
@@ -139,5 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         child(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "photos":
+        photo_rate_child(sys.argv[2])
     else:
         main()
