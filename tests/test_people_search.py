@@ -97,7 +97,7 @@ def test_the_cli_searches_by_person_and_corrects_people(index, capsys):
     listed = json.loads(capsys.readouterr().out)
     assert {p["name"] for p in listed} == {"Anna", "Ben", None} and sum(p["faces"] for p in listed) == 7
     carl = next(p["id"] for p in listed if p["name"] is None)
-    assert main(["people", "name", str(carl), "Carl", *at]) == 0
+    assert main(["people", *at, "name", str(carl), "Carl"]) == 0  # the index given before the action
     assert main(["people", "merge", "Ben", "Carl", *at]) == 0
     capsys.readouterr()
     assert main(["people", "faces", "Ben", "--json", *at]) == 0
