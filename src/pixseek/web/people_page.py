@@ -5,7 +5,9 @@ engine's; see docs/people.md)."""
 
 from __future__ import annotations
 
+import html
 import os
+import urllib.parse
 
 import streamlit as st
 
@@ -55,8 +57,11 @@ def _tile(library: Library, person: Person) -> None:
         if st.form_submit_button("Save name"):
             _name(library, person)
             st.rerun()
-    if st.button("Faces", key=f"open_{person.id}"):
-        st.session_state[OPEN_KEY] = person.id
+    with st.container(horizontal=True):
+        if st.button("Faces", key=f"open_{person.id}"):
+            st.session_state[OPEN_KEY] = person.id
+        search = "/?" + urllib.parse.urlencode({"person": person.name or str(person.id)})
+        st.html(f'<a href="{html.escape(search)}" target="_self">Photos</a>')
 
 
 def _faces(library: Library, person_id: int) -> None:

@@ -70,7 +70,7 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
         st.caption(escape(known))
     if result.text:
         st.caption("Says: " + " · ".join(f"“{escape(line.text)}”" for line in result.text))
-    alone = searchbar.link(like=result.id, photo=None, q=None, says=None, **{"not": None})  # by that photo alone
+    alone = searchbar.link(like=result.id, photo=None, q=None, says=None, person=None, **{"not": None})  # by that photo alone
     st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
 
 
