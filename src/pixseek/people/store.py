@@ -82,16 +82,18 @@ class People:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def all(self, named_only: bool = False) -> list[Person]:
-        """Every person with a face (and every named one), the most photographed first."""
+    def all(self, named_only: bool = False, only: int | None = None) -> list[Person]:
+        """Every person with a face (and every named one), the most photographed first (`only`:
+        that person alone, if it is one)."""
         if not self._holds():
             return []
+        where = "WHERE p.person = ? " if only is not None else ""
         rows = self.db.execute(
             "SELECT p.person, p.name, COUNT(g.face), COUNT(DISTINCT g.id), "
             " (SELECT face FROM faces WHERE person = p.person AND state = ? ORDER BY quality DESC LIMIT 1) "
-            "FROM people p LEFT JOIN faces g ON g.person = p.person AND g.state = ? "
+            f"FROM people p LEFT JOIN faces g ON g.person = p.person AND g.state = ? {where}"
             "GROUP BY p.person HAVING COUNT(g.face) > 0 OR p.name IS NOT NULL "
-            "ORDER BY COUNT(DISTINCT g.id) DESC, p.person", (GROUPED, GROUPED)).fetchall()
+            "ORDER BY COUNT(DISTINCT g.id) DESC, p.person", (GROUPED, GROUPED, *([only] if only is not None else [])))
         people = [Person(int(p), name, int(faces), int(photos), cover) for p, name, faces, photos, cover in rows]
         return [p for p in people if p.name] if named_only else people
 
@@ -110,7 +112,7 @@ class People:
         raise PersonNotFound(f"no person called {text!r} in this index (list them: people)")
 
     def person(self, person: int) -> Person:
-        found = [p for p in self.all() if p.id == person]
+        found = self.all(only=person)
         if not found:
             raise PersonNotFound(f"no person {person} in this index")
         return found[0]
