@@ -104,10 +104,12 @@ def install(name: str, source: Path | None = None, model_id: str | None = None, 
 
 def _download(pack: KnownPack) -> Path:
     """The pack's two graphs fetched into huggingface_hub's cache (resumable); the snapshot folder."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import constants, hf_hub_download
 
-    from pixseek.model.hub import OFFLINE_HINT, DownloadFailed
+    from pixseek.model.hub import OFFLINE_HINT, DownloadFailed, _check_reachable
 
+    if not constants.HF_HUB_OFFLINE:
+        _check_reachable(pack.repo)  # seconds, not huggingface_hub's ~25 s of retries, when offline
     try:
         for name in ("detection/model.onnx", "recognition/model.onnx"):
             path = Path(hf_hub_download(pack.repo, name, revision=pack.revision))
