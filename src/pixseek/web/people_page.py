@@ -28,6 +28,14 @@ OPEN_KEY = "people_open"  # the person whose faces are shown
 def _face(library: Library, face_id: int | None) -> bytes | None:
     if face_id is None:
         return None
+    return _face_jpeg(library, face_id)
+
+
+@st.cache_data(max_entries=2000, show_spinner=False, hash_funcs={Library: id})
+def _face_jpeg(library: Library, face_id: int) -> bytes | None:
+    """A face's picture, made once per Library and face, since every rerun of the page would
+    decode its photos again. Within one catalog a face id is never reused (a changed photo's
+    faces get new ones); a catalog replaced (a reindex) is read by a new Library."""
     try:
         return library.face_thumbnail(face_id, FACE_PX)
     except PixseekError:
