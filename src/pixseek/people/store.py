@@ -105,7 +105,7 @@ class People:
             if row:
                 return int(row[0])
             number = text.lstrip("#")
-            if number.isdigit():
+            if number.isascii() and number.isdigit() and int(number) < 2**63:
                 row = self.db.execute("SELECT person FROM people WHERE person = ?", (int(number),)).fetchone()
                 if row:
                     return int(row[0])
