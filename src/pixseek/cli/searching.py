@@ -51,6 +51,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 print(f"{result.score:.4f}\t{result.path}")
                 for line in result.text:  # the words that matched, under the photo that says them
                     print(f"\tsays: {line.text}")
+                if result.people:
+                    print(f"\twith: {', '.join(result.people)}")
     return 0
 
 

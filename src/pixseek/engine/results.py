@@ -134,6 +134,7 @@ class SearchResult:
     metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
     place: Place | None = None  # where it was taken, when it has a GPS position near a known place
     text: tuple[TextLine, ...] = ()  # the lines of its text in which the searched words were found
+    people: tuple[str, ...] = ()  # the named people whose faces are in it (docs/people.md)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: path, score, and the metadata known (for --json and the HTTP API)."""
@@ -147,6 +148,8 @@ class SearchResult:
         if self.place is not None:
             found["place"] = {"city": self.place.city, "region": self.place.region, "country": self.place.country,
                               "country_code": self.place.country_code, "name": self.place.describe()}
+        if self.people:
+            found["people"] = list(self.people)
         if self.text:
             found["text"] = [line_dict(line) for line in self.text]
         return found

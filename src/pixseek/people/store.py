@@ -20,7 +20,7 @@ import numpy as np
 from pixseek.errors import QueryError
 from pixseek.people.grouping import SAME_FACE, overlap
 from pixseek.signals.faces import GROUPED, NOT_A_FACE, SETTING_KEY
-from pixseek.store.sqlite import decode_path
+from pixseek.store.sqlite import decode_path, rows_for
 
 MAX_NAME = 100
 T = TypeVar("T")
@@ -135,6 +135,17 @@ class People:
         if rows is None:
             raise PersonNotFound(f"no face {face} in this index")
         return next(f for f in self.faces(photo=int(rows[0])) if f.id == int(face))
+
+    def named_in(self, photos: list[int]) -> dict[int, tuple[str, ...]]:
+        """The named people in each photo of `photos` that has any, sorted by name."""
+        if not photos or not self._holds():
+            return {}
+        found: dict[int, set[str]] = {}
+        for photo, name in rows_for(self.db, "SELECT g.id, p.name FROM faces g JOIN people p ON p.person = g.person "
+                                             f"WHERE g.id IN ({{}}) AND g.state = {GROUPED} AND p.name IS NOT NULL",
+                                    photos):
+            found.setdefault(int(photo), set()).add(str(name))
+        return {photo: tuple(sorted(names, key=str.casefold)) for photo, names in found.items()}
 
     def best_faces(self, person: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids ascending, the quality of the person's best face in each): one scan of
