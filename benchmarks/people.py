@@ -16,6 +16,7 @@ search checks that a result's file is there.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -89,6 +90,74 @@ def grouping(total: int, step: int, identities: int) -> dict:
             "max_step_s": max(times), "median_step_cpu_s": float(np.median(cpu)), "last_step_cpu_s": cpu[-1],
             "mixed_groups_share": mixed / len(groups),
             "faces_in_their_identitys_main_group": together}
+
+
+# -- the recogniser's cost --------------------------------------------------------------------------
+
+def recogniser_cost(rounds: int = 20) -> dict:
+    """ONNX Runtime's time for one face through ArcFace's iresnet50 (InsightFace's layout, the
+    architecture of buffalo_l's w600k_r50: 43.6M parameters), with random weights exported by
+    PyTorch (the `export` extra): the real graph's cost, whatever its weights."""
+    import torch
+    from torch import nn
+
+    from pixseek.model.sessions import CPU_ONLY, create_session
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int):
+            super().__init__()
+            self.body = nn.Sequential(nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, 1, 1, bias=False),
+                                      nn.BatchNorm2d(cout), nn.PReLU(cout),
+                                      nn.Conv2d(cout, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+            self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                         if stride != 1 or cin != cout else nn.Identity())
+
+        def forward(self, x):
+            return self.body(x) + self.down(x)
+
+    layers, cin = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.PReLU(64)], 64
+    for cout, blocks in ((64, 3), (128, 4), (256, 14), (512, 3)):
+        for i in range(blocks):
+            layers.append(Block(cin, cout, 2 if i == 0 else 1))
+            cin = cout
+    model = nn.Sequential(*layers, nn.BatchNorm2d(512), nn.Flatten(), nn.Linear(512 * 7 * 7, 512),
+                          nn.BatchNorm1d(512)).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r50.onnx"
+        torch.onnx.export(model, torch.randn(1, 3, 112, 112), str(path), input_names=["input.1"],
+                          output_names=["embedding"], dynamo=False)
+        session = create_session(path, CPU_ONLY, os.cpu_count() or 1, cache=False)
+        face = np.random.default_rng(0).random((1, 3, 112, 112), dtype=np.float32)
+        for _ in range(3):
+            session.run(None, {"input.1": face})
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            session.run(None, {"input.1": face})
+            times.append(time.perf_counter() - start)
+    clip = _clip_image_ms(rounds)
+    return {"iresnet50_face_ms_p50": float(np.median(times)) * 1000,
+            "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6, "clip_int8_photo_ms_p50": clip}
+
+
+def _clip_image_ms(rounds: int) -> float:
+    """Side by side: the benchmark's int8 ViT-B/32 image tower, a photo's share of a batch of 32."""
+    from PIL import Image
+
+    from pixseek.model import Encoder
+    from pixseek.model.bundle import Bundle
+    from benchmarks.common import MODEL, bench_models
+
+    encoder = Encoder(Bundle.load(bench_models() / MODEL), device="cpu")
+    photos = [Image.new("RGB", (640, 480), (i, 100, 200)) for i in range(32)]
+    pixels = np.stack([encoder.preprocess(photo) for photo in photos])
+    encoder.encode_pixels(pixels)
+    times = []
+    for _ in range(max(3, rounds // 4)):
+        start = time.perf_counter()
+        encoder.encode_pixels(pixels)
+        times.append((time.perf_counter() - start) / len(photos))
+    return float(np.median(times)) * 1000
 
 
 # -- the person filter ----------------------------------------------------------------------------
@@ -215,7 +284,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k photos and 20k faces to group, fewer rounds")
     parser.add_argument("--grouping-only", action="store_true", help="only the grouping benchmark")
+    parser.add_argument("--recogniser", action="store_true",
+                        help="only the time of one face through ArcFace's iresnet50 (random weights; needs PyTorch)")
     args = parser.parse_args(argv)
+    if args.recogniser:
+        cost = recogniser_cost()
+        save("people_recogniser", cost, table("One face through ArcFace iresnet50 (buffalo_l's w600k_r50 "
+                                              "architecture, random weights), ONNX Runtime, all cores",
+                                              ["p50 ms", "parameters (M)", "CLIP int8 image tower, ms a photo"],
+                                              [[cost["iresnet50_face_ms_p50"], cost["parameters_m"],
+                                                cost["clip_int8_photo_ms_p50"]]]))
+        return cost
     faces, size, rounds = (20_000, 100_000, 10) if args.quick else (100_000, 1_000_000, 20)
     g = grouping(faces, 1_000, faces // 20)
     text = table(f"Grouping {faces:,} faces 1,000 at a time ({g['identities']:,} identities; bar: < 1 s per 1,000)",

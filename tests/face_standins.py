@@ -71,29 +71,40 @@ def _detector(path: Path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-def _recogniser(path: Path, seed: int) -> None:
+def _recogniser(path: Path, seed: int, raw: bool = False) -> None:
+    """`raw`: as Immich's newer exports, uint8 NHWC in, the normalisation inside the graph."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     weights = np.random.default_rng(seed).standard_normal((147, 512)).astype(np.float32)
-    nodes = [helper.make_node("AveragePool", ["input.1"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
+    inits = [numpy_helper.from_array(weights, "proj")]
+    source = "input.1"
+    nodes = []
+    if raw:
+        inits += [numpy_helper.from_array(np.array(127.5, dtype=np.float32), name) for name in ("mean", "std")]
+        nodes += [helper.make_node("Cast", ["input.1"], ["as_float"], to=TensorProto.FLOAT),
+                  helper.make_node("Transpose", ["as_float"], ["nchw"], perm=[0, 3, 1, 2]),
+                  helper.make_node("Sub", ["nchw", "mean"], ["centred_pixels"]),
+                  helper.make_node("Div", ["centred_pixels", "std"], ["normalised"])]
+        source = "normalised"
+    nodes += [helper.make_node("AveragePool", [source], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
              helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
-             helper.make_node("ReduceMean", ["flat"], ["mean"], axes=[1], keepdims=1),
-             helper.make_node("Sub", ["flat", "mean"], ["centred"]),
+             helper.make_node("ReduceMean", ["flat"], ["flat_mean"], axes=[1], keepdims=1),
+             helper.make_node("Sub", ["flat", "flat_mean"], ["centred"]),
              helper.make_node("MatMul", ["centred", "proj"], ["683"])]
-    graph = helper.make_graph(nodes, "arcface-stand-in",
-                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, ["N", 3, 112, 112])],
-                              [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["N", 512])],
-                              [numpy_helper.from_array(weights, "proj")])
+    shape, kind = (["N", 112, 112, 3], TensorProto.UINT8) if raw else (["N", 3, 112, 112], TensorProto.FLOAT)
+    graph = helper.make_graph(nodes, "arcface-stand-in", [helper.make_tensor_value_info("input.1", kind, shape)],
+                              [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["N", 512])], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-def make_pack_source(folder: Path, seed: int = 0) -> Path:
-    """A folder in Immich's layout (detection/model.onnx, recognition/model.onnx) holding stand-ins."""
+def make_pack_source(folder: Path, seed: int = 0, raw: bool = False) -> Path:
+    """A folder in Immich's layout (detection/model.onnx, recognition/model.onnx) holding stand-ins
+    (`raw`: a recogniser taking uint8 NHWC faces)."""
     (folder / "detection").mkdir(parents=True, exist_ok=True)
     (folder / "recognition").mkdir(parents=True, exist_ok=True)
     _detector(folder / "detection" / "model.onnx")
-    _recogniser(folder / "recognition" / "model.onnx", seed)
+    _recogniser(folder / "recognition" / "model.onnx", seed, raw)
     return folder
 
 

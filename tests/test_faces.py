@@ -62,6 +62,16 @@ def test_the_model_finds_drawn_faces_with_their_box_and_landmarks(pack, scenes):
     assert model.find(Image.open(scenes / "nobody.jpg").convert("RGB")) == []
 
 
+def test_a_recogniser_taking_uint8_nhwc_faces_gives_the_same_vectors(pixseek_home, tmp_path, scenes):
+    from pixseek.model.faces_packs import install
+
+    plain = FaceModel(install("plain", make_pack_source(tmp_path / "plain")))
+    raw = FaceModel(install("raw", make_pack_source(tmp_path / "raw", raw=True)))
+    photo = Image.open(scenes / "anna_ben.jpg").convert("RGB")
+    for a, b in zip(plain.find(photo), raw.find(photo), strict=True):
+        assert np.allclose(a.embedding, b.embedding, atol=1e-5)
+
+
 def test_alignment_maps_the_landmarks_onto_the_template():
     rng = np.random.default_rng(0)
     angle, scale, shift = 0.3, 1.7, np.array([40.0, -12.0])

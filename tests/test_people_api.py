@@ -66,7 +66,8 @@ def test_search_by_person_and_people_corrections(client):
     carl = next(p["id"] for p in people if p["photos"] == 1)
     named = client.post(f"/api/people/{ben}/name", json={"name": "Ben"})
     assert named.status_code == 200 and named.json()["name"] == "Ben"
-    assert names(client.post("/api/search", json={"q": "a photo", "person": ["Anna", "Ben"]})) == {"anna_ben.jpg"}
+    together = client.post("/api/search", json={"q": "a photo", "person": ["Anna", "Ben"]})
+    assert names(together) == {"anna_ben.jpg"} and together.json()["results"][0]["people"] == ["Anna", "Ben"]
     merged = client.post("/api/people/merge", json={"into": "Ben", "others": [str(carl)]})
     assert merged.json()["photos"] == 3
     faces = client.get("/api/people/Ben/faces").json()
@@ -96,6 +97,11 @@ def test_bad_people_requests_are_clear_4xx(client):
     assert_error(client.post("/api/people/merge", json={"into": "Anna", "others": ["Anna"]}), 400, "itself")
     assert_error(client.post("/api/people/merge", json={"into": "Anna", "others": ["999"]}), 404)
     assert_error(client.post("/api/faces/999999/split", json={}), 404, "no face")
+    assert_error(client.post(f"/api/faces/{2**70}/split", json={}), 404, "no face")
+    assert_error(client.get(f"/api/faces/{2**70}/thumbnail"), 404, "no face")
+    assert_error(client.get(f"/api/people/{2**70}/faces"), 404, "no person")
+    assert_error(client.get("/api/search", params={"person": f"#{2**70}"}), 400, "no person")
+    assert_error(client.get(f"/api/files/{2**70}/faces"), 404, "no photo")
     assert_error(client.post("/api/faces/0/not-a-face"), 422)
     assert_error(client.post("/api/faces/abc/not-a-face"), 422)
     assert_error(client.get("/api/files/999999/faces"), 404, "no photo")

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from face_standins import install_stand_in, photo_with_faces
-from pixseek.desktop.wording import people_names
+from pixseek.engine.query import names_typed
 from pixseek.library import Library
 from test_desktop_app import ResultsPage, browser_command, opened_urls, start_app, xvfb  # noqa: F401 (fixtures)
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_people_names_are_split_by_commas():
-    assert people_names(" Anna, Ben ,, ") == ["Anna", "Ben"] and people_names("") == []
+    assert names_typed(" Anna, Ben ,, ") == ["Anna", "Ben"] and names_typed("") == []
 
 
 def test_a_search_by_people_finds_the_photos_they_are_all_in(start_app, tmp_path, opened_urls):  # noqa: F811

@@ -53,6 +53,8 @@ def test_a_person_alone_and_people_together(index):
         assert names(library.search(build_query([], people=["anna"]))) == {"anna.jpg", "anna_ben.jpg", "anna_ben_carl.jpg"}
         both = library.search(parse_query(people=["Anna", "BEN"]))
         assert names(both) == {"anna_ben.jpg", "anna_ben_carl.jpg"}
+        assert {r.people for r in both} == {("Anna", "Ben")}  # the named people in each (Carl has no name)
+        assert {Path(r.path).name: r.people for r in library.search("x", k=10)}["ben.jpg"] == ("Ben",)
         assert all(0 < r.score <= 1 for r in both)
         assert len(library.search(parse_query(people=["Anna"]), min_score=0.5)) == 3
         assert library.search(parse_query(people=["Anna"]), min_score=0.99) == []  # the stand-in's quality: 0.98
@@ -91,13 +93,18 @@ def test_the_cli_searches_by_person_and_corrects_people(index, capsys):
     at = ["--index", str(index)]
     assert main(["search", "--person", "Anna", "--person", "Ben", "-f", *at]) == 0
     assert {Path(p).name for p in capsys.readouterr().out.split()} == {"anna_ben.jpg", "anna_ben_carl.jpg"}
+    assert main(["search", "--person", "Ben", *at]) == 0
+    assert capsys.readouterr().out.count("\twith: Anna, Ben\n") == 2
+    assert main(["search", "--person", "Ben", "--json", *at]) == 0
+    assert sorted(tuple(r["people"]) for r in json.loads(capsys.readouterr().out)) == [
+        ("Anna", "Ben"), ("Anna", "Ben"), ("Ben",)]
     assert main(["search", "sunny", "--person", "nobody-at-all", *at]) == 1
     assert "no person called 'nobody-at-all'" in capsys.readouterr().err
     assert main(["people", "--json", *at]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {p["name"] for p in listed} == {"Anna", "Ben", None} and sum(p["faces"] for p in listed) == 7
     carl = next(p["id"] for p in listed if p["name"] is None)
-    assert main(["people", "name", str(carl), "Carl", *at]) == 0
+    assert main(["people", *at, "name", str(carl), "Carl"]) == 0  # the index given before the action
     assert main(["people", "merge", "Ben", "Carl", *at]) == 0
     capsys.readouterr()
     assert main(["people", "faces", "Ben", "--json", *at]) == 0

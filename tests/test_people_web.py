@@ -65,3 +65,21 @@ def test_the_people_page_without_faces_says_how_to_find_them(pixseek_home, tmp_p
     monkeypatch.setenv("PIXSEEK_INDEX", str(tmp_path / "index"))
     at = AppTest.from_file(str(app.PEOPLE_PAGE), default_timeout=60).run()
     assert "Finding faces is off" in at.info[0].value
+
+
+def test_the_search_page_finds_photos_by_the_people_in_them(index):
+    from pixseek.web import launch
+    from pixseek.web.messages import escape
+
+    with Library.open(index) as library:
+        for person in library.people():
+            names = {Path(f.path).name for f in library.person_faces(person.id)}
+            library.name_person(person.id, "Anna" if "anna.jpg" in names else "Ben")
+    at = AppTest.from_file(str(launch.APP), default_timeout=60)
+    at.query_params["person"] = "anna, ben"
+    at.run()
+    assert not at.exception and not at.error
+    shown = [c.value.split(" · ")[-1] for c in at.caption if c.value.startswith("**")]
+    assert shown == [escape("anna_ben.jpg")]
+    at.text_input(key="person").input("Zoe").run()
+    assert "no person called 'Zoe'" in at.error[0].value

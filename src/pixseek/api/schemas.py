@@ -102,6 +102,7 @@ class Hit(BaseModel):
     longitude: float | None = None
     place: Place | None = None
     text: list[TextLineInfo] = Field([], description="with `says`: the lines of the photo's text that hold its words")
+    people: list[str] = Field([], description="the named people whose faces are in the photo")
     thumbnail: str = Field(description="URL of a JPEG thumbnail (a video's: of its best moment)")
     original: str = Field(description="URL of the file itself (a video's serves byte ranges)")
     type: Literal["photo", "video"] = "photo"

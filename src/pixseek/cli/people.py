@@ -96,6 +96,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    # why: the face packs' code loads for this command only, not for every other command of the CLI
     from pixseek.model.faces import PackConfig, installed_packs
     from pixseek.model.faces_packs import KNOWN_PACKS
 
@@ -110,6 +111,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inherited(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The common options for the actions under `people`, with no defaults of their own: given
+    before the action (`pixseek people --index X name ...`), they are not reset by it."""
+    inherit = argparse.ArgumentParser(add_help=False)
+    for action in common._actions:
+        inherit.add_argument(*action.option_strings, dest=action.dest, help=action.help, metavar=action.metavar,
+                             choices=action.choices, default=argparse.SUPPRESS)
+    return inherit
+
+
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("people", parents=[common],
                             help="the people in your photos: list, name, merge, split; face models")
@@ -119,6 +130,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
                    help="remove every face, embedding, person and name from the index, and stop finding faces in it")
     p.set_defaults(func=cmd_people)
     sub = p.add_subparsers(dest="people_command", metavar="ACTION")
+    common = _inherited(common)
 
     q = sub.add_parser("faces", parents=[common], help="a person's faces (ids for split and not-a-face)")
     q.add_argument("person", metavar="PERSON", help="a name or a person's number")

@@ -68,6 +68,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 print(_line(result))
                 for line in result.text:  # the words that matched, under the photo that says them
                     print(f"\tsays: {line.text}")
+                if result.people:
+                    print(f"\twith: {', '.join(result.people)}")
     return 0
 
 

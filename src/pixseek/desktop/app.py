@@ -17,11 +17,11 @@ from tkinter import filedialog, messagebox, ttk
 from pixseek import settings
 from pixseek.desktop.dialogs import InputProblem, install_error_hook, load_icon, show_about, show_error
 from pixseek.desktop.session import FolderState, SearchPage, Session, open_page
-from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types, people_names
+from pixseek.desktop.wording import describe_found, describe_progress, describe_report, image_types
 from pixseek.desktop.worker import Outcome, Worker, drain
 from pixseek.errors import FolderNotFound, IndexIncompatible, PixseekError
 from pixseek.filters import SearchFilters
-from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, parse_query
+from pixseek.engine.query import DEFAULT_K, MAX_RESULTS, names_typed, parse_query
 from pixseek.engine.results import IndexReport, Progress
 from pixseek.model.bundle import stand_in_warning
 
@@ -379,7 +379,7 @@ class App:
             if self.folder is None:
                 raise InputProblem("choose an image folder before searching")
             k = self._results_wanted()
-            says, people = self.says_var.get().strip() or None, people_names(self.people_var.get())
+            says, people = self.says_var.get().strip() or None, names_typed(self.people_var.get())
             if self.mode_var.get() == "image":
                 query = parse_query(images=[self.image_var.get().strip()], says=says, people=people)
             else:  # the words the photo says, or the people in it, alone are a search too

@@ -17,11 +17,6 @@ def image_types() -> list[tuple[str, str]]:
     return [("Images", patterns), ("All files", "*")]
 
 
-def people_names(typed: str) -> list[str]:
-    """The names typed in the People field, separated by commas ("Anna, Ben")."""
-    return [name.strip() for name in typed.split(",") if name.strip()]
-
-
 def describe_progress(p: Progress) -> str:
     eta = f" · about {p.eta:.0f} s left" if p.eta is not None else ""
     return f"Indexing: {p.done} of {p.total} images · {p.rate:.1f} images/s{eta}"

@@ -12,7 +12,7 @@ import io
 from pixseek.engine import photos
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.writes import write
-from pixseek.people.store import FaceInfo, People, Person
+from pixseek.people.store import FaceInfo, People, Person, PersonNotFound
 
 Done = TypeVar("Done")
 FACE_MARGIN = 0.25  # of the face's larger side, around its box in a face thumbnail
@@ -20,6 +20,13 @@ FACE_MARGIN = 0.25  # of the face's larger side, around its box in a face thumbn
 
 def _reading(index: OpenIndex) -> People:
     return People(index.catalog.connection)
+
+
+def _face_id(face_id: int) -> int:
+    """A face id a client gave, as a row id; one no row can have (huge, negative) names no face."""
+    if not photos.valid_id(face_id):
+        raise PersonNotFound(f"no face {face_id} in this index")
+    return int(face_id)
 
 
 def _change(index: OpenIndex, change: Callable[[People], Done]) -> Done:
@@ -41,16 +48,17 @@ def faces_of(index: OpenIndex, key: str | int, limit: int) -> list[FaceInfo]:
 
 
 def faces_in(index: OpenIndex, photo_id: int) -> list[FaceInfo]:
-    return _reading(index).faces(photo=int(photo_id))
+    return _reading(index).faces(photo=int(photo_id)) if photos.valid_id(photo_id) else []
 
 
 def face(index: OpenIndex, face_id: int) -> FaceInfo:
-    return _reading(index).face(int(face_id))
+    return _reading(index).face(_face_id(face_id))
 
 
 def face_thumbnail(index: OpenIndex, face_id: int, size: int) -> bytes:
     """A JPEG of the face, a little margin around its box, fitting `size` x `size` (read inside
     the indexed folders, as every photo a face serves)."""
+    # why: the decoders load only where a face's picture is made
     from pixseek.images import decode
 
     found = face(index, face_id)
@@ -80,11 +88,13 @@ def merge(index: OpenIndex, into: str | int, other: str | int) -> Person:
 
 def split(index: OpenIndex, face: int, to: str | int | None) -> Person:
     target = _reading(index).find(to) if to is not None else None
-    return person(index, _change(index, lambda people: people.split(int(face), target)))
+    face = _face_id(face)
+    return person(index, _change(index, lambda people: people.split(face, target)))
 
 
 def not_a_face(index: OpenIndex, face: int) -> None:
-    _change(index, lambda people: people.not_a_face(int(face)))
+    face = _face_id(face)
+    _change(index, lambda people: people.not_a_face(face))
 
 
 def forget(index: OpenIndex) -> int:

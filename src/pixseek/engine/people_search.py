@@ -18,6 +18,11 @@ def photos_with(index: OpenIndex, names: tuple[str, ...]) -> tuple[np.ndarray, n
     return people.photos_with([people.find(name) for name in names])
 
 
+def named_in(index: OpenIndex, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The named people in each of the photos `ids` that has any, by name."""
+    return People(index.catalog.connection).named_in(ids)
+
+
 def ranked(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The photos of `ids` among `allowed` (None: all) and their scores, best shown first."""
     if allowed is not None:

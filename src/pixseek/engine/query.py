@@ -163,6 +163,11 @@ def says_text(text: str) -> str:
     return body
 
 
+def names_typed(typed: str) -> list[str]:
+    """The names typed in one field of a form, separated by commas ("Anna, Ben")."""
+    return [name.strip() for name in typed.split(",") if name.strip()]
+
+
 def people_names(people: Iterable[str]) -> tuple[str, ...]:
     """People to find in photos, checked: each named, not too many; each once."""
     names: list[str] = []

@@ -139,6 +139,7 @@ class SearchResult:
     metadata: PhotoMetadata | None = None  # None until an index run has read the photo's metadata
     place: Place | None = None  # where it was taken, when it has a GPS position near a known place
     text: tuple[TextLine, ...] = ()  # the lines of its text in which the searched words were found
+    people: tuple[str, ...] = ()  # the named people whose faces are in it (docs/people.md)
     seconds: float | None = None  # a video: the time of its best moment (None: a photo)
     moments: tuple[tuple[float, float], ...] = ()  # a video: its other matching moments, (seconds, score) by time
 
@@ -158,6 +159,8 @@ class SearchResult:
         if self.place is not None:
             found["place"] = {"city": self.place.city, "region": self.place.region, "country": self.place.country,
                               "country_code": self.place.country_code, "name": self.place.describe()}
+        if self.people:
+            found["people"] = list(self.people)
         if self.text:
             found["text"] = [line_dict(line) for line in self.text]
         if self.seconds is not None:

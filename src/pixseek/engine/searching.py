@@ -201,10 +201,12 @@ def _listed(index: OpenIndex, ids: np.ndarray, scores: np.ndarray, k: int, bound
 
 
 def _described(index: OpenIndex, results: list[SearchResult], sort: str) -> list[SearchResult]:
-    """Each result with the photo's metadata and place; in the order taken for sort="date"."""
+    """Each result with the photo's metadata, place and named people; in the order taken for sort="date"."""
     found = index.catalog.descriptions(r.id for r in results)
     results = [replace(r, metadata=found[r.id].metadata, place=found[r.id].place) if r.id in found else r
                for r in results]
+    named = people_search.named_in(index, [r.id for r in results])
+    results = [replace(r, people=named[r.id]) if r.id in named else r for r in results]
     if sort == "date":  # photos whose metadata is not read yet go last
         results.sort(key=lambda r: r.metadata.taken_at if r.metadata else float("inf"))
     return results

@@ -13,7 +13,8 @@ OpenCV builds), written from the models' published pre- and post-processing: the
 to fit DETECTION_SIDE (top-left, zero padded to a square) in RGB normalised (x - 127.5) / 128,
 boxes and landmarks decoded from anchor-relative distances, overlapping boxes merged (NMS 0.4);
 each face warped to ArcFace's 112x112 template by the similarity transform that maps its five
-landmarks onto the template's (least squares, Umeyama), in RGB normalised (x - 127.5) / 127.5.
+landmarks onto the template's (least squares, Umeyama), in RGB normalised (x - 127.5) / 127.5
+(NCHW float), or as uint8 NHWC for a recogniser that takes that (the normalisation in its graph).
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def check_graphs(detection: Path, recognition: Path) -> None:
         raise PixseekError(f"{detection.name} is not an SCRFD detector with landmarks (one image in, 9 outputs: "
                            f"scores, boxes and landmarks at 3 strides); it has {len(det.output)} outputs")
     dims = [d.dim_value for d in rec.input[0].type.tensor_type.shape.dim]
-    if len(dims) != 4 or dims[1:] != [3, ALIGNED, ALIGNED] or len(rec.output) != 1:
-        raise PixseekError(f"{recognition.name} is not a face recogniser taking 3x{ALIGNED}x{ALIGNED} faces "
+    if len(dims) != 4 or dims[1:] not in ([3, ALIGNED, ALIGNED], [ALIGNED, ALIGNED, 3]) or len(rec.output) != 1:
+        raise PixseekError(f"{recognition.name} is not a face recogniser taking {ALIGNED}x{ALIGNED} RGB faces "
                            f"(it takes {dims})")
 
 
@@ -164,6 +165,7 @@ class FaceModel:
     faces, so another pack or detection size makes the index find faces again."""
 
     def __init__(self, folder: Path, threads: int | None = None):
+        # why: ONNX Runtime loads only where faces are found
         from pixseek.model.encoder import usable_cores
         from pixseek.model.sessions import CPU_ONLY, create_session, runtime
 
@@ -178,7 +180,10 @@ class FaceModel:
         except Exception as exc:  # ONNX Runtime's own errors: a damaged or missing file
             raise PixseekError(f"cannot load the face model at {folder} ({first_line(exc)}); install it again") from None
         self._det_input = self._detector.get_inputs()[0].name
-        self._rec_input = self._recogniser.get_inputs()[0].name
+        rec_input = self._recogniser.get_inputs()[0]
+        self._rec_input = rec_input.name
+        # Immich's newer exports take uint8 NHWC faces, the normalisation folded into the graph
+        self._rec_raw = rec_input.type == "tensor(uint8)" or rec_input.shape[-1] == 3
 
     def find(self, image: Image.Image) -> list[Face]:
         """The faces in `image` (upright RGB) scoring at least the pack's min_score, largest first."""
@@ -213,8 +218,8 @@ class FaceModel:
         """The unit identity vector of each face, cut out by its landmarks."""
         import numpy as np
 
-        crops = np.stack([np.asarray(aligned(image, points), dtype=np.float32) for points in landmarks])
-        batch = ((crops - 127.5) / 127.5).transpose(0, 3, 1, 2)
+        crops = np.stack([np.asarray(aligned(image, points)) for points in landmarks])
+        batch = crops if self._rec_raw else ((crops.astype(np.float32) - 127.5) / 127.5).transpose(0, 3, 1, 2)
         vectors = np.concatenate([self._recogniser.run(None, {self._rec_input: batch[i:i + 1]})[0]
                                   for i in range(len(batch))])  # one by one: some exports fix the batch at 1
         vectors = vectors.reshape(len(batch), -1).astype(np.float32)

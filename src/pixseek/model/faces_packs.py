@@ -104,10 +104,13 @@ def install(name: str, source: Path | None = None, model_id: str | None = None, 
 
 def _download(pack: KnownPack) -> Path:
     """The pack's two graphs fetched into huggingface_hub's cache (resumable); the snapshot folder."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import constants, hf_hub_download
 
-    from pixseek.model.hub import OFFLINE_HINT, DownloadFailed
+    # why: huggingface_hub loads only where a pack is downloaded
+    from pixseek.model.hub import OFFLINE_HINT, DownloadFailed, check_reachable
 
+    if not constants.HF_HUB_OFFLINE:
+        check_reachable(pack.repo)  # seconds, not huggingface_hub's ~25 s of retries, when offline
     try:
         for name in ("detection/model.onnx", "recognition/model.onnx"):
             path = Path(hf_hub_download(pack.repo, name, revision=pack.revision))

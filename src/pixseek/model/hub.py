@@ -43,7 +43,7 @@ def _endpoint() -> str:
     return constants.ENDPOINT
 
 
-def _check_reachable(repo_id: str) -> None:
+def check_reachable(repo_id: str) -> None:
     """Fail in seconds when the hub is unreachable; huggingface_hub would retry for about 25 s.
 
     Skipped behind a proxy, where a direct connection says nothing about reachability.
@@ -143,7 +143,7 @@ def download(repo_id: str, revision: str | None = None, layout: ModuleType | Non
     from huggingface_hub import constants, errors
 
     if not constants.HF_HUB_OFFLINE:
-        _check_reachable(repo_id)
+        check_reachable(repo_id)
     try:
         if layout is None:
             found = sources.detect(_listing(repo_id, revision))

@@ -64,6 +64,7 @@ class Centres:
                                 dtype=np.int64)
         self.row_of = {int(p): i for i, p in enumerate(self.ids)}
         self.changed: set[int] = set()
+        self.new: dict[int, tuple[np.ndarray, int]] = {}  # people started in this batch: sum, count
         self._unit = self._normalised()
 
     def _normalised(self) -> np.ndarray:
@@ -82,19 +83,28 @@ class Centres:
 
     def add(self, person: int, vector: np.ndarray) -> None:
         row = self.row_of.get(person)
-        if row is None:
-            row = self._grow(person)
-        self.totals[row] += vector
-        self.members[row] += 1
-        self.changed.add(person)
+        if row is None:  # a person new in this batch: its row is made when the batch is saved
+            total, members = self.new.get(person, (np.zeros(self.dim, dtype=np.float32), 0))
+            self.new[person] = (total + vector, members + 1)
+        else:
+            self.totals[row] += vector
+            self.members[row] += 1
+            self.changed.add(person)
 
-    def _grow(self, person: int) -> int:
-        self.ids = np.append(self.ids, person)
-        self.totals = np.vstack([self.totals, np.zeros((1, self.dim), dtype=np.float32)])
-        self.members = np.append(self.members, 0)
-        self._unit = np.vstack([self._unit, np.zeros((1, self.dim), dtype=np.float32)])
-        self.row_of[person] = len(self.ids) - 1
-        return len(self.ids) - 1
+    def _append_new(self) -> None:
+        """The rows of the people started in this batch, added at once (not one copy of every
+        array per new person)."""
+        if not self.new:
+            return
+        start = len(self.ids)
+        self.ids = np.concatenate([self.ids, np.fromiter(self.new, dtype=np.int64, count=len(self.new))])
+        self.totals = np.vstack([self.totals, np.stack([total for total, _ in self.new.values()])])
+        self.members = np.concatenate([self.members, [members for _, members in self.new.values()]]).astype(np.int64)
+        self._unit = np.vstack([self._unit, np.zeros((len(self.new), self.dim), dtype=np.float32)])
+        for offset, person in enumerate(self.new):
+            self.row_of[person] = start + offset
+        self.changed.update(self.new)
+        self.new.clear()
 
     def new_person(self) -> int:
         cursor = self.db.execute("INSERT INTO people (name, total, members) VALUES (NULL, NULL, 0)")
@@ -102,6 +112,7 @@ class Centres:
 
     def save(self) -> None:
         """Write the changed centres (inside the batch's transaction) and move them in memory."""
+        self._append_new()
         rows = [self.row_of[p] for p in self.changed]
         self.db.executemany("UPDATE people SET total = ?, members = ? WHERE person = ?",
                             [(self.totals[r].tobytes(), int(self.members[r]), int(self.ids[r])) for r in rows])

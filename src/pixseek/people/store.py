@@ -20,7 +20,7 @@ import numpy as np
 from pixseek.errors import QueryError
 from pixseek.people.grouping import SAME_FACE, overlap
 from pixseek.signals.faces import GROUPED, NOT_A_FACE, SETTING_KEY
-from pixseek.store.sqlite import decode_path
+from pixseek.store.sqlite import decode_path, rows_for
 
 MAX_NAME = 100
 T = TypeVar("T")
@@ -82,16 +82,18 @@ class People:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def all(self, named_only: bool = False) -> list[Person]:
-        """Every person with a face (and every named one), the most photographed first."""
+    def all(self, named_only: bool = False, only: int | None = None) -> list[Person]:
+        """Every person with a face (and every named one), the most photographed first (`only`:
+        that person alone, if it is one)."""
         if not self._holds():
             return []
+        where = "WHERE p.person = ? " if only is not None else ""
         rows = self.db.execute(
             "SELECT p.person, p.name, COUNT(g.face), COUNT(DISTINCT g.id), "
             " (SELECT face FROM faces WHERE person = p.person AND state = ? ORDER BY quality DESC LIMIT 1) "
-            "FROM people p LEFT JOIN faces g ON g.person = p.person AND g.state = ? "
+            f"FROM people p LEFT JOIN faces g ON g.person = p.person AND g.state = ? {where}"
             "GROUP BY p.person HAVING COUNT(g.face) > 0 OR p.name IS NOT NULL "
-            "ORDER BY COUNT(DISTINCT g.id) DESC, p.person", (GROUPED, GROUPED)).fetchall()
+            "ORDER BY COUNT(DISTINCT g.id) DESC, p.person", (GROUPED, GROUPED, *([only] if only is not None else [])))
         people = [Person(int(p), name, int(faces), int(photos), cover) for p, name, faces, photos, cover in rows]
         return [p for p in people if p.name] if named_only else people
 
@@ -103,14 +105,14 @@ class People:
             if row:
                 return int(row[0])
             number = text.lstrip("#")
-            if number.isdigit():
+            if number.isascii() and number.isdigit() and int(number) < 2**63:
                 row = self.db.execute("SELECT person FROM people WHERE person = ?", (int(number),)).fetchone()
                 if row:
                     return int(row[0])
         raise PersonNotFound(f"no person called {text!r} in this index (list them: people)")
 
     def person(self, person: int) -> Person:
-        found = [p for p in self.all() if p.id == person]
+        found = self.all(only=person)
         if not found:
             raise PersonNotFound(f"no person {person} in this index")
         return found[0]
@@ -133,6 +135,17 @@ class People:
         if rows is None:
             raise PersonNotFound(f"no face {face} in this index")
         return next(f for f in self.faces(photo=int(rows[0])) if f.id == int(face))
+
+    def named_in(self, photos: list[int]) -> dict[int, tuple[str, ...]]:
+        """The named people in each photo of `photos` that has any, sorted by name."""
+        if not photos or not self._holds():
+            return {}
+        found: dict[int, set[str]] = {}
+        for photo, name in rows_for(self.db, "SELECT g.id, p.name FROM faces g JOIN people p ON p.person = g.person "
+                                             f"WHERE g.id IN ({{}}) AND g.state = {GROUPED} AND p.name IS NOT NULL",
+                                    photos):
+            found.setdefault(int(photo), set()).add(str(name))
+        return {photo: tuple(sorted(names, key=str.casefold)) for photo, names in found.items()}
 
     def best_faces(self, person: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids ascending, the quality of the person's best face in each): one scan of

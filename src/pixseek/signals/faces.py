@@ -87,6 +87,7 @@ CREATE INDEX IF NOT EXISTS face_labels_hash ON face_labels (hash);
               np.asarray(face.embedding, dtype=np.float32).tobytes()) for i, found in rows for face in found.faces])
 
     def read(self, ids: Iterable[int]) -> dict[int, Any]:
+        # why: the face model's code (and ONNX Runtime) loads only where faces are used
         from pixseek.model.faces import Face
 
         ids = list(ids)
@@ -122,6 +123,7 @@ class Faces(Signal):
         return None
 
     def read(self, file: FileData) -> PhotoFaces:
+        # why: as above
         from pixseek.model.faces import face_model
 
         assert file.image is not None  # an image signal is given the decoded image

@@ -14,10 +14,11 @@ from pixseek.engine.query import MAX_TEXT_CHARS, cut_note, read_count, read_min_
 
 SEEN_KEY = "address_seen"  # the address as the last run left it
 # Every parameter the app reads from the address.
-PARAMS = ("q", "says", "k", "not", "min", "in", "sort", "after", "before", "camera", "place", "near", "radius",
-          "like", "photo", "view", "type", "at", "t")
+PARAMS = ("q", "says", "person", "k", "not", "min", "in", "sort", "after", "before", "camera", "place", "near",
+          "radius", "like", "photo", "view", "type", "at", "t")
 MEDIA = {"photo": "photo", "video": "video", "Photos": "photo", "Videos": "video", "Photos and videos": ""}
 TEXTS = {"q": ("query text", MAX_TEXT_CHARS), "says": ("words the photo says", MAX_TEXT_CHARS),
+         "person": ("people in the photo", MAX_TEXT_CHARS),
          "not": ("'not like' text", MAX_TEXT_CHARS),
          **{name: (name, MAX_FILTER_CHARS) for name in ("after", "before", "camera", "place", "near", "radius")}}
 

@@ -5,7 +5,9 @@ engine's; see docs/people.md)."""
 
 from __future__ import annotations
 
+import html
 import os
+import urllib.parse
 
 import streamlit as st
 
@@ -26,6 +28,14 @@ OPEN_KEY = "people_open"  # the person whose faces are shown
 def _face(library: Library, face_id: int | None) -> bytes | None:
     if face_id is None:
         return None
+    return _face_jpeg(library, face_id)
+
+
+@st.cache_data(max_entries=2000, show_spinner=False, hash_funcs={Library: id})
+def _face_jpeg(library: Library, face_id: int) -> bytes | None:
+    """A face's picture, made once per Library and face, since every rerun of the page would
+    decode its photos again. Within one catalog a face id is never reused (a changed photo's
+    faces get new ones); a catalog replaced (a reindex) is read by a new Library."""
     try:
         return library.face_thumbnail(face_id, FACE_PX)
     except PixseekError:
@@ -55,8 +65,11 @@ def _tile(library: Library, person: Person) -> None:
         if st.form_submit_button("Save name"):
             _name(library, person)
             st.rerun()
-    if st.button("Faces", key=f"open_{person.id}"):
-        st.session_state[OPEN_KEY] = person.id
+    with st.container(horizontal=True):
+        if st.button("Faces", key=f"open_{person.id}"):
+            st.session_state[OPEN_KEY] = person.id
+        search = "/?" + urllib.parse.urlencode({"person": person.name or str(person.id)})
+        st.html(f'<a href="{html.escape(search)}" target="_self">Photos</a>')
 
 
 def _faces(library: Library, person_id: int) -> None:

@@ -94,9 +94,11 @@ def _tile(result: SearchResult, thumbnail: bytes | None) -> None:
     known = photo_facts(result)
     if known:
         st.caption(escape(known))
+    if result.people:
+        st.caption("With " + ", ".join(escape(name) for name in result.people))
     if result.text:
         st.caption("Says: " + " · ".join(f"“{escape(line.text)}”" for line in result.text))
-    alone = searchbar.link(like=result.id, at=_at(result), photo=None, q=None, says=None,
+    alone = searchbar.link(like=result.id, at=_at(result), photo=None, q=None, says=None, person=None,
                            **{"not": None})  # by that photo (or video moment) alone
     st.html(f'<a class="like" href="{html.escape(alone)}" target="_self">More like this</a>')
 

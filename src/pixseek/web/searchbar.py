@@ -22,7 +22,7 @@ from pixseek.files import image_extensions
 from pixseek.library import Library
 from pixseek.engine.results import FolderInfo, SearchResult
 from pixseek.engine import query
-from pixseek.engine.query import (DEFAULT_K, MAX_RESULTS, MAX_TEXT_CHARS, Query, image_term, moment_term, shown,
+from pixseek.engine.query import (DEFAULT_K, MAX_RESULTS, MAX_TEXT_CHARS, Query, image_term, moment_term, names_typed, shown,
                                   text_term)
 from pixseek.web import address, filters, state
 from pixseek.web.messages import escape
@@ -56,23 +56,25 @@ class Outcome:
     filtered: bool = False
 
 
-def build_query(text: str, negative: str = "", image: str | None = None, says: str = "",
+def build_query(text: str, negative: str = "", image: str | None = None, says: str = "", people: str = "",
                 moment: tuple[int, float] | None = None) -> Query:
-    """The query of the search box, the example photo (or video moment), the "Not like" box and
-    "The photo says" (empty boxes are no terms)."""
+    """The query of the search box, the example photo (or video moment), the "Not like" box, "The
+    photo says" and "People in the photo" (empty boxes are no terms)."""
     terms = [text_term(text)] if text.strip() else []
     terms += [image_term(image)] if image else []
     terms += [moment_term(*moment)] if moment else []
     terms += [text_term(negative, -1.0)] if negative.strip() else []
-    return query.build_query(terms, says=says if says.strip() else None)
+    return query.build_query(terms, says=says if says.strip() else None, people=names_typed(people))
 
 
-def _title(text: str, negative: str, example: Example | None, says: str = "") -> str:
+def _title(text: str, negative: str, example: Example | None, says: str = "", people: str = "") -> str:
     parts = [f"“{text.strip()}”"] if text.strip() else []
     if example:
         parts.append(f"photos like {example.name}")
     if says.strip():
         parts.append(f"says “{' '.join(says.split())}”")
+    if names_typed(people):
+        parts.append("with " + " and ".join(names_typed(people)))
     title = " + ".join(parts)
     return title + (f", not “{negative.strip()}”" if negative.strip() else "")
 
@@ -89,7 +91,7 @@ def photo_id(value: str | None) -> int | None:
 
 def link(**changes: str | int | None) -> str:
     """The address of this search with `changes` (None drops a parameter), for links on the page."""
-    params = {key: st.session_state.get(key) for key in ("q", "says", "k", "not", "min", "in")}
+    params = {key: st.session_state.get(key) for key in ("q", "says", "person", "k", "not", "min", "in")}
     params.update({key: st.query_params.get(key) for key in (LIKE, PHOTO, AT)}, **changes)
     return "?" + urllib.parse.urlencode({key: value for key, value in params.items() if value not in (None, "")})
 
@@ -158,17 +160,18 @@ def _folder_label(folders: dict[str, FolderInfo], path: str) -> str:
 
 
 def _search(library: Library, text: str, k: int, negative: str, min_score: float | None, within: str | None,
-            example: Example | None, says: str) -> Outcome:
+            example: Example | None, says: str, people: str = "") -> Outcome:
     wanted, order = filters.current(within), filters.sort()
     if example is not None and example.data is not None:
         with uploads.as_file(example.name, example.data) as image:
-            results = library.search(build_query(text, negative, image, says), k=k, min_score=min_score,
+            results = library.search(build_query(text, negative, image, says, people), k=k, min_score=min_score,
                                      filters=wanted, sort=order)
     else:
-        query = build_query(text, negative, example.path if example else None, says,
+        query = build_query(text, negative, example.path if example else None, says, people,
                             example.moment if example else None)
         results = library.search(query, k=k, min_score=min_score, filters=wanted, sort=order)
-    return Outcome(_title(text, negative, example, says), results, min_score, replace(wanted, folder=None).active)
+    return Outcome(_title(text, negative, example, says, people), results, min_score,
+                   replace(wanted, folder=None).active)
 
 
 def _example_notes(fresh: dict[str, str], library: Library | None, example: Example | None) -> list[str]:
@@ -210,8 +213,11 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
     text = left.text_input("Search your photos", key="q", max_chars=MAX_TEXT_CHARS, bind="query-params",
                            placeholder="a dog on a beach at sunset") or ""
     right.button("Search", type="primary", width="stretch", key="search")  # Enter does the same
-    says = st.text_input("The photo says", key="says", max_chars=MAX_TEXT_CHARS, bind="query-params",
-                         placeholder="words written in it: a sign, a receipt, a slide") or ""
+    said, seen = st.columns(2)
+    says = said.text_input("The photo says", key="says", max_chars=MAX_TEXT_CHARS, bind="query-params",
+                           placeholder="words written in it: a sign, a receipt, a slide") or ""
+    people = seen.text_input("People in the photo", key="person", max_chars=MAX_TEXT_CHARS, bind="query-params",
+                             placeholder="names, separated by commas: Anna, Ben") or ""
     library = state.library(cfg) if cfg.has_index else None
     example = _example(library) if library else None
     if example:
@@ -238,7 +244,7 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
     upload_error = st.session_state.pop("upload_error", None)
     if upload_error:
         st.error(upload_error)
-    if not (text.strip() or says.strip() or example):
+    if not (text.strip() or says.strip() or names_typed(people) or example):
         if (_param(LIKE) or _param(PHOTO)) and not (LIKE in fresh or PHOTO in fresh):
             st.info("The example photo is gone (no longer indexed, or forgotten by a restarted server).")
         elif not (LIKE in fresh or PHOTO in fresh):
@@ -249,7 +255,7 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
         st.info(NO_INDEX)
         return None
     try:
-        outcome = _search(library, text, k, negative, min_score, within or None, example, says)
+        outcome = _search(library, text, k, negative, min_score, within or None, example, says, people)
     except PixseekError as error:
         st.error(str(error))
         return None
