@@ -213,11 +213,12 @@ def render(cfg: state.Config, fresh: dict[str, str] | None = None) -> Outcome | 
     text = left.text_input("Search your photos", key="q", max_chars=MAX_TEXT_CHARS, bind="query-params",
                            placeholder="a dog on a beach at sunset") or ""
     right.button("Search", type="primary", width="stretch", key="search")  # Enter does the same
-    said, seen = st.columns(2)
+    said, seen = st.columns(2)  # labels in the placeholders: ten results still fit a few phone screens
     says = said.text_input("The photo says", key="says", max_chars=MAX_TEXT_CHARS, bind="query-params",
-                           placeholder="words written in it: a sign, a receipt, a slide") or ""
+                           label_visibility="collapsed",
+                           placeholder="The photo says: words written in it (a sign, a receipt)") or ""
     people = seen.text_input("People in the photo", key="person", max_chars=MAX_TEXT_CHARS, bind="query-params",
-                             placeholder="names, separated by commas: Anna, Ben") or ""
+                             label_visibility="collapsed", placeholder="People in the photo: Anna, Ben") or ""
     library = state.library(cfg) if cfg.has_index else None
     example = _example(library) if library else None
     if example:
