@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from functools import partial
 
+from pixseek.engine import photo_pass
 from pixseek.engine.index import OpenIndex
-from pixseek.engine.results import IndexReport, Progress, ProgressCallback
-from pixseek.engine.storage import writing
+from pixseek.engine.results import IndexReport, ProgressCallback
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.images import decode, read_file
 from pixseek.model.faces import FaceModel, face_model, installed_packs
 from pixseek.people.grouping import group_pending
 from pixseek.people.store import People
@@ -50,8 +50,7 @@ def finds_faces(catalog: Catalog) -> bool:
 
 def choose(index: OpenIndex, on: bool) -> None:
     """Turn finding faces on or off for this index (kept for later runs); faces found stay."""
-    with writing(index.index_dir), index.writer() as writer:
-        writer.set_setting(SETTING_KEY, "yes" if on else "no")
+    photo_pass.choose(index, SETTING_KEY, on)
 
 
 def find_faces(writer: Catalog, report: IndexReport, progress: ProgressCallback | None = None,
@@ -80,24 +79,9 @@ def find_faces(writer: Catalog, report: IndexReport, progress: ProgressCallback 
 
 def _look(writer: Catalog, model: FaceModel, report: IndexReport, progress: ProgressCallback | None,
           cancel: threading.Event | None) -> None:
-    todo = FaceRows(writer.connection).unread()
-    start = time.monotonic()
     size = int(number("PIXSEEK_FACE_BATCH", FACE_BATCH, minimum=1))
-    saved, saved_at = 0, 0.0
-    for first in range(0, len(todo), size):
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            return
-        batch: list[tuple[int, PhotoFaces]] = []
-        for done, (id_, path, file_size, mtime_ns) in enumerate(todo[first:first + size], first + 1):
-            found = _look_at(model, FileEntry(path, file_size, mtime_ns))
-            if found is not None:
-                batch.append((id_, found))
-            if progress:
-                progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
-                                  saved / saved_at if saved_at > 0 else 0.0, path, stage=STAGE))
-        writer.commit_batch(values={Faces.name: batch})
-        saved, saved_at = first + len(todo[first:first + size]), time.monotonic() - start
+    for batch in photo_pass.read_in_batches(writer, FaceRows(writer.connection).unread(), Faces.name, size, STAGE,
+                                            partial(_look_at, model), report, progress, cancel):
         report.faces_read += len(batch)
         report.faces_found += sum(len(found.faces) for _, found in batch)
 
@@ -106,13 +90,7 @@ def _look_at(model: FaceModel, entry: FileEntry) -> PhotoFaces | None:
     """One photo's faces; None when its file changed or went since it was indexed (the next run
     sees to it), a skip with the reason when it cannot be read."""
     try:
-        info = os.stat(entry.path)
-    except OSError:
-        return None
-    if (info.st_size, info.st_mtime_ns) != (entry.size, entry.mtime_ns):
-        return None
-    try:
-        image = decode(read_file(entry.path), name=entry.path)
-        return PhotoFaces(model.name, tuple(model.find(image)))
+        found = photo_pass.still_there(entry)
+        return None if found is None else PhotoFaces(model.name, tuple(model.find(found[1])))
     except ImageError as error:
         return PhotoFaces(model.name, skipped=str(error))

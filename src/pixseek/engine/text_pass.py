@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from functools import partial
 
+from pixseek.engine import photo_pass
 from pixseek.engine.index import OpenIndex
-from pixseek.engine.results import IndexReport, Progress, ProgressCallback
-from pixseek.engine.storage import writing
+from pixseek.engine.results import IndexReport, ProgressCallback
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.images import decode, read_file
 from pixseek.model.ocr import text_reader
 from pixseek.signals.base import FileData
 from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
@@ -44,8 +44,7 @@ def reads_text(catalog: Catalog) -> bool:
 
 def choose(index: OpenIndex, on: bool) -> None:
     """Turn reading text on or off for this index (kept for later runs); text already read stays."""
-    with writing(index.index_dir), index.writer() as writer:
-        writer.set_setting(SETTING_KEY, "yes" if on else "no")
+    photo_pass.choose(index, SETTING_KEY, on)
 
 
 def carry_setting(source: OpenIndex, target: OpenIndex) -> None:
@@ -68,25 +67,11 @@ def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback |
         return
     if writer.meta(READER_KEY) != reader.name:
         writer.set_setting(READER_KEY, reader.name)  # every photo read by another reader is read again
-    todo = writer.words.unread()
     start = time.monotonic()
     size = int(number("PIXSEEK_TEXT_BATCH", TEXT_BATCH, minimum=1))
     signal = Words()
-    saved, saved_at = 0, 0.0
-    for first in range(0, len(todo), size):
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            break
-        batch: list[tuple[int, PhotoText]] = []
-        for done, (id_, path, file_size, mtime_ns) in enumerate(todo[first:first + size], first + 1):
-            found = _read_one(signal, reader.name, FileEntry(path, file_size, mtime_ns))
-            if found is not None:
-                batch.append((id_, found))
-            if progress:
-                progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
-                                  saved / saved_at if saved_at > 0 else 0.0, path, stage=STAGE))
-        writer.commit_batch(values={Words.name: batch})
-        saved, saved_at = first + len(todo[first:first + size]), time.monotonic() - start
+    for batch in photo_pass.read_in_batches(writer, writer.words.unread(), Words.name, size, STAGE,
+                                            partial(_read_one, signal, reader.name), report, progress, cancel):
         report.text_read += len(batch)
         report.text_found += sum(1 for _, text in batch if text.lines)
     report.elapsed += time.monotonic() - start
@@ -96,14 +81,7 @@ def _read_one(signal: Words, reader: str, entry: FileEntry) -> PhotoText | None:
     """One photo's text; None when its file changed or went since it was indexed (the next run
     sees to it), a skip with the reason when it cannot be read."""
     try:
-        info = os.stat(entry.path)
-    except OSError:
-        return None
-    if (info.st_size, info.st_mtime_ns) != (entry.size, entry.mtime_ns):
-        return None
-    try:
-        data = read_file(entry.path)
-        image = decode(data, min_side=signal.min_side, name=entry.path)
-        return signal.read(FileData(entry, data, image))
+        found = photo_pass.still_there(entry, signal.min_side)
+        return None if found is None else signal.read(FileData(entry, *found))
     except ImageError as error:
         return PhotoText(reader, skipped=str(error))
