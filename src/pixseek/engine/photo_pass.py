@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from PIL import Image
@@ -45,24 +46,27 @@ def still_there(entry: FileEntry, min_side: int = 0) -> tuple[bytes, Image.Image
 
 
 def read_in_batches(writer: Catalog, todo: Sequence[Unread], signal: str, size: int, stage: str,
-                    read: Callable[[FileEntry], T | None], report: IndexReport,
-                    progress: ProgressCallback | None, cancel: threading.Event | None) -> Iterator[list[tuple[int, T]]]:
+                    read: Callable[[FileEntry], T | None], report: IndexReport, progress: ProgressCallback | None,
+                    cancel: threading.Event | None, workers: int = 1) -> Iterator[list[tuple[int, T]]]:
     """Each batch of `todo`'s values of `signal` (None: nothing to store), once committed; a
-    cancel ends the pass between batches and marks the report cancelled."""
+    cancel ends the pass between batches and marks the report cancelled. `workers` photos are
+    read at once (threads: decoding and ONNX Runtime release the interpreter lock)."""
     start = time.monotonic()
     saved, saved_at = 0, 0.0
-    for first in range(0, len(todo), size):
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            return
-        batch: list[tuple[int, T]] = []
-        for done, (id_, path, file_size, mtime_ns) in enumerate(todo[first:first + size], first + 1):
-            found = read(FileEntry(path, file_size, mtime_ns))
-            if found is not None:
-                batch.append((id_, found))
-            if progress:
-                progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
-                                  saved / saved_at if saved_at > 0 else 0.0, path, stage=stage))
-        writer.commit_batch(values={signal: batch})
-        saved, saved_at = first + len(todo[first:first + size]), time.monotonic() - start
-        yield batch
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"pixseek-{signal}") as pool:
+        for first in range(0, len(todo), size):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                return
+            chunk = todo[first:first + size]
+            found = pool.map(read, [FileEntry(path, file_size, mtime_ns) for _, path, file_size, mtime_ns in chunk])
+            batch: list[tuple[int, T]] = []
+            for done, ((id_, path, _size, _mtime), value) in enumerate(zip(chunk, found), first + 1):
+                if value is not None:
+                    batch.append((id_, value))
+                if progress:
+                    progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
+                                      saved / saved_at if saved_at > 0 else 0.0, path, stage=stage))
+            writer.commit_batch(values={signal: batch})
+            saved, saved_at = first + len(chunk), time.monotonic() - start
+            yield batch

@@ -22,7 +22,7 @@ from pixseek.engine.results import IndexReport, ProgressCallback
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.model.ocr import text_reader
+from pixseek.model.ocr import reading_at_once, text_reader
 from pixseek.signals.base import FileData
 from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
 from pixseek.store.catalog import Catalog
@@ -71,7 +71,8 @@ def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback |
     size = int(number("PIXSEEK_TEXT_BATCH", TEXT_BATCH, minimum=1))
     signal = Words()
     for batch in photo_pass.read_in_batches(writer, writer.words.unread(), Words.name, size, STAGE,
-                                            partial(_read_one, signal, reader.name), report, progress, cancel):
+                                            partial(_read_one, signal, reader.name), report, progress, cancel,
+                                            workers=reading_at_once()[0]):
         report.text_read += len(batch)
         report.text_found += sum(1 for _, text in batch if text.lines)
     report.elapsed += time.monotonic() - start

@@ -35,6 +35,7 @@ READ_BUDGET = 60 * 320  # the recogniser's input width read in a photo at most (
 BATCH = 8  # boxes read in one recogniser run
 WIDEN = 0.25  # each end of a box grows by this share of its height before it is read
 MIN_CONFIDENCE = 0.5  # rapidocr's own cut: lower is mostly noise read from textures
+MAX_READING = 4  # photos read at once at most, each with a share of the cores (see `reading_at_once`)
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,18 @@ def models_folder() -> Path:
     return Path(rapidocr_onnxruntime.__file__).parent / "models"
 
 
+def reading_at_once() -> tuple[int, int]:
+    """(photos read side by side, ONNX Runtime threads each). One photo's small convolutions
+    spread over many threads poorly: on 2 cores, two photos side by side on a thread each read
+    1.3-1.4x the photos a second that one photo at a time on two threads did (docs/text-in-photos.md)."""
+    cores = usable_cores()
+    photos = min(cores, MAX_READING)
+    return photos, max(1, cores // photos)
+
+
 @functools.cache
 def text_reader() -> TextReader:
-    """The one reader of this process (its sessions take ~0.3 s to make)."""
-    return TextReader(models_folder())
+    """The one reader of this process (its sessions take ~0.3 s to make; they serve every
+    thread that reads at once)."""
+    return TextReader(models_folder(), threads=reading_at_once()[1])
 
