@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from PIL import Image
@@ -50,23 +50,31 @@ def read_in_batches(writer: Catalog, todo: Sequence[Unread], signal: str, size: 
                     cancel: threading.Event | None, workers: int = 1) -> Iterator[list[tuple[int, T]]]:
     """Each batch of `todo`'s values of `signal` (None: nothing to store), once committed; a
     cancel ends the pass between batches and marks the report cancelled. `workers` photos are
-    read at once (threads: decoding and ONNX Runtime release the interpreter lock)."""
+    read at once (threads: decoding and ONNX Runtime release the interpreter lock), the next
+    batch's while one is committed."""
     start = time.monotonic()
     saved, saved_at = 0, 0.0
     with ThreadPoolExecutor(workers, thread_name_prefix=f"pixseek-{signal}") as pool:
+
+        def started(first: int) -> list[tuple[Unread, Future[T | None]]]:
+            return [(photo, pool.submit(read, FileEntry(*photo[1:]))) for photo in todo[first:first + size]]
+
+        ahead = started(0)
         for first in range(0, len(todo), size):
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
+                for _photo, future in ahead:
+                    future.cancel()
                 return
-            chunk = todo[first:first + size]
-            found = pool.map(read, [FileEntry(path, file_size, mtime_ns) for _, path, file_size, mtime_ns in chunk])
+            current, ahead = ahead, started(first + size)  # the next batch is read while this one commits
             batch: list[tuple[int, T]] = []
-            for done, ((id_, path, _size, _mtime), value) in enumerate(zip(chunk, found), first + 1):
+            for done, ((id_, path, _size, _mtime), future) in enumerate(current, first + 1):
+                value = future.result()
                 if value is not None:
                     batch.append((id_, value))
                 if progress:
                     progress(Progress(done, len(todo), 0, 0, 0, time.monotonic() - start,
                                       saved / saved_at if saved_at > 0 else 0.0, path, stage=stage))
             writer.commit_batch(values={signal: batch})
-            saved, saved_at = first + len(chunk), time.monotonic() - start
+            saved, saved_at = first + len(current), time.monotonic() - start
             yield batch
