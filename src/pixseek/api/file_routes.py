@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
 from pixseek.api.deps import service
+from pixseek.api.streaming import CACHE, chunks
 from pixseek.api.errors import ApiError
 from pixseek.api.schemas import FileInfo, PhotoText
 from pixseek.api.service import Service
@@ -20,8 +20,6 @@ from pixseek.engine.results import IndexedFile, line_dict
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 FileId = Annotated[int, Path(ge=1, description="the photo's id (in search results)")]
-CACHE = {"Cache-Control": "private, max-age=3600"}
-CHUNK = 1 << 16
 
 
 def _indexed(svc: Service, id_: int) -> IndexedFile:
@@ -64,10 +62,5 @@ def original(id_: FileId, svc: Annotated[Service, Depends(service)]) -> Streamin
     name = os.path.basename(found.path).encode("utf-8", "replace").decode("utf-8")
     headers = {"Content-Disposition": f"inline; filename*=utf-8''{quote(name)}",
                "Content-Length": str(os.fstat(opened.fileno()).st_size)}
-    return StreamingResponse(_chunks(opened), media_type=kind, headers=headers)
+    return StreamingResponse(chunks(opened), media_type=kind, headers=headers)
 
-
-def _chunks(opened: BinaryIO) -> Iterator[bytes]:
-    with opened:
-        while chunk := opened.read(CHUNK):
-            yield chunk

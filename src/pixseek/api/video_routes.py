@@ -7,13 +7,13 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
-from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
 from pixseek.api.deps import service
+from pixseek.api.streaming import CACHE, chunks
 from pixseek.api.errors import ApiError, answer
 from pixseek.api.schemas import VideoInfo
 from pixseek.api.service import Service
@@ -21,8 +21,6 @@ from pixseek.engine.results import IndexedVideo
 
 router = APIRouter(prefix="/api/videos", tags=["videos"])
 VideoId = Annotated[int, Path(ge=1, description="the video's id (in search results)")]
-CACHE = {"Cache-Control": "private, max-age=3600"}
-CHUNK = 1 << 16
 RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 
 
@@ -66,11 +64,11 @@ def video_file(id_: VideoId, svc: Annotated[Service, Depends(service)],
         return answer(416, f"the range {range_} lies beyond the video's {size} bytes",
                       headers={"Content-Range": f"bytes */{size}"})
     if span is None:
-        return StreamingResponse(_chunks(opened, 0, size), media_type=kind,
+        return StreamingResponse(chunks(opened, 0, size), media_type=kind,
                                  headers={**headers, "Content-Length": str(size)})
     start, end = span
     headers.update({"Content-Range": f"bytes {start}-{end}/{size}", "Content-Length": str(end - start + 1)})
-    return StreamingResponse(_chunks(opened, start, end + 1), status_code=206, media_type=kind, headers=headers)
+    return StreamingResponse(chunks(opened, start, end + 1), status_code=206, media_type=kind, headers=headers)
 
 
 class Unsatisfiable(Exception):
@@ -98,11 +96,3 @@ def _span(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # a malformed range (last before first) is ignored
     return start, end
 
-
-def _chunks(opened: BinaryIO, start: int, stop: int) -> Iterator[bytes]:
-    with opened:
-        opened.seek(start)
-        left = stop - start
-        while left > 0 and (chunk := opened.read(min(CHUNK, left))):
-            left -= len(chunk)
-            yield chunk
