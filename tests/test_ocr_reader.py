@@ -112,3 +112,16 @@ def test_a_missing_dependency_of_the_package_says_reinstall_not_install(monkeypa
         ocr.models_folder()
     message = str(raised.value)
     assert "cannot load" in message and "cv2" in message and "--force-reinstall" in message and "\n" not in message
+
+
+def test_the_reader_of_the_threads_reading_ahead_runs_each_photo_on_one_thread(monkeypatch):
+    monkeypatch.setattr(ocr, "usable_cores", lambda: 16)  # as on a 16-core machine: 4 photos at once, 4 threads each
+    ocr.text_reader.cache_clear()
+    ocr.ahead_reader.cache_clear()
+    try:
+        threads = {name: getattr(ocr, name)()._detector.get_session_options().intra_op_num_threads
+                   for name in ("text_reader", "ahead_reader")}
+    finally:
+        ocr.text_reader.cache_clear()
+        ocr.ahead_reader.cache_clear()
+    assert threads == {"text_reader": 4, "ahead_reader": 1}

@@ -24,7 +24,8 @@ from pixseek.engine.text_ahead import ReadAhead
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.model.ocr import reading_at_once, text_reader
+from pixseek.model.encoder import usable_cores
+from pixseek.model.ocr import ahead_reader, reading_at_once, text_reader
 from pixseek.signals.base import FileData
 from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
 from pixseek.store.catalog import Catalog
@@ -62,11 +63,11 @@ def read_ahead(writer: Catalog, entries: Sequence[FileEntry]) -> ReadAhead[Photo
     if not entries or not reads_text(writer):
         return None
     try:
-        reader = text_reader()
+        reader = ahead_reader()
     except PixseekError:
         return None
-    signal = Words()
-    return ReadAhead(entries, lambda entry: _read_one(signal, reader.name, entry), reading_at_once()[0])
+    signal = Words(reader)
+    return ReadAhead(entries, lambda entry: _read_one(signal, reader.name, entry), usable_cores())
 
 
 def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback | None = None,

@@ -234,3 +234,10 @@ def text_reader() -> TextReader:
     thread that reads at once)."""
     return TextReader(models_folder(), threads=reading_at_once()[1])
 
+
+@functools.cache
+def ahead_reader() -> TextReader:
+    """The reader of the threads that read text ahead (engine/text_ahead.py): one ONNX Runtime
+    thread a photo, so that all of its work runs on those threads, at their lower priority (ORT's
+    own pool threads would not be)."""
+    return text_reader() if reading_at_once()[1] == 1 else TextReader(models_folder(), threads=1)

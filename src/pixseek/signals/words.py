@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pixseek.model.ocr import TextLine, text_reader
+from pixseek.model.ocr import TextLine, TextReader, text_reader
 from pixseek.signals.base import FileData, Reads, Signal, SignalRows
 from pixseek.signals.text_match import doubled, fold
 from pixseek.store.sqlite import decode_path, rows_for
@@ -153,7 +153,12 @@ class Words(Signal):
         """Never inline: the text pass (engine/text_pass.py) reads text after the vectors."""
         return None
 
+    def __init__(self, reader: TextReader | None = None):
+        """`reader`: the one to read with (the text pass's threads that read ahead have their
+        own), else the process's."""
+        self._reader = reader
+
     def read(self, file: FileData) -> PhotoText:
         assert file.image is not None  # an image signal is given the decoded image
-        reader = text_reader()
+        reader = self._reader or text_reader()
         return PhotoText(reader.name, tuple(reader.read(file.image)))
