@@ -4,7 +4,8 @@ OCR costs ten times what the CLIP image tower does, so it never runs inline: the
 vectors as before (search works at once), then this pass reads the photos that lack text from
 the current reader (`WordRows.backfill`: new photos, changed ones, and every photo when the
 reader changes), in batches of TEXT_BATCH committed one transaction each (a crash or Ctrl-C
-loses one batch at most), with progress and time left through the run's callback. An index
+loses one batch at most), with progress and time left through the run's callback. What the run
+read ahead while its vectors were computed (engine/text_ahead.py) is stored, not read again. An index
 whose owner turned text off (`pixseek index --no-text`) is not read; where the OCR package is
 missing the pass is skipped with one line saying how to get it.
 """
@@ -14,15 +15,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from functools import partial
+from collections.abc import Sequence
 
 from pixseek.engine import photo_pass
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.results import IndexReport, ProgressCallback
+from pixseek.engine.text_ahead import ReadAhead
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.model.ocr import reading_at_once, text_reader
+from pixseek.model.encoder import usable_cores
+from pixseek.model.ocr import ahead_reader, reading_at_once, text_reader
 from pixseek.signals.base import FileData
 from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
 from pixseek.store.catalog import Catalog
@@ -54,10 +57,25 @@ def carry_setting(source: OpenIndex, target: OpenIndex) -> None:
         choose(target, setting != "no")
 
 
+def read_ahead(writer: Catalog, entries: Sequence[FileEntry]) -> ReadAhead[PhotoText | None] | None:
+    """`entries` (a run's new and changed photos) read ahead while the run computes their
+    vectors; None where this index reads no text or the reader is missing (the pass says so)."""
+    if not entries or not reads_text(writer):
+        return None
+    try:
+        reader = ahead_reader()
+    except PixseekError:
+        return None
+    signal = Words(reader)
+    return ReadAhead(entries, lambda entry: _read_one(signal, reader.name, entry), usable_cores())
+
+
 def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback | None = None,
-              cancel: threading.Event | None = None) -> None:
-    """Read the text of every photo that lacks it (see the module's docstring); what was done,
-    or why nothing was, goes into `report`."""
+              cancel: threading.Event | None = None, ahead: ReadAhead[PhotoText | None] | None = None) -> None:
+    """Read the text of every photo that lacks it (see the module's docstring), taking what
+    `ahead` read; what was done, or why nothing was, goes into `report`."""
+    if ahead is not None:
+        ahead.stop()  # the pass reads the rest itself, at full priority
     if not reads_text(writer) or report.cancelled:
         return
     try:
@@ -70,9 +88,16 @@ def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback |
     start = time.monotonic()
     size = int(number("PIXSEEK_TEXT_BATCH", TEXT_BATCH, minimum=1))
     signal = Words()
-    for batch in photo_pass.read_in_batches(writer, writer.words.unread(), Words.name, size, STAGE,
-                                            partial(_read_one, signal, reader.name), report, progress, cancel,
-                                            workers=reading_at_once()[0]):
+
+    def read(entry: FileEntry) -> PhotoText | None:
+        if ahead is not None:
+            was_read, text = ahead.take(entry)
+            if was_read:
+                return text
+        return _read_one(signal, reader.name, entry)
+
+    for batch in photo_pass.read_in_batches(writer, writer.words.unread(), Words.name, size, STAGE, read, report,
+                                            progress, cancel, workers=reading_at_once()[0]):
         report.text_read += len(batch)
         report.text_found += sum(1 for _, text in batch if text.lines)
     report.elapsed += time.monotonic() - start

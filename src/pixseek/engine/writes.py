@@ -71,13 +71,18 @@ def _plan(writer: Catalog, roots: list[str]) -> Plan:
 def _run_plan(index: OpenIndex, plan: Plan, writer: Catalog, progress: ProgressCallback | None,
               cancel: threading.Event | None) -> IndexReport:
     indexer = Indexer(writer, index.encoder if plan.candidates else None)
+    ahead = text_pass.read_ahead(writer, plan.candidates)  # on the cores the vectors leave idle
     try:
-        report = indexer.run(plan, progress, cancel)
+        try:
+            report = indexer.run(plan, progress, cancel)
+        finally:
+            indexer.close()
+        video_pass.index_videos(writer, lambda: index.encoder, plan.roots, writer.meta(HIDDEN_KEY) == "yes", report,
+                                progress, cancel)  # after the photos: they are searchable meanwhile
+        text_pass.read_text(writer, report, progress, cancel, ahead)  # after the vectors: search works meanwhile
     finally:
-        indexer.close()
-    video_pass.index_videos(writer, lambda: index.encoder, plan.roots, writer.meta(HIDDEN_KEY) == "yes", report,
-                            progress, cancel)  # after the photos: they are searchable meanwhile
-    text_pass.read_text(writer, report, progress, cancel)  # after the vectors: search works meanwhile
+        if ahead is not None:
+            ahead.close()
     face_pass.find_faces(writer, report, progress, cancel)
     return report
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pixseek.model.ocr import TextLine, text_reader
+from pixseek.model.ocr import TextLine, TextReader, text_reader
 from pixseek.signals.base import FileData, Reads, Signal, SignalRows
 from pixseek.signals.text_match import doubled, fold
 from pixseek.store.sqlite import decode_path, rows_for
@@ -111,13 +111,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text_search USING fts5(words, pairs, tokenize
         """Ids of photos whose folded text matches the FTS5 `expression` ("": any text) and
         holds every string of `contains` (single characters, checked by a scan); `ranked`: best
         (bm25) matches first."""
+        # Without an expression every photo's text is scanned: read from FTS5's own content table
+        # (its column c0 is `words`), twice as fast as through the virtual table (27 against 61 ms
+        # over 100,000 texts)
+        source, key, column = ("text_search", "rowid", "words") if expression else ("text_search_content", "id", "c0")
         where = ["text_search MATCH ?"] if expression else []
-        where += ["instr(words, ?) > 0"] * len(contains)
+        where += [f"instr({column}, ?) > 0"] * len(contains)
         params: list[Any] = ([expression] if expression else []) + list(contains)
         order = " ORDER BY rank" if expression and ranked else ""
         bound = f" LIMIT {int(limit)}" if limit is not None else ""
         try:
-            rows = self.db.execute(f"SELECT rowid FROM text_search WHERE {' AND '.join(where)}{order}{bound}", params)
+            rows = self.db.execute(f"SELECT {key} FROM {source} WHERE {' AND '.join(where)}{order}{bound}", params)
             return [int(r[0]) for r in rows]
         except sqlite3.OperationalError as exc:  # an index opened read-only before text existed
             if "no such table" in str(exc):
@@ -149,7 +153,12 @@ class Words(Signal):
         """Never inline: the text pass (engine/text_pass.py) reads text after the vectors."""
         return None
 
+    def __init__(self, reader: TextReader | None = None):
+        """`reader`: the one to read with (the text pass's threads that read ahead have their
+        own), else the process's."""
+        self._reader = reader
+
     def read(self, file: FileData) -> PhotoText:
         assert file.image is not None  # an image signal is given the decoded image
-        reader = text_reader()
+        reader = self._reader or text_reader()
         return PhotoText(reader.name, tuple(reader.read(file.image)))
