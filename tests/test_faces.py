@@ -92,12 +92,12 @@ def test_the_detectors_outputs_are_read_by_their_shape_in_any_order(pack, scenes
     blob = ((np.asarray(photo, dtype=np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
     outputs = model._detector.run(None, {model._det_input: blob})
     interleaved = [outputs[level + kind * 3] for level in range(3) for kind in range(3)]
-    first, second = decode(outputs, side, 0.5), decode(interleaved[::-1], side, 0.5)
+    first, second = decode(outputs, (side, side), 0.5), decode(interleaved[::-1], (side, side), 0.5)
     assert len(first[0]) > 0
     for a, b in zip(first, second, strict=True):
         assert np.array_equal(a, b)
     with pytest.raises(PixseekError, match="not an SCRFD graph"):
-        decode(outputs[:6], side, 0.5)
+        decode(outputs[:6], (side, side), 0.5)
 
 
 def test_a_tilted_head_is_as_frontal_as_an_upright_one():

@@ -10,8 +10,9 @@ give (`check_graphs`): one image input; nine outputs, scores, boxes and landmark
 
 The pipeline is pixseek's own (no insightface package: it downloads at run time and pulls in
 OpenCV builds), written from the models' published pre- and post-processing: the photo scaled
-to fit DETECTION_SIDE (top-left, zero padded to a square) in RGB normalised (x - 127.5) / 128,
-boxes and landmarks decoded from anchor-relative distances, overlapping boxes merged (NMS 0.4);
+to fit the pack's detection side (top-left, zero padded to a multiple of 32, or to the square a
+graph fixes) in RGB normalised (x - 127.5) / 128, boxes and landmarks decoded from anchor-relative
+distances, overlapping boxes merged (NMS 0.4);
 each face warped to ArcFace's 112x112 template by the similarity transform that maps its five
 landmarks onto the template's (least squares, Umeyama), in RGB normalised (x - 127.5) / 127.5
 (NCHW float), or as uint8 NHWC for a recogniser that takes that (the normalisation in its graph).
@@ -47,8 +48,8 @@ ALIGNED = 112  # ArcFace's input side
 TEMPLATE = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041))
 GOOD_SIDE = 80  # a face at least this many pixels across has full quality on size
 # What a face seen from the side keeps of its quality: half. At 0, a face turned 45 degrees or more
-# was never grouped (20% of the faces of 80 px in tests/fixtures/real_faces.json); buffalo_s's
-# recogniser put each of them, changed 8 ways, into one person, and no two faces together.
+# was never grouped (8 of the 42 faces of 80 px buffalo_s finds in tests/fixtures/real_faces.json);
+# its recogniser put each of them, changed 8 ways, into one person, and no two faces together.
 SIDE_VIEW = 0.5
 MAX_FACES = 50  # the largest faces described in one photo (a crowd costs a bounded time)
 
@@ -186,7 +187,11 @@ class FaceModel:
             self._recogniser = create_session(folder / RECOGNITION_FILE, CPU_ONLY, threads, spin=False)
         except Exception as exc:  # ONNX Runtime's own errors: a damaged or missing file
             raise PixseekError(f"cannot load the face model at {folder} ({first_line(exc)}); install it again") from None
-        self._det_input = self._detector.get_inputs()[0].name
+        det_input = self._detector.get_inputs()[0]
+        self._det_input = det_input.name
+        # a graph that fixes its input's height and width gets the square it wants; the others a
+        # canvas the photo's shape (SCRFD is convolutional: a 4:3 photo costs 3/4 of the square)
+        self._det_square = all(isinstance(d, int) and d > 0 for d in det_input.shape[2:])
         rec_input = self._recogniser.get_inputs()[0]
         self._rec_input = rec_input.name
         # Immich's newer exports take uint8 NHWC faces, the normalisation folded into the graph
@@ -208,11 +213,13 @@ class FaceModel:
 
         scale = self.side / max(image.width, image.height)
         width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-        canvas = np.zeros((self.side, self.side, 3), dtype=np.float32)
+        size = (self.side, self.side) if self._det_square else (-(-width // STRIDES[-1]) * STRIDES[-1],
+                                                                   -(-height // STRIDES[-1]) * STRIDES[-1])
+        canvas = np.zeros((size[1], size[0], 3), dtype=np.float32)
         canvas[:height, :width] = np.asarray(image.resize((width, height), resample=2), dtype=np.float32)  # bilinear
         blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
         outputs = self._detector.run(None, {self._det_input: blob})
-        boxes, points, scores = decode(outputs, self.side, self.config.min_score)
+        boxes, points, scores = decode(outputs, size, self.config.min_score)
         keep = nms(boxes, scores, NMS_OVERLAP)
         boxes, points, scores = boxes[keep] / scale, points[keep] / scale, scores[keep]
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -235,21 +242,21 @@ class FaceModel:
         return unit
 
 
-def decode(outputs: list[Any], side: int, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes [N,4], landmarks [N,5,2] and scores [N] in the detector's input pixels, from SCRFD's
-    nine outputs (scores, box distances, landmark offsets; each at strides 8, 16, 32: `by_level`)."""
+def decode(outputs: list[Any], size: tuple[int, int], min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes [N,4], landmarks [N,5,2] and scores [N] in the detector's input pixels (`size`: its
+    width and height), from SCRFD's nine outputs (scores, box distances, landmark offsets; each at
+    strides 8, 16, 32: `by_level`)."""
     import numpy as np
 
     levels = by_level(outputs)
     boxes, points, scores = [], [], []
     for stride, (score, box, kps) in zip(STRIDES, levels):
-        places = side // stride
-        rows, columns = np.mgrid[:places, :places]
+        rows, columns = np.mgrid[:size[1] // stride, :size[0] // stride]
         grid = np.stack([columns, rows], axis=-1).reshape(-1, 2).astype(np.float32) * stride  # (x, y) a place
         centres = np.repeat(grid, ANCHORS, axis=0)
         if len(centres) != len(score):
-            raise PixseekError(f"the face detector gave {len(score)} scores at stride {stride} for a {side} px "
-                               f"input, not {len(centres)}: not an SCRFD graph")
+            raise PixseekError(f"the face detector gave {len(score)} scores at stride {stride} for a "
+                               f"{size[0]}x{size[1]} px input, not {len(centres)}: not an SCRFD graph")
         keep = score.reshape(-1) >= min_score
         c, d, k = centres[keep], box.reshape(-1, 4)[keep] * stride, kps.reshape(-1, 10)[keep] * stride
         boxes.append(np.concatenate([c - d[:, :2], c + d[:, 2:]], axis=1))
