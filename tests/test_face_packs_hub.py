@@ -20,10 +20,14 @@ def test_a_catalogue_pack_installs_from_the_hub_with_its_licence(pixseek_home, t
         assert {path.split("/resolve/")[-1] for _, path, _ in hub.requests} >= {"main/detection/model.onnx",
                                                                                 "main/recognition/model.onnx"}
         from pixseek.model.faces import FaceModel, PackConfig, find_pack
+        from pixseek.model.faces_packs import known
 
         folder = find_pack()
-        config = PackConfig.read(folder)
-        assert (config.model_id, config.match_threshold, config.min_score) == ("immich-app/buffalo_s", 0.5, 0.7)
+        config, published = PackConfig.read(folder), known("buffalo_s")
+        assert config.model_id == "immich-app/buffalo_s"
+        assert (config.match_threshold, config.min_score, config.detection_side) == \
+            (published.match_threshold, published.min_score, published.detection_side)
+        monkeypatch.setenv("PIXSEEK_FACE_SIDE", "640")  # the stand-in's drawn faces are sized for 640 px
         photo = photo_with_faces(tmp_path / "one.jpg", [((320, 240), 1)])
         assert len(FaceModel(folder).find(Image.open(photo).convert("RGB"))) == 1
         assert main(["people", "install", "antelopev2", "--accept-licence"]) == 1

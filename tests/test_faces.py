@@ -13,7 +13,7 @@ from PIL import Image
 from face_standins import install_stand_in, make_pack_source, photo_with_faces
 from pixseek import Library
 from pixseek.errors import PixseekError, QueryError
-from pixseek.model.faces import FaceModel, aligned, similarity, TEMPLATE
+from pixseek.model.faces import FaceModel, TEMPLATE, aligned, decode, quality, similarity
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "photos"
@@ -81,6 +81,39 @@ def test_alignment_maps_the_landmarks_onto_the_template():
     assert np.allclose(points @ matrix[:, :2].T + matrix[:, 2], TEMPLATE, atol=0.01)
     image = Image.new("RGB", (300, 300), (0, 0, 255))
     assert aligned(image, tuple(map(tuple, points))).size == (112, 112)
+
+
+def test_the_detectors_outputs_are_read_by_their_shape_in_any_order(pack, scenes):
+    """InsightFace's det_10g gives the scores of the 3 strides, then the boxes, then the landmarks;
+    other SCRFD exports interleave them (score_8, bbox_8, kps_8, ...): the same faces either way."""
+    model = FaceModel(pack)
+    side = model.side
+    photo = Image.open(scenes / "anna_ben.jpg").convert("RGB").resize((side, side))
+    blob = ((np.asarray(photo, dtype=np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
+    outputs = model._detector.run(None, {model._det_input: blob})
+    interleaved = [outputs[level + kind * 3] for level in range(3) for kind in range(3)]
+    first, second = decode(outputs, (side, side), 0.5), decode(interleaved[::-1], (side, side), 0.5)
+    assert len(first[0]) > 0
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(PixseekError, match="not an SCRFD graph"):
+        decode(outputs[:6], (side, side), 0.5)
+
+
+def test_a_tilted_head_is_as_frontal_as_an_upright_one():
+    upright = np.array(TEMPLATE) * 2 + 100  # a frontal face's landmarks, 224 px across
+    turned = upright.copy()
+    turned[2, 0] = upright[1, 0]  # the nose tip over one eye: seen from the side
+    box = (80.0, 80.0, 320.0, 320.0)
+    frontal = quality(box, tuple(map(tuple, upright)), 0.8)
+    side_view = quality(box, tuple(map(tuple, turned)), 0.8)
+    assert frontal > 0.75 and 0.3 < side_view < frontal
+    for degrees in (15, 40, 90):
+        angle = np.radians(degrees)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        for points, expected in ((upright, frontal), (turned, side_view)):
+            tilted = (points - 200) @ rotation.T + 200
+            assert quality(box, tuple(map(tuple, tilted)), 0.8) == pytest.approx(expected, abs=0.002)
 
 
 def test_install_refuses_what_is_not_a_face_pack(pixseek_home, tmp_path):

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from conftest import SHARED_PHOTOS
+from face_variants import VARIANTS, variant
 
 pytestmark = pytest.mark.slow
 # The cosine of dlib's descriptors (made unit) at which a face joins a person. dlib publishes a
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.slow
 DLIB_THRESHOLD = 0.95
 MIN_SIDE = 80
 LONGEST = 1024
-VARIANTS = ("original", "crop", "scale 0.6", "scale 1.5", "rotate +15", "rotate -15", "darker", "brighter")
 
 
 def _models() -> Path:
@@ -41,26 +41,6 @@ def _models() -> Path:
     if spec is None or spec.origin is None or importlib.util.find_spec("dlib") is None:
         pytest.skip("dlib-bin and face-recognition-models are not installed")
     return Path(spec.origin).parent / "models"
-
-
-def _variant(image: Image.Image, name: str, centre: tuple[float, float]) -> tuple[Image.Image, tuple[float, float]]:
-    """The changed image, and where the face's centre went in it."""
-    w, h = image.size
-    x, y = centre
-    if name == "crop":
-        return image.crop((w // 10, h // 8, w - w // 20, h)), (x - w // 10, y - h // 8)
-    if name.startswith("scale"):
-        factor = float(name.split()[1])
-        return image.resize((round(w * factor), round(h * factor))), (x * factor, y * factor)
-    if name.startswith("rotate"):
-        angle = math.radians(float(name.split()[1]))
-        turned = image.rotate(float(name.split()[1]), resample=Image.Resampling.BILINEAR, expand=True)
-        dx, dy = x - w / 2, y - h / 2  # counter-clockwise on screen, y pointing down
-        return turned, (turned.width / 2 + dx * math.cos(angle) + dy * math.sin(angle),
-                        turned.height / 2 - dx * math.sin(angle) + dy * math.cos(angle))
-    if name in ("darker", "brighter"):
-        return ImageEnhance.Brightness(image).enhance(0.6 if name == "darker" else 1.5), centre
-    return image, centre
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +89,7 @@ def real_faces(models: Path) -> list[tuple[int, str, np.ndarray, str]]:
             number += 1
             centre = (side + box.width() / 2, side + box.height() / 2)
             for name in VARIANTS:
-                changed, moved = _variant(region, name, centre)
-                scale = float(name.split()[1]) if name.startswith("scale") else 1.0
+                changed, moved, scale = variant(region, name, centre)
                 vector = describe(changed, moved, side * scale)
                 if vector is not None:
                     rows.append((number, name, vector, path.name))

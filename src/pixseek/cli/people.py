@@ -104,7 +104,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for pack in KNOWN_PACKS:
         mark = "installed" if pack.name in installed else f"{pack.download_mb} MB"
         print(f"{pack.name:<12} {mark:<10} {pack.title}\n{'':<12} licence: {pack.licence}; match threshold "
-              f"{pack.match_threshold}, detection score {pack.min_score}")
+              f"{pack.match_threshold}, detection score {pack.min_score}, detection side {pack.detection_side} px")
     for name, config in installed.items():
         if name not in {pack.name for pack in KNOWN_PACKS}:
             print(f"{name:<12} installed  {config.model_id}\n{'':<12} licence: {config.licence}")

@@ -10,8 +10,9 @@ give (`check_graphs`): one image input; nine outputs, scores, boxes and landmark
 
 The pipeline is pixseek's own (no insightface package: it downloads at run time and pulls in
 OpenCV builds), written from the models' published pre- and post-processing: the photo scaled
-to fit DETECTION_SIDE (top-left, zero padded to a square) in RGB normalised (x - 127.5) / 128,
-boxes and landmarks decoded from anchor-relative distances, overlapping boxes merged (NMS 0.4);
+to fit the pack's detection side (top-left, zero padded to a multiple of 32, or to the square a
+graph fixes) in RGB normalised (x - 127.5) / 128, boxes and landmarks decoded from anchor-relative
+distances, overlapping boxes merged (NMS 0.4);
 each face warped to ArcFace's 112x112 template by the similarity transform that maps its five
 landmarks onto the template's (least squares, Umeyama), in RGB normalised (x - 127.5) / 127.5
 (NCHW float), or as uint8 NHWC for a recogniser that takes that (the normalisation in its graph).
@@ -35,9 +36,10 @@ if TYPE_CHECKING:  # imported where used: commands that find no faces do not pay
     from PIL import Image
 
 PACK_CONFIG = "face-pack.json"
+SIDE_ENV = "PIXSEEK_FACE_SIDE"
 DETECTION_FILE = "detection.onnx"
 RECOGNITION_FILE = "recognition.onnx"
-DETECTION_SIDE = 640  # the longest side SCRFD sees (PIXSEEK_FACE_SIDE: a multiple of 32)
+DETECTION_SIDE = 640  # the longest side SCRFD sees, unless its pack publishes another (PIXSEEK_FACE_SIDE: a multiple of 32)
 STRIDES = (8, 16, 32)
 ANCHORS = 2  # per place, per stride (SCRFD's published graphs)
 NMS_OVERLAP = 0.4
@@ -45,6 +47,10 @@ ALIGNED = 112  # ArcFace's input side
 # ArcFace's template: where the eyes, nose tip and mouth corners sit in its 112x112 input.
 TEMPLATE = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041))
 GOOD_SIDE = 80  # a face at least this many pixels across has full quality on size
+# What a face seen from the side keeps of its quality: half. At 0, a face turned 45 degrees or more
+# was never grouped (8 of the 42 faces of 80 px buffalo_s finds in tests/fixtures/real_faces.json);
+# its recogniser put each of them, changed 8 ways, into one person, and no two faces together.
+SIDE_VIEW = 0.5
 MAX_FACES = 50  # the largest faces described in one photo (a crowd costs a bounded time)
 
 
@@ -61,13 +67,14 @@ class PackConfig:
     licence: str
     match_threshold: float  # cosine of two faces of one person, at least (grouping)
     min_score: float  # detection score a face needs
+    detection_side: int = DETECTION_SIDE  # the longest side the detector sees, unless PIXSEEK_FACE_SIDE says
 
     @classmethod
     def read(cls, folder: Path) -> PackConfig:
         try:
             raw = json.loads((folder / PACK_CONFIG).read_text())
             return cls(str(raw["name"]), str(raw["model_id"]), str(raw["licence"]), float(raw["match_threshold"]),
-                       float(raw["min_score"]))
+                       float(raw["min_score"]), int(raw.get("detection_side", DETECTION_SIDE)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PixseekError(f"the face model at {folder} is damaged ({first_line(exc)}); install it again") from None
 
@@ -123,16 +130,17 @@ def face_model() -> FaceModel:
         installed = (folder / PACK_CONFIG).stat().st_mtime_ns
     except OSError:
         installed = 0
-    return _loaded(str(folder.resolve()), detection_side(), installed)
+    return _loaded(str(folder.resolve()), os.environ.get(SIDE_ENV), installed)
 
 
 @functools.lru_cache(maxsize=2)
-def _loaded(folder: str, side: int, installed: int) -> FaceModel:
+def _loaded(folder: str, side: str | None, installed: int) -> FaceModel:
     return FaceModel(Path(folder))
 
 
-def detection_side() -> int:
-    raw = os.environ.get("PIXSEEK_FACE_SIDE", str(DETECTION_SIDE))
+def detection_side(published: int = DETECTION_SIDE) -> int:
+    """$PIXSEEK_FACE_SIDE, else the side the pack publishes."""
+    raw = os.environ.get(SIDE_ENV, str(published))
     try:
         side = int(raw)
     except ValueError:
@@ -171,7 +179,7 @@ class FaceModel:
 
         runtime()  # telemetry off before any session
         self.config = PackConfig.read(folder)
-        self.side = detection_side()
+        self.side = detection_side(self.config.detection_side)
         self.name = f"{self.config.model_id} det{self.side}"
         threads = threads or usable_cores()
         try:
@@ -179,7 +187,11 @@ class FaceModel:
             self._recogniser = create_session(folder / RECOGNITION_FILE, CPU_ONLY, threads, spin=False)
         except Exception as exc:  # ONNX Runtime's own errors: a damaged or missing file
             raise PixseekError(f"cannot load the face model at {folder} ({first_line(exc)}); install it again") from None
-        self._det_input = self._detector.get_inputs()[0].name
+        det_input = self._detector.get_inputs()[0]
+        self._det_input = det_input.name
+        # a graph that fixes its input's height and width gets the square it wants; the others a
+        # canvas the photo's shape (SCRFD is convolutional: a 4:3 photo costs 3/4 of the square)
+        self._det_square = all(isinstance(d, int) and d > 0 for d in det_input.shape[2:])
         rec_input = self._recogniser.get_inputs()[0]
         self._rec_input = rec_input.name
         # Immich's newer exports take uint8 NHWC faces, the normalisation folded into the graph
@@ -201,11 +213,13 @@ class FaceModel:
 
         scale = self.side / max(image.width, image.height)
         width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-        canvas = np.zeros((self.side, self.side, 3), dtype=np.float32)
+        size = (self.side, self.side) if self._det_square else (-(-width // STRIDES[-1]) * STRIDES[-1],
+                                                                   -(-height // STRIDES[-1]) * STRIDES[-1])
+        canvas = np.zeros((size[1], size[0], 3), dtype=np.float32)
         canvas[:height, :width] = np.asarray(image.resize((width, height), resample=2), dtype=np.float32)  # bilinear
         blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
         outputs = self._detector.run(None, {self._det_input: blob})
-        boxes, points, scores = decode(outputs, self.side, self.config.min_score)
+        boxes, points, scores = decode(outputs, size, self.config.min_score)
         keep = nms(boxes, scores, NMS_OVERLAP)
         boxes, points, scores = boxes[keep] / scale, points[keep] / scale, scores[keep]
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -228,30 +242,48 @@ class FaceModel:
         return unit
 
 
-def decode(outputs: list[Any], side: int, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boxes [N,4], landmarks [N,5,2] and scores [N] in the detector's input pixels, from SCRFD's
-    nine outputs (scores, box distances, landmark offsets; each at strides 8, 16, 32; a leading
-    batch axis of 1 where the export has one)."""
+def decode(outputs: list[Any], size: tuple[int, int], min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes [N,4], landmarks [N,5,2] and scores [N] in the detector's input pixels (`size`: its
+    width and height), from SCRFD's nine outputs (scores, box distances, landmark offsets; each at
+    strides 8, 16, 32: `by_level`)."""
     import numpy as np
 
+    levels = by_level(outputs)
     boxes, points, scores = [], [], []
-    for level, stride in enumerate(STRIDES):
-        score, box, kps = (np.asarray(outputs[level + k * len(STRIDES)], dtype=np.float32) for k in range(3))
-        if score.ndim == 3:
-            score, box, kps = score[0], box[0], kps[0]
-        places = side // stride
-        rows, columns = np.mgrid[:places, :places]
+    for stride, (score, box, kps) in zip(STRIDES, levels):
+        rows, columns = np.mgrid[:size[1] // stride, :size[0] // stride]
         grid = np.stack([columns, rows], axis=-1).reshape(-1, 2).astype(np.float32) * stride  # (x, y) a place
         centres = np.repeat(grid, ANCHORS, axis=0)
         if len(centres) != len(score):
-            raise PixseekError(f"the face detector gave {len(score)} scores at stride {stride} for a {side} px "
-                               f"input, not {len(centres)}: not an SCRFD graph")
+            raise PixseekError(f"the face detector gave {len(score)} scores at stride {stride} for a "
+                               f"{size[0]}x{size[1]} px input, not {len(centres)}: not an SCRFD graph")
         keep = score.reshape(-1) >= min_score
         c, d, k = centres[keep], box.reshape(-1, 4)[keep] * stride, kps.reshape(-1, 10)[keep] * stride
         boxes.append(np.concatenate([c - d[:, :2], c + d[:, 2:]], axis=1))
         points.append(c[:, None, :] + k.reshape(-1, 5, 2))
         scores.append(score.reshape(-1)[keep])
     return np.concatenate(boxes), np.concatenate(points), np.concatenate(scores)
+
+
+def by_level(outputs: list[Any]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(scores, box distances, landmark offsets) at each stride, finest first, whatever order the
+    export gives its nine outputs in (InsightFace's det_10g: the scores of the 3 strides, then
+    the boxes, then the landmarks; other exports interleave them): told apart by their last axis
+    (1, 4, 10 numbers a place) and their length (the finest stride has the most places)."""
+    import numpy as np
+
+    kinds: dict[int, list[np.ndarray]] = {1: [], 4: [], 10: []}
+    for output in outputs:
+        array = np.asarray(output, dtype=np.float32)
+        array = array[0] if array.ndim == 3 else array  # a leading batch axis of 1, where the export has one
+        if array.ndim != 2 or array.shape[1] not in kinds:
+            raise PixseekError(f"the face detector gave an output of shape {list(np.shape(output))}: not an SCRFD graph")
+        kinds[array.shape[1]].append(array)
+    if any(len(found) != len(STRIDES) for found in kinds.values()):
+        raise PixseekError("the face detector's outputs are not scores, boxes and landmarks at 3 strides: "
+                           "not an SCRFD graph with landmarks")
+    ordered = [sorted(kinds[width], key=len, reverse=True) for width in (1, 4, 10)]
+    return list(zip(*ordered))
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, overlap: float) -> list[int]:
@@ -310,9 +342,18 @@ def aligned(image: Image.Image, landmarks: tuple[tuple[float, float], ...]) -> I
 
 def quality(box: tuple[float, float, float, float], landmarks: tuple[tuple[float, float], ...], score: float) -> float:
     """0..1: the detector's score, times the share of GOOD_SIDE the face's smaller side reaches,
-    times how frontal it is (the nose tip between the eyes: 1; over one of them: 0)."""
+    times how frontal it is (the nose tip between the eyes: 1; over one of them or beyond, a face
+    seen from the side: SIDE_VIEW), measured across the face's own up-down line (the eyes' middle
+    to the mouth's), so that a tilted head counts as frontal as an upright one."""
     side = min(box[2] - box[0], box[3] - box[1])
-    (lx, _), (rx, _), (nx, _) = landmarks[0], landmarks[1], landmarks[2]
-    half = abs(rx - lx) / 2
-    frontal = 1 - min(1.0, abs(nx - (lx + rx) / 2) / half) if half > 0 else 0.0
-    return round(max(0.0, min(1.0, score)) * min(1.0, max(side, 0) / GOOD_SIDE) * frontal, 4)
+    (lx, ly), (rx, ry), (nx, ny), (ax, ay), (bx, by) = landmarks[:5]
+    down_x, down_y = (ax + bx - lx - rx) / 2, (ay + by - ly - ry) / 2  # eyes' middle to the mouth's
+    length = (down_x ** 2 + down_y ** 2) ** 0.5 or 1.0
+
+    def across(x: float, y: float) -> float:  # the point's distance across the face from the eyes' middle
+        return ((x - (lx + rx) / 2) * down_y - (y - (ly + ry) / 2) * down_x) / length
+
+    half = abs(across(rx, ry) - across(lx, ly)) / 2
+    frontal = 1 - min(1.0, abs(across(nx, ny)) / half) if half > 0 else 0.0
+    turned = SIDE_VIEW + (1 - SIDE_VIEW) * frontal
+    return round(max(0.0, min(1.0, score)) * min(1.0, max(side, 0) / GOOD_SIDE) * turned, 4)
