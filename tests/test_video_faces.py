@@ -16,7 +16,7 @@ from PIL import Image
 
 from face_standins import draw_face, install_stand_in, photo_with_faces
 from pixseek import Library
-from pixseek.engine.query import build_query, text_term
+from pixseek.engine.query import build_query, image_term, text_term
 from pixseek.errors import QueryError
 from pixseek.filters import SearchFilters
 from pixseek.signals.video import VideoRows
@@ -97,6 +97,9 @@ def test_a_person_in_a_video_is_found_at_the_second_they_appear(pack, library_fo
             report.describe()
         named(library)
         assert len(library.people()) == 2  # the faces in the video joined the photos' people
+        empty_scene = tmp_path / "empty scene.jpg"  # the first scene's picture, with nobody in it
+        Image.open(BACKGROUNDS[0]).convert("RGB").resize(SIZE).save(empty_scene)
+        assert library.search(build_query([image_term(str(empty_scene))]), filters=VIDEO)[0].seconds < SECONDS
         assert [(s // SECONDS, n) for _, s, n in video_faces(library)] == [
             (1, "Anna"), (2, "Ben"), (3, "Anna"), (3, "Ben")]
         for person, scenes in (("Anna", {1, 3}), ("Ben", {2, 3})):
@@ -106,8 +109,9 @@ def test_a_person_in_a_video_is_found_at_the_second_they_appear(pack, library_fo
             assert {s // SECONDS for s, _ in found[0].moments} <= scenes
             mixed = library.search(build_query([], people=[person]))
             assert {Path(r.path).name for r in mixed} == {f"{person.lower()}.jpg", "party.mp4"}
-            with_words = library.search(build_query([text_term("a party")], people=[person]), filters=VIDEO)
-            assert with_words[0].seconds // SECONDS in scenes
+            for terms in ([text_term("a party")], [image_term(str(empty_scene))]):  # the best moment with them
+                with_terms = library.search(build_query(terms, people=[person]), filters=VIDEO)
+                assert [r.seconds // SECONDS in scenes for r in with_terms] == [True]
         both = library.search(build_query([], people=["Anna", "Ben"]))
         assert [(Path(r.path).name, r.seconds // SECONDS) for r in both] == [("party.mp4", 3)]  # together: scene 3
         only_photos = library.search(build_query([], people=["Anna"]), filters=SearchFilters.parse(media="photo"))
@@ -139,6 +143,20 @@ def test_a_copy_takes_the_faces_and_names_survive_a_face_model_change(pack, libr
         assert again.videos_indexed == 0 and again.video_faces_found == 2 * 4  # faces only, found anew
         assert library._index.catalog.connection.execute("SELECT vector FROM moments ORDER BY id").fetchall() == moments
         assert [f for f in video_faces(library) if f[0] == "party.mp4"] == before  # the names stayed on them
+
+
+def test_a_correction_of_a_face_in_a_video_survives_a_reindex(pack, library_folder, tmp_path):
+    from conftest import TEST_MODEL
+
+    with Library.open(tmp_path / "index", create=True) as library:
+        library.index([library_folder])
+        named(library)
+        face = next(f for f in library.person_faces("Ben") if f.seconds is not None and f.seconds // SECONDS == 2)
+        library.name_person(library.split_face(face.id).id, "Bob")  # Ben's look-alike, in that scene only
+        before = video_faces(library)
+        assert ("party.mp4", face.seconds, "Bob") in before and ("party.mp4", face.seconds, "Ben") not in before
+        library.reindex(TEST_MODEL)  # a new catalog: every moment and face found anew
+        assert video_faces(library) == before
 
 
 def test_forget_removes_the_faces_of_videos_too(pack, library_folder, tmp_path):
