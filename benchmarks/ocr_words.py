@@ -184,38 +184,6 @@ def reader_alone(samples: list[Sample], sides: list[int]) -> dict:
     return results
 
 
-def versus_rapidocr(samples: list[Sample]) -> dict:
-    """pixseek's reader against rapidocr's own pipeline with its defaults (minimum side 736, the
-    direction classifier on), same photos, taking turns, twice; words found as in `reader_alone`."""
-    import numpy as np
-    from rapidocr_onnxruntime import RapidOCR
-
-    from pixseek.model.ocr import text_reader
-
-    reader, rapid = text_reader(), RapidOCR()
-    readers = {"pixseek model/ocr.py": lambda image: [line.text for line in reader.read(image)],
-               "RapidOCR 1.4.4 defaults": lambda image: [r[1] for r in (rapid(np.asarray(image)[:, :, ::-1])[0] or [])]}
-    groups = {"with text": [s for s in samples if s.condition in CONDITIONS], "no text": [s for s in samples if not s.words]}
-    rows: dict[str, dict] = {}
-    for _ in range(2):
-        for name, read in readers.items():
-            read(samples[0].image)  # warm
-            for kind, group in groups.items():
-                start, start_cpu, found = time.perf_counter(), time.process_time(), 0
-                for sample in group:
-                    text = " ".join(read(sample.image)).casefold()
-                    found += sum(word.casefold() in text for word in sample.words)
-                row = rows.setdefault(f"{name}, {kind}", {"photos": len(group), "words": sum(len(s.words) for s in group),
-                                                          "found": found, "wall_ms": [], "cpu_ms": []})
-                row["wall_ms"].append(1000 * (time.perf_counter() - start) / len(group))
-                row["cpu_ms"].append(1000 * (time.process_time() - start_cpu) / len(group))
-    print(table("reader against RapidOCR's own pipeline (same photos, two rounds taking turns)",
-                ["reader, photos", "photos", "words found", "wall ms/photo", "CPU ms/photo"],
-                [[k, r["photos"], f"{r['found']}/{r['words']}", min(r["wall_ms"]), min(r["cpu_ms"])]
-                 for k, r in rows.items()]) + "\n", flush=True)
-    return rows
-
-
 def _library(home: Path):
     """A new Library in `home` on the benchmark's model."""
     from pixseek.library import Library
@@ -305,12 +273,8 @@ def main() -> None:
     parser.add_argument("--mix", type=int, default=100, help="photos in the speed mix (one in ten with text)")
     parser.add_argument("--sides", default="", help="run the reader alone at these detection sizes instead")
     parser.add_argument("--speed-only", action="store_true", help="only the speed figures (results/ocr_words_speed.json)")
-    parser.add_argument("--versus-rapidocr", action="store_true", help="only the reader against RapidOCR's own pipeline")
     args = parser.parse_args()
     samples = build_set(args.per_condition, args.plain)
-    if args.versus_rapidocr:
-        save("ocr_words_rapidocr", {"rows": versus_rapidocr(samples)}, "")
-        return
     if args.sides:
         save("ocr_words_sides", {"sides": reader_alone(samples, [int(s) for s in args.sides.split(",")])}, "")
         return

