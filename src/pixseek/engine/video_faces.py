@@ -124,6 +124,7 @@ def _picture(path: str, seconds: float, side: int) -> Image.Image | None:
     except ImageError:
         return None
 
+
 def _scaled(face: Face, scale: float) -> Face:
     """A face found in a moment's picture, its box and landmarks in the video's pixels."""
     if scale == 1.0:

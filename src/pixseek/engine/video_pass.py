@@ -28,8 +28,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from pixseek.engine.video_faces import MomentFaceFinder
 from pixseek.engine.results import IndexReport, Progress, ProgressCallback
+from pixseek.engine.video_faces import MomentFaceFinder
 from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import VIDEO_EXTENSIONS, FileEntry, is_image_name, scan
