@@ -11,6 +11,11 @@ keyframe decoding, moments embedded and committed. Bars (issue #23, 2 cores): 10
 Photos beside videos: 240 ~640 px photos indexed alone, then the same photos with the 1080p
 clips in one folder (hard links), taking turns; the photos' rate in the mixed run is counted up
 to the video pass's first progress (the photos are indexed first). Bar: they keep their rate.
+
+Faces in moments (`--faces`): the 1080p clips indexed with finding faces on (the stand-in face
+pack of tests/face_standins.py, installed in a models folder of its own: its graphs cost almost
+nothing, so this measures pixseek's part: moments decoded large enough for the detector, the
+detector's canvas, storage, grouping) and off, taking turns; the ratio of their speeds.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,7 +98,7 @@ def make_clips(name: str) -> Path | None:
     return folder
 
 
-def child(folder: str) -> None:
+def child(folder: str, faces: bool = False) -> None:
     from pixseek.library import Library
 
     out = Path(tempfile.mkdtemp(dir=CACHE))
@@ -100,20 +106,63 @@ def child(folder: str) -> None:
     library.encoder.encode_pixels(np.zeros((1, 3, library.encoder.image_size, library.encoder.image_size),
                                            np.float32))  # the session loaded before the clock starts
     with Meter() as meter:
-        report = library.index([folder])
+        report = library.index([folder], find_faces=faces)
     peak = peak_rss_mib()  # indexing's own (a search would load the text tower too)
     library.close()
     with sqlite3.connect(out / "index" / "catalog.sqlite3") as db:
         moments = db.execute("SELECT COUNT(*) FROM moments").fetchone()[0]
+        looked = db.execute("SELECT COUNT(*) FROM moment_faces_read").fetchone()[0]
     shutil.rmtree(out)
     if report.skipped:
         sys.exit(f"skipped: {report.skipped}")
     emit({"videos": report.videos_indexed, "video_seconds": report.video_seconds, "moments": moments,
           "megabytes": sum(p.stat().st_size for p in Path(folder).glob("*.mp4")) / 1e6, **meter.as_dict(),
-          "peak_rss_mib": peak})
+          "peak_rss_mib": peak, "faces_found": report.video_faces_found,
+          "moments_looked_at": looked, "faces_note": report.faces_note})
 
 
 MIXED_PHOTOS = 240
+INSTALL_STAND_IN = ("import sys; from pathlib import Path; from pixseek.model.faces_packs import install; "
+                    "install('stand-in', Path(sys.argv[1]), model_id='random/faces-stand-in', licence='test stand-in', "
+                    "min_score=0.5, match_threshold=0.8)")  # as tests/face_standins.py's install_stand_in does
+
+
+def stand_in_pack() -> Path:
+    """The stand-in face pack, installed once in a models folder of its own (the benchmark
+    models' folder holds none: no other benchmark finds faces)."""
+    models = CACHE / "face-models"
+    pack = models / "faces" / "stand-in"
+    if not pack.is_dir():
+        # why: the stand-in's maker lives with the tests (it needs the onnx package, a test dependency)
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from face_standins import make_pack_source
+
+        env = bench_env(PIXSEEK_MODELS=str(models))
+        source = make_pack_source(Path(tempfile.mkdtemp(dir=CACHE)) / "stand-in-source")
+        try:
+            subprocess.run([sys.executable, "-c", INSTALL_STAND_IN, str(source)], env=env, check=True)
+        finally:
+            shutil.rmtree(source.parent)
+    return pack
+
+
+def faces_on_off(clips: Path, repeats: int) -> dict:
+    """The 1080p clips indexed with faces found in their moments and without, taking turns."""
+    on_env = bench_env(PIXSEEK_FACE_MODEL=str(stand_in_pack()), PIXSEEK_READ_TEXT="no")
+    off_env = bench_env(PIXSEEK_FIND_FACES="no", PIXSEEK_READ_TEXT="no")
+    on, off = [], []
+    for _ in range(repeats):
+        off.append(run_child(["benchmarks.video", "child", str(clips)], off_env))
+        on.append(run_child(["benchmarks.video", "child", str(clips), "faces"], on_env))
+    best_on, best_off = (min(runs, key=lambda r: r["wall_s"]) for runs in (on, off))
+    speed_on, speed_off = (r["video_seconds"] / r["wall_s"] for r in (best_on, best_off))
+    if best_on["moments_looked_at"] != best_on["moments"]:
+        sys.exit(f"faces were not looked for in every moment: {best_on}")
+    return {"moments": best_on["moments"], "faces_found": best_on["faces_found"], "off_x_real_time": speed_off,
+            "on_x_real_time": speed_on, "ratio": speed_on / speed_off,
+            "all_off": [r["video_seconds"] / r["wall_s"] for r in off],
+            "all_on": [r["video_seconds"] / r["wall_s"] for r in on],
+            "peak_rss_mib_off": best_off["peak_rss_mib"], "peak_rss_mib_on": best_on["peak_rss_mib"]}
 
 
 def mixed_folder(clips: Path) -> tuple[Path, Path]:
@@ -171,8 +220,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run each (default: best of two)")
     parser.add_argument("--only", choices=list(KINDS), help="one kind of clip")
+    parser.add_argument("--faces", action="store_true", help="only the 1080p clips with faces found and without")
+    parser.add_argument("--repeats", type=int, help="runs of each (default: 2, 1 with --quick)")
     args = parser.parse_args(argv)
-    repeats = 1 if args.quick else 2
+    repeats = args.repeats or (1 if args.quick else 2)
+    if args.faces:
+        return faces_main(repeats, args.quick)
     results, rows = {}, []
     for name in [args.only] if args.only else list(KINDS):
         folder = make_clips(name)
@@ -203,9 +256,24 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+def faces_main(repeats: int, quick: bool) -> dict:
+    clips = make_clips("1080p H.264")
+    assert clips is not None  # PyAV's wheel has libx264
+    found = faces_on_off(clips, repeats)
+    text = table("Faces in video moments: 1080p H.264 indexed with faces on (stand-in pack) and off, taking turns "
+                 "(best of runs)",
+                 ["moments", "faces found", "off: video s / wall s", "on: video s / wall s", "on / off",
+                  "peak RSS MiB off / on"],
+                 [[found["moments"], found["faces_found"], f"{found['off_x_real_time']:.1f}x",
+                   f"{found['on_x_real_time']:.1f}x", f"{found['ratio']:.2f}",
+                   f"{found['peak_rss_mib_off']:.0f} / {found['peak_rss_mib_on']:.0f}"]])
+    save("video_faces", {"quick": quick, "repeats": repeats, "results": found}, text)
+    return found
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        child(sys.argv[2])
+        child(sys.argv[2], faces=sys.argv[3:] == ["faces"])
     elif len(sys.argv) > 1 and sys.argv[1] == "photos":
         photo_rate_child(sys.argv[2])
     else:

@@ -37,6 +37,7 @@ class FaceInfo(BaseModel):
     quality: float = Field(description="score, size and how frontal, 0 to 1")
     person: int | None
     not_face: bool
+    seconds: float | None = Field(None, description="a face in a video: the moment's second (photo_id is the video's)")
 
 
 class NameRequest(BaseModel):

@@ -40,7 +40,8 @@ def cmd_faces(args: argparse.Namespace) -> int:
         return 0
     for face in faces:
         box = ",".join(f"{v:.0f}" for v in face.box)
-        print(f"{face.id:>8}  quality {face.quality:.2f}  box {box}\t{face.path}")
+        at = f"\t{face.seconds:.1f}" if face.seconds is not None else ""  # a face in a video, as search prints it
+        print(f"{face.id:>8}  quality {face.quality:.2f}  box {box}\t{face.path}{at}")
     return 0
 
 

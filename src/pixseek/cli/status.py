@@ -33,7 +33,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     text = f"{status.text_read} photos read, {status.text_found} with text"
     print(f"text:         {text}" + ("" if status.reads_text else " (reading turned off: `pixseek index --text`)"))
     print(f"videos:       {status.videos} ({status.video_seconds / 60:.1f} min, {status.video_moments} moments)")
-    faces = f"{status.faces} found in {status.photos_with_faces} photos, {status.people} people"
+    faces = f"{status.faces} found in {status.photos_with_faces} photos"
+    faces += f" and {status.videos_with_faces} videos, " if status.videos_with_faces else ", "
+    faces += f"{status.people} people"
     print(f"faces:        {faces}" + ("" if status.finds_faces else " (finding faces is off: `pixseek index --faces`)"))
     print(f"last update:  {updated}")
     print(f"vector index: {status.vector_index}")

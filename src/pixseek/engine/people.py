@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import io
 
-from pixseek.engine import photos
+from pixseek.engine import photos, videos
 from pixseek.engine.index import OpenIndex
 from pixseek.engine.writes import write
 from pixseek.people.store import FaceInfo, People, Person, PersonNotFound
@@ -57,12 +57,15 @@ def face(index: OpenIndex, face_id: int) -> FaceInfo:
 
 def face_thumbnail(index: OpenIndex, face_id: int, size: int) -> bytes:
     """A JPEG of the face, a little margin around its box, fitting `size` x `size` (read inside
-    the indexed folders, as every photo a face serves)."""
+    the indexed folders, as every photo a face serves; a video's face from its moment's frame)."""
     # why: the decoders load only where a face's picture is made
     from pixseek.images import decode
 
     found = face(index, face_id)
-    image = decode(photos.original(index, found.path), name=found.path)
+    if found.seconds is not None:  # a face in a video: the moment's frame (its box is in the video's pixels)
+        image = videos.picture(index, found.photo_id, found.seconds)
+    else:
+        image = decode(photos.original(index, found.path), name=found.path)
     x1, y1, x2, y2 = found.box
     margin = FACE_MARGIN * max(x2 - x1, y2 - y1)
     crop = image.crop((max(0, int(x1 - margin)), max(0, int(y1 - margin)),

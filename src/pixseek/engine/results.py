@@ -80,6 +80,7 @@ class IndexReport:
     video_seconds: float = 0.0  # seconds of video read
     faces_read: int = 0  # photos looked at for faces by the face pass
     faces_found: int = 0  # faces found in them
+    video_faces_found: int = 0  # faces found in video moments (by the video pass: engine/video_faces.py)
     faces_grouped: int = 0  # faces grouped into people (or left out of them)
     faces_note: str | None = None  # why no faces were found (the face model cannot be loaded)
     elapsed: float = 0.0
@@ -104,6 +105,8 @@ class IndexReport:
             parts.append(f"{self.videos_indexed} videos indexed ({self.video_seconds:.0f} s), {self.videos_reused} reused")
         if self.faces_read:
             parts.append(f"{self.faces_read} looked at for faces ({self.faces_found} found)")
+        if self.video_faces_found:
+            parts.append(f"{self.video_faces_found} faces found in videos")
         done = ("cancelled: " if self.cancelled else "") + ", ".join(parts) + f" in {self.elapsed:.1f} s"
         notes = [note for note in (self.text_note, self.faces_note) if note]
         return done + "".join(f"; {note}" for note in notes)
@@ -252,6 +255,7 @@ class Status:
     finds_faces: bool = False  # the face pass finds faces (`pixseek index --faces`; on where a face model is installed)
     faces: int = 0  # faces found (those marked "not a face" left out)
     photos_with_faces: int = 0
+    videos_with_faces: int = 0
     people: int = 0  # people the faces are grouped into (named or not)
 
 

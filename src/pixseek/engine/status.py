@@ -33,7 +33,7 @@ def status(index: OpenIndex, check: bool = True) -> Status:
     warning = model_warning(index)
     text_read, text_found = catalog.text_counts()
     videos, moments, seconds = video_counts(index)
-    faces, photos_with_faces, people = People(catalog.connection).counts()
+    faces, photos_with_faces, videos_with_faces, people = People(catalog.connection).counts()
     return Status(index_dir=str(index.index_dir), model_id=catalog.model_id, images=count,
                   folders=roots, missing_folders=[root for root in roots if not os.path.isdir(root)],
                   include_hidden=index.include_hidden, skipped=catalog.count_skipped(),
@@ -42,7 +42,7 @@ def status(index: OpenIndex, check: bool = True) -> Status:
                   notes=([warning] if warning else []) + index.notes + live.notes,
                   reads_text=reads_text(catalog), text_read=text_read, text_found=text_found, videos=videos,
                   video_moments=moments, video_seconds=seconds, finds_faces=finds_faces(catalog), faces=faces,
-                  photos_with_faces=photos_with_faces, people=people)
+                  photos_with_faces=photos_with_faces, videos_with_faces=videos_with_faces, people=people)
 
 
 def _runs_on(index: OpenIndex) -> str:

@@ -6,7 +6,8 @@ incomplete by a crash or a Ctrl-C resumes where its last committed part ended. O
 file is hashed (BLAKE2, streamed: memory does not grow with the file) and content a complete
 row already holds (a moved, renamed or copied video) takes that row's moments without decoding.
 The rest is decoded (video/frames.py), its moments embedded by the index's encoder in batches,
-and committed a part (PART_SECONDS of video) per transaction: a crash loses the part in flight
+and committed a part (PART_SECONDS of video) per transaction, with the faces found in its
+moments where the index finds faces (engine/video_faces.py): a crash loses the part in flight
 at most. A video that cannot be read (broken, truncated to nothing, no video stream) is skipped
 with a one-line reason, remembered until it changes; decoding stops at BUDGET wall seconds a
 video (the moments found so far are kept and the report says so). Videos gone from disk leave.
@@ -20,6 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import av
@@ -27,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.engine.results import IndexReport, Progress, ProgressCallback
+from pixseek.engine.video_faces import MomentFaceFinder
 from pixseek.environment import number
 from pixseek.errors import ImageError
 from pixseek.files import VIDEO_EXTENSIONS, FileEntry, is_image_name, scan
@@ -98,6 +101,16 @@ def file_hash(path: str) -> bytes:
     return digest.digest()
 
 
+@dataclass(frozen=True)
+class Part:
+    """The video whose parts are being committed: its id, content hash and coded size."""
+
+    video: int
+    content: bytes
+    width: int
+    height: int
+
+
 class VideoPass:
     def __init__(self, writer: Catalog, encoder: Callable[[], Encoder], report: IndexReport,
                  progress: ProgressCallback | None, cancel: threading.Event | None):
@@ -110,14 +123,17 @@ class VideoPass:
         self.part = number("PIXSEEK_VIDEO_PART", PART_SECONDS, minimum=1, kind=float)
         self.budget = number("PIXSEEK_VIDEO_BUDGET", BUDGET, minimum=0, kind=float)
         self.start = time.monotonic()
+        self.faces = MomentFaceFinder.for_index(writer, report)  # None: this index finds no faces
 
     def run(self, roots: list[str], include_hidden: bool) -> None:
         known = self.rows.under(roots)
         skipped = self.rows.skipped()
         todo: list[tuple[FileEntry, VideoRow | None]] = []
         errors: list[tuple[str, str]] = []
+        scanned: dict[str, FileEntry] = {}
         for entry in scan(roots, on_error=lambda p, r: errors.append((p, r)), include_hidden=include_hidden,
                           bounds=self.writer.roots() + roots, extensions=VIDEO_EXTENSIONS):
+            scanned[entry.path] = entry
             row = known.pop(entry.path, None)
             if row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns) and row.complete:
                 continue
@@ -142,6 +158,8 @@ class VideoPass:
             if gone:
                 self.rows.next_generation()
         self.report.removed += len(gone)
+        if self.faces is not None and not self.report.cancelled:
+            self.faces.backfill(scanned, self.report, self.progress, self.cancel)
         self.report.elapsed += time.monotonic() - self.start
 
     def _one(self, entry: FileEntry, row: VideoRow | None, done: int, total: int) -> None:
@@ -192,6 +210,8 @@ class VideoPass:
             video = self.rows.start(entry.path, entry.size, entry.mtime_ns, content, stored.duration,
                                     stored.metadata, stored.place, generation)
             self.rows.copy_moments(stored.id, video, generation)
+            if self.faces is not None:
+                self.faces.copy(stored.id, video)
             self.rows.progress(video, stored.duration, True, generation)
         self.report.videos_reused += 1
 
@@ -207,11 +227,16 @@ class VideoPass:
         part_end = start + self.part
         reached = start
         with container:
-            duration = video_info(container).duration
+            info = video_info(container)
+            duration = info.duration
+            side = self._min_side()
+            if self.faces is not None:  # the moments' frames large enough for the face detector too
+                side = self.faces.min_side(side, info.width, info.height)
+            part = Part(video, self.rows.by_ids([video])[video].hash, info.width, info.height)
             try:
-                for moment in ahead(moments(container, self._min_side(), start, deadline), AHEAD):
+                for moment in ahead(moments(container, side, start, deadline), AHEAD):
                     if moment.seconds >= part_end and pending:
-                        reached = self._commit(video, pending, pending[-1].seconds, False)
+                        reached = self._commit(part, pending, pending[-1].seconds, False)
                         pending, part_end = [], moment.seconds + self.part
                     pending.append(moment)
                     if self.cancel is not None and self.cancel.is_set():
@@ -221,7 +246,7 @@ class VideoPass:
                 self._drop(video, entry, str(error))
                 return
         if self.report.cancelled:
-            self._commit(video, pending, pending[-1].seconds if pending else reached, False)
+            self._commit(part, pending, pending[-1].seconds if pending else reached, False)
             return
         if time.monotonic() > deadline:
             self.report.skipped.append((entry.path, f"decoding stopped after {self.budget:g} s; the moments found "
@@ -229,18 +254,23 @@ class VideoPass:
         if not pending and not self.rows.read([video]):  # opened, yet not one frame decoded
             self._drop(video, entry, "undecodable video: no frame could be decoded")
             return
-        self._commit(video, pending, max(duration, pending[-1].seconds if pending else reached), True)
+        self._commit(part, pending, max(duration, pending[-1].seconds if pending else reached), True)
         self.report.videos_indexed += 1
         self.report.video_seconds += max(duration - start, 0.0)
 
-    def _commit(self, video: int, found: list[Moment], reached: float, complete: bool) -> float:
-        """One part: its moments embedded and stored with how far the video is read, in one transaction."""
+    def _commit(self, part: Part, found: list[Moment], reached: float, complete: bool) -> float:
+        """One part: its moments embedded (and their faces found) and stored with how far the
+        video is read, in one transaction."""
         vectors = self._embed([m.image for m in found]) if found else np.zeros((0, 0), np.float32)
+        faces = (self.faces.look([(m.seconds, m.image) for m in found], part.width, part.height)
+                 if self.faces is not None else [])
         with self.writer.transaction():
             generation = self.rows.next_generation()
-            self.rows.write([(video, [(m.seconds, v, perceptual_hash(m.image)) for m, v in zip(found, vectors)])],
+            self.rows.write([(part.video, [(m.seconds, v, perceptual_hash(m.image)) for m, v in zip(found, vectors)])],
                             generation)
-            self.rows.progress(video, reached, complete, generation)
+            if self.faces is not None:
+                self.faces.write(part.video, part.content, faces, self.report)
+            self.rows.progress(part.video, reached, complete, generation)
         return reached
 
     def _embed(self, images: list[Image.Image]) -> np.ndarray:

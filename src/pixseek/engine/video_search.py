@@ -3,7 +3,8 @@
 The moments' vectors are held in memory as one matrix (reloaded when the video pass has
 committed a part since: its generation in the catalog's meta), scored with one product, and
 grouped by video: a video is one result, at its best moment, with its other moments that score
-within MARGIN of it listed (by time). So a clip never fills the top ten with its own frames.
+within MARGIN of it listed (by time). So a clip never fills the top ten with its own frames. A
+search for people looks only at the moments where they are all seen (`with_people`).
 Filters apply as to photos, on the metadata its container gave (engine/video_pass.py), and
 the photos' and videos' results are merged by score.
 """
@@ -88,13 +89,46 @@ def search(index: OpenIndex, vector: np.ndarray, k: int, filters: SearchFilters,
         row = rows.get(video_id) or VideoRows(index.catalog.connection).by_ids([video_id]).get(video_id)
         if row is None or not passes(row, filters, bounds):
             continue
-        own = scores[start:end]
-        top = int(np.argmax(own))
-        others = [(float(moments.seconds[start + i]), float(own[i])) for i in np.argsort(-own)[1:LISTED + 1]
-                  if own[i] >= own[top] - MARGIN]
-        results.append(SearchResult(row.path, float(own[top]), video_id, row.metadata, row.place,
-                                    seconds=float(moments.seconds[start + top]), moments=tuple(sorted(others))))
+        results.append(_at_best(row, moments.seconds[start:end], scores[start:end]))
     return results
+
+
+def with_people(index: OpenIndex, vector: np.ndarray | None, shown: dict[int, dict[float, float]], k: int,
+                filters: SearchFilters, bounds: tuple[bytes, bytes] | None,
+                min_score: float | None) -> list[SearchResult]:
+    """The `k` best videos among the moments that show the people asked for (`shown`: video id ->
+    {second: how well it shows them}, engine/people_search.py), each at its best such moment:
+    scored by `vector` where the query has one, else by how well the moment shows them."""
+    found: list[tuple[int, np.ndarray, np.ndarray]] = []  # (video, seconds, scores) of its moments with them
+    if vector is not None:
+        moments = stored_moments(index)
+        for video, seconds_shown in shown.items():
+            start, end = np.searchsorted(moments.videos, [video, video + 1])
+            keep = start + np.flatnonzero(np.isin(moments.seconds[start:end], list(seconds_shown)))
+            if len(keep):
+                found.append((video, moments.seconds[keep], moments.vectors[keep] @ vector.astype(np.float32)))
+    else:
+        found = [(video, np.array(list(s), dtype=np.float64), np.round(np.array(list(s.values()), np.float32), 4))
+                 for video, s in shown.items()]
+    found.sort(key=lambda f: (-float(f[2].max()), f[0]))
+    rows = VideoRows(index.catalog.connection).by_ids(video for video, _, _ in found[:4 * k + 16])
+    results: list[SearchResult] = []
+    for video, seconds, scores in found:
+        if len(results) >= k or (min_score is not None and float(scores.max()) < min_score):
+            break
+        row = rows.get(video) or VideoRows(index.catalog.connection).by_ids([video]).get(video)
+        if row is not None and passes(row, filters, bounds):
+            results.append(_at_best(row, seconds, scores))
+    return results
+
+
+def _at_best(row: VideoRow, seconds: np.ndarray, scores: np.ndarray) -> SearchResult:
+    """A video as one result, at its best-scoring moment, with its others within MARGIN (by time)."""
+    top = int(np.argmax(scores))
+    others = [(float(seconds[i]), float(scores[i])) for i in np.argsort(-scores, kind="stable")[1:LISTED + 1]
+              if scores[i] >= scores[top] - MARGIN]
+    return SearchResult(row.path, float(scores[top]), row.id, row.metadata, row.place, seconds=float(seconds[top]),
+                        moments=tuple(sorted(others)))
 
 
 def merged(photos: list[SearchResult], videos: list[SearchResult], k: int) -> list[SearchResult]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import av
 
@@ -17,6 +17,11 @@ from pixseek.engine.results import IndexedVideo
 from pixseek.errors import ImageError, PhotoNotIndexed
 from pixseek.signals.video import VIDEO_IDS, VideoRow, VideoRows
 from pixseek.video.frames import frame_at
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+FULL_SIZE = 1 << 30  # a short side no video reaches: the frame as it is
 
 
 def row(index: OpenIndex, video_id: int) -> VideoRow | None:
@@ -71,14 +76,18 @@ def thumbnail(index: OpenIndex, video_id: int, seconds: float, size: int) -> byt
     key = hashlib.blake2b(found.hash + f"@{seconds:.3f}".encode(), digest_size=16).digest()
 
     def frame_png() -> bytes:
-        with open_file(index, video_id) as opened:
-            try:
-                with av.open(opened, metadata_errors="ignore") as container:
-                    image = frame_at(container, seconds, size)
-            except av.FFmpegError as error:
-                raise ImageError("undecodable video", str(error)[:200]) from None
         out = io.BytesIO()
-        image.save(out, "PNG")
+        picture(index, video_id, seconds, size).save(out, "PNG")
         return out.getvalue()
 
     return index.thumbnails.get(found.path, frame_png, key, size)
+
+
+def picture(index: OpenIndex, video_id: int, seconds: float, size: int | None = None) -> Image.Image:
+    """The frame shown at `seconds`, upright, its short side `size` (None: as large as the video's)."""
+    with open_file(index, video_id) as opened:
+        try:
+            with av.open(opened, metadata_errors="ignore") as container:
+                return frame_at(container, seconds, size or FULL_SIZE)
+        except av.FFmpegError as error:
+            raise ImageError("undecodable video", str(error)[:200]) from None

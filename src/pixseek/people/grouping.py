@@ -149,10 +149,12 @@ def group_pending(db: sqlite3.Connection, threshold: float, cancel: threading.Ev
 
 def _group_batch(db: sqlite3.Connection, centres: Centres, threshold: float, batch: int, labelled: bool) -> int:
     """Group one batch of waiting faces (`labelled`: of photos a correction names); their number."""
-    only = " AND f.hash IN (SELECT hash FROM face_labels)" if labelled else ""
-    rows = db.execute(
-        "SELECT g.face, g.x1, g.y1, g.x2, g.y2, g.quality, g.embedding, f.hash FROM faces g JOIN files f ON f.id = g.id "
-        f"WHERE g.state = ?{only} ORDER BY g.face LIMIT ?", (TO_GROUP, batch)).fetchall()
+    only = " AND COALESCE(f.hash, m.label_key) IN (SELECT hash FROM face_labels)" if labelled else ""
+    rows = db.execute(  # a video's face is labelled by its moment (signals/video_faces.py)
+        "SELECT g.face, g.x1, g.y1, g.x2, g.y2, g.quality, g.embedding, COALESCE(f.hash, m.label_key) FROM faces g "
+        "LEFT JOIN files f ON f.id = g.id LEFT JOIN face_moments m ON m.face = g.face "
+        f"WHERE g.state = ? AND (f.id IS NOT NULL OR m.face IS NOT NULL){only} ORDER BY g.face LIMIT ?",
+        (TO_GROUP, batch)).fetchall()
     if not rows:
         return 0
     labels = _labels(db, {r[7] for r in rows})

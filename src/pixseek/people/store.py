@@ -1,5 +1,7 @@
 """People as a person sees them: list, find by name, name, merge, split a face out, "not a face",
-forget everything; and the photos a set of people are all in (the search's person filter).
+forget everything; and the photos, and the video moments, a set of people are all in (the
+search's person filter). A face in a video is a face row whose id is the video's, with its
+second (signals/video_faces.py); its label is keyed by that moment instead of a photo's content.
 
 Every correction is also written as a *label*: the photo's content hash and the face's box,
 with the person it belongs to (or "not a face"). Face rows come and go (a changed model finds
@@ -20,6 +22,7 @@ import numpy as np
 from pixseek.errors import QueryError
 from pixseek.people.grouping import SAME_FACE, overlap
 from pixseek.signals.faces import GROUPED, NOT_A_FACE, SETTING_KEY
+from pixseek.signals.video import VIDEO_IDS
 from pixseek.store.sqlite import decode_path, rows_for
 
 MAX_NAME = 100
@@ -56,10 +59,12 @@ class FaceInfo:
     quality: float
     person: int | None
     not_face: bool
+    seconds: float | None = None  # a face in a video: the moment's second (`photo_id` is the video's id)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "photo_id": self.photo_id, "path": self.path, "box": list(self.box),
-                "score": self.score, "quality": self.quality, "person": self.person, "not_face": self.not_face}
+                "score": self.score, "quality": self.quality, "person": self.person, "not_face": self.not_face,
+                "seconds": self.seconds}
 
 
 def check_name(name: str) -> str:
@@ -123,12 +128,14 @@ class People:
             return []
         where, params = ("g.person = ? AND g.state = ?", [person, GROUPED]) if person is not None else ("g.id = ?", [photo])
         order = "g.quality DESC" if person is not None else "(g.x2 - g.x1) * (g.y2 - g.y1) DESC"
-        rows = self.db.execute(
-            f"SELECT g.face, g.id, f.path, g.x1, g.y1, g.x2, g.y2, g.score, g.quality, g.person, g.state "
-            f"FROM faces g JOIN files f ON f.id = g.id WHERE {where} ORDER BY {order} LIMIT ?", [*params, int(limit)])
+        rows = self.db.execute(  # a face is a photo's, or a video moment's (signals/video_faces.py)
+            f"SELECT g.face, g.id, COALESCE(f.path, v.path), g.x1, g.y1, g.x2, g.y2, g.score, g.quality, g.person, "
+            f"g.state, m.seconds FROM faces g LEFT JOIN files f ON f.id = g.id LEFT JOIN videos v ON v.id = g.id "
+            f"LEFT JOIN face_moments m ON m.face = g.face WHERE {where} AND COALESCE(f.path, v.path) IS NOT NULL "
+            f"ORDER BY {order} LIMIT ?", [*params, int(limit)])
         return [FaceInfo(int(face), int(photo_id), decode_path(path), (x1, y1, x2, y2), score, quality, person_id,
-                         state == NOT_A_FACE)
-                for face, photo_id, path, x1, y1, x2, y2, score, quality, person_id, state in rows]
+                         state == NOT_A_FACE, seconds)
+                for face, photo_id, path, x1, y1, x2, y2, score, quality, person_id, state, seconds in rows]
 
     def face(self, face: int) -> FaceInfo:
         rows = self.db.execute("SELECT id FROM faces WHERE face = ?", (int(face),)).fetchone() if self._holds() else None
@@ -150,8 +157,8 @@ class People:
     def best_faces(self, person: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids ascending, the quality of the person's best face in each): one scan of
         the index on (person, state, id, quality), never the rows."""
-        rows = self.db.execute("SELECT id, MAX(quality) FROM faces WHERE person = ? AND state = ? GROUP BY id",
-                               (person, GROUPED)).fetchall()
+        rows = self.db.execute("SELECT id, MAX(quality) FROM faces WHERE person = ? AND state = ? AND id < ? "
+                               "GROUP BY id", (person, GROUPED, VIDEO_IDS)).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
 
@@ -170,13 +177,29 @@ class People:
             return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
         return found[0], found[1] / len(people)
 
-    def counts(self) -> tuple[int, int, int]:
-        """(faces found, photos with a face, people)."""
+    def moments_with(self, people: Sequence[int]) -> dict[int, dict[float, float]]:
+        """Video id -> {second of a moment every one of `people` is in: the mean of their best
+        face's quality there}."""
+        found: dict[tuple[int, float], float] | None = None
+        for person in people:
+            mine = {(int(v), float(s)): float(q) for v, s, q in self.db.execute(
+                "SELECT g.id, m.seconds, MAX(g.quality) FROM faces g JOIN face_moments m ON m.face = g.face "
+                "WHERE g.person = ? AND g.state = ? AND g.id >= ? GROUP BY g.id, m.seconds",
+                (person, GROUPED, VIDEO_IDS))}
+            found = mine if found is None else {key: found[key] + q for key, q in mine.items() if key in found}
+        videos: dict[int, dict[float, float]] = {}
+        for (video, seconds), quality in (found or {}).items():
+            videos.setdefault(video, {})[seconds] = quality / len(people)
+        return videos
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """(faces found, in photos and videos; photos with a face; videos with a face; people)."""
         if not self._holds():
-            return 0, 0, 0
-        faces, photos = self.db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM faces WHERE state != ?",
-                                        (NOT_A_FACE,)).fetchone()
-        return int(faces), int(photos), len(self.all())
+            return 0, 0, 0, 0
+        faces, photos, videos = self.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN id < ? THEN id END), COUNT(DISTINCT CASE WHEN id >= ? THEN id "
+            "END) FROM faces WHERE state != ?", (VIDEO_IDS, VIDEO_IDS, NOT_A_FACE)).fetchone()
+        return int(faces), int(photos), int(videos), len(self.all())
 
     # -- corrections (each in its own transaction) ------------------------------------------------
 
@@ -268,7 +291,7 @@ class People:
         the catalog itself: the cost of the face data, not of the whole catalog."""
         def change() -> int:
             count = int(self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
-            for table in ("faces", "faces_read", "people", "face_labels"):
+            for table in ("faces", "faces_read", "people", "face_labels", "face_moments", "moment_faces_read"):
                 self.db.execute(f"DELETE FROM {table}")
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'no')", (SETTING_KEY,))
             return count
@@ -304,9 +327,10 @@ class People:
     def _label(self, faces: list[int], person: int | None, not_face: bool = False) -> None:
         """Record the correction for each face, replacing any earlier one of the same face."""
         for face in faces:
-            row = self.db.execute("SELECT f.hash, g.x1, g.y1, g.x2, g.y2 FROM faces g JOIN files f ON f.id = g.id "
+            row = self.db.execute("SELECT COALESCE(f.hash, m.label_key), g.x1, g.y1, g.x2, g.y2 FROM faces g "
+                                  "LEFT JOIN files f ON f.id = g.id LEFT JOIN face_moments m ON m.face = g.face "
                                   "WHERE g.face = ?", (face,)).fetchone()
-            if row is None:
+            if row is None or row[0] is None:
                 continue
             hash_, box = row[0], tuple(row[1:])
             for rowid, *old in self.db.execute("SELECT rowid, x1, y1, x2, y2 FROM face_labels WHERE hash = ?",

@@ -23,6 +23,8 @@ import numpy as np
 from pixseek.metadata import PhotoMetadata
 from pixseek.places import Place
 from pixseek.signals.base import FileData, Reads, Signal, SignalRows
+from pixseek.signals.video_faces import SCHEMA as FACES_SCHEMA
+from pixseek.signals.video_faces import MomentFaces
 from pixseek.store.sqlite import decode_path, encode_path, rows_for
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ CREATE INDEX IF NOT EXISTS moments_video ON moments (video, seconds);
 CREATE TABLE IF NOT EXISTS video_skipped (
     path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, reason TEXT NOT NULL
 );
-"""
+""" + FACES_SCHEMA  # the faces of its moments (signals/video_faces.py)
 
     # -- the seam (the catalog deletes a file's rows by its id: video ids are never photo ids)
 
@@ -85,6 +87,7 @@ CREATE TABLE IF NOT EXISTS video_skipped (
 
     def delete(self, ids: Sequence[int]) -> None:
         videos = [(i,) for i in ids if i >= VIDEO_IDS]
+        MomentFaces(self.db).delete(v for v, in videos)
         self.db.executemany("DELETE FROM moments WHERE video = ?", videos)
         self.db.executemany("DELETE FROM videos WHERE id = ?", videos)
 

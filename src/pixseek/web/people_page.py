@@ -83,7 +83,8 @@ def _faces(library: Library, person_id: int) -> None:
                     picture = _face(library, face.id)
                     if picture:
                         st.image(picture, width="stretch")
-                    st.caption(escape(os.path.basename(face.path)))
+                    at = f" at {face.seconds:.0f} s" if face.seconds is not None else ""  # a face in a video
+                    st.caption(escape(os.path.basename(face.path)) + at)
                     if st.button("Not this person", key=f"split_{face.id}"):
                         library.split_face(face.id)
                         st.rerun()
