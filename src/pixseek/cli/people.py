@@ -11,6 +11,7 @@ from pathlib import Path
 from pixseek.cli.opening import open_library
 from pixseek.cli.output import EXIT_USER_ERROR, note
 from pixseek.errors import PixseekError
+from pixseek.model.faces_packs import DEFAULT_PACK
 
 
 def cmd_people(args: argparse.Namespace) -> int:
@@ -159,7 +160,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     q.set_defaults(func=cmd_not_a_face)
 
     q = sub.add_parser("install", help="install a face model (shows its licence first)")
-    q.add_argument("name", nargs="?", default="buffalo_l", metavar="NAME", help="a face model (default buffalo_l)")
+    q.add_argument("name", nargs="?", default=DEFAULT_PACK, metavar="NAME", help=f"a face model (default {DEFAULT_PACK})")
     q.add_argument("--from", dest="source", metavar="PATH",
                    help="a folder holding it (Immich's layout, or InsightFace's det_*.onnx and w600k_*.onnx)")
     q.add_argument("--accept-licence", action="store_true", help="accept a non-commercial licence without asking")
