@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pixseek.errors import ImageError, PixseekError
-from pixseek.model import ocr
+from pixseek.model import encoder, ocr
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 pytestmark = pytest.mark.skipif(not FONT.is_file(), reason="DejaVu fonts (fonts-dejavu-core) not installed")
@@ -115,7 +115,7 @@ def test_a_missing_dependency_of_the_package_says_reinstall_not_install(monkeypa
 
 
 def test_the_reader_of_the_threads_reading_ahead_runs_each_photo_on_one_thread(monkeypatch):
-    monkeypatch.setattr(ocr, "usable_cores", lambda: 16)  # as on a 16-core machine: 4 photos at once, 4 threads each
+    monkeypatch.setattr(encoder, "usable_cores", lambda: 16)  # as on a 16-core machine: 4 photos at once, 4 threads each
     ocr.text_reader.cache_clear()
     ocr.ahead_reader.cache_clear()
     try:

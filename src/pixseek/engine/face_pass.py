@@ -26,6 +26,7 @@ from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
 from pixseek.model.faces import FaceModel, face_model, installed_packs
+from pixseek.model.encoder import side_by_side
 from pixseek.people.grouping import group_pending
 from pixseek.people.store import People
 from pixseek.signals.faces import FINDER_KEY, SETTING_KEY, FaceRows, Faces, PhotoFaces
@@ -81,7 +82,8 @@ def _look(writer: Catalog, model: FaceModel, report: IndexReport, progress: Prog
           cancel: threading.Event | None) -> None:
     size = int(number("PIXSEEK_FACE_BATCH", FACE_BATCH, minimum=1))
     for batch in photo_pass.read_in_batches(writer, FaceRows(writer.connection).unread(), Faces.name, size, STAGE,
-                                            partial(_look_at, model), report, progress, cancel):
+                                            partial(_look_at, model), report, progress, cancel,
+                                            workers=side_by_side()[0]):
         report.faces_read += len(batch)
         report.faces_found += sum(len(found.faces) for _, found in batch)
 

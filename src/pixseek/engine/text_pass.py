@@ -24,8 +24,8 @@ from pixseek.engine.text_ahead import ReadAhead
 from pixseek.environment import number
 from pixseek.errors import ImageError, PixseekError
 from pixseek.files import FileEntry
-from pixseek.model.encoder import usable_cores
-from pixseek.model.ocr import ahead_reader, reading_at_once, text_reader
+from pixseek.model.encoder import side_by_side, usable_cores
+from pixseek.model.ocr import ahead_reader, text_reader
 from pixseek.signals.base import FileData
 from pixseek.signals.words import READER_KEY, SETTING_KEY, PhotoText, Words
 from pixseek.store.catalog import Catalog
@@ -97,7 +97,7 @@ def read_text(writer: Catalog, report: IndexReport, progress: ProgressCallback |
         return _read_one(signal, reader.name, entry)
 
     for batch in photo_pass.read_in_batches(writer, writer.words.unread(), Words.name, size, STAGE, read, report,
-                                            progress, cancel, workers=reading_at_once()[0]):
+                                            progress, cancel, workers=side_by_side()[0]):
         report.text_read += len(batch)
         report.text_found += sum(1 for _, text in batch if text.lines)
     report.elapsed += time.monotonic() - start

@@ -47,6 +47,18 @@ def usable_cores() -> int:
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
+SIDE_BY_SIDE = 4  # photos read at once at most by the passes after the vectors (text, faces)
+
+
+def side_by_side() -> tuple[int, int]:
+    """(photos read side by side, ONNX Runtime threads each) for the passes after the vectors
+    (text, faces). One photo's small convolutions spread over many threads poorly: on 2 cores,
+    two photos side by side on a thread each read 1.3-1.4x the photos a second that one photo
+    at a time on two threads did (docs/text-in-photos.md)."""
+    cores = usable_cores()
+    photos = min(cores, SIDE_BY_SIDE)
+    return photos, max(1, cores // photos)
+
 
 def _threads(threads: int | None) -> int:
     value = threads or os.environ.get("PIXSEEK_THREADS") or 0

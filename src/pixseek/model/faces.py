@@ -135,7 +135,9 @@ def face_model() -> FaceModel:
 
 @functools.lru_cache(maxsize=2)
 def _loaded(folder: str, side: str | None, installed: int) -> FaceModel:
-    return FaceModel(Path(folder))
+    from pixseek.model.encoder import side_by_side  # why: NumPy and Pillow load with a face model only
+
+    return FaceModel(Path(folder), threads=side_by_side()[1])  # the face pass reads photos side by side
 
 
 def detection_side(published: int = DETECTION_SIDE) -> int:

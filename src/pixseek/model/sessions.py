@@ -106,3 +106,4 @@ def create_session(model: Path, providers: list[str], threads: int, cache: bool 
     except Exception:  # a damaged cache file: drop it, use the model itself
         cached.unlink(missing_ok=True)
         return ort.InferenceSession(str(model), options, providers=providers)
+
